@@ -1,0 +1,58 @@
+"""Input checks shared by the losses: one clear ``ValueError`` per kind of bad input."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def check_matrix(name: str, x: Tensor) -> None:
+    """Raise unless ``x`` is a 2-D floating tensor with finite entries."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 2:
+        raise ValueError(f"{name} must be 2-D [N, D], got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    check_finite(name, x)
+
+
+def check_finite(name: str, x: Tensor) -> None:
+    """Raise if ``x`` holds NaN or inf (the usual sign of a diverged encoder)."""
+    if not bool(torch.isfinite(x).all()):
+        n_nan = int(torch.isnan(x).sum())
+        n_inf = int(torch.isinf(x).sum())
+        raise ValueError(
+            f"{name} contains {n_nan} NaN and {n_inf} inf values; check the encoder output "
+            "(a diverged model, a too-large learning rate or an fp16 overflow)"
+        )
+
+
+def check_same_shape(a_name: str, a: Tensor, b_name: str, b: Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{a_name} and {b_name} must have the same shape, got {tuple(a.shape)} and "
+            f"{tuple(b.shape)} (mismatched batch sizes or embedding dims)"
+        )
+
+
+def check_temperature(temperature: float) -> None:
+    t = float(temperature)
+    if not math.isfinite(t) or t <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+
+
+def check_mask(name: str, mask: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Return ``mask`` as bool after checking its shape."""
+    if not isinstance(mask, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
+    if tuple(mask.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(mask.shape)}")
+    return mask.bool()
+
+
+def upcast(x: Tensor) -> Tensor:
+    """float16 / bfloat16 -> float32 (for logits and softmax); other dtypes unchanged."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x

@@ -1,0 +1,156 @@
+"""Contrastive Representation Distillation (CRD).
+
+Tian, Krishnan & Isola, "Contrastive Representation Distillation", ICLR 2020,
+https://arxiv.org/abs/1910.10699. Conventions follow the official release
+(HobbitLong/RepDistiller): two momentum memory banks, NCE with ``K`` negatives and noise
+probability ``1 / n_data``, the normaliser ``Z`` fixed on the first call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from shared._validation import check_matrix, upcast
+
+
+class CRDLoss(nn.Module):
+    r"""CRD loss between student and teacher features, both directions summed.
+
+    Each side embeds its features (``Linear`` to ``feat_dim`` then L2 normalisation) and is
+    scored against the *other* side's memory bank at the sample's own index (positive) and at
+    ``K`` other indices (negatives): :math:`x = \exp(v^\top m / \tau) / Z`. The NCE loss with
+    noise probability :math:`P_n = 1/n_{data}` is
+
+    .. math::
+        -\log \frac{x_0}{x_0 + K P_n} - \sum_{k=1}^{K} \log \frac{K P_n}{x_k + K P_n},
+
+    evaluated here in log space with ``softplus`` (no bare ``exp``), so it is finite for any
+    temperature and dtype. ``Z`` is fixed on the first call as ``mean(exp(scores / tau)) *
+    n_data``. After scoring, each bank row at the batch indices moves toward the new embedding:
+    ``m <- normalize(momentum * m + (1 - momentum) * v)`` under ``no_grad``.
+
+    Args:
+        student_dim: student feature dim ``Ds``.
+        teacher_dim: teacher feature dim ``Dt``.
+        n_data: number of training samples (rows of each memory bank).
+        feat_dim: embedding dim (128 in the paper).
+        num_negatives: ``K`` (16384 in the paper).
+        temperature: :math:`\tau` (0.07).
+        momentum: memory-bank momentum (0.5).
+        labels: optional ``[n_data]`` class labels; when given, sampled negatives come only
+            from other classes (the release's ``mode='exact'`` sampler).
+
+    Shapes:
+        forward(f_s ``[B, Ds]``, f_t ``[B, Dt]``, index ``[B]`` long,
+        contrast_index ``[B, K + 1]`` long or ``None``) -> scalar. ``contrast_index[:, 0]`` must
+        be ``index``; when ``None`` negatives are drawn uniformly (or from other classes).
+
+    Example:
+        >>> crd = CRDLoss(32, 64, n_data=100, num_negatives=10)
+        >>> loss = crd(torch.randn(8, 32), torch.randn(8, 64), torch.arange(8))
+    """
+
+    def __init__(
+        self,
+        student_dim: int,
+        teacher_dim: int,
+        n_data: int,
+        feat_dim: int = 128,
+        num_negatives: int = 16384,
+        temperature: float = 0.07,
+        momentum: float = 0.5,
+        labels: Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        if n_data < 2:
+            raise ValueError(f"n_data must be at least 2, got {n_data}")
+        if num_negatives < 1:
+            raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.embed_student = nn.Linear(student_dim, feat_dim)
+        self.embed_teacher = nn.Linear(teacher_dim, feat_dim)
+        self.n_data, self.num_negatives = n_data, num_negatives
+        self.temperature, self.momentum = temperature, momentum
+        stdv = 1.0 / math.sqrt(feat_dim / 3)
+        self.register_buffer("memory_student", torch.rand(n_data, feat_dim) * 2 * stdv - stdv)
+        self.register_buffer("memory_teacher", torch.rand(n_data, feat_dim) * 2 * stdv - stdv)
+        # log Z for each side, fixed on the first call (NaN = not yet set).
+        self.register_buffer("log_z", torch.full((2,), float("nan")))
+        if labels is not None:
+            labels = torch.as_tensor(labels).long()
+            if labels.shape != (n_data,):
+                raise ValueError(f"labels must have shape ({n_data},), got {tuple(labels.shape)}")
+        self.register_buffer("labels", labels)
+
+    def sample_contrast_index(self, index: Tensor) -> Tensor:
+        """``[B]`` -> ``[B, K + 1]``: the sample itself, then ``K`` negatives drawn with replacement."""
+        b, k = index.shape[0], self.num_negatives
+        if self.labels is None:
+            negatives = torch.randint(self.n_data, (b, k), device=index.device)
+        else:
+            negatives = torch.empty(b, k, dtype=torch.long, device=index.device)
+            anchor_labels = self.labels[index]
+            for c in anchor_labels.unique():
+                rows = anchor_labels == c
+                pool = torch.nonzero(self.labels != c).flatten()
+                if pool.numel() == 0:
+                    raise ValueError(f"class {int(c)} has no samples of another class to contrast")
+                negatives[rows] = pool[torch.randint(pool.numel(), (int(rows.sum()), k))]
+        return torch.cat([index[:, None], negatives], dim=1)
+
+    def forward(
+        self, f_s: Tensor, f_t: Tensor, index: Tensor, contrast_index: Tensor | None = None
+    ) -> Tensor:
+        check_matrix("f_s", f_s)
+        check_matrix("f_t", f_t)
+        if f_s.shape[0] != f_t.shape[0] or index.shape != (f_s.shape[0],):
+            raise ValueError(
+                f"f_s, f_t and index must share the batch size, got {f_s.shape[0]}, "
+                f"{f_t.shape[0]} and index shape {tuple(index.shape)}"
+            )
+        if contrast_index is None:
+            contrast_index = self.sample_contrast_index(index)
+        elif contrast_index.dim() != 2 or contrast_index.shape[0] != index.shape[0]:
+            raise ValueError(
+                f"contrast_index must be [B, K+1], got shape {tuple(contrast_index.shape)}"
+            )
+        v_s = F.normalize(self.embed_student(f_s), dim=1)
+        v_t = F.normalize(self.embed_teacher(f_t), dim=1)
+        # Teacher embedding against the student bank, and vice versa: [B, K+1] scores.
+        scores_t = torch.einsum("bkd,bd->bk", self.memory_student[contrast_index], v_t)
+        scores_s = torch.einsum("bkd,bd->bk", self.memory_teacher[contrast_index], v_s)
+        log_x_t = self._log_normalised(scores_t, side=0)
+        log_x_s = self._log_normalised(scores_s, side=1)
+        loss = self.nce_loss(log_x_s) + self.nce_loss(log_x_t)
+        self._update_memory(index, v_s.detach(), v_t.detach())
+        return loss
+
+    def _log_normalised(self, scores: Tensor, side: int) -> Tensor:
+        """``log x = scores / tau - log Z`` with ``Z`` fixed on the first call."""
+        logits = upcast(scores) / self.temperature
+        if torch.isnan(self.log_z[side]):
+            with torch.no_grad():
+                log_mean = torch.logsumexp(logits.flatten(), 0) - math.log(logits.numel())
+                self.log_z[side] = log_mean + math.log(self.n_data)
+        return logits - self.log_z[side]
+
+    def nce_loss(self, log_x: Tensor) -> Tensor:
+        """NCE loss from ``[B, K+1]`` log-probabilities (column 0 positive), mean over the batch."""
+        k = log_x.shape[1] - 1
+        log_k_pn = math.log(k / self.n_data)
+        log_d1 = -F.softplus(log_k_pn - log_x[:, 0])
+        log_d0 = -F.softplus(log_x[:, 1:] - log_k_pn)
+        return -(log_d1.sum() + log_d0.sum()) / log_x.shape[0]
+
+    @torch.no_grad()
+    def _update_memory(self, index: Tensor, v_s: Tensor, v_t: Tensor) -> None:
+        for bank, v in ((self.memory_student, v_s), (self.memory_teacher, v_t)):
+            mixed = bank[index] * self.momentum + v.to(bank.dtype) * (1 - self.momentum)
+            bank[index] = F.normalize(mixed, dim=1)

@@ -1,0 +1,189 @@
+"""Linear evaluation of frozen embeddings, on scikit-learn.
+
+- :func:`logistic_regression_probe`: node classification with fixed train/val/test masks
+  (the Planetoid protocol of DGI and MVGRL).
+- :func:`svc_cross_validation`: graph classification by stratified 10-fold CV with a LinearSVC
+  whose ``C`` is chosen by an inner stratified CV on each training fold (InfoGraph / MVGRL).
+
+Both are deterministic for a given ``seed``. scikit-learn is imported on first use.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DEFAULT_LOGREG_C = (0.01, 0.1, 1.0, 10.0, 100.0)
+DEFAULT_SVC_C = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Result of :func:`logistic_regression_probe`."""
+
+    test_accuracy: float
+    val_accuracy: float | None
+    C: float
+
+
+@dataclass(frozen=True)
+class CVResult:
+    """Result of :func:`svc_cross_validation`; accuracies are fractions in [0, 1]."""
+
+    mean: float
+    std: float
+    fold_accuracies: list[float] = field(default_factory=list)
+    chosen_C: list[float] = field(default_factory=list)
+
+
+def _to_numpy(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _check_embeddings(embeddings: np.ndarray, labels: np.ndarray) -> None:
+    if embeddings.ndim != 2:
+        raise ValueError(f"embeddings must be 2-D [N, D], got shape {embeddings.shape}")
+    if labels.ndim != 1 or labels.shape[0] != embeddings.shape[0]:
+        raise ValueError(
+            f"labels must be 1-D with one entry per embedding ({embeddings.shape[0]}), got "
+            f"shape {labels.shape}"
+        )
+    if not np.isfinite(embeddings).all():
+        raise ValueError("embeddings contain NaN or inf; the encoder diverged")
+
+
+def _mask(name: str, mask, n: int) -> np.ndarray:
+    mask = _to_numpy(mask).astype(bool)
+    if mask.shape != (n,):
+        raise ValueError(f"{name} must be a bool mask of shape ({n},), got {mask.shape}")
+    if not mask.any():
+        raise ValueError(f"{name} selects no sample")
+    return mask
+
+
+def logistic_regression_probe(
+    embeddings,
+    labels,
+    train_mask,
+    test_mask,
+    val_mask=None,
+    *,
+    c_grid: Sequence[float] = DEFAULT_LOGREG_C,
+    seed: int = 0,
+    standardize: bool = True,
+    max_iter: int = 2000,
+) -> ProbeResult:
+    """Fit a multinomial logistic regression on the training rows, report test accuracy.
+
+    ``C`` (inverse L2 strength) is chosen from ``c_grid`` by accuracy on ``val_mask`` when
+    given, else by stratified cross-validation on the training rows; test rows are never
+    used for selection. Features are standardised with statistics of the training rows.
+
+    Args:
+        embeddings: ``[N, D]`` tensor or array (frozen).
+        labels: ``[N]`` class indices.
+        train_mask, test_mask, val_mask: ``[N]`` bool masks.
+        c_grid: candidate ``C`` values; a single value skips selection.
+        seed: seed of the CV splits and the solver.
+        standardize: z-score features with training statistics.
+
+    Returns:
+        :class:`ProbeResult` with accuracies as fractions.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = _to_numpy(embeddings).astype(np.float64), _to_numpy(labels)
+    _check_embeddings(x, y)
+    n = x.shape[0]
+    train, test = _mask("train_mask", train_mask, n), _mask("test_mask", test_mask, n)
+    val = _mask("val_mask", val_mask, n) if val_mask is not None else None
+    if len(c_grid) == 0:
+        raise ValueError("c_grid is empty")
+
+    def model(c: float):
+        clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
+        return make_pipeline(StandardScaler(), clf) if standardize else clf
+
+    best_c, best_val = float(c_grid[0]), None
+    if len(c_grid) > 1:
+        scores = []
+        for c in c_grid:
+            if val is not None:
+                scores.append(model(c).fit(x[train], y[train]).score(x[val], y[val]))
+            else:
+                k = int(min(5, np.unique(y[train], return_counts=True)[1].min()))
+                if k < 2:
+                    raise ValueError(
+                        "cannot choose C: a class has fewer than 2 training rows; pass one C"
+                    )
+                cv = StratifiedKFold(k, shuffle=True, random_state=seed)
+                scores.append(cross_val_score(model(c), x[train], y[train], cv=cv).mean())
+        best_c = float(c_grid[int(np.argmax(scores))])
+    clf = model(best_c).fit(x[train], y[train])
+    if val is not None:
+        best_val = float(clf.score(x[val], y[val]))
+    return ProbeResult(
+        test_accuracy=float(clf.score(x[test], y[test])), val_accuracy=best_val, C=best_c
+    )
+
+
+def svc_cross_validation(
+    embeddings,
+    labels,
+    *,
+    n_folds: int = 10,
+    inner_folds: int = 5,
+    c_grid: Sequence[float] = DEFAULT_SVC_C,
+    seed: int = 0,
+    standardize: bool = False,
+    max_iter: int = 10000,
+) -> CVResult:
+    """Stratified ``n_folds``-fold CV accuracy of a LinearSVC whose ``C`` is chosen per outer
+    fold by stratified ``inner_folds``-fold CV on that fold's training part only.
+
+    Args:
+        embeddings: ``[N, D]`` graph embeddings.
+        labels: ``[N]`` class indices.
+        n_folds, inner_folds: outer and inner fold counts.
+        c_grid: candidate ``C`` values ({1e-3, ..., 1e3} as in InfoGraph / MVGRL).
+        seed: seeds both fold splits.
+        standardize: z-score features inside each fit.
+
+    Returns:
+        :class:`CVResult` (mean and population std of the fold accuracies, as fractions).
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    x, y = _to_numpy(embeddings).astype(np.float64), _to_numpy(labels)
+    _check_embeddings(x, y)
+    counts = np.unique(y, return_counts=True)[1]
+    if counts.min() < n_folds:
+        raise ValueError(
+            f"the smallest class has {counts.min()} samples, fewer than n_folds={n_folds}"
+        )
+    svc = LinearSVC(max_iter=max_iter, random_state=seed)
+    est = make_pipeline(StandardScaler(), svc) if standardize else svc
+    key = "linearsvc__C" if standardize else "C"
+    outer = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    accs, chosen = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for train_idx, test_idx in outer.split(x, y):
+            inner = StratifiedKFold(inner_folds, shuffle=True, random_state=seed)
+            search = GridSearchCV(est, {key: list(c_grid)}, cv=inner)
+            search.fit(x[train_idx], y[train_idx])
+            accs.append(float(search.score(x[test_idx], y[test_idx])))
+            chosen.append(float(search.best_params_[key]))
+    return CVResult(float(np.mean(accs)), float(np.std(accs)), accs, chosen)

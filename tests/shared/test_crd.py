@@ -1,0 +1,82 @@
+import math
+
+import pytest
+import torch
+
+from shared.losses import CRDLoss
+
+
+def test_equal_scores_closed_form_at_paper_k():
+    torch.manual_seed(0)
+    k, n_data = 16384, 20000
+    crd = CRDLoss(8, 8, n_data=n_data, feat_dim=16, num_negatives=k)
+    crd.memory_student.fill_(0.25)
+    crd.memory_teacher.fill_(0.25)
+    f = torch.ones(2, 8)  # identical rows: every score equal
+    loss = crd(f, f, torch.tensor([0, 1]))
+    per_side = math.log(k + 1) + k * math.log(1 + 1 / k)
+    assert loss.item() == pytest.approx(2 * per_side, rel=1e-4)
+    assert loss.item() == pytest.approx(21.40, abs=0.01)
+
+
+def test_normaliser_fixed_on_first_call_and_memory_momentum():
+    torch.manual_seed(1)
+    crd = CRDLoss(4, 6, n_data=50, feat_dim=8, num_negatives=10, momentum=0.5)
+    idx = torch.tensor([3, 7])
+    before = crd.memory_student[idx].clone()
+    crd(torch.randn(2, 4), torch.randn(2, 6), idx)
+    log_z = crd.log_z.clone()
+    assert torch.isfinite(log_z).all()
+    crd(torch.randn(2, 4) * 5, torch.randn(2, 6), torch.tensor([1, 2]))
+    torch.testing.assert_close(crd.log_z, log_z)
+    after = crd.memory_student[idx]
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after.norm(dim=1), torch.ones(2))
+
+
+def test_gradients_reach_both_embed_heads_and_loss_falls():
+    torch.manual_seed(2)
+    n = 64
+    teacher = torch.randn(n, 10)
+    student = torch.nn.Linear(10, 6)
+    crd = CRDLoss(6, 10, n_data=n, feat_dim=8, num_negatives=16, temperature=0.1)
+    opt = torch.optim.Adam(list(student.parameters()) + list(crd.parameters()), lr=1e-2)
+    losses = []
+    for _ in range(150):
+        idx = torch.randperm(n)[:16]
+        loss = crd(student(teacher[idx]), teacher[idx], idx)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert crd.embed_teacher.weight.grad is not None and student.weight.grad is not None
+    assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 0.5
+
+
+def test_class_conditional_negatives_come_from_other_classes():
+    labels = torch.arange(40) % 4
+    crd = CRDLoss(3, 3, n_data=40, feat_dim=4, num_negatives=50, labels=labels)
+    idx = torch.arange(0, 40, 3)
+    ci = crd.sample_contrast_index(idx)
+    assert ci.shape == (len(idx), 51)
+    assert (ci[:, 0] == idx).all()
+    assert (labels[ci[:, 1:]] != labels[idx][:, None]).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_finite_for_half_precision_scores(dtype):
+    crd = CRDLoss(4, 4, n_data=30, feat_dim=8, num_negatives=8, temperature=0.01)
+    log_x = crd._log_normalised(torch.randn(5, 9).to(dtype), side=0)
+    assert torch.isfinite(crd.nce_loss(log_x))
+
+
+def test_bad_input():
+    crd = CRDLoss(4, 6, n_data=20, feat_dim=8, num_negatives=5)
+    with pytest.raises(ValueError, match="batch size"):
+        crd(torch.randn(3, 4), torch.randn(2, 6), torch.arange(3))
+    with pytest.raises(ValueError, match="NaN"):
+        crd(torch.full((2, 4), float("nan")), torch.randn(2, 6), torch.arange(2))
+    with pytest.raises(ValueError, match="momentum"):
+        CRDLoss(4, 6, n_data=20, momentum=1.0)
+    with pytest.raises(ValueError, match="labels must have shape"):
+        CRDLoss(4, 6, n_data=20, labels=torch.zeros(3))

@@ -1,0 +1,106 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from shared.losses import CrossCLRLoss, connectivity, crossclr_loss
+
+
+def release_reference(v, t, temperature=0.03, w=0.8):
+    """The released formula written out: logits [v t^T / tau, w * (v v^T / tau) * (1 - I)]."""
+    v, t = F.normalize(v, dim=1), F.normalize(t, dim=1)
+    n = v.shape[0]
+    off = 1 - torch.eye(n)
+
+    def direction(a, b):
+        logits = torch.cat([a @ b.T / temperature, w * (a @ a.T / temperature) * off], dim=1)
+        return F.cross_entropy(logits, torch.arange(n))
+
+    return 0.5 * (direction(v, t) + direction(t, v))
+
+
+def paper_unpruned_reference(v, t, temperature, w):
+    v, t = F.normalize(v, dim=1), F.normalize(t, dim=1)
+    n = v.shape[0]
+    total = 0.0
+    for a, b in ((v, t), (t, v)):
+        for i in range(n):
+            pos = math.exp(float(a[i] @ b[i]) / temperature)
+            inter = sum(math.exp(float(a[i] @ b[k]) / temperature) for k in range(n) if k != i)
+            intra = sum(math.exp(w * float(a[i] @ a[k]) / temperature) for k in range(n) if k != i)
+            total += -math.log(pos / (pos + inter + intra))
+    return total / (2 * n)
+
+
+def test_release_variant_matches_released_formula():
+    torch.manual_seed(0)
+    v, t = torch.randn(9, 6), torch.randn(9, 6)
+    got = crossclr_loss(v, t, weighted=False, self_mode="zero_logit")
+    torch.testing.assert_close(got, release_reference(v, t))
+
+
+def test_infinite_threshold_equals_unpruned_paper_loss():
+    torch.manual_seed(1)
+    v, t = torch.randn(7, 5, dtype=torch.float64), torch.randn(7, 5, dtype=torch.float64)
+    got = crossclr_loss(v, t, 0.5, 0.8, prune_threshold=math.inf, weighted=False)
+    assert got.item() == pytest.approx(paper_unpruned_reference(v, t, 0.5, 0.8), rel=1e-9)
+
+
+def test_pruned_index_never_appears_as_a_negative():
+    torch.manual_seed(2)
+    n = 8
+    v = torch.randn(n, 4, requires_grad=True)
+    t = torch.randn(n, 4, requires_grad=True)
+    # Inputs on which connectivity is measured: sample 3 is a near-duplicate hub.
+    # others orthogonal, sample 3 similar to all of them.
+    v_in = torch.eye(n)
+    v_in[3] = torch.ones(n)
+    t_in = 2 * v_in
+    thr = 0.2
+    assert (connectivity(v_in) > thr).nonzero().flatten().tolist() == [3]
+    per_anchor = crossclr_loss(
+        v, t, 0.3, prune_threshold=thr, x_input=v_in, y_input=t_in, weighted=False, reduction="none"
+    )
+    others = torch.cat([per_anchor[:, :3], per_anchor[:, 4:]], dim=1).sum()
+    gv, gt = torch.autograd.grad(others, [v, t])
+    assert gv[3].abs().max() == 0 and gt[3].abs().max() == 0
+    # ... whereas without pruning, sample 3 is a negative of the others.
+    unpruned = crossclr_loss(v, t, 0.3, weighted=False, reduction="none")
+    gv, _ = torch.autograd.grad(torch.cat([unpruned[:, :3], unpruned[:, 4:]], 1).sum(), [v, t])
+    assert gv[3].abs().max() > 0
+
+
+def test_weights_grow_with_connectivity_and_average_one():
+    torch.manual_seed(3)
+    v, t = torch.randn(6, 4), torch.randn(6, 4)
+    unweighted = crossclr_loss(v, t, weighted=False, reduction="none")
+    weighted = crossclr_loss(v, t, weighted=True, reduction="none")
+    w = weighted[0] / unweighted[0]
+    conn = connectivity(v)
+    assert w.mean().item() == pytest.approx(1.0, rel=1e-5)
+    assert torch.equal(w.argsort(), conn.argsort())
+
+
+def test_queue_adds_negatives_in_fifo_order():
+    torch.manual_seed(4)
+    loss_fn = CrossCLRLoss(temperature=0.1, queue_size=5, weighted=False)
+    batches = [(torch.randn(3, 4), torch.randn(3, 4)) for _ in range(3)]
+    first = loss_fn(*batches[0])
+    torch.testing.assert_close(first, crossclr_loss(*batches[0], 0.1, weighted=False))
+    loss_fn(*batches[1])
+    expected_queue = torch.cat([batches[0][0], batches[1][0]])[-5:]
+    torch.testing.assert_close(loss_fn.x_queue, expected_queue)
+    third = loss_fn(*batches[2])
+    assert third > crossclr_loss(*batches[2], 0.1, weighted=False)  # more negatives, larger loss
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="same shape"):
+        crossclr_loss(torch.randn(4, 3), torch.randn(5, 3))
+    with pytest.raises(ValueError, match="temperature"):
+        crossclr_loss(torch.randn(4, 3), torch.randn(4, 3), temperature=0)
+    with pytest.raises(ValueError, match="together"):
+        crossclr_loss(torch.randn(4, 3), torch.randn(4, 3), x_queue=torch.randn(2, 3))
+    with pytest.raises(ValueError, match="self_mode"):
+        crossclr_loss(torch.randn(4, 3), torch.randn(4, 3), self_mode="none")

@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from shared.heads import BilinearDiscriminator, ProjectionHead
+
+
+def test_bilinear_matches_nn_bilinear_without_its_intermediate():
+    torch.manual_seed(0)
+    disc = BilinearDiscriminator(6, 4)
+    ref = torch.nn.Bilinear(6, 4, 1)
+    with torch.no_grad():
+        disc.weight.copy_(ref.weight[0])
+        disc.bias.copy_(ref.bias[0])
+    x, y = torch.randn(5, 6), torch.randn(5, 4)
+    torch.testing.assert_close(disc(x, y), ref(x, y).squeeze(-1))
+    # a single summary vector broadcasts over rows, as in DGI / MVGRL
+    torch.testing.assert_close(disc(x, y[0]), ref(x, y[0].expand(5, 4)).squeeze(-1))
+
+
+def test_score_matrix_holds_every_pair():
+    torch.manual_seed(1)
+    disc = BilinearDiscriminator(3)
+    x, y = torch.randn(4, 3), torch.randn(6, 3)
+    m = disc.score_matrix(x, y)
+    assert m.shape == (4, 6)
+    torch.testing.assert_close(m[2, 5], disc(x[2:3], y[5:6])[0])
+
+
+def test_bilinear_rejects_wrong_dims():
+    with pytest.raises(ValueError, match="expects x"):
+        BilinearDiscriminator(3, 5)(torch.randn(2, 3), torch.randn(2, 3))
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_projection_head_shapes_and_shortcut(layers):
+    head = ProjectionHead(
+        8, 16, 4, num_layers=layers, activation="prelu", shortcut=True, batch_norm=True
+    )
+    out = head(torch.randn(5, 8))
+    assert out.shape == (5, 4)
+    n_linear = sum(isinstance(m, torch.nn.Linear) for m in head.modules())
+    assert n_linear == layers + 1
+
+
+def test_projection_head_bad_args():
+    with pytest.raises(ValueError, match="num_layers"):
+        ProjectionHead(4, 4, 4, num_layers=0)
+    with pytest.raises(ValueError, match="activation"):
+        ProjectionHead(4, 4, 4, activation="tanh")

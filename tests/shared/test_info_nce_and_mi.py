@@ -1,0 +1,159 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from shared.losses import (
+    discriminator_bce,
+    info_nce,
+    local_global_loss,
+    mi_scores_loss,
+    positive_mask_from_labels,
+)
+
+
+def test_info_nce_single_positive_equals_cross_entropy():
+    torch.manual_seed(0)
+    q, k = torch.randn(5, 8), torch.randn(5, 8)
+    logits = F.normalize(q, dim=1) @ F.normalize(k, dim=1).T / 0.2
+    torch.testing.assert_close(
+        info_nce(q, k, temperature=0.2), F.cross_entropy(logits, torch.arange(5))
+    )
+
+
+def test_info_nce_multi_positive_is_mean_over_positives():
+    torch.manual_seed(1)
+    q, k = torch.randn(3, 4), torch.randn(6, 4)
+    pos = torch.zeros(3, 6, dtype=torch.bool)
+    pos[0, [0, 1]] = True
+    pos[1, 2] = True
+    pos[2, [3, 4, 5]] = True
+    logp = torch.log_softmax(F.normalize(q, dim=1) @ F.normalize(k, dim=1).T / 0.5, dim=1)
+    expected = -(logp[0, [0, 1]].mean() + logp[1, 2] + logp[2, [3, 4, 5]].mean()) / 3
+    torch.testing.assert_close(info_nce(q, k, pos, 0.5), expected)
+
+
+def test_info_nce_rows_without_positive_are_skipped_without_nan():
+    torch.manual_seed(2)
+    q, k = torch.randn(4, 3, requires_grad=True), torch.randn(4, 3)
+    pos = torch.zeros(4, 4, dtype=torch.bool)
+    pos[1, 1] = True
+    full = info_nce(q, k, pos, 0.3)
+    only_row = info_nce(q[1:2], k, pos[1:2], 0.3)
+    torch.testing.assert_close(full, only_row)
+    none = info_nce(q, k, torch.zeros(4, 4, dtype=torch.bool))
+    assert none.item() == 0.0 and none.requires_grad
+    (g,) = torch.autograd.grad(none, q)
+    assert torch.isfinite(g).all()
+
+
+def test_supervised_mask_from_labels():
+    labels = torch.tensor([0, 1, 0])
+    assert positive_mask_from_labels(labels, labels).tolist() == [
+        [True, False, True],
+        [False, True, False],
+        [True, False, True],
+    ]
+
+
+def test_info_nce_rejects_bad_input():
+    with pytest.raises(ValueError, match="same batch size"):
+        info_nce(torch.randn(3, 2), torch.randn(4, 2))
+    with pytest.raises(ValueError, match="embedding dim"):
+        info_nce(torch.randn(3, 2), torch.randn(3, 5))
+    with pytest.raises(ValueError, match="positive_mask must have shape"):
+        info_nce(torch.randn(3, 2), torch.randn(3, 2), torch.ones(2, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="overlap"):
+        eye = torch.eye(3, dtype=torch.bool)
+        info_nce(torch.randn(3, 2), torch.randn(3, 2), eye, exclude_mask=eye)
+    with pytest.raises(ValueError, match="temperature"):
+        info_nce(torch.randn(3, 2), torch.randn(3, 2), temperature=-0.1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_info_nce_finite_in_half_precision(dtype):
+    q = torch.randn(16, 32).to(dtype).requires_grad_()
+    loss = info_nce(q, torch.randn(16, 32).to(dtype), temperature=0.01)
+    (g,) = torch.autograd.grad(loss, q)
+    assert torch.isfinite(loss) and torch.isfinite(g).all()
+
+
+def test_discriminator_bce_zero_weight_closed_forms():
+    z = torch.zeros(7)
+    assert discriminator_bce(z, torch.zeros(3)).item() == pytest.approx(2 * math.log(2))
+    assert discriminator_bce(z, torch.zeros(3), "pooled").item() == pytest.approx(math.log(2))
+
+
+def test_discriminator_bce_matches_log_sigmoid_form_and_is_stable():
+    torch.manual_seed(3)
+    pos, neg = torch.randn(10), torch.randn(12)
+    expected = -torch.log(torch.sigmoid(pos)).mean() - torch.log(1 - torch.sigmoid(neg)).mean()
+    torch.testing.assert_close(discriminator_bce(pos, neg), expected)
+    big = torch.tensor([200.0, -200.0], requires_grad=True)
+    loss = discriminator_bce(big[:1], big[1:])
+    (g,) = torch.autograd.grad(loss, big)
+    assert loss.item() == pytest.approx(0.0, abs=1e-6) and torch.isfinite(g).all()
+    wrong = discriminator_bce(torch.tensor([-200.0]), torch.tensor([200.0]))
+    assert wrong.item() == pytest.approx(400.0)
+
+
+def test_discriminator_bce_rejects_nan_and_bad_convention():
+    with pytest.raises(ValueError, match="NaN"):
+        discriminator_bce(torch.tensor([float("nan")]), torch.zeros(1))
+    with pytest.raises(ValueError, match="convention"):
+        discriminator_bce(torch.zeros(1), torch.zeros(1), "mean")
+
+
+@pytest.mark.parametrize("estimator", ["jsd", "dv"])
+def test_mi_estimators_are_zero_at_zero_scores(estimator):
+    pos = torch.eye(4, dtype=torch.bool)
+    assert mi_scores_loss(torch.zeros(4, 4), pos, estimator).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_infonce_estimator_uniform_scores_is_log_g():
+    pos = torch.eye(5, dtype=torch.bool)
+    assert mi_scores_loss(torch.zeros(5, 5), pos, "infonce").item() == pytest.approx(math.log(5))
+
+
+def test_jsd_closed_form_and_separation_lowers_loss():
+    s = torch.tensor([[2.0, -1.0], [0.5, 3.0]])
+    pos = torch.tensor([[True, False], [False, True]])
+    sp = F.softplus
+    e_pos = (math.log(2) - sp(-torch.tensor([2.0, 3.0]))).mean()
+    e_neg = (sp(-torch.tensor([-1.0, 0.5])) + torch.tensor([-1.0, 0.5]) - math.log(2)).mean()
+    torch.testing.assert_close(mi_scores_loss(s, pos, "jsd"), e_neg - e_pos)
+    for est in ("jsd", "dv", "infonce"):
+        assert mi_scores_loss(10 * pos.float() - 5, pos, est) < mi_scores_loss(
+            torch.zeros(2, 2), pos, est
+        )
+
+
+def test_dv_is_stable_for_large_scores():
+    s = torch.tensor([[1000.0, 900.0], [950.0, 1000.0]])
+    assert torch.isfinite(mi_scores_loss(s, torch.eye(2, dtype=torch.bool), "dv"))
+
+
+def test_local_global_uses_batch_vector_as_positive_mask():
+    torch.manual_seed(4)
+    h, g = torch.randn(5, 3), torch.randn(2, 3)
+    batch = torch.tensor([0, 0, 1, 1, 1])
+    pos = torch.tensor([[1, 0], [1, 0], [0, 1], [0, 1], [0, 1]], dtype=torch.bool)
+    for est in ("jsd", "dv", "infonce"):
+        torch.testing.assert_close(
+            local_global_loss(h, g, batch, est), mi_scores_loss(h @ g.T, pos, est)
+        )
+
+
+def test_local_global_rejects_bad_input():
+    h, g = torch.randn(3, 4), torch.randn(2, 4)
+    with pytest.raises(ValueError, match="one entry per node"):
+        local_global_loss(h, g, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        local_global_loss(h, g, torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="same dim"):
+        local_global_loss(h, torch.randn(2, 5), torch.tensor([0, 1, 1]))
+    with pytest.raises(ValueError, match="negative pairs"):
+        local_global_loss(h, g[:1], torch.tensor([0, 0, 0]))
+    with pytest.raises(ValueError, match="estimator"):
+        local_global_loss(h, g, torch.tensor([0, 1, 1]), "nce")

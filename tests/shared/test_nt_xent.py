@@ -1,0 +1,156 @@
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from shared.losses import NTXentLoss, info_nce, nt_xent
+
+
+def reference_nt_xent(z1, z2, t):
+    """Per-anchor loss written out term by term (no cross_entropy), float64."""
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]).double(), dim=1)
+    n2 = z.shape[0]
+    n = n2 // 2
+    out = []
+    for i in range(n2):
+        p = (i + n) % n2
+        denom = sum(math.exp(float(z[i] @ z[k]) / t) for k in range(n2) if k != i)
+        out.append(-math.log(math.exp(float(z[i] @ z[p]) / t) / denom))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def test_matches_term_by_term_reference():
+    torch.manual_seed(0)
+    z1, z2 = torch.randn(5, 7), torch.randn(5, 7)
+    expected = reference_nt_xent(z1, z2, 0.3)
+    got = nt_xent(z1, z2, 0.3, reduction="none")
+    torch.testing.assert_close(got.double(), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(nt_xent(z1, z2, 0.3).double(), expected.mean(), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 8])
+def test_collapse_gives_log_2n_minus_1(n):
+    z = torch.ones(n, 4)
+    assert nt_xent(z, z.clone(), 0.5).item() == pytest.approx(math.log(2 * n - 1), abs=1e-5)
+
+
+@pytest.mark.parametrize("t", [0.1, 0.5, 1.0])
+def test_orthonormal_identical_views(t):
+    n = 6
+    z = torch.eye(8)[:n]
+    expected = math.log(1 + (2 * n - 2) * math.exp(-1 / t))
+    assert nt_xent(z.double(), z.double(), t).item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_simclr_sum_and_none_reductions():
+    torch.manual_seed(1)
+    z1, z2 = torch.randn(4, 3), torch.randn(4, 3)
+    per = nt_xent(z1, z2, reduction="none")
+    assert per.shape == (8,)
+    torch.testing.assert_close(nt_xent(z1, z2, reduction="simclr"), 2 * per.mean())
+    torch.testing.assert_close(nt_xent(z1, z2, reduction="sum"), per.sum())
+
+
+def test_scale_and_view_swap_and_permutation_invariance():
+    torch.manual_seed(2)
+    z1, z2 = torch.randn(10, 16), torch.randn(10, 16)
+    base = nt_xent(z1, z2, 0.2)
+    torch.testing.assert_close(nt_xent(3.7 * z1, 0.01 * z2, 0.2), base)
+    torch.testing.assert_close(nt_xent(z2, z1, 0.2), base)
+    perm = torch.randperm(10)
+    torch.testing.assert_close(nt_xent(z1[perm], z2[perm], 0.2), base)
+
+
+def test_equals_info_nce_with_shifted_positive_mask():
+    torch.manual_seed(3)
+    z1, z2 = torch.randn(6, 5), torch.randn(6, 5)
+    z = torch.cat([z1, z2])
+    eye = torch.eye(12, dtype=torch.bool)
+    pos = torch.roll(eye, 6, dims=1)
+    torch.testing.assert_close(info_nce(z, z, pos, 0.4, exclude_mask=eye), nt_xent(z1, z2, 0.4))
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+def test_chunked_equals_dense_in_value_and_gradient(chunk):
+    torch.manual_seed(4)
+    a = torch.randn(13, 9, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(13, 9, dtype=torch.float64, requires_grad=True)
+    dense = nt_xent(a, b, 0.1)
+    ga, gb = torch.autograd.grad(dense, [a, b])
+    chunked = nt_xent(a, b, 0.1, chunk_size=chunk)
+    ca, cb = torch.autograd.grad(chunked, [a, b])
+    torch.testing.assert_close(chunked.double(), dense.double(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ca, ga, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(cb, gb, atol=1e-5, rtol=1e-4)
+
+
+def test_chunked_passes_gradcheck():
+    torch.manual_seed(5)
+    z = torch.randn(8, 4, dtype=torch.float64, requires_grad=True)
+    from shared.losses.nt_xent import _ChunkedNTXent
+
+    assert torch.autograd.gradcheck(lambda x: _ChunkedNTXent.apply(x, 4, 0.5, 3), (z,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_finite_in_half_precision_at_small_temperature(dtype):
+    torch.manual_seed(6)
+    z1 = torch.randn(32, 64).to(dtype).requires_grad_()
+    z2 = torch.randn(32, 64).to(dtype).requires_grad_()
+    for chunk in (None, 8):
+        loss = nt_xent(z1, z2, temperature=0.01, chunk_size=chunk)
+        g1, g2 = torch.autograd.grad(loss, [z1, z2])
+        assert torch.isfinite(loss) and torch.isfinite(g1).all() and torch.isfinite(g2).all()
+        assert g1.dtype == dtype
+    # close to the float32 value (half-precision inputs, float32 logits)
+    ref = nt_xent(z1.float(), z2.float(), temperature=0.01)
+    assert loss.item() == pytest.approx(ref.item(), rel=0.05)
+
+
+finite = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays("float32", st.tuples(st.integers(1, 6), st.integers(1, 5)), elements=finite),
+    st.floats(0.01, 10.0),
+    st.sampled_from([None, 1, 2]),
+)
+def test_finite_loss_and_gradient_for_any_finite_input(x, t, chunk):
+    z1 = torch.from_numpy(x).requires_grad_()
+    z2 = torch.from_numpy(x[::-1].copy()).requires_grad_()
+    loss = nt_xent(z1, z2, t, chunk_size=chunk)
+    g1, g2 = torch.autograd.grad(loss, [z1, z2])
+    assert torch.isfinite(loss)
+    assert torch.isfinite(g1).all() and torch.isfinite(g2).all()
+
+
+@pytest.mark.parametrize(
+    "z1,z2,kwargs,match",
+    [
+        (torch.randn(4), torch.randn(4), {}, "2-D"),
+        (torch.randn(4, 3), torch.randn(5, 3), {}, "same shape"),
+        (torch.randn(4, 3), torch.randn(4, 2), {}, "same shape"),
+        (torch.randn(4, 3), torch.randn(4, 3), {"temperature": 0.0}, "temperature"),
+        (torch.randn(4, 3), torch.randn(4, 3), {"temperature": -1.0}, "temperature"),
+        (torch.randn(4, 3), torch.randn(4, 3), {"temperature": float("nan")}, "temperature"),
+        (torch.full((4, 3), float("nan")), torch.randn(4, 3), {}, "NaN"),
+        (torch.randn(4, 3), torch.full((4, 3), float("inf")), {}, "inf"),
+        (torch.randn(4, 3), torch.randn(4, 3), {"reduction": "avg"}, "reduction"),
+        (torch.randn(4, 3), torch.randn(4, 3), {"chunk_size": 0}, "chunk_size"),
+        (torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, 3, dtype=torch.long), {}, "floating"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_problem(z1, z2, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        nt_xent(z1, z2, **kwargs)
+
+
+def test_module_wrapper_matches_function_and_rejects_bad_temperature():
+    z1, z2 = torch.randn(4, 3), torch.randn(4, 3)
+    torch.testing.assert_close(NTXentLoss(0.3)(z1, z2), nt_xent(z1, z2, 0.3))
+    with pytest.raises(ValueError, match="temperature"):
+        NTXentLoss(temperature=0)

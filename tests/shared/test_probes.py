@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from shared.probes import logistic_regression_probe, svc_cross_validation
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return x[:600], y[:600]
+
+
+def masks(n, seed=0):
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    tr, va, te = (np.zeros(n, bool) for _ in range(3))
+    tr[perm[:200]], va[perm[200:300]], te[perm[300:]] = True, True, True
+    return tr, va, te
+
+
+def test_logreg_probe_learns_and_beats_noise(digits):
+    x, y = digits
+    tr, va, te = masks(len(y))
+    real = logistic_regression_probe(torch.tensor(x), torch.tensor(y), tr, te, va)
+    noise = logistic_regression_probe(np.random.default_rng(0).normal(size=x.shape), y, tr, te, va)
+    assert real.test_accuracy > 0.9
+    assert noise.test_accuracy < 0.3
+    assert real.C in (0.01, 0.1, 1.0, 10.0, 100.0) and real.val_accuracy is not None
+
+
+def test_logreg_probe_is_deterministic_and_cv_selection_without_val(digits):
+    x, y = digits
+    tr, _, te = masks(len(y))
+    a = logistic_regression_probe(x, y, tr, te, seed=3)
+    b = logistic_regression_probe(x, y, tr, te, seed=3)
+    assert a == b and a.val_accuracy is None
+
+
+def test_svc_cv_chooses_c_from_grid_and_learns(digits):
+    x, y = digits
+    res = svc_cross_validation(x[:300], y[:300], n_folds=5, inner_folds=3, seed=0)
+    assert len(res.fold_accuracies) == 5 and res.mean > 0.85
+    assert set(res.chosen_C) <= {1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3}
+    again = svc_cross_validation(x[:300], y[:300], n_folds=5, inner_folds=3, seed=0)
+    assert again.fold_accuracies == res.fold_accuracies
+
+
+def test_probe_errors(digits):
+    x, y = digits
+    tr, va, te = masks(len(y))
+    with pytest.raises(ValueError, match="2-D"):
+        logistic_regression_probe(x[:, 0], y, tr, te)
+    with pytest.raises(ValueError, match="one entry per embedding"):
+        logistic_regression_probe(x, y[:10], tr, te)
+    with pytest.raises(ValueError, match="test_mask must be a bool mask"):
+        logistic_regression_probe(x, y, tr, te[:5])
+    with pytest.raises(ValueError, match="selects no sample"):
+        logistic_regression_probe(x, y, tr, np.zeros(len(y), bool))
+    bad = x.copy().astype(float)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        logistic_regression_probe(bad, y, tr, te)
+    with pytest.raises(ValueError, match="fewer than n_folds"):
+        svc_cross_validation(x[:20], y[:20], n_folds=10)
