@@ -105,34 +105,12 @@ def crossclr_loss(
     xq = F.normalize(x_queue, dim=1) if x_queue is not None else None
     yq = F.normalize(y_queue, dim=1) if y_queue is not None else None
     conn_x, conn_y = connectivity(x_input), connectivity(y_input)
-    loss_x = _one_direction(
-        xn,
-        yn,
-        xq,
-        yq,
-        conn_x,
-        conn_y,
-        temperature,
-        intra_weight,
-        prune_threshold,
-        weighted,
-        weight_temperature,
-        self_mode,
-    )
-    loss_y = _one_direction(
-        yn,
-        xn,
-        yq,
-        xq,
-        conn_y,
-        conn_x,
-        temperature,
-        intra_weight,
-        prune_threshold,
-        weighted,
-        weight_temperature,
-        self_mode,
-    )
+    settings = dict(
+        temperature=temperature, intra_weight=intra_weight, prune_threshold=prune_threshold,
+        weighted=weighted, weight_temperature=weight_temperature, self_mode=self_mode,
+    )  # fmt: skip
+    loss_x = _one_direction(xn, yn, xq, yq, conn_x, conn_y, **settings)
+    loss_y = _one_direction(yn, xn, yq, xq, conn_y, conn_x, **settings)
     if reduction == "none":
         return torch.stack([loss_x, loss_y])
     return 0.5 * (loss_x.mean() + loss_y.mean())

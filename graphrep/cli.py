@@ -1,0 +1,174 @@
+"""The ``graphrep`` command: ``train``, ``eval`` and ``bench`` (train + eval).
+
+Examples::
+
+    graphrep bench --dataset Cora                      # public split, 10 seeds
+    graphrep bench --dataset Cora --split pygcn --seeds 0
+    graphrep bench --dataset MUTAG --protocol paper --layers 2 8 12 \\
+        --batch-size 32 64 128 256 --epochs 20 40 100
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from dataclasses import replace
+from typing import Optional, Sequence
+
+from graphrep.data import CACHE_ENV, DATA_ENV, GRAPH_DATASETS, NODE_DATASETS
+
+__all__ = ["build_parser", "main"]
+
+
+def _threads(value: Optional[int]) -> None:
+    import torch
+
+    # The benchmarks are specified on one thread per process; more threads on a
+    # shared machine oversubscribe it badly.
+    torch.set_num_threads(value or int(os.environ.get("GRAPHREP_THREADS", "1")))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="graphrep",
+        description="MVGRL (arXiv 2006.05582) on PyTorch Geometric.")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, help_ in (("train", "train encoders over seeds"),
+                        ("eval", "evaluate the embeddings of a trained run"),
+                        ("bench", "train + evaluate over seeds")):
+        s = sub.add_parser(name, help=help_)
+        s.add_argument("--dataset", required=True,
+                       help=f"one of {', '.join(list(NODE_DATASETS) + list(GRAPH_DATASETS))}")
+        s.add_argument("--split", default="public", choices=["public", "pygcn"],
+                       help="node level: Planetoid public split or pygcn split (Cora)")
+        s.add_argument("--view", default="ppr", choices=["ppr", "heat"])
+        s.add_argument("--protocol", default="honest", choices=["honest", "paper"])
+        s.add_argument("--seeds", type=int, nargs="+", default=None,
+                       help="encoder seeds (default: 0-9 node level, 0-4 graph level)")
+        s.add_argument("--epochs", type=int, nargs="+", default=None,
+                       help="max epochs (graph level: several values = a sweep)")
+        s.add_argument("--layers", type=int, nargs="+", default=None,
+                       help="graph level: GCN depth(s)")
+        s.add_argument("--batch-size", type=int, nargs="+", default=None,
+                       help="graph level: graphs per batch; node level: subgraphs per step")
+        s.add_argument("--sample-size", type=int, default=None,
+                       help="node level: nodes per random subgraph (default 2000)")
+        s.add_argument("--hidden", type=int, default=512)
+        s.add_argument("--lr", type=float, default=1e-3)
+        s.add_argument("--patience", type=int, default=20)
+        s.add_argument("--alpha", type=float, default=0.2, help="PPR teleport")
+        s.add_argument("--t", type=float, default=5.0, help="heat-kernel time")
+        s.add_argument("--diffusion-method", default="auto",
+                       choices=["auto", "exact", "power"])
+        s.add_argument("--topk", type=int, default=None,
+                       help="keep the k largest diffusion entries per node "
+                            "(default: 64 node level, all graph level)")
+        s.add_argument("--eps", type=float, default=None,
+                       help="drop diffusion entries below eps")
+        s.add_argument("--device", default=None,
+                       help="cpu (default) or cuda")
+        s.add_argument("--threads", type=int, default=None,
+                       help="torch threads (default $GRAPHREP_THREADS or 1)")
+        s.add_argument("--data-dir", default=None,
+                       help=f"raw-data root (default ${DATA_ENV})")
+        s.add_argument("--cache-dir", default=None,
+                       help=f"writable cache (default ${CACHE_ENV} or ~/.cache/graphrep)")
+        s.add_argument("--out-dir", default=None,
+                       help="run directory (default runs/<dataset>-<split>-<view>-<protocol>)")
+        s.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoints in --out-dir")
+        s.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _options(args: argparse.Namespace):
+    from graphrep.data import canonical_name, is_graph_level
+    from graphrep.experiment import RunOptions
+    from graphrep.views import DiffusionOptions
+
+    dataset = canonical_name(args.dataset)
+    graph = is_graph_level(dataset)
+    if graph and args.split != "public":
+        raise ValueError("--split applies to node-level datasets only.")
+    seeds = args.seeds if args.seeds is not None else list(range(5 if graph else 10))
+    topk = args.topk if args.topk is not None or graph else 64
+    device = args.device or "cpu"
+    opts = RunOptions(
+        dataset=dataset, split=args.split, protocol=args.protocol, seeds=seeds,
+        device=device, data_dir=args.data_dir, cache_dir=args.cache_dir,
+        resume=args.resume, progress=not args.quiet,
+        out_dir=args.out_dir or os.path.join(
+            "runs", f"{dataset}-{'graph' if graph else args.split}-{args.view}-"
+                    f"{args.protocol}"),
+        diffusion=DiffusionOptions(kind=args.view, alpha=args.alpha, t=args.t,
+                                   method=args.diffusion_method, eps=args.eps,
+                                   topk=topk))
+    if graph:
+        g = replace(opts.graph, hidden_channels=args.hidden, lr=args.lr,
+                    patience=args.patience)
+        if args.layers and len(args.layers) == 1:
+            g = replace(g, num_layers=args.layers[0])
+        if args.batch_size and len(args.batch_size) == 1:
+            g = replace(g, batch_size=args.batch_size[0])
+        if args.epochs and len(args.epochs) == 1:
+            g = replace(g, epochs=args.epochs[0])
+        opts.graph = g
+        opts.layers_grid = args.layers if args.layers and len(args.layers) > 1 else []
+        opts.batch_grid = (args.batch_size if args.batch_size and
+                           len(args.batch_size) > 1 else [])
+        opts.epochs_grid = args.epochs if args.epochs and len(args.epochs) > 1 else []
+    else:
+        for name in ("layers",):
+            if getattr(args, name):
+                raise ValueError(f"--{name} applies to graph-level datasets only.")
+        for name in ("epochs", "batch_size"):
+            v = getattr(args, name)
+            if v and len(v) > 1:
+                raise ValueError(f"--{name.replace('_', '-')} takes one value at node level.")
+        n = replace(opts.node, hidden_channels=args.hidden, lr=args.lr,
+                    patience=args.patience)
+        if args.epochs:
+            n = replace(n, epochs=args.epochs[0])
+        if args.batch_size:
+            n = replace(n, batch_size=args.batch_size[0])
+        if args.sample_size:
+            n = replace(n, sample_size=args.sample_size)
+        opts.node = n
+    return opts
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    _threads(args.threads)
+    warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+    warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
+    from graphrep.experiment import bench, train_runs
+
+    try:
+        opts = _options(args)
+        if args.command == "train":
+            out = train_runs(opts)
+            print(json.dumps({"out_dir": opts.out_dir, **out["timing"]}, indent=2))
+        elif args.command == "eval":
+            res = bench(opts, train=False)
+            _summary(res, opts.out_dir)
+        else:
+            res = bench(opts, train=True)
+            _summary(res, opts.out_dir)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"graphrep: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _summary(res: dict, out_dir: str) -> None:
+    print(f"{res['dataset']} ({res['split']}, {res['view']}, {res['protocol']}): "
+          f"{res['accuracy_mean']:.2f} +- {res['accuracy_std']:.2f} over "
+          f"{len(res['seeds'])} seeds; {res['seconds']:.1f} s, "
+          f"peak {res['peak_rss_mb']:.0f} MiB -> {out_dir}/results.json")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

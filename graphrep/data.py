@@ -1,0 +1,517 @@
+r"""Dataset loading for MVGRL: Planetoid citation graphs, TU graph collections
+and Cora on the pygcn split built from the original LINQS files.
+
+Raw files are looked up, in this order, in
+
+1. the directory given as ``data_dir`` (``--data-dir`` on the command line),
+2. the directory named by the environment variable ``GRAPHREP_DATA``,
+3. the writable cache (``GRAPHREP_CACHE``, default ``~/.cache/graphrep``),
+4. PyG's download (only when ``download=True``).
+
+The raw directory may be read-only: the needed raw files are copied into the
+cache first and PyG processes them there. Its layout mirrors PyG's roots::
+
+    <data_dir>/Planetoid/<Name>/raw/ind.<name>.*
+    <data_dir>/TUDataset/<NAME>/raw/<NAME>_*.txt
+    <data_dir>/LINQS/cora/cora.content, cora.cites
+
+Node features
+-------------
+* Planetoid and LINQS Cora: bag-of-words rows normalised to sum one (as the
+  MVGRL release and pygcn do).
+* TU sets: one-hot node labels (when the set has them) followed by a one-hot
+  encoding of the node degree (``OneHotDegree`` convention: ``max_degree + 1``
+  columns, degree ``d`` in column ``min(d, max_degree)``). ``max_degree`` is the
+  largest degree in the set, capped at :data:`MAX_DEGREE_CAP` (150: IMDB's
+  largest degree is 135) and at :data:`DEGREE_CAPS` for REDDIT-BINARY (32),
+  whose hubs would otherwise make the feature matrix hundreds of MB. This follows the
+  MVGRL release, which uses the node label plus one-hot degree (its MUTAG
+  features are 11-wide; ours are 7 labels + 5 degree columns = 12, because we
+  keep a column for degree 0). Sets with continuous node attributes
+  (PROTEINS) use the attributes plus the one-hot labels instead.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.utils import (
+    coalesce,
+    degree,
+    remove_self_loops,
+    to_undirected,
+)
+
+__all__ = [
+    "DATA_ENV",
+    "CACHE_ENV",
+    "MAX_DEGREE_CAP",
+    "DEGREE_CAPS",
+    "NODE_DATASETS",
+    "GRAPH_DATASETS",
+    "DatasetFormatError",
+    "MissingRawFilesError",
+    "NodeDataset",
+    "GraphDataset",
+    "canonical_name",
+    "is_graph_level",
+    "default_cache_dir",
+    "resolve_data_dir",
+    "load_node_dataset",
+    "load_graph_dataset",
+    "load_linqs_cora",
+]
+
+DATA_ENV = "GRAPHREP_DATA"
+CACHE_ENV = "GRAPHREP_CACHE"
+MAX_DEGREE_CAP = 150
+#: Smaller caps where the default would make the feature matrix too large
+#: (REDDIT-BINARY: 860k nodes, degrees up to 3062).
+DEGREE_CAPS: Dict[str, int] = {"REDDIT-BINARY": 32}
+
+#: Node-classification datasets and the splits each supports.
+NODE_DATASETS: Dict[str, Tuple[str, ...]] = {
+    "Cora": ("public", "pygcn"),
+    "CiteSeer": ("public",),
+    "PubMed": ("public",),
+}
+#: Graph-classification datasets (TUDataset names).
+GRAPH_DATASETS: Tuple[str, ...] = (
+    "MUTAG",
+    "PTC_MR",
+    "IMDB-BINARY",
+    "IMDB-MULTI",
+    "REDDIT-BINARY",
+    "NCI1",
+    "PROTEINS",
+)
+
+
+class MissingRawFilesError(FileNotFoundError):
+    """Raised when the raw files of a dataset are found nowhere."""
+
+
+class DatasetFormatError(ValueError):
+    """Raised when a raw file cannot be parsed; the message names the file."""
+
+
+@dataclass
+class NodeDataset:
+    """One graph with node labels and a train/val/test split.
+
+    Attributes:
+        name: canonical dataset name.
+        split: ``"public"`` (Planetoid) or ``"pygcn"`` (LINQS Cora).
+        data: PyG ``Data`` with ``x [N, F]``, ``edge_index [2, E]`` (undirected,
+            no self-loops), ``y [N]`` and boolean ``train_mask``, ``val_mask``,
+            ``test_mask`` of shape ``[N]``.
+    """
+
+    name: str
+    split: str
+    data: Data
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.data.y.max()) + 1
+
+
+@dataclass
+class GraphDataset:
+    """A list of graphs with graph labels.
+
+    Attributes:
+        name: canonical dataset name.
+        graphs: list of ``Data`` with ``x [n_i, F]``, ``edge_index [2, e_i]``
+            and ``y [1]``.
+        feature_description: how node features were built.
+    """
+
+    name: str
+    graphs: List[Data]
+    feature_description: str
+
+    @property
+    def num_features(self) -> int:
+        return int(self.graphs[0].x.size(1))
+
+    @property
+    def num_classes(self) -> int:
+        return int(torch.cat([g.y for g in self.graphs]).max()) + 1
+
+    @property
+    def labels(self) -> Tensor:
+        """Graph labels, shape ``[G]``."""
+        return torch.cat([g.y.view(-1) for g in self.graphs])
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+
+# --------------------------------------------------------------------------
+# names and directories
+# --------------------------------------------------------------------------
+def _all_names() -> List[str]:
+    return list(NODE_DATASETS) + list(GRAPH_DATASETS)
+
+
+def canonical_name(name: str) -> str:
+    """Map a user-given name (any case, ``_`` or ``-``) to the canonical one.
+
+    Raises:
+        ValueError: unknown name; the message lists the valid names.
+    """
+    key = name.strip().lower().replace("_", "-")
+    for valid in _all_names():
+        if valid.lower().replace("_", "-") == key:
+            return valid
+    raise ValueError(
+        f"Unknown dataset {name!r}. Valid names: {', '.join(_all_names())}.")
+
+
+def is_graph_level(name: str) -> bool:
+    """Whether ``name`` is a graph-classification dataset."""
+    return canonical_name(name) in GRAPH_DATASETS
+
+
+def default_cache_dir() -> Path:
+    """``$GRAPHREP_CACHE`` or ``~/.cache/graphrep``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "graphrep"
+
+
+def resolve_data_dir(data_dir: Union[str, Path, None] = None) -> Optional[Path]:
+    """The raw-data directory: ``data_dir`` if given, else ``$GRAPHREP_DATA``."""
+    if data_dir is not None:
+        return Path(data_dir)
+    env = os.environ.get(DATA_ENV)
+    return Path(env) if env else None
+
+
+def _missing_files_error(name: str, files: Sequence[Path]) -> MissingRawFilesError:
+    listing = "\n  ".join(str(f) for f in files)
+    return MissingRawFilesError(
+        f"Raw files of {name} not found:\n  {listing}\n"
+        f"Point --data-dir or the {DATA_ENV} environment variable at a "
+        f"directory holding them (layout: Planetoid/<Name>/raw, "
+        f"TUDataset/<NAME>/raw, LINQS/cora), or allow downloading.")
+
+
+def _stage_raw_files(
+    name: str,
+    subdir: str,
+    required: Sequence[str],
+    data_dir: Optional[Path],
+    cache_dir: Path,
+    optional_glob: Optional[str] = None,
+) -> bool:
+    """Copy raw files from ``data_dir/subdir`` into ``cache_dir/subdir``.
+
+    A file is copied when the cache lacks it or holds a copy of a different
+    size. Returns whether every required file is now in the cache.
+    """
+    dst = cache_dir / subdir
+    if data_dir is not None and (data_dir / subdir).is_dir():
+        src = data_dir / subdir
+        names = set(required)
+        if optional_glob is not None:
+            names |= {p.name for p in src.glob(optional_glob)}
+        for fname in sorted(names):
+            s, d = src / fname, dst / fname
+            if not s.is_file():
+                continue
+            if d.is_file() and d.stat().st_size == s.stat().st_size:
+                continue
+            dst.mkdir(parents=True, exist_ok=True)
+            tmp = d.with_name(d.name + ".tmp")
+            shutil.copyfile(s, tmp)
+            os.replace(tmp, d)
+            # The processed tensors were built from other raw bytes.
+            processed = dst.parent / "processed"
+            if processed.is_dir():
+                shutil.rmtree(processed)
+    return all((dst / f).is_file() for f in required)
+
+
+# --------------------------------------------------------------------------
+# node-level datasets
+# --------------------------------------------------------------------------
+def _row_normalize(x: Tensor) -> Tensor:
+    """Divide each row by its sum (rows summing to zero stay zero)."""
+    s = x.sum(dim=1, keepdim=True)
+    return x / s.clamp(min=torch.finfo(x.dtype).tiny)
+
+
+def load_linqs_cora(directory: Union[str, Path]) -> Data:
+    """Cora from the LINQS files in pygcn order with the pygcn split.
+
+    Node ``i`` is line ``i`` of ``cora.content``; train = nodes 0-139,
+    val = 200-499, test = 500-1499. Features are row-normalised, classes are
+    numbered in sorted order of their names, edges come from ``cora.cites``
+    (``cited citing`` paper ids), symmetrised, without self-loops.
+
+    Raises:
+        MissingRawFilesError: a file is absent.
+        DatasetFormatError: a line cannot be parsed (message names file and line).
+    """
+    directory = Path(directory)
+    content, cites = directory / "cora.content", directory / "cora.cites"
+    missing = [f for f in (content, cites) if not f.is_file()]
+    if missing:
+        raise _missing_files_error("Cora (pygcn split)", missing)
+
+    ids: Dict[str, int] = {}
+    feats: List[np.ndarray] = []
+    labels: List[str] = []
+    width: Optional[int] = None
+    with open(content, "r", encoding="utf-8", errors="strict") as f:
+        for lineno, line in enumerate(f, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                row = np.asarray(parts[1:-1], dtype=np.float32)
+            except ValueError as exc:
+                raise DatasetFormatError(
+                    f"{content}:{lineno}: cannot parse features ({exc})") from None
+            if len(parts) < 3 or (width is not None and row.size != width):
+                raise DatasetFormatError(
+                    f"{content}:{lineno}: expected '<paper id> <{width or 'F'} "
+                    f"features> <label>', got {len(parts)} fields")
+            width = row.size
+            if parts[0] in ids:
+                raise DatasetFormatError(
+                    f"{content}:{lineno}: duplicate paper id {parts[0]}")
+            ids[parts[0]] = len(ids)
+            feats.append(row)
+            labels.append(parts[-1])
+    if not ids:
+        raise DatasetFormatError(f"{content}: no nodes")
+
+    edges: List[Tuple[int, int]] = []
+    with open(cites, "r", encoding="utf-8", errors="strict") as f:
+        for lineno, line in enumerate(f, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise DatasetFormatError(
+                    f"{cites}:{lineno}: expected '<cited id> <citing id>'")
+            try:
+                edges.append((ids[parts[0]], ids[parts[1]]))
+            except KeyError as exc:
+                raise DatasetFormatError(
+                    f"{cites}:{lineno}: paper id {exc.args[0]} is not in "
+                    f"{content.name}") from None
+
+    n = len(ids)
+    x = _row_normalize(torch.from_numpy(np.stack(feats)))
+    classes = sorted(set(labels))
+    y = torch.tensor([classes.index(c) for c in labels], dtype=torch.long)
+    edge_index = torch.tensor(edges, dtype=torch.long).t().reshape(2, -1)
+    edge_index, _ = remove_self_loops(edge_index)
+    edge_index = to_undirected(edge_index, num_nodes=n)
+
+    def mask(lo: int, hi: int) -> Tensor:
+        m = torch.zeros(n, dtype=torch.bool)
+        m[lo:min(hi, n)] = True
+        return m
+
+    return Data(x=x, edge_index=edge_index, y=y, train_mask=mask(0, 140),
+                val_mask=mask(200, 500), test_mask=mask(500, 1500))
+
+
+def _find_corrupt_planetoid_file(raw_dir: Path) -> Optional[Path]:
+    for f in sorted(raw_dir.glob("ind.*")):
+        if f.name.endswith("test.index"):
+            try:
+                np.loadtxt(f, dtype=np.int64, ndmin=1)
+            except ValueError:
+                return f
+            continue
+        try:
+            with open(f, "rb") as fh:
+                pickle.load(fh, encoding="latin1")
+        except Exception:  # any unpickling failure marks the file
+            return f
+    return None
+
+
+def _find_corrupt_tu_file(raw_dir: Path, name: str) -> Optional[Path]:
+    for f in sorted(raw_dir.glob(f"{name}_*.txt")):
+        try:
+            with open(f, "r", encoding="utf-8") as fh:
+                for line in fh:
+                    for tok in line.replace(",", " ").split():
+                        float(tok)
+        except (ValueError, UnicodeDecodeError):
+            return f
+    return None
+
+
+def load_node_dataset(
+    name: str,
+    split: str = "public",
+    data_dir: Union[str, Path, None] = None,
+    cache_dir: Union[str, Path, None] = None,
+    download: bool = True,
+) -> NodeDataset:
+    """Load a node-classification dataset.
+
+    Args:
+        name: ``"Cora"``, ``"CiteSeer"`` or ``"PubMed"`` (any case).
+        split: ``"public"`` (Planetoid split: 20 labels per class, 500 val,
+            1000 test) or, for Cora only, ``"pygcn"`` (LINQS file order).
+        data_dir: raw-data root; defaults to ``$GRAPHREP_DATA``.
+        cache_dir: writable cache; defaults to :func:`default_cache_dir`.
+        download: let PyG download missing Planetoid files.
+    """
+    from torch_geometric.datasets import Planetoid
+
+    canon = canonical_name(name)
+    if canon not in NODE_DATASETS:
+        raise ValueError(
+            f"{canon} is a graph-classification dataset; node-level datasets "
+            f"are {', '.join(NODE_DATASETS)}.")
+    if split not in NODE_DATASETS[canon]:
+        raise ValueError(
+            f"Split {split!r} is not available for {canon}; choose from "
+            f"{', '.join(NODE_DATASETS[canon])}.")
+    root = resolve_data_dir(data_dir)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+    if split == "pygcn":
+        candidates = [d / "LINQS" / "cora" for d in (root, cache) if d is not None]
+        for d in candidates:
+            if (d / "cora.content").is_file() and (d / "cora.cites").is_file():
+                return NodeDataset(canon, split, load_linqs_cora(d))
+        where = candidates[0] if candidates else Path("LINQS") / "cora"
+        raise _missing_files_error(
+            "Cora (pygcn split)",
+            [where / "cora.content", where / "cora.cites"])
+
+    low = canon.lower()
+    required = [f"ind.{low}.{s}" for s in
+                ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")]
+    subdir = f"Planetoid/{canon}/raw"
+    ok = _stage_raw_files(canon, subdir, required, root, cache)
+    if not ok and not download:
+        base = (root or cache) / subdir
+        raise _missing_files_error(
+            canon, [base / f for f in required if not (base / f).is_file()])
+    try:
+        ds = Planetoid(str(cache / "Planetoid"), canon, split="public")
+    except (OSError, ConnectionError) as exc:
+        base = (root or cache) / subdir
+        raise _missing_files_error(canon, [base / f for f in required]) from exc
+    except Exception as exc:
+        bad = _find_corrupt_planetoid_file(cache / subdir)
+        if bad is None:
+            raise
+        raise DatasetFormatError(f"Cannot parse {bad}: {exc}") from exc
+    data = ds[0]
+    data.x = _row_normalize(data.x)
+    return NodeDataset(canon, split, data)
+
+
+# --------------------------------------------------------------------------
+# graph-level datasets
+# --------------------------------------------------------------------------
+def _one_hot(index: Tensor, num_classes: int) -> Tensor:
+    return torch.nn.functional.one_hot(index, num_classes).to(torch.float)
+
+
+def _graph_features(ds: InMemoryDataset, max_degree_cap: int
+                    ) -> Tuple[List[Data], str]:
+    """Build node features for every graph (see the module docstring)."""
+    num_labels = int(ds.num_node_labels)
+    num_attrs = int(ds.num_node_attributes)
+    graphs = [ds[i] for i in range(len(ds))]
+    degs = [degree(g.edge_index[0], g.num_nodes, dtype=torch.long) for g in graphs]
+    max_deg = max((int(d.max()) for d in degs if d.numel()), default=0)
+    max_deg = min(max_deg, max_degree_cap)
+    out: List[Data] = []
+    for g, d in zip(graphs, degs):
+        parts: List[Tensor] = []
+        if num_attrs > 0:
+            parts.append(g.x[:, :num_attrs])
+        if num_labels > 0:
+            parts.append(g.x[:, num_attrs:num_attrs + num_labels])
+        if num_attrs == 0:
+            parts.append(_one_hot(d.clamp(max=max_deg), max_deg + 1))
+        x = torch.cat(parts, dim=1) if parts else torch.ones(g.num_nodes, 1)
+        edge_index, _ = remove_self_loops(g.edge_index)
+        edge_index = coalesce(to_undirected(edge_index, num_nodes=g.num_nodes),
+                              num_nodes=g.num_nodes)
+        out.append(Data(x=x, edge_index=edge_index, y=g.y.view(-1),
+                        num_nodes=g.num_nodes))
+    desc = []
+    if num_attrs:
+        desc.append(f"{num_attrs} continuous attributes")
+    if num_labels:
+        desc.append(f"{num_labels} one-hot node labels")
+    if not num_attrs:
+        desc.append(f"one-hot degree 0..{max_deg} (capped at {max_degree_cap})")
+    return out, " + ".join(desc)
+
+
+def load_graph_dataset(
+    name: str,
+    data_dir: Union[str, Path, None] = None,
+    cache_dir: Union[str, Path, None] = None,
+    download: bool = True,
+    max_degree_cap: Optional[int] = None,
+) -> GraphDataset:
+    """Load a TU graph-classification dataset with MVGRL node features.
+
+    Graphs without edges or with isolated nodes are kept: the views add
+    self-loops, so every node still has a well-defined embedding.
+
+    Args:
+        name: one of :data:`GRAPH_DATASETS` (any case, ``-`` or ``_``).
+        data_dir: raw-data root; defaults to ``$GRAPHREP_DATA``.
+        cache_dir: writable cache; defaults to :func:`default_cache_dir`.
+        download: let PyG download missing files.
+        max_degree_cap: largest degree with its own one-hot column
+            (default: :data:`DEGREE_CAPS` or :data:`MAX_DEGREE_CAP`).
+    """
+    from torch_geometric.datasets import TUDataset
+
+    canon = canonical_name(name)
+    if canon not in GRAPH_DATASETS:
+        raise ValueError(
+            f"{canon} is a node-classification dataset; graph-level datasets "
+            f"are {', '.join(GRAPH_DATASETS)}.")
+    root = resolve_data_dir(data_dir)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    required = [f"{canon}_A.txt", f"{canon}_graph_indicator.txt",
+                f"{canon}_graph_labels.txt"]
+    subdir = f"TUDataset/{canon}/raw"
+    ok = _stage_raw_files(canon, subdir, required, root, cache,
+                          optional_glob=f"{canon}_*.txt")
+    if not ok and not download:
+        base = (root or cache) / subdir
+        raise _missing_files_error(
+            canon, [base / f for f in required if not (base / f).is_file()])
+    try:
+        ds = TUDataset(str(cache / "TUDataset"), canon, use_node_attr=True)
+    except (OSError, ConnectionError) as exc:
+        base = (root or cache) / subdir
+        raise _missing_files_error(canon, [base / f for f in required]) from exc
+    except Exception as exc:
+        bad = _find_corrupt_tu_file(cache / subdir, canon)
+        if bad is None:
+            raise
+        raise DatasetFormatError(f"Cannot parse {bad}: {exc}") from exc
+    if max_degree_cap is None:
+        max_degree_cap = DEGREE_CAPS.get(canon, MAX_DEGREE_CAP)
+    graphs, desc = _graph_features(ds, max_degree_cap)
+    return GraphDataset(canon, graphs, desc)

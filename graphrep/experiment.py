@@ -1,0 +1,309 @@
+"""Train and evaluate MVGRL over seeds into one run directory.
+
+Layout of a run directory::
+
+    config.json          every resolved option
+    metrics.jsonl        one line per epoch ({"seed", "config", "epoch", "loss", ...})
+                         and per evaluation
+    <config>/seed_<k>/checkpoint.pt   atomic, resumable
+    <config>/seed_<k>/embedding.pt    frozen embedding after training
+    results.json         dataset, split, protocol, accuracy_mean, accuracy_std,
+                         seeds, seconds, peak_rss_mb, per-seed accuracies, ...
+
+``<config>`` is ``default`` for node level and ``L{layers}-B{batch}-E{epochs}``
+at graph level (several when a sweep is given).
+"""
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from graphrep.data import (
+    default_cache_dir,
+    is_graph_level,
+    load_graph_dataset,
+    load_node_dataset,
+)
+from graphrep.evaluate import graph_accuracy, nested_config_selection, node_accuracy
+from graphrep.models import MVGRL, MVGRLGraph
+from graphrep.subgraphs import view_as_sparse
+from graphrep.train import (
+    GraphTrainConfig,
+    NodeTrainConfig,
+    train_graph_model,
+    train_node_model,
+)
+from graphrep.views import DiffusionOptions, attach_graph_views, node_views
+from shared.checkpoint import atomic_save, atomic_write_json
+from shared.seeding import seed_everything
+
+__all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench"]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (``getrusage``)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+@dataclass
+class RunOptions:
+    """Everything a run needs; saved as ``config.json``."""
+
+    dataset: str
+    out_dir: str
+    split: str = "public"
+    protocol: str = "honest"
+    seeds: List[int] = field(default_factory=lambda: list(range(10)))
+    device: str = "cpu"
+    data_dir: Optional[str] = None
+    cache_dir: Optional[str] = None
+    resume: bool = False
+    progress: bool = True
+    diffusion: DiffusionOptions = field(default_factory=DiffusionOptions)
+    node: NodeTrainConfig = field(default_factory=NodeTrainConfig)
+    graph: GraphTrainConfig = field(default_factory=GraphTrainConfig)
+    # Graph-level sweep (the paper's protocol searches all of these).
+    layers_grid: List[int] = field(default_factory=list)
+    batch_grid: List[int] = field(default_factory=list)
+    epochs_grid: List[int] = field(default_factory=list)
+
+    @property
+    def graph_level(self) -> bool:
+        return is_graph_level(self.dataset)
+
+    def graph_configs(self) -> List[GraphTrainConfig]:
+        layers = self.layers_grid or [self.graph.num_layers]
+        batches = self.batch_grid or [self.graph.batch_size]
+        epochs = self.epochs_grid or [self.graph.epochs]
+        return [replace(self.graph, num_layers=l, batch_size=b, epochs=e)
+                for l in layers for b in batches for e in epochs]
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["graph_level"] = self.graph_level
+        return d
+
+
+def _config_name(cfg) -> str:
+    if isinstance(cfg, GraphTrainConfig):
+        return f"L{cfg.num_layers}-B{cfg.batch_size}-E{cfg.epochs}"
+    return "default"
+
+
+class _Metrics:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, record: Dict) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def _device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but CUDA is not available.")
+    return torch.device(name)
+
+
+def _prepare(opts: RunOptions):
+    """Load data and build the views; returns (payload, timing dict)."""
+    cache = Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()
+    t0 = time.perf_counter()
+    if opts.graph_level:
+        ds = load_graph_dataset(opts.dataset, opts.data_dir, cache)
+        t1 = time.perf_counter()
+        cache_file = cache / "views" / f"{ds.name}-{opts.diffusion.key()}.pt"
+        graphs = attach_graph_views(ds.graphs, opts.diffusion, cache_file,
+                                    progress=opts.progress)
+        payload = (ds, graphs)
+    else:
+        ds = load_node_dataset(opts.dataset, opts.split, opts.data_dir, cache)
+        t1 = time.perf_counter()
+        views = node_views(ds.data.edge_index, ds.data.num_nodes, opts.diffusion)
+        payload = (ds, views)
+    t2 = time.perf_counter()
+    return payload, {"load_seconds": t1 - t0, "diffusion_seconds": t2 - t1}
+
+
+def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
+               metrics: _Metrics) -> Dict:
+    device = _device(opts.device)
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = seed_dir / "checkpoint.pt"
+    emb_file = seed_dir / "embedding.pt"
+    if not opts.resume:
+        for f in (ckpt, emb_file):
+            f.unlink(missing_ok=True)
+    elif emb_file.is_file():
+        return torch.load(emb_file, weights_only=False)["train"]
+    seed_everything(seed)
+    tag = {"seed": seed, "config": _config_name(cfg)}
+    on_epoch = lambda rec: metrics.write({**tag, **rec})  # noqa: E731
+    ds, extra = payload
+    if opts.graph_level:
+        model = MVGRLGraph(ds.num_features, cfg.hidden_channels,
+                           cfg.num_layers).to(device)
+        res = train_graph_model(model, extra, cfg, seed, ckpt, on_epoch,
+                                opts.progress)
+        emb = _embed_graphs(model, extra, device)
+    else:
+        data = ds.data
+        model = MVGRL(data.num_features, cfg.hidden_channels).to(device)
+        res = train_node_model(model, data.x, extra, cfg, seed, ckpt, on_epoch,
+                               opts.progress)
+        model.eval()
+        emb = model.embed(data.x.to(device),
+                          view_as_sparse(extra.adj, extra.num_nodes).to(device),
+                          view_as_sparse(extra.diff, extra.num_nodes).to(device)
+                          ).cpu()
+    info = {"train_seconds": res.seconds, "epochs_run": len(res.losses),
+            "best_epoch": res.best_epoch, "best_loss": res.best_loss,
+            "stopped_early": res.stopped_early}
+    atomic_save({"embedding": emb, "train": info}, emb_file)
+    return info
+
+
+@torch.no_grad()
+def _embed_graphs(model: MVGRLGraph, graphs: list, device: torch.device
+                  ) -> torch.Tensor:
+    from torch_geometric.loader import DataLoader
+
+    model.eval()
+    out = []
+    for data in DataLoader(graphs, batch_size=256, shuffle=False):
+        data = data.to(device)
+        out.append(model.embed(data.x, data.adj_edge_index, data.adj_edge_weight,
+                               data.diff_edge_index, data.diff_edge_weight,
+                               data.batch, data.num_graphs).cpu())
+    return torch.cat(out)
+
+
+def _configs(opts: RunOptions) -> list:
+    return opts.graph_configs() if opts.graph_level else [opts.node]
+
+
+def train_runs(opts: RunOptions) -> Dict:
+    """Train every (configuration, seed); write config.json, metrics, checkpoints
+    and embeddings. Returns timing information."""
+    run = Path(opts.out_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run / "config.json", opts.to_json())
+    metrics = _Metrics(run / "metrics.jsonl")
+    if not opts.resume and metrics.path.exists():
+        metrics.path.unlink()
+    t0 = time.perf_counter()
+    payload, timing = _prepare(opts)
+    per_run = {}
+    for cfg in _configs(opts):
+        for seed in opts.seeds:
+            key = f"{_config_name(cfg)}/seed_{seed}"
+            per_run[key] = _train_one(opts, payload, cfg, seed,
+                                      run / _config_name(cfg) / f"seed_{seed}",
+                                      metrics)
+    timing["train_seconds"] = time.perf_counter() - t0 - sum(timing.values())
+    return {"timing": timing, "runs": per_run, "payload": payload}
+
+
+def evaluate_runs(opts: RunOptions, payload=None) -> Dict:
+    """Evaluate the stored embeddings under ``opts.protocol``."""
+    run = Path(opts.out_dir)
+    metrics = _Metrics(run / "metrics.jsonl")
+    if payload is None:
+        payload, _ = _prepare(opts)
+    ds, _ = payload
+    configs = _configs(opts)
+
+    def emb(cfg, seed) -> torch.Tensor:
+        f = run / _config_name(cfg) / f"seed_{seed}" / "embedding.pt"
+        if not f.is_file():
+            raise FileNotFoundError(
+                f"{f} is missing: run `graphrep train` (or bench) with the same "
+                f"options first.")
+        return torch.load(f, weights_only=False)["embedding"]
+
+    from tqdm.auto import tqdm
+
+    out: Dict = {"per_seed": {}}
+    if not opts.graph_level:
+        accs = []
+        for seed in tqdm(opts.seeds, desc="probe", disable=not opts.progress,
+                         leave=False):
+            r = node_accuracy(emb(configs[0], seed), ds.data, opts.protocol, seed)
+            metrics.write({"seed": seed, "eval": opts.protocol, **r})
+            out["per_seed"][seed] = r
+            accs.append(r["accuracy"])
+        out["accuracies"] = accs
+        return out
+
+    labels = ds.labels
+    table = {}  # config -> per-seed acc
+    for cfg in tqdm(configs, desc="svc", disable=not opts.progress, leave=False):
+        name = _config_name(cfg)
+        table[name] = [graph_accuracy(emb(cfg, s), labels, s)["accuracy"]
+                       for s in opts.seeds]
+        metrics.write({"config": name, "eval": "svc", "accuracies": table[name]})
+    out["per_config"] = table
+    if opts.protocol == "paper":
+        best = max(table, key=lambda k: np.mean(table[k]))
+        out["selected_config"] = best
+        out["selection"] = "best mean test accuracy over configs (paper protocol)"
+        out["accuracies"] = table[best]
+    elif len(configs) == 1:
+        out["accuracies"] = table[_config_name(configs[0])]
+    else:
+        accs, chosen = [], {}
+        for s in opts.seeds:
+            r = nested_config_selection(
+                [emb(cfg, s).numpy() for cfg in configs], labels.numpy(), seed=s)
+            accs.append(r["accuracy"])
+            chosen[s] = [_config_name(configs[k]) for k in r["chosen"]]
+        out["accuracies"] = accs
+        out["selection"] = "config and C chosen per outer fold by inner CV"
+        out["chosen_configs"] = chosen
+    return out
+
+
+def bench(opts: RunOptions, train: bool = True) -> Dict:
+    """Train (unless ``train=False``) and evaluate; write ``results.json``."""
+    t0 = time.perf_counter()
+    payload, timing, runs = None, {}, {}
+    if train:
+        tr = train_runs(opts)
+        payload, timing, runs = tr["payload"], tr["timing"], tr["runs"]
+    ev = evaluate_runs(opts, payload)
+    accs = np.asarray(ev.pop("accuracies"), dtype=float) * 100
+    results = {
+        "dataset": opts.dataset,
+        "split": "graph-cv" if opts.graph_level else opts.split,
+        "protocol": opts.protocol,
+        "view": opts.diffusion.kind,
+        "accuracy_mean": float(accs.mean()),
+        "accuracy_std": float(accs.std()),
+        "accuracies": accs.tolist(),
+        "seeds": list(opts.seeds),
+        "seconds": time.perf_counter() - t0,
+        "peak_rss_mb": peak_rss_mb(),
+        "device": opts.device,
+        "torch_threads": torch.get_num_threads(),
+        **timing,
+        "train": runs,
+        **ev,
+    }
+    name = "results.json"
+    cfg_file = Path(opts.out_dir) / "config.json"
+    if not train and cfg_file.is_file():
+        trained = json.loads(cfg_file.read_text()).get("protocol")
+        if trained != opts.protocol:  # re-evaluation under another protocol
+            name = f"results_{opts.protocol}.json"
+    atomic_write_json(Path(opts.out_dir) / name, results)
+    results["results_file"] = name
+    return results

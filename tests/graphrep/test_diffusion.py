@@ -1,0 +1,122 @@
+"""Diffusion views against dense references; sparsification promises."""
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from torch_geometric.utils import erdos_renyi_graph, to_undirected
+
+from graphrep.diffusion import (
+    adjacency_view,
+    diffusion_view,
+    heat_matrix,
+    ppr_matrix,
+    sparsify_dense,
+)
+
+
+def dense(view, n):
+    ei, ew = view
+    m = torch.zeros(n, n, dtype=torch.float64)
+    m[ei[1], ei[0]] = ew.double()  # edge j -> i carries S[i, j]
+    return m
+
+
+def adjacency(ei, n):
+    a = torch.zeros(n, n, dtype=torch.float64)
+    a[ei[0], ei[1]] = 1.0
+    return a
+
+
+@pytest.fixture
+def graph():
+    torch.manual_seed(0)
+    n = 40
+    ei = to_undirected(erdos_renyi_graph(n, 0.08))
+    ei = ei[:, (ei[0] < 38) & (ei[1] < 38)]  # nodes 38, 39 isolated
+    return ei, n
+
+
+def test_adjacency_view_is_sym_normalised(graph):
+    ei, n = graph
+    a = adjacency(ei, n) + torch.eye(n, dtype=torch.float64)
+    d = a.sum(1).pow(-0.5)
+    assert torch.allclose(dense(adjacency_view(ei, n), n), d[:, None] * a * d[None],
+                          atol=1e-6)
+
+
+def test_ppr_equals_closed_form_inverse(graph):
+    ei, n = graph
+    a = adjacency(ei, n) + torch.eye(n, dtype=torch.float64)
+    d = a.sum(1).pow(-0.5)
+    t = d[:, None] * a * d[None]
+    ref = 0.2 * torch.linalg.inv(torch.eye(n, dtype=torch.float64) - 0.8 * t)
+    assert torch.allclose(ppr_matrix(ei, n, 0.2), ref, atol=1e-10)
+    assert torch.allclose(dense(diffusion_view(ei, n, "ppr", method="exact"), n),
+                          ref, atol=1e-6)
+
+
+def test_heat_equals_scipy_expm(graph):
+    ei, n = graph
+    a = adjacency(ei, n)
+    trans = a / a.sum(0).clamp(min=1)[None]  # A D^-1, zero columns for isolated
+    ref = torch.from_numpy(scipy.linalg.expm(5.0 * (trans.numpy() - np.eye(n))))
+    assert torch.allclose(heat_matrix(ei, n, 5.0), ref, atol=1e-10)
+    assert torch.allclose(dense(diffusion_view(ei, n, "heat", method="exact"), n),
+                          ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["ppr", "heat"])
+def test_power_series_matches_exact(graph, kind):
+    ei, n = graph
+    exact = dense(diffusion_view(ei, n, kind, method="exact"), n)
+    approx = dense(diffusion_view(ei, n, kind, method="power", prune=0.0,
+                                  tol=1e-9), n)
+    assert torch.allclose(approx, exact, atol=1e-6)
+
+
+def test_topk_keeps_k_largest_per_row(graph):
+    ei, n = graph
+    s = ppr_matrix(ei, n)
+    kept = dense(sparsify_dense(s, topk=5), n)
+    assert ((kept != 0).sum(1) <= 5).all()
+    for i in range(n):
+        nz = kept[i][kept[i] != 0]
+        assert torch.allclose(nz.sort().values, s[i][s[i] > 0].topk(len(nz)).values.sort().values.float().double(), atol=1e-6)
+
+
+def test_eps_threshold_drops_small_entries(graph):
+    ei, n = graph
+    s = ppr_matrix(ei, n)
+    for method in ("exact", "power"):
+        kept = dense(diffusion_view(ei, n, "ppr", method=method, eps=1e-3), n)
+        assert (kept[kept != 0] >= 1e-3 - 1e-9).all()
+    kept = dense(diffusion_view(ei, n, "ppr", eps=1e-3), n)
+    assert torch.equal(kept != 0, s >= 1e-3)
+
+
+def test_power_topk(graph):
+    ei, n = graph
+    kept = dense(diffusion_view(ei, n, "heat", method="power", topk=3), n)
+    assert ((kept != 0).sum(1) <= 3).all()
+
+
+def test_graph_without_edges():
+    ei = torch.empty(2, 0, dtype=torch.long)
+    assert torch.allclose(ppr_matrix(ei, 3), torch.eye(3, dtype=torch.float64))
+    assert torch.allclose(heat_matrix(ei, 3, 5.0),
+                          np.exp(-5.0) * torch.eye(3, dtype=torch.float64))
+    assert torch.allclose(ppr_matrix(ei, 1), torch.ones(1, 1, dtype=torch.float64))
+
+
+def test_bad_diffusion_arguments(graph):
+    ei, n = graph
+    with pytest.raises(ValueError, match="ppr.*heat"):
+        diffusion_view(ei, n, "wave")
+    with pytest.raises(ValueError, match="method"):
+        diffusion_view(ei, n, "ppr", method="magic")
+    with pytest.raises(ValueError, match="alpha"):
+        ppr_matrix(ei, n, 1.5)
+    with pytest.raises(ValueError, match="topk"):
+        diffusion_view(ei, n, topk=0)
+    with pytest.raises(ValueError, match="nodes"):
+        diffusion_view(ei, 3)

@@ -1,0 +1,133 @@
+"""Model parts: shapes, learning, determinism, a tiny end-to-end run."""
+import json
+
+import pytest
+import torch
+from torch_geometric.loader import DataLoader
+
+from graphrep.encoders import GCNEncoder, GraphGCNEncoder
+from graphrep.models import MVGRL, MVGRLGraph
+from graphrep.subgraphs import (
+    cut_subgraph_batch,
+    sample_node_subsets,
+    view_as_sparse,
+)
+from graphrep.train import NodeTrainConfig, train_node_model
+from graphrep.views import DiffusionOptions, attach_graph_views, node_views
+
+
+@pytest.fixture(scope="module")
+def cora_views(cora):
+    return node_views(cora.data.edge_index, cora.data.num_nodes,
+                      DiffusionOptions(topk=32))
+
+
+def test_gcn_encoder_shapes_and_split_forward():
+    enc = GCNEncoder(10, 16)
+    x, ei = torch.randn(5, 10), torch.tensor([[0, 1, 2], [1, 2, 3]])
+    w = torch.rand(3)
+    out = enc(x, ei, w)
+    assert out.shape == (5, 16)
+    assert torch.allclose(enc.propagate(enc.project(x), ei, w), out, atol=1e-6)
+    both = enc.propagate(torch.cat([enc.project(x)] * 2, 1), ei, w)
+    assert torch.allclose(both[:, 16:], out, atol=1e-6)
+
+
+def test_graph_encoder_registers_and_trains_every_layer():
+    enc = GraphGCNEncoder(7, 8, num_layers=3)
+    assert len(list(enc.gcn.convs)) == 3
+    x = torch.randn(6, 7)
+    ei = torch.tensor([[0, 1, 3, 4], [1, 0, 4, 3]])
+    batch = torch.tensor([0, 0, 0, 1, 1, 1])
+    node, graph = enc(x, ei, torch.ones(4), batch, 2)
+    assert node.shape == (6, 8) and graph.shape == (2, 24)
+    graph.sum().backward()
+    assert all(p.grad is not None for p in enc.parameters())
+
+
+def test_subgraph_sampling(cora_views):
+    subsets = sample_node_subsets(2708, 100, 3)
+    assert subsets.shape == (3, 100)
+    assert all(len(set(s.tolist())) == 100 for s in subsets)
+    b = cut_subgraph_batch(subsets, [cora_views.adj, cora_views.diff], 2708)
+    assert b.views[0].shape == (300, 300) and b.batch.tolist()[::100] == [0, 1, 2]
+    full = view_as_sparse(cora_views.diff, 2708).to_dense()
+    blk = b.views[1].to_dense()[100:200, 100:200]
+    assert torch.allclose(blk, full[subsets[1]][:, subsets[1]])
+    with pytest.warns(UserWarning, match="exceeds"):
+        assert sample_node_subsets(10, 50, 2).shape == (2, 10)
+
+
+def test_node_model_shapes(cora, cora_views):
+    m = MVGRL(cora.data.num_features, 32)
+    subsets = sample_node_subsets(2708, 50, 2)
+    b = cut_subgraph_batch(subsets, [cora_views.adj, cora_views.diff], 2708)
+    pos, neg = m(cora.data.x, b.nodes, b.nodes.flip(0), *b.views, b.batch, 2)
+    assert pos.shape == neg.shape == (200,)
+    emb = m.embed(cora.data.x, view_as_sparse(cora_views.adj, 2708),
+                  view_as_sparse(cora_views.diff, 2708))
+    assert emb.shape == (2708, 32)
+
+
+def _train(cora, views, seed, epochs, hidden=64, sample=500, batch=2):
+    torch.manual_seed(seed)
+    m = MVGRL(cora.data.num_features, hidden)
+    cfg = NodeTrainConfig(hidden_channels=hidden, epochs=epochs, sample_size=sample,
+                          batch_size=batch, lr=1e-3)
+    res = train_node_model(m, cora.data.x, views, cfg, seed=seed, progress=False)
+    emb = m.embed(cora.data.x, view_as_sparse(views.adj, 2708),
+                  view_as_sparse(views.diff, 2708))
+    return res, emb
+
+
+def test_node_loss_decreases_on_cora(cora, cora_views):
+    res, _ = _train(cora, cora_views, 0, 20, hidden=512, sample=2000, batch=1)
+    assert res.losses[-1] < res.losses[0] - 0.05
+
+
+def test_same_seed_same_embedding(cora, cora_views):
+    _, a = _train(cora, cora_views, 3, 3)
+    _, b = _train(cora, cora_views, 3, 3)
+    _, c = _train(cora, cora_views, 4, 3)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_graph_model_shapes_and_loss(mutag):
+    graphs = attach_graph_views(mutag.graphs[:8], DiffusionOptions(), progress=False)
+    data = next(iter(DataLoader(graphs, batch_size=8)))
+    m = MVGRLGraph(mutag.num_features, 16, num_layers=2)
+    loss = m(data.x, data.adj_edge_index, data.adj_edge_weight,
+             data.diff_edge_index, data.diff_edge_weight, data.batch, 8)
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is not None for p in m.encoder_adj.parameters())
+    emb = m.embed(data.x, data.adj_edge_index, data.adj_edge_weight,
+                  data.diff_edge_index, data.diff_edge_weight, data.batch, 8)
+    assert emb.shape == (8, 32)
+
+
+def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path):
+    from graphrep.cli import main
+
+    out = tmp_path / "run"
+    args = ["bench", "--dataset", "MUTAG", "--seeds", "0", "--epochs", "2",
+            "--hidden", "16", "--data-dir", str(data_dir), "--cache-dir",
+            str(cache_dir), "--out-dir", str(out), "--quiet"]
+    assert main(args) == 0
+    res = json.loads((out / "results.json").read_text())
+    for key in ("dataset", "split", "protocol", "accuracy_mean", "accuracy_std",
+                "seeds", "seconds", "peak_rss_mb"):
+        assert key in res
+    assert res["accuracy_mean"] > 50
+    assert (out / "config.json").is_file() and (out / "metrics.jsonl").is_file()
+    # --resume reuses the finished run
+    assert main(args + ["--resume"]) == 0
+
+
+def test_cli_errors(capsys):
+    from graphrep.cli import main
+
+    assert main(["bench", "--dataset", "Coraa", "--quiet"]) == 2
+    assert "Valid names" in capsys.readouterr().err
+    assert main(["bench", "--dataset", "MUTAG", "--split", "pygcn"]) == 2
