@@ -1,0 +1,58 @@
+"""Which auxiliary losses a run uses, and their settings (every field is a CLI flag)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AUX_CHOICES = ("rcrl", "curl")
+
+
+def parse_aux(spec: str) -> tuple[str, ...]:
+    """``"none" | "rcrl" | "curl" | "rcrl,curl"`` -> sorted tuple of names.
+
+    :raises ValueError: on an unknown name, with the accepted spellings.
+    """
+    names = [s.strip().lower() for s in spec.split(",") if s.strip()]
+    if names == ["none"] or not names:
+        return ()
+    unknown = [n for n in names if n not in AUX_CHOICES]
+    if unknown:
+        raise ValueError(f"unknown auxiliary loss {unknown[0]!r}: use --aux none, rcrl, curl or rcrl,curl")
+    return tuple(sorted(set(names), key=AUX_CHOICES.index))
+
+
+@dataclass
+class AuxConfig:
+    """Auxiliary-loss settings. Defaults marked (spec) are our choices (the RCRL paper's are unknown).
+
+    :param names: enabled losses, a subset of ``("rcrl", "curl")``.
+    :param rcrl_weight: lambda of ``L = L_RL + lambda * L_RCRL`` (spec: 1).
+    :param rcrl_hidden_dim: hidden width of the (state, action) embedding MLP (spec: 256).
+    :param rcrl_embed_dim: embedding size fed to the bilinear discriminator (spec: 64).
+    :param rcrl_partners: ``"batch"``: half of the RL batch are anchors and half their positive
+        partners (no extra encoder work; the RL batch stays marginally uniform); ``"extra"``: the
+        full RL batch are anchors and the partners are encoded in the same forward pass on top.
+    :param curl_weight: weight of the CURL loss.
+    :param curl_momentum: EMA rate of CURL's key encoder (``None``: the agent's default).
+    """
+
+    names: tuple[str, ...] = ()
+    rcrl_weight: float = 1.0
+    rcrl_hidden_dim: int = 256
+    rcrl_embed_dim: int = 64
+    rcrl_partners: Literal["batch", "extra"] = "batch"
+    curl_weight: float = 1.0
+    curl_momentum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.rcrl_partners not in ("batch", "extra"):
+            raise ValueError(f"rcrl_partners must be 'batch' or 'extra', got {self.rcrl_partners!r}")
+
+    @property
+    def rcrl(self) -> bool:
+        return "rcrl" in self.names
+
+    @property
+    def curl(self) -> bool:
+        return "curl" in self.names

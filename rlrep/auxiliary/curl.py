@@ -1,0 +1,52 @@
+"""CURL (Srinivas, Laskin, Abbeel 2020): contrastive learning between two random crops.
+
+Query = the online encoder's features of one augmentation (the very features the RL loss uses),
+key = a momentum (EMA) copy of the encoder applied to a second augmentation of the same
+observations, score = bilinear ``q W k^T`` over every pair in the batch, loss = InfoNCE
+(cross-entropy with the diagonal as the positive), from :class:`shared.heads.BilinearDiscriminator`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch as th
+import torch.nn.functional as F
+from stable_baselines3.common.utils import polyak_update
+from torch import nn
+
+from shared.heads import BilinearDiscriminator
+
+
+class CURLHead(nn.Module):
+    """Momentum key encoder and bilinear InfoNCE.
+
+    :param encoder: the agent's online encoder; a frozen copy becomes the key encoder.
+    :param features_dim: encoder output size ``D`` (``W`` is ``[D, D]``).
+    :param momentum_tau: EMA rate of the key encoder (``key <- tau * online + (1 - tau) * key``).
+    """
+
+    def __init__(self, encoder: nn.Module, features_dim: int, momentum_tau: float) -> None:
+        super().__init__()
+        self.key_encoder = copy.deepcopy(encoder)
+        self.key_encoder.requires_grad_(False)
+        self.score = BilinearDiscriminator(features_dim, bias=False)
+        self.momentum_tau = momentum_tau
+
+    @th.no_grad()
+    def keys(self, observations: th.Tensor) -> th.Tensor:
+        """Preprocessed observations ``[N, ...]`` -> key features ``[N, D]`` (no gradient)."""
+        return self.key_encoder(observations)
+
+    def loss(self, queries: th.Tensor, keys: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """InfoNCE of queries ``[N, D]`` against keys ``[N, D]``; returns (loss, top-1 accuracy)."""
+        logits = self.score.score_matrix(queries, keys)  # [N, N]
+        targets = th.arange(logits.shape[0], device=logits.device)
+        loss = F.cross_entropy(logits, targets)
+        accuracy = (logits.argmax(dim=1) == targets).float().mean()
+        return loss, accuracy.detach()
+
+    @th.no_grad()
+    def update_key_encoder(self, encoder: nn.Module) -> None:
+        """EMA step of the key encoder towards the online ``encoder``."""
+        polyak_update(encoder.parameters(), self.key_encoder.parameters(), self.momentum_tau)

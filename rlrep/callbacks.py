@@ -1,0 +1,88 @@
+"""The run callback: periodic evaluation, checkpoints and ``metrics.jsonl`` lines.
+
+Evaluations and checkpoints happen in ``_on_rollout_start``: the moment after the previous
+gradient update and before the next environment step, where the whole training state is
+consistent, so a run resumed from there continues exactly as the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3.common.callbacks import BaseCallback
+
+from rlrep.checkpoints import save_checkpoint
+from rlrep.config import TrainConfig
+from rlrep.evaluate import evaluate
+
+
+class RunCallback(BaseCallback):
+    """Checkpoint every ``checkpoint_freq`` steps, evaluate every ``eval_freq``, log episodes.
+
+    :param counters: ``{"next_eval": int, "next_checkpoint": int}``, restored from a checkpoint on resume.
+    """
+
+    def __init__(self, config: TrainConfig, run_dir: Path, counters: dict[str, int] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.run_dir = run_dir
+        self.counters = counters or {"next_eval": config.eval_freq, "next_checkpoint": config.checkpoint_freq}
+        self.eval_history: list[dict[str, Any]] = []
+
+    def write_metric(self, record: dict[str, Any]) -> None:
+        with (self.run_dir / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _on_step(self) -> bool:
+        for info in self.locals.get("infos", []):
+            if "episode" in info:
+                episode = info["episode"]
+                self.write_metric({"type": "episode", "step": self.num_timesteps, "return": float(episode["r"]), "length": int(episode["l"])})
+        return True
+
+    def _on_rollout_start(self) -> None:
+        step = self.num_timesteps
+        if step >= self.counters["next_eval"]:
+            self.run_evaluation(self.config.eval_episodes)
+            self.counters["next_eval"] = (step // self.config.eval_freq + 1) * self.config.eval_freq
+        if step >= self.counters["next_checkpoint"]:
+            self.counters["next_checkpoint"] = (step // self.config.checkpoint_freq + 1) * self.config.checkpoint_freq
+            self.checkpoint()
+
+    def run_evaluation(self, episodes: int) -> dict[str, Any]:
+        step = self.num_timesteps
+        returns = evaluate(self.model, self.config.env_spec, episodes, seed=self.config.seed + 10_000 + step, epsilon=self.config.eval_epsilon) if episodes else []
+        record = {"type": "eval", "step": step, "returns": returns, "mean_return": sum(returns) / max(len(returns), 1)}
+        train_logs = {k: float(v) for k, v in self.model.logger.name_to_value.items() if k.startswith(("train/", "aux/"))}
+        record["train"] = train_logs
+        self.write_metric(record)
+        self.logger.record("eval/mean_return", record["mean_return"])
+        return record
+
+    def checkpoint(self) -> Path:
+        return save_checkpoint(
+            self.model, self.run_dir / "checkpoints", extra={"counters": dict(self.counters)}, keep=self.config.keep_checkpoints
+        )
+
+
+class ProgressBar(BaseCallback):
+    """A tqdm bar over agent steps (SB3's own needs ``rich``); starts at the resumed step."""
+
+    def __init__(self, total_steps: int) -> None:
+        super().__init__()
+        self.total_steps = total_steps
+        self.bar: Any = None
+
+    def _on_training_start(self) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.total_steps, initial=self.num_timesteps, unit="step", dynamic_ncols=True, mininterval=2.0)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.num_timesteps - self.bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()

@@ -1,0 +1,86 @@
+"""Checkpoints that let a killed run continue exactly where it stopped.
+
+Layout of ``<run_dir>/checkpoints/``::
+
+    step_000020000/model.zip           SB3 save: policy, optimizers, aux heads, counters, last obs
+    step_000020000/replay_buffer.pkl   the SegmentReplayBuffer with its segment trackers
+    step_000020000/state.pt            RNG states (python, numpy, torch, action spaces), env snapshots, run counters
+    LATEST                             name of the newest complete checkpoint
+
+A checkpoint is written into a temporary directory and published with one ``os.replace``, then
+``LATEST`` is rewritten atomically (``shared.checkpoint``); a ``kill -9`` at any moment leaves the
+previous checkpoint intact and ``LATEST`` pointing at a complete one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from rlrep.envs import get_vec_env_snapshot, set_vec_env_snapshot
+from shared.checkpoint import atomic_save, atomic_write_text
+
+
+def _rng_state(model: BaseAlgorithm) -> dict[str, Any]:
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": th.get_rng_state(),
+        "model_action_space": model.action_space.np_random.bit_generator.state,
+        "env_action_space": model.get_env().action_space.np_random.bit_generator.state,  # type: ignore[union-attr]
+    }
+
+
+def _set_rng_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    th.set_rng_state(state["torch"])
+    model.action_space.np_random.bit_generator.state = state["model_action_space"]
+    model.get_env().action_space.np_random.bit_generator.state = state["env_action_space"]  # type: ignore[union-attr]
+
+
+def save_checkpoint(model: BaseAlgorithm, directory: Path, extra: dict[str, Any], keep: int = 2) -> Path:
+    """Write ``directory/step_<num_timesteps>`` atomically and point ``LATEST`` at it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"step_{model.num_timesteps:09d}"
+    tmp = directory / f".tmp-{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    model.save(tmp / "model.zip")
+    model.save_replay_buffer(tmp / "replay_buffer.pkl")  # type: ignore[attr-defined]
+    state = {"rng": _rng_state(model), "env": get_vec_env_snapshot(model.get_env()), "extra": extra}
+    atomic_save(state, tmp / "state.pt")
+    final = directory / name
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    atomic_write_text(directory / "LATEST", name)
+    for old in sorted(p for p in directory.glob("step_*") if p.is_dir())[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    pointer = directory / "LATEST"
+    if not pointer.exists():
+        return None
+    path = directory / pointer.read_text().strip()
+    return path if path.is_dir() else None
+
+
+def load_checkpoint(model_class: type[BaseAlgorithm], path: Path, env: Any, **load_kwargs: Any) -> tuple[BaseAlgorithm, dict[str, Any]]:
+    """Rebuild the model on ``env`` (a fresh env of the same spec), restore buffer, env state and RNGs."""
+    # force_reset=False keeps the saved last observation: the restored env continues from it.
+    model = model_class.load(path / "model.zip", env=env, device="cpu", force_reset=False, **load_kwargs)
+    model.load_replay_buffer(path / "replay_buffer.pkl")  # type: ignore[attr-defined]
+    state = th.load(path / "state.pt", weights_only=False)
+    set_vec_env_snapshot(model.get_env(), state["env"])
+    _set_rng_state(model, state["rng"])
+    return model, state["extra"]

@@ -1,0 +1,121 @@
+"""The ``rlrep`` console script.
+
+Examples::
+
+    rlrep train --env PongNoFrameskip-v4 --aux rcrl --steps 100000 --seed 0
+    rlrep train --env dmc-state:cartpole-swingup --aux rcrl,curl --steps 20000
+    rlrep train --run-dir runs/pong --resume          # continue a killed run
+    rlrep eval runs/pong --episodes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rlrep.auxiliary import parse_aux
+from rlrep.config import TrainConfig
+from rlrep.envs import UnknownEnvError, parse_env_id
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig(env="PongNoFrameskip-v4")
+    p.add_argument("--env", help="PongNoFrameskip-v4 | dmc:<domain>-<task> | dmc-state:<domain>-<task>")
+    p.add_argument("--aux", default=d.aux, help="none | rcrl | curl | rcrl,curl (default: none)")
+    p.add_argument("--steps", type=int, default=d.steps, help="agent steps (default: 100000)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--run-dir", help="run directory (default: runs/<env>-<aux>-s<seed>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its latest checkpoint")
+    p.add_argument("--checkpoint-freq", type=int, default=d.checkpoint_freq)
+    p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
+    p.add_argument("--eval-freq", type=int, default=d.eval_freq)
+    p.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
+    p.add_argument("--final-eval-episodes", type=int, default=d.final_eval_episodes)
+    p.add_argument("--eval-epsilon", type=float, default=d.eval_epsilon)
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1)")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--buffer-size", type=int)
+    p.add_argument("--learning-starts", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--n-steps", type=int, help="multi-step return (Atari; default 20)")
+    p.add_argument("--action-repeat", type=int, help="DMC action repeat (default per domain)")
+    p.add_argument("--rcrl-weight", type=float, default=d.rcrl_weight)
+    p.add_argument("--rcrl-partners", choices=["batch", "extra"], default=d.rcrl_partners)
+    p.add_argument("--rcrl-embed-dim", type=int, default=d.rcrl_embed_dim)
+    p.add_argument("--curl-weight", type=float, default=d.curl_weight)
+    p.add_argument("--curl-momentum", type=float)
+    p.add_argument("--segment-max-length", type=int, default=d.segment_max_length)
+    p.add_argument("--segment-threshold", type=float, help="DMC: |summed reward| closing a segment")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rlrep", description="RCRL / CURL auxiliary losses in SB3 agents")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train_args(sub.add_parser("train", help="train an agent (resumable)"))
+    ev = sub.add_parser("eval", help="evaluate a run's latest checkpoint")
+    ev.add_argument("run_dir")
+    ev.add_argument("--episodes", type=int, default=10)
+    ev.add_argument("--seed", type=int, default=12345)
+    return parser
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from rlrep.training import train
+
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "resume")}
+    if args.resume:
+        if not args.run_dir:
+            parser.error("--resume needs --run-dir")
+        saved = Path(args.run_dir) / "config.json"
+        if saved.exists():  # the saved options win; only the run dir and the step budget may change
+            stored = json.loads(saved.read_text())
+            stored.update(run_dir=args.run_dir, steps=args.steps if "--steps" in sys.argv else stored["steps"])
+            options = stored
+    if not options.get("env"):
+        parser.error("--env is required (e.g. --env PongNoFrameskip-v4, dmc:cartpole-swingup, dmc-state:cartpole-swingup)")
+    try:
+        parse_aux(options["aux"])
+        parse_env_id(options["env"], options.get("action_repeat"))
+        config = TrainConfig.from_dict(options)
+    except (UnknownEnvError, ValueError) as error:
+        parser.error(str(error))
+    results = train(config, resume=args.resume)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import torch as th
+
+    from rlrep.checkpoints import latest_checkpoint
+    from rlrep.config import model_class
+    from rlrep.evaluate import evaluate
+
+    th.set_num_threads(1)
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "config.json").exists():
+        parser.error(f"{run_dir} is not a run directory (no config.json)")
+    config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    checkpoint = latest_checkpoint(run_dir / "checkpoints")
+    if checkpoint is None:
+        parser.error(f"{run_dir} has no checkpoint yet")
+    model = model_class(config).load(checkpoint / "model.zip", device="cpu")
+    returns = evaluate(model, config.env_spec, args.episodes, seed=args.seed, epsilon=config.eval_epsilon)
+    print(json.dumps({"checkpoint": str(checkpoint), "returns": returns, "mean_return": sum(returns) / len(returns)}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        return _train(args, parser)
+    return _eval(args, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

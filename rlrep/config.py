@@ -1,0 +1,117 @@
+"""A run's resolved settings (written to ``config.json``) and the agent they build."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
+
+from rlrep.auxiliary import AuxConfig, parse_aux
+from rlrep.envs import EnvSpec, parse_env_id
+
+
+@dataclass
+class TrainConfig:
+    """Every option of ``rlrep train``; ``None`` means the agent's default (DER for Atari, CURL for DMC)."""
+
+    env: str
+    aux: str = "none"
+    steps: int = 100_000
+    seed: int = 0
+    run_dir: str | None = None
+    checkpoint_freq: int = 10_000
+    keep_checkpoints: int = 2
+    eval_freq: int = 10_000
+    eval_episodes: int = 5
+    final_eval_episodes: int = 10
+    eval_epsilon: float = 0.001
+    threads: int = 1
+    progress: bool = True
+    tensorboard: bool = True
+    batch_size: int | None = None
+    buffer_size: int | None = None
+    learning_starts: int | None = None
+    learning_rate: float | None = None
+    n_steps: int | None = None
+    action_repeat: int | None = None
+    rcrl_weight: float = 1.0
+    rcrl_partners: str = "batch"
+    rcrl_embed_dim: int = 64
+    curl_weight: float = 1.0
+    curl_momentum: float | None = None
+    segment_max_length: int = 32
+    segment_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "checkpoint_freq", "eval_freq", "threads", "keep_checkpoints"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.eval_episodes < 0 or self.final_eval_episodes < 0:
+            raise ValueError("episode counts must be >= 0")
+        for name in ("batch_size", "buffer_size", "n_steps", "action_repeat"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        parse_aux(self.aux)  # raises on an unknown --aux
+
+    @property
+    def aux_names(self) -> tuple[str, ...]:
+        return parse_aux(self.aux)
+
+    @property
+    def env_spec(self) -> EnvSpec:
+        return parse_env_id(self.env, self.action_repeat)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+def aux_config(config: TrainConfig) -> AuxConfig:
+    return AuxConfig(
+        names=config.aux_names,
+        rcrl_weight=config.rcrl_weight,
+        rcrl_embed_dim=config.rcrl_embed_dim,
+        rcrl_partners=config.rcrl_partners,  # type: ignore[arg-type]
+        curl_weight=config.curl_weight,
+        curl_momentum=config.curl_momentum,
+    )
+
+
+def _overrides(config: TrainConfig) -> dict[str, Any]:
+    names = ("batch_size", "buffer_size", "learning_starts", "learning_rate")
+    return {n: getattr(config, n) for n in names if getattr(config, n) is not None}
+
+
+def build_model(config: TrainConfig, env: VecEnv, tensorboard_log: str | None = None) -> BaseAlgorithm:
+    """The agent for ``config.env``: :class:`AuxQRDQN` (Atari) or :class:`AuxSAC` (DMC)."""
+    from rlrep.agents import AuxQRDQN, AuxSAC
+    from rlrep.agents.encoders import CURLPixelEncoder, StateEncoder
+
+    spec = config.env_spec
+    segments: dict[str, Any] = {"max_segment_length": config.segment_max_length}
+    if config.segment_threshold is not None:
+        segments["reward_threshold"] = config.segment_threshold
+    common = dict(aux=aux_config(config), seed=config.seed, device="cpu", tensorboard_log=tensorboard_log, segment_kwargs=segments)
+    if spec.is_atari:
+        extra = {"n_steps": config.n_steps} if config.n_steps is not None else {}
+        return AuxQRDQN(env=env, **common, **extra, **_overrides(config))
+    if spec.kind == "dmc-pixels":
+        policy_kwargs = dict(features_extractor_class=CURLPixelEncoder, net_arch=[1024, 1024])
+        return AuxSAC(env=env, frame_stack=3, policy_kwargs=policy_kwargs, **common, **_overrides(config))
+    policy_kwargs = dict(features_extractor_class=StateEncoder, net_arch=[256, 256])
+    overrides = {"batch_size": 256, **_overrides(config)}
+    return AuxSAC(env=env, policy_kwargs=policy_kwargs, **common, **overrides)
+
+
+def model_class(config: TrainConfig) -> type[BaseAlgorithm]:
+    from rlrep.agents import AuxQRDQN, AuxSAC
+
+    return AuxQRDQN if config.env_spec.is_atari else AuxSAC

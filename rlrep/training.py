@@ -1,0 +1,91 @@
+"""``rlrep train``: one run directory per run, resumable after ``kill -9``.
+
+``<run_dir>/``: ``config.json`` (every resolved option), ``metrics.jsonl`` (episodes, evaluations),
+``tb/`` (TensorBoard: RL losses, auxiliary losses and accuracies, episode returns),
+``checkpoints/`` (see :mod:`rlrep.checkpoints`), ``results.json`` (final evaluation).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch as th
+from stable_baselines3.common.callbacks import CallbackList
+
+from rlrep.callbacks import ProgressBar, RunCallback
+from rlrep.checkpoints import latest_checkpoint, load_checkpoint
+from rlrep.config import TrainConfig, build_model, model_class
+from rlrep.envs import make_vec_env
+from rlrep.evaluate import atari_game, human_normalized
+from shared.checkpoint import atomic_write_json
+from shared.seeding import seed_everything
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    env = config.env.replace(":", "_").replace("/", "_")
+    aux = config.aux.replace(",", "+")
+    return Path("runs") / f"{env}-{aux}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines logged after ``step`` (they are re-logged by the resumed run)."""
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train (or continue) the run described by ``config``; returns the ``results.json`` content."""
+    th.set_num_threads(config.threads)
+    run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
+    config.run_dir = str(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tb_dir = str(run_dir / "tb") if config.tensorboard else None
+    checkpoint = latest_checkpoint(run_dir / "checkpoints") if resume else None
+    if resume and checkpoint is None:
+        print(f"no checkpoint under {run_dir / 'checkpoints'}: starting from scratch")
+
+    env = make_vec_env(config.env_spec, n_envs=1, seed=config.seed)
+    if checkpoint is not None:
+        model, extra = load_checkpoint(model_class(config), checkpoint, env, tensorboard_log=tb_dir)
+        counters = extra["counters"]
+        _truncate_metrics(run_dir / "metrics.jsonl", model.num_timesteps)
+        print(f"resuming {run_dir} from {checkpoint.name} (step {model.num_timesteps})")
+    else:
+        seed_everything(config.seed)
+        atomic_write_json(run_dir / "config.json", config.to_dict())
+        (run_dir / "metrics.jsonl").write_text("")
+        model = build_model(config, env, tensorboard_log=tb_dir)
+        counters = None
+
+    callback = RunCallback(config, run_dir, counters)
+    remaining = config.steps - model.num_timesteps
+    if remaining > 0:
+        model.learn(
+            remaining,
+            callback=CallbackList([callback, ProgressBar(config.steps)]) if config.progress else callback,
+            reset_num_timesteps=checkpoint is None,
+            tb_log_name="run",
+            log_interval=1,
+        )
+    callback.init_callback(model)
+    callback.checkpoint()
+    final = callback.run_evaluation(config.final_eval_episodes)
+    results: dict[str, Any] = {
+        "env": config.env,
+        "aux": config.aux,
+        "seed": config.seed,
+        "steps": model.num_timesteps,
+        "gradient_updates": int(model._n_updates),
+        "eval_returns": final["returns"],
+        "eval_mean_return": final["mean_return"],
+    }
+    if config.env_spec.is_atari:
+        results["human_normalized_score"] = human_normalized(atari_game(config.env), final["mean_return"])
+    atomic_write_json(run_dir / "results.json", results)
+    env.close()
+    return results

@@ -1,0 +1,28 @@
+"""Shape checks for ``shared.bridge``: one clear ``ValueError`` per kind of bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor
+
+
+def check_tensor(name: str, x: Tensor, ndim: int, layout: str) -> None:
+    """Raise ``ValueError`` unless ``x`` is a floating tensor with ``ndim`` dimensions.
+
+    ``layout`` names the expected dimensions (for example ``"[B, P, D]"``) and is quoted in
+    the message.
+    """
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor {layout}, got {type(x).__name__}")
+    if x.dim() != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+
+
+def check_dims_match(what: str, names: Sequence[str], sizes: Sequence[int]) -> None:
+    """Raise ``ValueError`` unless all ``sizes`` are equal (``what``: e.g. "batch size")."""
+    if len(set(int(s) for s in sizes)) > 1:
+        pairs = ", ".join(f"{n}={int(s)}" for n, s in zip(names, sizes, strict=True))
+        raise ValueError(f"{what} must agree: {pairs}")

@@ -1,0 +1,108 @@
+"""CBT on synthetic feature sequences: masked-step retrieval and cross-modal alignment.
+
+Data: :func:`shared.bridge.synthetic.feature_sequences` (smooth 16-step, 32-d "visual"
+feature sequences and 6-token "text" sequences sharing only a sequence-level topic).
+
+* Visual: :class:`shared.bridge.cbt.CBTVisual` trained with masked-feature NCE (15% of
+  steps masked). Metric on held-out sequences: masked-step retrieval accuracy (the
+  output at a masked step picks its true feature among all masked features of a batch of
+  64 sequences), against chance and against a non-learned baseline that predicts a masked
+  step by the mean of its unmasked neighbours.
+* Cross-modal: :class:`shared.bridge.cbt.CBTCrossModal` trained with sequence-level NCE over
+  batches of 16 (text, visual) pairs; metric: text->visual R@1 within held-out batches of
+  16 (chance 1/16), against the untrained scorer.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from shared.bridge.cbt import CBTCrossModal, CBTVisual
+from shared.bridge.synthetic import feature_sequences
+
+
+def _masked_eval(model: CBTVisual | None, visual: torch.Tensor, seed: int) -> float:
+    g = torch.Generator().manual_seed(seed)
+    accs = []
+    for i in range(0, len(visual) - 63, 64):
+        x = visual[i : i + 64]
+        mask = CBTVisual.random_mask(len(x), x.shape[1], 0.15, g)
+        if model is None:  # neighbour-mean interpolation baseline
+            left = torch.roll(x, 1, 1)
+            right = torch.roll(x, -1, 1)
+            left[:, 0] = x[:, 1]
+            right[:, -1] = x[:, -2]
+            pred = (0.5 * (left + right))[mask]
+            tgt = x[mask]
+            dist = torch.cdist(pred, tgt)
+            accs.append(float((dist.argmin(1) == torch.arange(len(tgt))).float().mean()))
+        else:
+            model.eval()
+            with torch.no_grad():
+                accs.append(model(x, mask)["accuracy"])
+            model.train()
+    return sum(accs) / len(accs)
+
+
+def _xmodal_eval(model: CBTCrossModal, data, batch: int = 16) -> float:
+    model.eval()
+    accs = []
+    with torch.no_grad():
+        for i in range(0, len(data.text) - batch + 1, batch):
+            accs.append(model(data.text[i : i + batch], data.visual[i : i + batch])["accuracy"])
+    model.train()
+    return sum(accs) / len(accs)
+
+
+def run(quick: bool = False, seed: int = 0) -> dict:
+    n_train, n_test = (512, 128) if quick else (2048, 256)
+    epochs_v, epochs_x = (5, 3) if quick else (30, 15)
+    train = feature_sequences(n_train, seed=seed)
+    test = feature_sequences(n_test, seed=seed + 1000)
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    vis = CBTVisual(32, d_model=64, num_layers=2)
+    untrained_acc = _masked_eval(vis, test.visual, seed)
+    opt = torch.optim.Adam(vis.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs_v):
+        perm = torch.randperm(n_train, generator=g)
+        for i in range(0, n_train - 63, 64):
+            x = train.visual[perm[i : i + 64]]
+            out = vis(x, CBTVisual.random_mask(len(x), x.shape[1], 0.15, g))
+            opt.zero_grad()
+            out["loss"].backward()
+            opt.step()
+    masked_acc = _masked_eval(vis, test.visual, seed)
+    interp_acc = _masked_eval(None, test.visual, seed)
+    n_masked = 64 * 16 * 0.15 + 64 * (0.85**16)  # expected masked steps per batch
+    torch.manual_seed(seed)
+    xm = CBTCrossModal(32, 32, d_model=32, num_layers=1)
+    x_untrained = _xmodal_eval(xm, test)
+    opt = torch.optim.Adam(xm.parameters(), lr=1e-3)
+    for _ in range(epochs_x):
+        perm = torch.randperm(n_train, generator=g)
+        for i in range(0, n_train - 15, 16):
+            idx = perm[i : i + 16]
+            out = xm(train.text[idx], train.visual[idx])
+            opt.zero_grad()
+            out["loss"].backward()
+            opt.step()
+    x_trained = _xmodal_eval(xm, test)
+    metrics = {
+        "masked_step_retrieval": {"cbt": masked_acc, "untrained": untrained_acc,
+                                  "neighbour_mean_baseline": interp_acc,
+                                  "chance": 1 / n_masked},
+        "cross_modal_r1": {"cbt": x_trained, "untrained": x_untrained, "chance": 1 / 16},
+    }
+    return {
+        "n_train": n_train, "seconds": round(time.perf_counter() - start, 1), "metrics": metrics,
+        "claim_holds": bool(masked_acc > 5 / n_masked and x_trained > 2 / 16),
+        "summary": (
+            f"masked-step retrieval {masked_acc:.3f} (untrained {untrained_acc:.3f}, neighbour-mean "
+            f"{interp_acc:.3f}, chance {1 / n_masked:.4f}); cross-modal R@1 {x_trained:.3f} "
+            f"(untrained {x_untrained:.3f}, chance {1 / 16:.3f})"
+        ),
+    }

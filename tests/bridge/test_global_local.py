@@ -1,0 +1,82 @@
+import math
+
+import pytest
+import torch
+
+from shared.bridge.global_local import (
+    GlobalLocalLoss,
+    attention_pool,
+    audio_spatial_attention,
+    global_audio_visual_loss,
+    local_audio_visual_loss,
+    multiple_instance_nce,
+)
+
+
+@pytest.mark.parametrize("b,p", [(2, 1), (4, 9), (8, 16)])
+def test_global_equal_logits_is_log_2b(b, p):
+    loss = global_audio_visual_loss(torch.zeros(b, 5), torch.randn(b, p, 5))
+    assert loss.item() == pytest.approx(math.log(2 * b), abs=1e-5)
+
+
+@pytest.mark.parametrize("chunking", ["clip", "release"])
+@pytest.mark.parametrize("b,t,ta", [(2, 4, 8), (3, 5, 17), (4, 8, 32)])
+def test_local_equal_logits_is_log_2bt(b, t, ta, chunking):
+    loss = local_audio_visual_loss(torch.zeros(b, ta, 6), torch.randn(b, t, 6), chunking=chunking)
+    assert loss.item() == pytest.approx(math.log(2 * b * t), abs=1e-5)
+
+
+def test_perfect_alignment_is_log_2():
+    b, p = 6, 4
+    s = torch.full((b, b, p), -50.0)
+    s[torch.arange(b), torch.arange(b)] = 50.0
+    assert multiple_instance_nce(s).item() == pytest.approx(math.log(2), abs=1e-4)
+    # global form: orthogonal audio vectors, each video's positions equal its audio, scaled
+    a = 30 * torch.eye(b)
+    v = a[:, None, :].expand(b, p, b).clone()
+    assert global_audio_visual_loss(a, v).item() == pytest.approx(math.log(2), abs=1e-4)
+
+
+def test_local_perfect_alignment_clip_chunking():
+    b, t, k = 2, 3, 2
+    d = b * t
+    v = 30 * torch.eye(d).view(b, t, d)
+    a = v.repeat_interleave(k, dim=1)  # audio frames [t*k, (t+1)*k) equal video frame t
+    assert local_audio_visual_loss(a, v).item() == pytest.approx(math.log(2), abs=1e-4)
+
+
+def test_release_chunking_drifts_across_clips():
+    # Ta not a multiple of T: the release's flattened groups differ from per-clip chunks
+    a, v = torch.randn(3, 7, 4), torch.randn(3, 3, 4)
+    assert not torch.isclose(local_audio_visual_loss(a, v, "clip"), local_audio_visual_loss(a, v, "release"))
+    a8 = torch.randn(3, 6, 4)  # multiple of T: identical
+    assert torch.isclose(local_audio_visual_loss(a8, v, "clip"), local_audio_visual_loss(a8, v, "release"))
+
+
+def test_module_gradients_finite_and_attention_normalised():
+    b, t, p, ta = 4, 5, 9, 20
+    inputs = [torch.randn(b, 8, requires_grad=True), torch.randn(b, p, 8, requires_grad=True),
+              torch.randn(b, ta, 6, requires_grad=True), torch.randn(b, t, p, 6, requires_grad=True)]
+    out = GlobalLocalLoss()(*inputs)
+    out["loss"].backward()
+    assert all(torch.isfinite(x.grad).all() for x in inputs)
+    assert torch.allclose(out["attention"].sum(1), torch.ones(b))
+    assert out["loss"].item() == pytest.approx((out["global"] + out["local"]).item(), rel=1e-6)
+
+
+def test_attention_pool_shapes():
+    w = audio_spatial_attention(torch.randn(2, 4), torch.randn(2, 6, 4))
+    assert attention_pool(w, torch.randn(2, 3, 6, 5)).shape == (2, 3, 5)
+
+
+def test_bad_shapes_rejected():
+    with pytest.raises(ValueError, match=r"video_map must be 3-D \[B, P, D\]"):
+        global_audio_visual_loss(torch.randn(2, 4), torch.randn(2, 4))
+    with pytest.raises(ValueError, match="batch size must agree"):
+        global_audio_visual_loss(torch.randn(2, 4), torch.randn(3, 5, 4))
+    with pytest.raises(ValueError, match="feature dim must agree"):
+        local_audio_visual_loss(torch.randn(2, 8, 4), torch.randn(2, 4, 5))
+    with pytest.raises(ValueError, match="at least as many frames"):
+        local_audio_visual_loss(torch.randn(2, 3, 4), torch.randn(2, 4, 4))
+    with pytest.raises(ValueError, match="chunking must be"):
+        local_audio_visual_loss(torch.randn(2, 8, 4), torch.randn(2, 4, 4), chunking="x")

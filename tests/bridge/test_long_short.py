@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from shared.bridge.long_short import (
+    LongShortLoss,
+    OrderAwareAggregator,
+    nonstationary_loss,
+    stationary_loss,
+)
+
+
+def test_stationary_invariant_to_short_order_nonstationary_not():
+    torch.manual_seed(0)
+    loss = LongShortLoss(32, 8, 8, num_short=4)
+    long, short = torch.randn(6, 32), torch.randn(6, 4, 32)
+    perm = torch.tensor([2, 0, 3, 1])
+    a, b = loss(long, short), loss(long, short[:, perm])
+    assert a["stationary"].item() == pytest.approx(b["stationary"].item(), rel=1e-5)
+    assert abs(a["nonstationary"].item() - b["nonstationary"].item()) > 1e-4
+
+
+@pytest.mark.parametrize("mode", ["concat", "gru"])
+def test_aggregator_order_aware(mode):
+    agg = OrderAwareAggregator(5, 3, mode)
+    x = torch.randn(4, 3, 5)
+    assert agg(x).shape == (4, 5)
+    assert not torch.allclose(agg(x), agg(x[:, [1, 0, 2]]))
+    with pytest.raises(ValueError, match=r"short_n must be \[B, 3, 5\]"):
+        agg(torch.randn(4, 2, 5))
+
+
+def test_terms_closed_forms_and_gradients():
+    b = 5
+    s = torch.randn(b, 1, 8).expand(b, 3, 8)
+    equal = stationary_loss(torch.ones(b, 8), torch.ones(b, 3, 8))
+    assert equal.item() == pytest.approx(torch.log(torch.tensor(float(b))).item(), abs=1e-5)
+    e = torch.eye(b, 8)
+    assert nonstationary_loss(e, e).item() < 1e-3  # cosine 1 vs 0 at temperature 0.1
+    long = torch.randn(b, 16, requires_grad=True)
+    short = torch.randn(b, 3, 16, requires_grad=True)
+    out = LongShortLoss(16, 4, 4, num_short=3, aggregator="gru")(long, short)
+    out["loss"].backward()
+    assert torch.isfinite(long.grad).all() and torch.isfinite(short.grad).all()
+    assert s.shape == (b, 3, 8)
+
+
+def test_bad_shapes():
+    loss = LongShortLoss(16, 4, 4, num_short=3)
+    with pytest.raises(ValueError, match=r"short_feat must be 3-D \[B, K, F\]"):
+        loss(torch.randn(4, 16), torch.randn(4, 16))
+    with pytest.raises(ValueError, match="batch size must agree"):
+        loss(torch.randn(4, 16), torch.randn(5, 3, 16))
+    with pytest.raises(ValueError, match="same shape"):
+        nonstationary_loss(torch.randn(4, 8), torch.randn(4, 7))

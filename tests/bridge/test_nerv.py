@@ -1,0 +1,131 @@
+import math
+
+import pytest
+import torch
+
+from shared.bridge.nerv import (
+    NeRV,
+    NeRVBlock,
+    fit_nerv,
+    frame_times,
+    nerv_loss,
+    positional_encoding,
+    ssim,
+)
+from shared.bridge.nerv_compression import (
+    compress,
+    entropy_coded_bits,
+    finalize_pruning_,
+    global_prune_,
+    huffman_code_lengths,
+    quantize_tensor,
+    sparsity,
+)
+
+
+def test_positional_encoding_values():
+    t = torch.tensor([0.0, 0.25, 0.5])
+    pe = positional_encoding(t, levels=40, base=1.25)
+    assert pe.shape == (3, 80)
+    for k in (0, 1, 7, 39):
+        assert torch.allclose(pe[:, 2 * k], torch.sin(1.25**k * math.pi * t), atol=1e-5)
+        assert torch.allclose(pe[:, 2 * k + 1], torch.cos(1.25**k * math.pi * t), atol=1e-5)
+    assert torch.allclose(pe[0, 1::2], torch.ones(40)) and torch.allclose(pe[0, 0::2], torch.zeros(40))
+    assert torch.allclose(frame_times(4), torch.tensor([0, 0.25, 0.5, 0.75]))
+
+
+def test_block_and_model_shapes():
+    blk = NeRVBlock(8, 5, stride=3)
+    assert blk(torch.randn(2, 8, 9, 16)).shape == (2, 5, 27, 48)
+    m = NeRV(embed_levels=40, stem_dims=(32,), fc_hw=(9, 16), fc_dim=16, strides=(5, 2), expansion=2.0,
+             lower_width=4)
+    out = m(frame_times(3))
+    assert out.shape == (3, 3, 90, 160) and m.frame_size == (90, 160)
+    assert out.min() >= 0 and out.max() <= 1
+    assert [b.conv.out_channels for b in m.blocks] == [32 * 25, 16 * 4]  # expansion, then reduction
+    with pytest.raises(ValueError, match="must have 8 channels"):
+        blk(torch.randn(2, 7, 9, 16))
+    with pytest.raises(ValueError, match="unknown activation"):
+        NeRV(activation="tanhh")
+
+
+def test_ssim_and_loss():
+    x = torch.rand(2, 3, 24, 24)
+    assert ssim(x, x).item() == pytest.approx(1.0, abs=1e-5)
+    assert ssim(x, torch.rand(2, 3, 24, 24)).item() < 0.2
+    assert nerv_loss(x, x).item() == pytest.approx(0.0, abs=1e-5)
+    y = (x + 0.1).clamp(0, 1)
+    expected = 0.7 * (x - y).abs().mean() + 0.3 * (1 - ssim(x, y))
+    assert nerv_loss(x, y).item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="at least 11x11"):
+        ssim(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="same shape"):
+        nerv_loss(torch.rand(1, 3, 16, 16), torch.rand(2, 3, 16, 16))
+
+
+def test_pruning_sparsity():
+    m = NeRV(stem_dims=(32,), fc_dim=8, strides=(2, 2))
+    global_prune_(m, 0.6)
+    assert sparsity(m) == pytest.approx(0.6, abs=0.01)
+    finalize_pruning_(m)
+    assert sparsity(m) == pytest.approx(0.6, abs=0.01)
+    assert not any(n.endswith("_mask") for n, _ in m.named_buffers())
+    assert (m.head.weight != 0).all()  # head not pruned
+
+
+@pytest.mark.parametrize("release_scale", [False, True])
+def test_quantisation_error_bound_and_zeros(release_scale):
+    w = torch.randn(6, 4, 3, 3)
+    w[w.abs() < 0.3] = 0.0
+    q = quantize_tensor(w, bits=8, release_scale=release_scale)
+    err = (q.dequantized - w).abs().reshape(6, -1)
+    assert (err <= q.step[:, None] / 2 + 1e-6).all()
+    assert (q.dequantized[w == 0] == 0).all() and (q.codes[w == 0] == -1).all()
+    top = 2**8 if release_scale else 2**8 - 1
+    assert q.codes.max() == top and q.codes[w != 0].min() == 0
+
+
+def test_huffman_and_ans():
+    lengths = huffman_code_lengths([5, 2, 1, 1, 0])
+    assert list(lengths) == [1, 2, 3, 3, 0]
+    assert sum(2.0 ** -lengths[lengths > 0]) == pytest.approx(1.0)  # complete prefix code
+    rng = torch.Generator().manual_seed(0)
+    sym = torch.multinomial(torch.tensor([0.7, 0.2, 0.05, 0.05]), 5000, True, generator=rng).numpy()
+    h = entropy_coded_bits(sym, 4, "huffman") - 5 * 4
+    counts = torch.bincount(torch.from_numpy(sym), minlength=4).double()
+    p = counts / counts.sum()
+    entropy_bits = float(-(counts * torch.log2(p)).sum())
+    assert entropy_bits <= h <= entropy_bits + len(sym)
+    pytest.importorskip("constriction")
+    a = entropy_coded_bits(sym, 4, "ans") - 16 * 4
+    assert entropy_bits <= a + 64 and a <= entropy_bits * 1.02 + 64
+
+
+def test_compress_report_and_8bit_cost():
+    torch.manual_seed(0)
+    m = NeRV(stem_dims=(16,), fc_dim=8, strides=(2, 2))
+    global_prune_(m, 0.5)
+    finalize_pruning_(m)
+    rep = compress(m, bits=8)
+    t = frame_times(4)
+    with torch.no_grad():
+        assert (rep.model(t) - m(t)).abs().max() < 0.05
+    assert rep.num_nonzero < rep.num_params
+    assert rep.total_bits == rep.payload_bits + rep.side_bits
+    assert rep.payload_bits < rep.raw_bits  # pruned zeros + skewed codes compress
+    m2 = NeRV(stem_dims=(16,), fc_dim=8, strides=(2,))
+    global_prune_(m2, 0.5)
+    with pytest.raises(ValueError, match="finalize_pruning_"):
+        compress(m2)
+
+
+def test_fit_tiny_clip_learns():
+    torch.manual_seed(0)
+    frames = torch.rand(1, 3, 1, 1) * torch.linspace(0, 1, 36)[None, None, :, None] * torch.ones(4, 3, 36, 64)
+    frames = frames * torch.linspace(0.5, 1, 4)[:, None, None, None]
+    m = NeRV(embed_levels=20, stem_dims=(32,), fc_dim=8, strides=(2, 2), expansion=2.0, lower_width=8)
+    res = fit_nerv(m, frames, epochs=60, lr=5e-3, batch_size=2, generator=torch.Generator().manual_seed(0))
+    assert res.losses[-1] < res.losses[0] * 0.5
+    assert res.psnr > 25
+    with pytest.raises(ValueError, match="frames must be"):
+        fit_nerv(m, torch.rand(2, 3, 32, 64), epochs=1)

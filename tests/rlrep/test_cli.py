@@ -1,0 +1,96 @@
+"""End to end: short runs for every --aux choice, flag errors, kill -9 and resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlrep.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--learning-starts", "60", "--buffer-size", "1000", "--batch-size", "16", "--eval-freq", "100000",
+        "--final-eval-episodes", "0", "--no-progress", "--no-tensorboard"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aux", ["none", "rcrl", "curl", "rcrl,curl"])
+def test_pong_every_aux(tmp_path, aux):
+    main(["train", "--env", "PongNoFrameskip-v4", "--aux", aux, "--steps", "200", "--run-dir", str(tmp_path), *TINY])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["steps"] == 200 and results["gradient_updates"] > 100
+    assert json.loads((tmp_path / "config.json").read_text())["aux"] == aux
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aux", ["none", "rcrl", "curl", "rcrl,curl"])
+def test_dmc_state_every_aux(tmp_path, aux):
+    main(["train", "--env", "dmc-state:cartpole-swingup", "--aux", aux, "--steps", "250", "--run-dir", str(tmp_path), *TINY])
+    assert json.loads((tmp_path / "results.json").read_text())["gradient_updates"] > 100
+
+
+@pytest.mark.slow
+def test_dmc_pixels_smoke(tmp_path):
+    flags = [f if f != "16" else "8" for f in TINY]
+    main(["train", "--env", "dmc:cartpole-swingup", "--aux", "rcrl,curl", "--steps", "80", "--run-dir", str(tmp_path), *flags])
+    assert json.loads((tmp_path / "results.json").read_text())["steps"] == 80
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--env", "Pong-v5"], "PongNoFrameskip-v4"),
+        (["--env", "PongNoFrameskip-v4", "--aux", "spr"], "use --aux none, rcrl, curl or rcrl,curl"),
+        (["--env", "PongNoFrameskip-v4", "--steps", "0"], "--steps must be positive"),
+        (["--env", "PongNoFrameskip-v4", "--rcrl-partners", "all"], "invalid choice"),
+        (["--aux", "rcrl"], "--env is required"),
+        (["--env", "PongNoFrameskip-v4", "--resume"], "--resume needs --run-dir"),
+    ],
+)
+def test_bad_flags(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *argv])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def _run(run_dir: Path, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "rlrep.cli", "train", "--env", "dmc-state:cartpole-swingup", "--aux", "rcrl",
+           "--steps", "500", "--checkpoint-freq", "150", "--keep-checkpoints", "5", "--run-dir", str(run_dir), *TINY, *extra]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _final_params(run_dir: Path) -> dict:
+    import zipfile
+
+    with zipfile.ZipFile(run_dir / "checkpoints" / "step_000000500" / "model.zip") as z, z.open("policy.pth") as f:
+        return torch.load(f, weights_only=True)
+
+
+@pytest.mark.slow
+def test_kill_and_resume_gives_same_result(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    reference = _run(straight)
+    victim = _run(killed)
+    deadline = time.time() + 120
+    while not (killed / "checkpoints" / "step_000000300").exists():  # wait past the second checkpoint
+        assert victim.poll() is None and time.time() < deadline, victim.stderr.read().decode()[-2000:]
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert reference.wait() == 0, reference.stderr.read().decode()[-2000:]
+    resumed = _run(killed, "--resume")
+    assert resumed.wait() == 0, resumed.stderr.read().decode()[-2000:]
+    a, b = _final_params(straight), _final_params(killed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    res_a = json.loads((straight / "results.json").read_text())
+    res_b = json.loads((killed / "results.json").read_text())
+    assert res_a["steps"] == res_b["steps"] == 500 and res_a["gradient_updates"] == res_b["gradient_updates"]
+    episodes = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    assert episodes(straight) == episodes(killed)
