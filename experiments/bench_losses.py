@@ -76,9 +76,21 @@ def _chunked_child(n: int, chunk: int, baseline_only: bool) -> None:
         loss = nt_xent(z1, z2, TEMPERATURE, chunk_size=chunk)
         loss.backward()
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb,
-                      "loss": None if loss is None else float(loss)}))
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": _peak_rss_mb(),
+                      "loss": None if loss is None else loss.item()}))
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. Linux's ``VmHWM`` starts afresh at ``exec``; ``ru_maxrss`` does
+    not (a child started by a large parent would report the parent's peak), so prefer it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench_chunked(n: int, chunk: int) -> dict:

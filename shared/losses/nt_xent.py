@@ -98,7 +98,8 @@ def _positive_index(n: int, device: torch.device, offset: int = 0) -> Tensor:
 
 
 def _nt_xent_dense(z: Tensor, n: int, temperature: float) -> Tensor:
-    logits = upcast(z @ z.T) / temperature
+    # Scaling the [2N, D] operand instead of the [2N, 2N] product saves a full pass.
+    logits = upcast((z * (1.0 / temperature)) @ z.T)
     logits.fill_diagonal_(float("-inf"))
     return F.cross_entropy(logits, _positive_index(n, z.device), reduction="none")
 
@@ -108,7 +109,7 @@ def _nt_xent_gathered(z: Tensor, n: int, temperature: float) -> Tensor:
 
     keys = all_gather_with_grad(z)
     offset = rank() * 2 * n
-    logits = upcast(z @ keys.T) / temperature
+    logits = upcast((z * (1.0 / temperature)) @ keys.T)
     self_idx = torch.arange(2 * n, device=z.device) + offset
     logits[torch.arange(2 * n, device=z.device), self_idx] = float("-inf")
     return F.cross_entropy(logits, _positive_index(n, z.device, offset), reduction="none")
@@ -169,7 +170,7 @@ class _ChunkedNTXent(torch.autograd.Function):
 
 
 def _block_logits(z32: Tensor, rows: Tensor, temperature: float) -> Tensor:
-    logits = z32[rows] @ z32.T / temperature
+    logits = (z32[rows] * (1.0 / temperature)) @ z32.T
     logits[torch.arange(len(rows), device=z32.device), rows] = float("-inf")
     return logits
 
