@@ -10,7 +10,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 
 from rlrep.envs import EnvSpec, make_vec_env
 
-SCORES_CSV = Path(__file__).resolve().parents[1] / "experiments" / "results" / "rl_atari100k_scores.csv"
+#: Human, random, DER, CURL and SimPLe scores of the 26 Atari-100k games (CURL paper, Table 2).
+SCORES_CSV = Path(__file__).resolve().parent / "data" / "atari100k_scores.csv"
 
 
 def evaluate(model: BaseAlgorithm, spec: EnvSpec, episodes: int, seed: int, epsilon: float = 0.001) -> list[float]:

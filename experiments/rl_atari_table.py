@@ -1,0 +1,142 @@
+"""Atari-100k learning check: evaluation scores, human-normalised scores and learning curves.
+
+Reads ``rlrep train`` run directories (finished or still running), copies their small files
+(``config.json``, ``metrics.jsonl``, ``results.json``) under ``<out>/rl_atari_runs/<name>/``,
+and writes ``<out>/rl_atari.md``, ``<out>/rl_atari.csv`` and ``<out>/rl_atari_curves.png``.
+Aggregates across seeds use rliable (IQM, 95% stratified-bootstrap CI) via ``rlrep.statistics``.
+
+    python experiments/rl_atari_table.py /root/rlrep_runs/atari_roadrunner_none_s0 /root/rlrep_runs/atari_roadrunner_rcrl_s0
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from rlrep.evaluate import SCORES_CSV, atari_game, human_normalized
+from rlrep.statistics import iqm_with_ci
+from shared.checkpoint import atomic_write_text
+
+
+def load_run(run_dir: Path) -> dict:
+    config = json.loads((run_dir / "config.json").read_text())
+    evals, episodes = [], []
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("type") == "eval":
+            evals.append((rec["step"], rec["mean_return"], len(rec["returns"])))
+        elif rec.get("type") == "episode":
+            episodes.append((rec["step"], rec["return"]))
+    results_path = run_dir / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else None
+    return {"name": run_dir.name, "dir": run_dir, "config": config, "evals": evals,
+            "episodes": episodes, "results": results}
+
+
+def reference_scores(game: str) -> dict[str, float]:
+    with SCORES_CSV.open() as f:
+        for row in csv.DictReader(f):
+            if row["game"] == game:
+                return {k: float(v) for k, v in row.items() if k != "game"}
+    return {}
+
+
+def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
+    rows = []
+    for run in runs:
+        game = atari_game(run["config"]["env"])
+        done = run["results"] is not None
+        last_step, last_score, n_eps = run["evals"][-1] if run["evals"] else (0, float("nan"), 0)
+        score = run["results"]["eval_mean_return"] if done else last_score
+        rows.append({
+            "run": run["name"], "game": game, "aux": run["config"]["aux"],
+            "seed": run["config"]["seed"], "finished": done,
+            "step": run["results"]["steps"] if done else last_step,
+            "eval_return": score, "eval_episodes": len(run["results"]["eval_returns"]) if done else n_eps,
+            "human_normalised": human_normalized(game, score),
+        })
+    lines = ["# Atari-100k learning check (rlrep, QR-DQN + DER net)", "",
+             "Evaluation: raw game score, no life-loss terminals, epsilon 0.001; the last row of each "
+             "unfinished run is its latest periodic evaluation.", "",
+             "| run | game | aux | seed | step | finished | eval return | episodes | human-normalised |",
+             "|---|---|---|---:|---:|---|---:|---:|---:|"]
+    for r in rows:
+        hns = "n/a" if r["human_normalised"] is None else f"{r['human_normalised']:.3f}"
+        lines.append(f"| {r['run']} | {r['game']} | {r['aux']} | {r['seed']} | {r['step']} | "
+                     f"{'yes' if r['finished'] else 'no'} | {r['eval_return']:.1f} | {r['eval_episodes']} | {hns} |")
+    for game in sorted({r["game"] for r in rows}):
+        ref = reference_scores(game)
+        if ref:
+            lines += ["", f"Reference scores for {game} (CURL paper, Table 2): random {ref['random']:.1f}, "
+                      f"human {ref['human']:.1f}, DER {ref['der']:.1f}, CURL {ref['curl']:.1f}, SimPLe {ref['simple']:.1f}."]
+    by_arm: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        if r["finished"] and r["human_normalised"] is not None:
+            by_arm[r["aux"]].append(r["human_normalised"])
+    if by_arm:
+        est = iqm_with_ci({k: np.array(v)[:, None] for k, v in by_arm.items()})
+        lines += ["", "IQM of human-normalised scores over finished runs (95% stratified-bootstrap CI; one "
+                  "seed gives a degenerate interval):", "", "| aux | runs | IQM | 95% CI |", "|---|---:|---:|---|"]
+        for arm, e in est.items():
+            lines.append(f"| {arm} | {len(by_arm[arm])} | {e.point:.3f} | [{e.low:.3f}, {e.high:.3f}] |")
+    return "\n".join(lines) + "\n", rows
+
+
+def plot_curves(runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for run in runs:
+        if run["episodes"]:
+            steps, rets = zip(*run["episodes"], strict=True)
+            ax.plot(steps, rets, alpha=0.25, lw=0.8)
+            color = ax.lines[-1].get_color()
+        else:
+            color = None
+        if run["evals"]:
+            s, m, _ = zip(*run["evals"], strict=True)
+            ax.plot(s, m, "o-", color=color, label=f"{run['name']} (eval)")
+    ax.set_xlabel("agent steps")
+    ax.set_ylabel("raw game score (faint: training games; dots: evaluations)")
+    ax.legend(fontsize=7)
+    ax.set_title("Atari-100k learning curves")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dirs", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = p.parse_args()
+    runs = [load_run(d) for d in args.run_dirs]
+    for run in runs:
+        dest = args.out / "rl_atari_runs" / run["name"]
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "metrics.jsonl", "results.json"):
+            if (run["dir"] / name).exists():
+                shutil.copyfile(run["dir"] / name, dest / name)
+    md, rows = summarise(runs)
+    atomic_write_text(args.out / "rl_atari.md", md + "\n![curves](rl_atari_curves.png)\n")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(args.out / "rl_atari.csv", buf.getvalue())
+    plot_curves(runs, args.out / "rl_atari_curves.png")
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from rlrep.evaluate import human_normalized
+from rlrep.statistics import iqm_with_ci, probability_of_improvement
+
+
+def test_iqm_ignores_the_outer_quartiles_and_brackets_the_point():
+    scores = {"a": np.array([[0.0], [1.0], [1.0], [1.0], [1.0], [1.0], [1.0], [100.0]])}
+    est = iqm_with_ci(scores, reps=200)["a"]
+    assert est.point == pytest.approx(1.0)
+    assert est.low <= est.point <= est.high
+
+
+def test_probability_of_improvement_extremes():
+    hi, lo = np.full((5, 2), 2.0), np.full((5, 2), 1.0)
+    assert probability_of_improvement(hi, lo) == pytest.approx(1.0)
+    assert probability_of_improvement(lo, hi) == pytest.approx(0.0)
+    assert probability_of_improvement(lo, lo) == pytest.approx(0.5)
+
+
+def test_bad_scores_rejected():
+    with pytest.raises(ValueError, match="num_runs, num_tasks"):
+        iqm_with_ci({"a": np.zeros(3)})
+    with pytest.raises(ValueError, match="NaN"):
+        iqm_with_ci({"a": np.array([[np.nan]])})
+    with pytest.raises(ValueError, match="same tasks"):
+        probability_of_improvement(np.zeros((2, 1)), np.zeros((2, 2)))
+
+
+def test_human_normalised_from_packaged_table():
+    assert human_normalized("RoadRunner", 11.5) == pytest.approx(0.0)
+    assert human_normalized("RoadRunner", 7845.0) == pytest.approx(1.0)
+    assert human_normalized("NotAGame", 1.0) is None
