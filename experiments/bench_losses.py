@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -112,7 +113,9 @@ def to_markdown(result: dict, command: str) -> str:
         "# NT-Xent benchmark (forward + backward, d = 128, one thread)",
         "",
         f"Command: `{command}`  ",
-        f"Machine: {result['machine']}, torch {result['torch']}, {result['threads']} thread(s).",
+        f"Machine: {result['machine']}, torch {result['torch']}, {result['threads']} thread(s); "
+        f"1-min load average at the end: {result.get('load_average_1min_at_end', float('nan')):.1f} "
+        "(other jobs on the same cores inflate absolute times; the interleaved ratios less so).",
         "",
         "## Dense path vs a plain PyTorch reference (medians)",
         "",
@@ -159,6 +162,7 @@ def main() -> None:
     chunked = bench_chunked(args.chunked_n, args.chunk_size)
     print(f"chunked: {chunked}", flush=True)
     result = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+              "load_average_1min_at_end": os.getloadavg()[0],
               "torch": torch.__version__, "threads": args.threads, "dense": dense,
               "chunked": chunked}
     command = "python experiments/bench_losses.py " + " ".join(sys.argv[1:])
