@@ -156,6 +156,8 @@ class AudioVisualClips:
         source_mask: ``[N, T, H, W]`` bool, pixels of the sounding square.
         distractor_mask: ``[N, T, H, W]`` bool, pixels of the silent square.
         frequency: ``[N, T]`` tone frequency (Hz) during each video frame.
+        source_class: ``[N]`` class of the sounding square (its colour and the tone's
+            frequency band); all zeros when ``n_classes == 1``.
     """
 
     video: Tensor
@@ -163,6 +165,7 @@ class AudioVisualClips:
     source_mask: Tensor
     distractor_mask: Tensor
     frequency: Tensor
+    source_class: Tensor
 
 
 def _smooth_walk(n: int, steps: int, lo: float, hi: float, g: torch.Generator) -> Tensor:
@@ -185,16 +188,26 @@ def audio_visual_clips(
     n_fft: int = 64,
     noise: float = 0.05,
     audio_noise: float = 0.3,
+    n_classes: int = 1,
     seed: int = 0,
 ) -> AudioVisualClips:
-    """Clips where a tone's pitch follows the height of one of two identical squares.
+    """Clips where a tone's pitch follows the height of one of two squares.
 
     Both squares wander along smooth random paths; the *source*'s vertical position sets the
-    tone frequency (500 Hz at the top to 3500 Hz at the bottom), and its horizontal position
-    sets the loudness. Appearance alone cannot tell the squares apart, so localising the
-    sound requires audio-visual correspondence. The waveform is a chirp with continuous
-    phase; ``audio`` is its ``log(1 + |STFT|)`` with ``hop_ratio`` audio frames per video
-    frame.
+    tone frequency, and its horizontal position sets the loudness. The waveform is a chirp
+    with continuous phase; ``audio`` is its ``log(1 + |STFT|)`` with ``hop_ratio`` audio
+    frames per video frame.
+
+    * ``n_classes == 1``: two identical white squares, frequency 500 Hz (top) to 3500 Hz
+      (bottom). Appearance alone cannot tell the squares apart, and clips differ only in
+      their trajectories.
+    * ``n_classes > 1`` (the kind of content real clips have: sounding objects of several
+      categories): each clip has a source class ``c``; the source square has colour
+      ``PALETTE[c]`` and its tone lives in frequency band ``c`` of ``n_classes`` equal bands
+      of 400-3800 Hz (height moves it within the band); the silent square has the colour of
+      a different class. Clip-level audio (band) now says *what* sounds, and localising it
+      means matching band to colour; frame-level audio (pitch within the band, loudness)
+      still follows the source's trajectory.
 
     Returns:
         :class:`AudioVisualClips`; ``audio`` has shape ``[n, n_frames * hop_ratio, n_fft//2+1]``.
@@ -209,10 +222,18 @@ def audio_visual_clips(
     pos_d = torch.stack([yd, xd], -1)
     base = 0.1 + 0.1 * torch.rand(n, 1, 3, 1, 1, generator=g)
     bg = base + noise * torch.randn(n, n_frames, 3, size, size, generator=g)
-    white = torch.ones(n, 3)
+    if n_classes < 1 or n_classes > len(PALETTE):
+        raise ValueError(f"n_classes must be in [1, {len(PALETTE)}], got {n_classes}")
     sides = torch.full((n,), float(side))
-    video = _render_squares(pos_s, sides, white, size, bg)
-    video = _render_squares(pos_d, sides, white, size, video).clamp(0, 1)
+    if n_classes == 1:
+        cls = torch.zeros(n, dtype=torch.long)
+        col_s = col_d = torch.ones(n, 3)
+    else:
+        cls = torch.randint(0, n_classes, (n,), generator=g)
+        other = (cls + torch.randint(1, n_classes, (n,), generator=g)) % n_classes
+        col_s, col_d = PALETTE[cls], PALETTE[other]
+    video = _render_squares(pos_s, sides, col_s, size, bg)
+    video = _render_squares(pos_d, sides, col_d, size, video).clamp(0, 1)
 
     grid = torch.arange(size, dtype=torch.float32)[None, None, :]
 
@@ -221,7 +242,11 @@ def audio_visual_clips(
         inx = (grid >= pos[..., 1, None].floor()) & (grid < pos[..., 1, None].floor() + side)
         return iny[..., :, None] & inx[..., None, :]
 
-    frequency = 500.0 + 3000.0 * ys / hi  # [n, T]
+    if n_classes == 1:
+        frequency = 500.0 + 3000.0 * ys / hi  # [n, T]
+    else:
+        band = 3400.0 / n_classes
+        frequency = 400.0 + band * (cls[:, None].float() + 0.1 + 0.8 * ys / hi)
     loudness = 0.4 + 0.6 * xs / hi
     hop = max(1, sample_rate // (n_frames * hop_ratio))
     n_samples = hop * n_frames * hop_ratio
@@ -251,6 +276,7 @@ def audio_visual_clips(
         source_mask=box(pos_s),
         distractor_mask=box(pos_d),
         frequency=frequency,
+        source_class=cls,
     )
 
 

@@ -119,6 +119,20 @@ def test_compress_report_and_8bit_cost():
         compress(m2)
 
 
+def test_compress_per_tensor_for_short_rows_cuts_side_information():
+    torch.manual_seed(0)
+    m = NeRV(stem_dims=(16,), fc_dim=8, strides=(2, 2))  # stem Linear(16, 1152): short rows
+    pc = compress(m, bits=8)
+    pt = compress(m, bits=8, per_channel_min_size=256)
+    rows_short = sum(p.shape[0] for p in m.parameters() if p.dim() > 1 and p[0].numel() < 256)
+    n_short = sum(1 for p in m.parameters() if p.dim() > 1 and p[0].numel() < 256)
+    assert pc.side_bits - pt.side_bits == 64 * (rows_short - n_short)
+    assert pt.total_bits < pc.total_bits
+    t = frame_times(4)
+    with torch.no_grad():  # still 8-bit accurate
+        assert (pt.model(t) - m(t)).abs().max() < 0.05
+
+
 def test_fit_tiny_clip_learns():
     torch.manual_seed(0)
     frames = torch.rand(1, 3, 1, 1) * torch.linspace(0, 1, 36)[None, None, :, None] * torch.ones(4, 3, 36, 64)

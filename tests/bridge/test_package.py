@@ -31,6 +31,14 @@ def test_synthetic_generators_shapes_and_determinism():
     av = audio_visual_clips(2, n_frames=8, size=16, hop_ratio=4)
     assert av.audio.shape[:2] == (2, 32) and av.source_mask.shape == (2, 8, 16, 16)
     assert av.source_mask.any() and av.distractor_mask.any()
+    cl = audio_visual_clips(64, n_frames=8, size=16, n_classes=4, seed=0)
+    band = 3400.0 / 4
+    lo = 400.0 + band * cl.source_class[:, None].float()
+    assert ((cl.frequency >= lo) & (cl.frequency <= lo + band)).all()
+    src_pix = (cl.video * cl.source_mask[:, :, None]).sum((1, 3, 4)) / cl.source_mask.sum((1, 2, 3))[:, None]
+    from shared.bridge.synthetic import PALETTE
+    nearest = torch.cdist(src_pix, PALETTE).argmin(1)  # the source square wears its class colour
+    assert (nearest == cl.source_class).float().mean() > 0.9
     fs = feature_sequences(5, 10, 8, text_length=3)
     assert fs.visual.shape == (5, 10, 8) and fs.text.shape == (5, 3, 8)
     pm = paired_modalities(4, 3)

@@ -1,19 +1,38 @@
 """Global-local audio-visual contrastive learning on synthetic clips.
 
-Data: :func:`shared.bridge.synthetic.audio_visual_clips`: two identical squares wander;
-the tone's pitch follows the height (and its loudness the horizontal position) of one of
-them. Encoders: :class:`FrameMapEncoder` (video, ``P = 4 x 4`` positions) and
+Data: :func:`shared.bridge.synthetic.audio_visual_clips` with ``n_classes=4``: two squares
+of different colours wander; the sounding one's class (colour) sets the tone's frequency
+band, its height the pitch within the band and its horizontal position the loudness. (An
+earlier version used two identical white squares and one band, so clips differed only in
+their trajectories and the clip-level audio vector, a mean over time, carried almost
+nothing to retrieve a clip or pick the sounding square by: global retrieval and
+localisation sat at chance for every arm.) Encoders: :class:`FrameMapEncoder` (video, ``P = 4 x 4`` positions) and
 :class:`AudioFrameEncoder`, with separate linear projections for the global and local
 pathways. Arms: global term only, local term only, both (1:1, the paper).
 
 Held-out metrics:
 
 * clip retrieval (global): audio->video and video->audio R@1 with the multiple-instance
-  score ``logsumexp_p a . v[p]`` (chance ``1 / n_test``);
+  score ``logsumexp_p a . v[p]`` (chance ``1 / n_test``), and class R@1 (the retrieved
+  clip's sounding object has the query's class; chance about 0.25);
 * sound localisation: fraction of clips where the audio attention puts more mass on the
   sounding square's cells than on the silent one's (chance about 0.5);
 * frame alignment (local): each attention-pooled video frame retrieves its own audio chunk
   among the clip's ``T`` chunks (chance ``1 / T``).
+
+The claim is checked as: global+local >= global alone on class-level retrieval, and >=
+local alone on frame alignment. Training: Adam lr 3e-3 (at 1e-3 the global loss barely
+left ``log(2B)`` in the quick run), gradient-norm clip 5, batches of 32; the first- and
+last-epoch training losses are in the results. Findings (one seed each; not stable across run lengths): in the full run (768 clips,
+20 epochs) each term learns what it targets (global alone: localisation 0.90, class
+retrieval 0.41; local alone: frame alignment 0.59), but both together gave *less* of each
+(localisation 0.72, class retrieval 0.25, alignment 0.56): the terms competed. The quick
+run (256 clips, 12 epochs) points the other way: both together 1.00 class retrieval and
+0.40 alignment vs 0.49 (global alone) and 0.37 (local alone), though localisation fell
+(0.56 vs 0.88). So the "help each other" claim is not established here; it would need
+several seeds and a longer schedule. Exact-clip retrieval stays near chance for every arm
+(clips of one class differ only in their trajectories, which a time-averaged clip vector
+hardly keeps).
 """
 
 from __future__ import annotations
@@ -52,6 +71,8 @@ def _evaluate(model: _AVModel, data: AudioVisualClips) -> dict[str, float]:
         idx = torch.arange(n)
         r_av = float((s.argmax(1) == idx).float().mean())
         r_va = float((s.argmax(0) == idx).float().mean())
+        cls = data.source_class
+        c_av = float((cls[s.argmax(1)] == cls).float().mean())
         att = audio_spatial_attention(ag, vmap)  # [n, P]
         side = int(round(att.shape[1] ** 0.5))
         cells = lambda m: F.adaptive_avg_pool2d(m.float().mean(1, keepdim=False)[:, None], side).flatten(1)  # noqa: E731
@@ -64,26 +85,35 @@ def _evaluate(model: _AVModel, data: AudioVisualClips) -> dict[str, float]:
         fs = torch.logsumexp(torch.einsum("btd,bskd->btsk", pooled, chunks), dim=3)  # [n, T, T]
         align = float((fs.argmax(2) == torch.arange(t)[None]).float().mean())
     model.train()
-    return {"retrieval_a2v_r1": r_av, "retrieval_v2a_r1": r_va, "localisation": loc,
+    return {"retrieval_a2v_r1": r_av, "retrieval_v2a_r1": r_va, "class_a2v_r1": c_av,
+            "localisation": loc,
             "frame_alignment": align}
 
 
-def run(quick: bool = False, seed: int = 0) -> dict:
-    n_train, n_test = (256, 128) if quick else (1024, 256)
-    epochs = 6 if quick else 30
-    train = audio_visual_clips(n_train, seed=seed)
-    test = audio_visual_clips(n_test, seed=seed + 1000)
-    arms = {"global_only": (1.0, 0.0), "local_only": (0.0, 1.0), "global+local": (1.0, 1.0)}
+def run(quick: bool = False, seed: int = 0, epochs: int | None = None, lr: float = 3e-3,
+        arms: tuple[str, ...] = ("global_only", "local_only", "global+local"),
+        n_train: int | None = None) -> dict:
+    n_train = n_train or (256 if quick else 768)
+    n_test = 128 if quick else 256
+    # lr 3e-3 and more steps than before: at 1e-3 and 48 steps the global loss barely moved
+    # (4.159 -> 4.086, log(2B) = 4.159)
+    epochs = epochs or (12 if quick else 20)
+    train = audio_visual_clips(n_train, n_classes=4, seed=seed)
+    test = audio_visual_clips(n_test, n_classes=4, seed=seed + 1000)
+    weights = {"global_only": (1.0, 0.0), "local_only": (0.0, 1.0), "global+local": (1.0, 1.0)}
+    arms = {a: weights[a] for a in arms}
     metrics: dict[str, dict[str, float]] = {}
     start = time.perf_counter()
     for name, (wg, wl) in arms.items():
         torch.manual_seed(seed)
         model = _AVModel(train.audio.shape[2])
         crit = GlobalLocalLoss(wg, wl)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
         g = torch.Generator().manual_seed(seed)
+        curve = []
         for _ in range(epochs):
             perm = torch.randperm(n_train, generator=g)
+            ep = []
             for i in range(0, n_train - 31, 32):
                 idx = perm[i : i + 32]
                 out = crit(*model(train.video[idx], train.audio[idx]))
@@ -91,18 +121,28 @@ def run(quick: bool = False, seed: int = 0) -> dict:
                 out["loss"].backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 opt.step()
+                ep.append((out["global"].item(), out["local"].item()))
+            curve.append([sum(v) / len(ep) for v in zip(*ep, strict=True)])
         metrics[name] = _evaluate(model, test)
+        # training losses (global, local) in the first and last epoch: do they fall?
+        metrics[name]["train_global_first_last"] = [curve[0][0], curve[-1][0]]
+        metrics[name]["train_local_first_last"] = [curve[0][1], curve[-1][1]]
     torch.manual_seed(seed)
     metrics["untrained"] = _evaluate(_AVModel(train.audio.shape[2]), test)
-    both, g_only, l_only = metrics["global+local"], metrics["global_only"], metrics["local_only"]
-    holds = (both["retrieval_a2v_r1"] >= g_only["retrieval_a2v_r1"]
-             and both["frame_alignment"] >= l_only["frame_alignment"])
-    fmt = lambda m: (f"R@1 a->v {m['retrieval_a2v_r1']:.3f}, loc {m['localisation']:.3f}, "  # noqa: E731
+    holds = None
+    if len(arms) == 3:
+        both, g_only, l_only = metrics["global+local"], metrics["global_only"], metrics["local_only"]
+        # global metric: class-level retrieval; local metric: frame alignment
+        holds = bool(both["class_a2v_r1"] >= g_only["class_a2v_r1"]
+                     and both["frame_alignment"] >= l_only["frame_alignment"])
+    fmt = lambda m: (f"R@1 a->v {m['retrieval_a2v_r1']:.3f}, class R@1 {m['class_a2v_r1']:.3f}, "  # noqa: E731
+                     f"loc {m['localisation']:.3f}, "
                      f"frame-align {m['frame_alignment']:.3f}")
     return {
         "n_train": n_train, "n_test": n_test, "epochs": epochs,
         "seconds": round(time.perf_counter() - start, 1), "metrics": metrics,
-        "chance": {"retrieval_r1": 1 / n_test, "localisation": 0.5, "frame_alignment": 1 / 8},
-        "claim_holds": bool(holds),
+        "chance": {"retrieval_r1": 1 / n_test, "class_r1": 0.25, "localisation": 0.5,
+                   "frame_alignment": 1 / 8},
+        "claim_holds": holds,
         "summary": "; ".join(f"{k}: {fmt(v)}" for k, v in metrics.items()),
     }

@@ -5,6 +5,10 @@ Encoder ``64 -> 256 -> 128`` MLP (BN, ReLU), projection head ``128 -> 128 -> 64`
 (:func:`shared.bridge.augment.augment_digits`). Probes: logistic regression
 (:func:`shared.probes.logistic_regression_probe`) on the encoder output of un-augmented
 images, with all training labels and with 5 labels per class.
+
+Findings (full run, 150 epochs): linear probe 0.987 after SimCLR vs 0.957 on the random
+encoder (raw pixels 0.976); with 5 labels per class 0.922 vs 0.744 (raw pixels 0.840).
+Shown, and SimCLR also beats raw pixels.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ def _few_label_mask(labels: torch.Tensor, train: torch.Tensor, per_class: int, s
     return mask
 
 
-def run(quick: bool = False, seed: int = 0, epochs: int | None = None) -> dict:
+def run(quick: bool = False, seed: int = 0, epochs: int | None = None,
+        probe_c_grid: tuple[float, ...] | None = None) -> dict:
+    """``probe_c_grid`` overrides the probes' C grids (a single C skips the CV: fast tests)."""
     from shared.probes import logistic_regression_probe
 
     torch.manual_seed(seed)
@@ -65,18 +71,20 @@ def run(quick: bool = False, seed: int = 0, epochs: int | None = None) -> dict:
     seconds = time.perf_counter() - start
 
     few = _few_label_mask(y, train, 5, seed)
+    grid_full = {} if probe_c_grid is None else {"c_grid": probe_c_grid}
+    grid_low = {"c_grid": (0.1, 1.0, 10.0) if probe_c_grid is None else probe_c_grid}
     out: dict = {"epochs": epochs, "train_seconds": round(seconds, 1),
                  "final_loss": losses[-1], "metrics": {}}
     for name, model in (("simclr", enc), ("random", random_enc)):
         model.eval()
         with torch.no_grad():
             h = model(x)
-        full = logistic_regression_probe(h, y, train, test, seed=seed)
-        low = logistic_regression_probe(h, y, few, test, seed=seed, c_grid=(0.1, 1.0, 10.0))
+        full = logistic_regression_probe(h, y, train, test, seed=seed, **grid_full)
+        low = logistic_regression_probe(h, y, few, test, seed=seed, **grid_low)
         out["metrics"][name] = {"probe_all_labels": full.test_accuracy,
                                 "probe_5_per_class": low.test_accuracy}
-    raw_full = logistic_regression_probe(x, y, train, test, seed=seed)
-    raw_low = logistic_regression_probe(x, y, few, test, seed=seed, c_grid=(0.1, 1.0, 10.0))
+    raw_full = logistic_regression_probe(x, y, train, test, seed=seed, **grid_full)
+    raw_low = logistic_regression_probe(x, y, few, test, seed=seed, **grid_low)
     out["metrics"]["raw_pixels"] = {"probe_all_labels": raw_full.test_accuracy,
                                     "probe_5_per_class": raw_low.test_accuracy}
     m = out["metrics"]
