@@ -19,7 +19,10 @@ from typing import Optional, Sequence
 
 from graphrep.data import CACHE_ENV, DATA_ENV, GRAPH_DATASETS, NODE_DATASETS
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "NODE_TOPK"]
+
+#: Node-level default of ``--topk`` (PPR / heat entries kept per node).
+NODE_TOPK = 64
 
 
 def _threads(value: Optional[int]) -> None:
@@ -63,10 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--diffusion-method", default="auto",
                        choices=["auto", "exact", "power"])
         s.add_argument("--topk", type=int, default=None,
-                       help="keep the k largest diffusion entries per node "
-                            "(default: 64 node level, all graph level)")
+                       help="keep the k largest diffusion entries per node; "
+                            "0 keeps all (default: 64 node level, which tied "
+                            "with 256 on Cora's validation nodes; all graph "
+                            "level)")
         s.add_argument("--eps", type=float, default=None,
                        help="drop diffusion entries below eps")
+        s.add_argument("--self-loop-weight", type=float, default=None,
+                       help="w in the adjacency view D^-1/2 (A + w I) D^-1/2 "
+                            "(default 1; the release effectively uses 2 at "
+                            "node level)")
+        s.add_argument("--full-batch", action=argparse.BooleanOptionalAction,
+                       default=None,
+                       help="node level: train every step on the whole graph "
+                            "instead of random subgraphs (default: on for "
+                            "graphs of at most 5000 nodes)")
         s.add_argument("--device", default=None,
                        help="cpu (default) or cuda")
         s.add_argument("--threads", type=int, default=None,
@@ -93,7 +107,9 @@ def _options(args: argparse.Namespace):
     if graph and args.split != "public":
         raise ValueError("--split applies to node-level datasets only.")
     seeds = args.seeds if args.seeds is not None else list(range(5 if graph else 10))
-    topk = args.topk if args.topk is not None or graph else 64
+    topk = args.topk if args.topk is not None or graph else NODE_TOPK
+    if topk == 0:  # --topk 0: keep every entry
+        topk = None
     device = args.device or "cpu"
     opts = RunOptions(
         dataset=dataset, split=args.split, protocol=args.protocol, seeds=seeds,
@@ -104,7 +120,8 @@ def _options(args: argparse.Namespace):
                     f"{args.protocol}"),
         diffusion=DiffusionOptions(kind=args.view, alpha=args.alpha, t=args.t,
                                    method=args.diffusion_method, eps=args.eps,
-                                   topk=topk))
+                                   topk=topk,
+                                   self_loop_weight=args.self_loop_weight or 1.0))
     if graph:
         g = replace(opts.graph, hidden_channels=args.hidden, lr=args.lr,
                     patience=args.patience)
@@ -135,6 +152,7 @@ def _options(args: argparse.Namespace):
             n = replace(n, batch_size=args.batch_size[0])
         if args.sample_size:
             n = replace(n, sample_size=args.sample_size)
+        n = replace(n, full_batch=args.full_batch)  # None: decided by graph size
         opts.node = n
     return opts
 
@@ -167,7 +185,8 @@ def _summary(res: dict, out_dir: str) -> None:
     print(f"{res['dataset']} ({res['split']}, {res['view']}, {res['protocol']}): "
           f"{res['accuracy_mean']:.2f} +- {res['accuracy_std']:.2f} over "
           f"{len(res['seeds'])} seeds; {res['seconds']:.1f} s, "
-          f"peak {res['peak_rss_mb']:.0f} MiB -> {out_dir}/results.json")
+          f"peak {res['peak_rss_mb']:.0f} MiB -> "
+          f"{out_dir}/{res.get('results_file', 'results.json')}")
 
 
 if __name__ == "__main__":

@@ -66,19 +66,37 @@ SparseView = Tuple[Tensor, Tensor]
 
 
 def adjacency_view(edge_index: Tensor, num_nodes: int,
-                   dtype: torch.dtype = torch.float) -> SparseView:
-    r"""The GCN view :math:`D^{-1/2} (A + I) D^{-1/2}`.
+                   dtype: torch.dtype = torch.float,
+                   self_loop_weight: float = 1.0) -> SparseView:
+    r"""The GCN view :math:`D^{-1/2} (A + w I) D^{-1/2}`, ``D`` the degrees of
+    ``A + w I``.
+
+    ``w = 1`` (default) is the GCN view; ``w = 2`` is what the MVGRL release's
+    node-level code effectively feeds its adjacency encoder (it adds the
+    identity twice).
 
     Args:
         edge_index: ``[2, E]`` undirected edges (self-loops are replaced).
         num_nodes: ``N``.
+        self_loop_weight: ``w > 0``.
 
     Returns:
         ``(edge_index [2, E'], edge_weight [E'])`` in the module's format.
     """
+    if not self_loop_weight > 0:
+        raise ValueError(f"self_loop_weight must be positive, got {self_loop_weight}.")
     edge_index, _ = remove_self_loops(edge_index)
-    return gcn_norm(edge_index, None, num_nodes, add_self_loops=True,
-                    dtype=dtype)
+    if self_loop_weight == 1.0:
+        return gcn_norm(edge_index, None, num_nodes, add_self_loops=True,
+                        dtype=dtype)
+    loops = torch.arange(num_nodes).repeat(2, 1)
+    ei = torch.cat([edge_index, loops], dim=1)
+    ew = torch.cat([torch.ones(edge_index.size(1), dtype=dtype),
+                    torch.full((num_nodes,), float(self_loop_weight), dtype=dtype)])
+    ei, ew = coalesce(ei, ew, num_nodes)
+    deg = torch.zeros(num_nodes, dtype=dtype).index_add_(0, ei[1], ew)
+    dis = deg.pow(-0.5)
+    return ei, dis[ei[0]] * ew * dis[ei[1]]
 
 
 def _check(edge_index: Tensor, num_nodes: int) -> None:

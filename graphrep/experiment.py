@@ -187,6 +187,20 @@ def _embed_graphs(model: MVGRLGraph, graphs: list, device: torch.device
     return torch.cat(out)
 
 
+#: Options that change what is trained; ``--resume`` refuses a run directory
+#: whose ``config.json`` differs in any of them (its embeddings would be stale).
+_TRAINING_KEYS = ("dataset", "split", "diffusion", "node", "graph",
+                  "layers_grid", "batch_grid", "epochs_grid")
+
+
+def _check_resumable(old: dict, new: dict, path: Path) -> None:
+    diff = [k for k in _TRAINING_KEYS if k in old and old.get(k) != new.get(k)]
+    if diff:
+        raise ValueError(
+            f"--resume: {path} was written with other training options "
+            f"({', '.join(diff)}); use a new --out-dir or drop --resume.")
+
+
 def _configs(opts: RunOptions) -> list:
     return opts.graph_configs() if opts.graph_level else [opts.node]
 
@@ -196,7 +210,10 @@ def train_runs(opts: RunOptions) -> Dict:
     and embeddings. Returns timing information."""
     run = Path(opts.out_dir)
     run.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run / "config.json", opts.to_json())
+    cfg_file = run / "config.json"
+    if opts.resume and cfg_file.is_file():
+        _check_resumable(json.loads(cfg_file.read_text()), opts.to_json(), cfg_file)
+    atomic_write_json(cfg_file, opts.to_json())
     metrics = _Metrics(run / "metrics.jsonl")
     if not opts.resume and metrics.path.exists():
         metrics.path.unlink()

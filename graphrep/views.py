@@ -35,6 +35,9 @@ class DiffusionOptions:
     method: str = "auto"
     eps: Optional[float] = None
     topk: Optional[int] = None
+    #: weight ``w`` of the self-loops of the adjacency view
+    #: ``D^-1/2 (A + w I) D^-1/2`` (the release effectively uses 2 at node level).
+    self_loop_weight: float = 1.0
 
     def build(self, edge_index: Tensor, num_nodes: int) -> SparseView:
         return diffusion_view(edge_index, num_nodes, self.kind, alpha=self.alpha,
@@ -64,7 +67,8 @@ class NodeViews:
 def node_views(edge_index: Tensor, num_nodes: int,
                options: DiffusionOptions) -> NodeViews:
     """Adjacency and diffusion views of a node-level graph."""
-    return NodeViews(adjacency_view(edge_index, num_nodes),
+    return NodeViews(adjacency_view(edge_index, num_nodes,
+                                    self_loop_weight=options.self_loop_weight),
                      options.build(edge_index, num_nodes), num_nodes)
 
 
@@ -87,7 +91,8 @@ def attach_graph_views(graphs: List[Data], options: DiffusionOptions,
         views = []
         for g in tqdm(graphs, desc=f"{options.kind} views", disable=not progress,
                       leave=False):
-            a_i, a_w = adjacency_view(g.edge_index, g.num_nodes)
+            a_i, a_w = adjacency_view(g.edge_index, g.num_nodes,
+                                      self_loop_weight=options.self_loop_weight)
             d_i, d_w = options.build(g.edge_index, g.num_nodes)
             views.append((a_i, a_w, d_i, d_w))
         if cache_file is not None:

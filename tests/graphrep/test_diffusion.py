@@ -44,6 +44,16 @@ def test_adjacency_view_is_sym_normalised(graph):
                           atol=1e-6)
 
 
+def test_adjacency_view_double_self_loop(graph):
+    ei, n = graph
+    a = adjacency(ei, n) + 2 * torch.eye(n, dtype=torch.float64)
+    d = a.sum(1).pow(-0.5)
+    got = dense(adjacency_view(ei, n, dtype=torch.float64, self_loop_weight=2.0), n)
+    assert torch.allclose(got, d[:, None] * a * d[None], atol=1e-10)
+    with pytest.raises(ValueError, match="self_loop_weight"):
+        adjacency_view(ei, n, self_loop_weight=0.0)
+
+
 def test_ppr_equals_closed_form_inverse(graph):
     ei, n = graph
     a = adjacency(ei, n) + torch.eye(n, dtype=torch.float64)

@@ -73,7 +73,7 @@ def _train(cora, views, seed, epochs, hidden=64, sample=500, batch=2):
     torch.manual_seed(seed)
     m = MVGRL(cora.data.num_features, hidden)
     cfg = NodeTrainConfig(hidden_channels=hidden, epochs=epochs, sample_size=sample,
-                          batch_size=batch, lr=1e-3)
+                          batch_size=batch, lr=1e-3, full_batch=False)
     res = train_node_model(m, cora.data.x, views, cfg, seed=seed, progress=False)
     emb = m.embed(cora.data.x, view_as_sparse(views.adj, 2708),
                   view_as_sparse(views.diff, 2708))
@@ -91,6 +91,34 @@ def test_same_seed_same_embedding(cora, cora_views):
     _, c = _train(cora, cora_views, 4, 3)
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+def test_full_batch_training(cora, cora_views):
+    cfg = NodeTrainConfig(hidden_channels=64, epochs=15, lr=1e-2, full_batch=True)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        m = MVGRL(cora.data.num_features, 64)
+        res = train_node_model(m, cora.data.x, cora_views, cfg, seed=0,
+                               progress=False)
+        runs.append(m.embed(cora.data.x, view_as_sparse(cora_views.adj, 2708),
+                            view_as_sparse(cora_views.diff, 2708)))
+    assert res.losses[-1] < res.losses[0] - 0.05
+    assert torch.equal(runs[0], runs[1])
+
+
+def test_full_batch_step_equals_whole_graph_subset(cora, cora_views):
+    """A full-batch step is the subgraph step with one subset = every node."""
+    torch.manual_seed(0)
+    m = MVGRL(cora.data.num_features, 16)
+    n = 2708
+    nodes, neg = torch.arange(n), torch.randperm(n)
+    full = [view_as_sparse(v, n) for v in (cora_views.adj, cora_views.diff)]
+    b = cut_subgraph_batch(nodes.view(1, -1), [cora_views.adj, cora_views.diff], n)
+    zeros = torch.zeros(n, dtype=torch.long)
+    p1, n1 = m(cora.data.x, nodes, neg, *full, zeros, 1)
+    p2, n2 = m(cora.data.x, b.nodes, neg, *b.views, b.batch, 1)
+    assert torch.allclose(p1, p2, atol=1e-5) and torch.allclose(n1, n2, atol=1e-5)
 
 
 def test_graph_model_shapes_and_loss(mutag):
@@ -123,6 +151,9 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path):
     assert (out / "config.json").is_file() and (out / "metrics.jsonl").is_file()
     # --resume reuses the finished run
     assert main(args + ["--resume"]) == 0
+    # ... but refuses one trained with other options
+    other = [a if a != "2" else "3" for a in args]
+    assert main(other + ["--resume"]) == 2
 
 
 def test_cli_errors(capsys):
