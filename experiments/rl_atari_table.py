@@ -71,6 +71,11 @@ def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
         hns = "n/a" if r["human_normalised"] is None else f"{r['human_normalised']:.3f}"
         lines.append(f"| {r['run']} | {r['game']} | {r['aux']} | {r['seed']} | {r['step']} | "
                      f"{'yes' if r['finished'] else 'no'} | {r['eval_return']:.1f} | {r['eval_episodes']} | {hns} |")
+    lines += ["", "Training commands (from each run's config.json):", ""]
+    for run in runs:
+        c = run["config"]
+        lines.append(f"    rlrep train --env {c['env']} --aux {c['aux']} --steps {c['steps']} --seed {c['seed']} "
+                     f"--checkpoint-freq {c['checkpoint_freq']} --run-dir <dir>/{run['name']}")
     for game in sorted({r["game"] for r in rows}):
         ref = reference_scores(game)
         if ref:
