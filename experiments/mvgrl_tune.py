@@ -18,8 +18,7 @@ import argparse
 import json
 import os
 import time
-from dataclasses import replace
-from pathlib import Path
+
 
 import torch
 
@@ -112,8 +111,8 @@ def main() -> None:
                     recs.append(r)
 
             t1 = time.perf_counter()
-            res = train_node_model(model, x, views, tc, seed=seed,
-                                   on_epoch=on_epoch, progress=False)
+            train_node_model(model, x, views, tc, seed=seed,
+                             on_epoch=on_epoch, progress=False)
             ttrain = time.perf_counter() - t1
             for r in recs:
                 out = {"dataset": args.dataset, "split": args.split, "spec": spec,

@@ -3,7 +3,20 @@
 import pytest
 import torch
 
-from shared.bridge.encoders import AudioFrameEncoder, FrameMapEncoder  # noqa: F401
+
+
+def _fit_av(model, crit, train, epochs, lr, clip=None, batch=32):
+    """Plain Adam passes over ``train`` in index order with the global-local loss ``crit``."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    n = train.video.shape[0]
+    for _ in range(epochs):
+        for i in range(0, n, batch):
+            out = crit(*model(train.video[i : i + batch], train.audio[i : i + batch]))
+            opt.zero_grad()
+            out["loss"].backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
 
 
 def test_simclr_probe_beats_random_encoder():
@@ -25,14 +38,7 @@ def test_global_local_local_term_learns_frame_alignment():
     train, test = audio_visual_clips(128, seed=0), audio_visual_clips(64, seed=1)
     model = _AVModel(train.audio.shape[2])
     before = _evaluate(model, test)["frame_alignment"]
-    crit = GlobalLocalLoss(1.0, 1.0)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(6):
-        for i in range(0, 128, 32):
-            out = crit(*model(train.video[i : i + 32], train.audio[i : i + 32]))
-            opt.zero_grad()
-            out["loss"].backward()
-            opt.step()
+    _fit_av(model, GlobalLocalLoss(1.0, 1.0), train, epochs=6, lr=1e-3)
     after = _evaluate(model, test)["frame_alignment"]
     assert after > before + 0.1 and after > 2 / 8
 
@@ -132,14 +138,6 @@ def test_global_term_learns_to_localise_the_sounding_object():
     train = audio_visual_clips(256, n_classes=4, seed=0)
     test = audio_visual_clips(128, n_classes=4, seed=1)
     model = _AVModel(train.audio.shape[2])
-    crit = GlobalLocalLoss(1.0, 0.0)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(8):
-        for i in range(0, 256, 32):
-            out = crit(*model(train.video[i : i + 32], train.audio[i : i + 32]))
-            opt.zero_grad()
-            out["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
+    _fit_av(model, GlobalLocalLoss(1.0, 0.0), train, epochs=8, lr=3e-3, clip=5.0)
     m = _evaluate(model, test)
     assert m["localisation"] > 0.7  # chance about 0.5
