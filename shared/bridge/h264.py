@@ -10,10 +10,14 @@ Example::
     >>> from shared.bridge.h264 import ffmpeg_available
     >>> isinstance(ffmpeg_available(), bool)
     True
+
+The ``ffmpeg`` on PATH is used when it has libx264 (Debian's package does); otherwise the
+binary shipped by the ``imageio-ffmpeg`` wheel (part of the ``bridge`` extra), which has it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -26,16 +30,38 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["ffmpeg_available", "H264Result", "h264_encode"]
+__all__ = ["ffmpeg_executable", "ffmpeg_available", "H264Result", "h264_encode"]
+
+
+def _has_libx264(exe: str) -> bool:
+    try:
+        out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True)
+    except OSError:
+        return False
+    return "libx264" in out.stdout
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_executable() -> str | None:
+    """Path of an ``ffmpeg`` with the libx264 encoder: the one on PATH if it has it, else
+    ``imageio-ffmpeg``'s bundled binary; ``None`` if neither is there."""
+    exe = shutil.which("ffmpeg")
+    if exe is not None and _has_libx264(exe):
+        return exe
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    try:
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError:
+        return None
+    return exe if _has_libx264(exe) else None
 
 
 def ffmpeg_available() -> bool:
-    """True if an ``ffmpeg`` with the libx264 encoder is on PATH."""
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        return False
-    out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True)
-    return "libx264" in out.stdout
+    """True if :func:`ffmpeg_executable` found an ``ffmpeg`` with libx264."""
+    return ffmpeg_executable() is not None
 
 
 @dataclass
@@ -59,27 +85,31 @@ def h264_encode(
     """
     if frames.dim() != 4 or frames.shape[1] != 3:
         raise ValueError(f"frames must be [T, 3, H, W], got {tuple(frames.shape)}")
-    if not ffmpeg_available():
-        raise RuntimeError("ffmpeg with libx264 not found (apt-get install ffmpeg)")
+    exe = ffmpeg_executable()
+    if exe is None:
+        raise RuntimeError(
+            "ffmpeg with libx264 not found: pip install imageio-ffmpeg (or the bridge extra), "
+            "or apt-get install ffmpeg"
+        )
     t, _, h, w = frames.shape
     rgb = (frames.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
     raw = rgb.numpy().tobytes()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "clip.h264")
         enc = [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+            exe, "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
             "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt,
             "-threads", "1", "-f", "h264", path,
         ]
         subprocess.run(enc, input=raw, check=True, capture_output=True)
         bits = os.path.getsize(path) * 8
-        dec = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-threads", "1", "-i", path,
+        dec = [exe, "-hide_banner", "-loglevel", "error", "-threads", "1", "-i", path,
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
         out = subprocess.run(dec, check=True, capture_output=True).stdout
         start = time.perf_counter()
         subprocess.run(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-threads", "1", "-i", path,
+            [exe, "-hide_banner", "-loglevel", "error", "-threads", "1", "-i", path,
              "-f", "null", "-"],
             check=True, capture_output=True,
         )

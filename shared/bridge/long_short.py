@@ -12,6 +12,12 @@ each backbone feature to a *stationary* part and a *non-stationary* part.
   (concatenation in temporal order followed by an MLP, or a GRU) maps the ``K`` short
   non-stationary parts to a prediction of the long view's non-stationary part, contrasted
   against the other videos' long views. Shuffling the short views changes this term.
+* **Same-video long view** (optional ``other_long_feat``, our addition): a long view of the
+  same video from a *disjoint* time window. It shares the video's stationary content and not
+  its non-stationary content, so it is a second positive of the stationary term and a hard
+  negative of the non-stationary term. Against other videos alone, the non-stationary term
+  can be solved with static cues (colour, size, position tell a batch's videos apart); the
+  same-video negative can only be told apart by what changed over time.
 
 Total = stationary + non-stationary (weights adjustable).
 
@@ -39,12 +45,38 @@ from shared.losses import info_nce
 __all__ = ["stationary_loss", "nonstationary_loss", "OrderAwareAggregator", "LongShortLoss"]
 
 
-def stationary_loss(long_s: Tensor, short_s: Tensor, temperature: float = 0.1) -> Tensor:
+def _with_own_extra(keys: Tensor, extra: Tensor, extra_is_positive: bool):
+    """Keys ``[2B, D]`` = keys then extra; row ``i``'s positives (and kept entries) for
+    :func:`shared.losses.info_nce`, where ``extra[i]`` counts for row ``i`` only."""
+    b = keys.shape[0]
+    eye = torch.eye(b, dtype=torch.bool, device=keys.device)
+    none = torch.zeros_like(eye)
+    positive = torch.cat([eye, eye if extra_is_positive else none], dim=1)
+    exclude = torch.cat([none, ~eye], dim=1)
+    return torch.cat([keys, extra]), positive, exclude
+
+
+def _check_extra(name: str, extra: Tensor, like: Tensor, like_name: str) -> None:
+    if extra.shape != like.shape:
+        raise ValueError(
+            f"{name} must have the shape of {like_name} {tuple(like.shape)}, got "
+            f"{tuple(extra.shape)}"
+        )
+
+
+def stationary_loss(
+    long_s: Tensor,
+    short_s: Tensor,
+    temperature: float = 0.1,
+    other_long_s: Tensor | None = None,
+) -> Tensor:
     """Stationary term: every short view retrieves its own long view.
 
     Args:
         long_s: ``[B, D]`` stationary parts of the long views.
         short_s: ``[B, K, D]`` stationary parts of the ``K`` short views.
+        other_long_s: optional ``[B, D]`` stationary parts of a long view of the same video
+            from another time window: a second positive for that video's short views only.
 
     Returns:
         Scalar, mean over the ``K`` short views of InfoNCE(short_k -> long); invariant to any
@@ -55,17 +87,32 @@ def stationary_loss(long_s: Tensor, short_s: Tensor, temperature: float = 0.1) -
     check_dims_match("batch size", ["long_s", "short_s"], [long_s.shape[0], short_s.shape[0]])
     check_dims_match("feature dim", ["long_s", "short_s"], [long_s.shape[1], short_s.shape[2]])
     k = short_s.shape[1]
+    positive = exclude = None
+    keys = long_s
+    if other_long_s is not None:
+        _check_extra("other_long_s", other_long_s, long_s, "long_s")
+        keys, positive, exclude = _with_own_extra(long_s, other_long_s, extra_is_positive=True)
     return torch.stack(
-        [info_nce(short_s[:, i], long_s, temperature=temperature) for i in range(k)]
+        [info_nce(short_s[:, i], keys, positive, temperature, exclude_mask=exclude)
+         for i in range(k)]
     ).mean()
 
 
-def nonstationary_loss(long_n: Tensor, predicted_n: Tensor, temperature: float = 0.1) -> Tensor:
+def nonstationary_loss(
+    long_n: Tensor,
+    predicted_n: Tensor,
+    temperature: float = 0.1,
+    other_long_n: Tensor | None = None,
+) -> Tensor:
     """Non-stationary term: the aggregate of the short views retrieves its long view.
 
     Args:
         long_n: ``[B, D]`` non-stationary parts of the long views.
         predicted_n: ``[B, D]`` order-aware aggregate of the short views' parts.
+        other_long_n: optional ``[B, D]`` non-stationary parts of a long view of the same
+            video from another time window: one extra negative for that video's row only. If
+            ``other_long_n == long_n`` (nothing changed over time) the loss cannot go below
+            ``log 2``.
     """
     check_tensor("long_n", long_n, 2, "[B, D]")
     check_tensor("predicted_n", predicted_n, 2, "[B, D]")
@@ -74,7 +121,11 @@ def nonstationary_loss(long_n: Tensor, predicted_n: Tensor, temperature: float =
             f"long_n and predicted_n must have the same shape, got {tuple(long_n.shape)} and "
             f"{tuple(predicted_n.shape)}"
         )
-    return info_nce(predicted_n, long_n, temperature=temperature)
+    if other_long_n is None:
+        return info_nce(predicted_n, long_n, temperature=temperature)
+    _check_extra("other_long_n", other_long_n, long_n, "long_n")
+    keys, positive, exclude = _with_own_extra(long_n, other_long_n, extra_is_positive=False)
+    return info_nce(predicted_n, keys, positive, temperature, exclude_mask=exclude)
 
 
 class OrderAwareAggregator(nn.Module):
@@ -121,6 +172,8 @@ class LongShortLoss(nn.Module):
     Forward args:
         long_feat: ``[B, F]`` backbone features of the long views.
         short_feat: ``[B, K, F]`` backbone features of the short views, in temporal order.
+        other_long_feat: optional ``[B, F]`` features of a long view of the same video from
+            a disjoint time window (see the module docstring).
 
     Returns:
         dict with ``loss``, ``stationary``, ``nonstationary``.
@@ -149,7 +202,9 @@ class LongShortLoss(nn.Module):
         """``[..., F]`` -> (stationary ``[..., Ds]``, non-stationary ``[..., Dn]``)."""
         return self.stationary_head(feat), self.nonstationary_head(feat)
 
-    def forward(self, long_feat: Tensor, short_feat: Tensor) -> dict[str, Tensor]:
+    def forward(
+        self, long_feat: Tensor, short_feat: Tensor, other_long_feat: Tensor | None = None
+    ) -> dict[str, Tensor]:
         check_tensor("long_feat", long_feat, 2, "[B, F]")
         check_tensor("short_feat", short_feat, 3, "[B, K, F]")
         check_dims_match("batch size", ["long_feat", "short_feat"],
@@ -158,7 +213,11 @@ class LongShortLoss(nn.Module):
                          [long_feat.shape[1], short_feat.shape[2]])
         ls, ln = self.split(long_feat)
         ss, sn = self.split(short_feat)
-        st = stationary_loss(ls, ss, self.temperature)
-        ns = nonstationary_loss(ln, self.aggregator(sn), self.temperature)
+        os_ = on = None
+        if other_long_feat is not None:
+            _check_extra("other_long_feat", other_long_feat, long_feat, "long_feat")
+            os_, on = self.split(other_long_feat)
+        st = stationary_loss(ls, ss, self.temperature, os_)
+        ns = nonstationary_loss(ln, self.aggregator(sn), self.temperature, on)
         total = self.stationary_weight * st + self.nonstationary_weight * ns
         return {"loss": total, "stationary": st, "nonstationary": ns}

@@ -78,6 +78,7 @@ def moving_shapes(
     speed: tuple[float, float] = (0.8, 1.6),
     noise: float = 0.05,
     segments: int = 1,
+    restart: bool = False,
     seed: int = 0,
 ) -> MovingShapes:
     """Clips of one coloured square moving in a straight line over a noisy background.
@@ -89,13 +90,16 @@ def moving_shapes(
     With ``segments > 1`` the clip is cut into that many equal time segments, each with its
     own random direction (``direction`` becomes ``[n, segments]``), and the square wraps
     around the frame edges (a torus), so motion is a time-varying attribute while colour
-    stays constant.
+    stays constant. With ``restart=True`` as well, the square jumps back to the clip's start
+    position at the beginning of every segment, so the *only* thing that differs between two
+    segments of a clip is the direction of motion (without it, where the square is also
+    changes over time and can stand in for motion).
 
     Returns:
         :class:`MovingShapes` with ``video`` of shape ``[n, n_frames, 3, size, size]``.
     """
     if segments > 1:
-        return _segmented_shapes(n, n_frames, size, side, speed, noise, segments, seed)
+        return _segmented_shapes(n, n_frames, size, side, speed, noise, segments, seed, restart)
     g = torch.Generator().manual_seed(seed)
     colour = torch.randint(0, len(PALETTE), (n,), generator=g)
     direction = torch.randint(0, len(DIRECTIONS), (n,), generator=g)
@@ -125,6 +129,7 @@ def _segmented_shapes(
     noise: float,
     segments: int,
     seed: int,
+    restart: bool = False,
 ) -> MovingShapes:
     g = torch.Generator().manual_seed(seed)
     colour = torch.randint(0, len(PALETTE), (n,), generator=g)
@@ -134,8 +139,13 @@ def _segmented_shapes(
     seg_of_frame = torch.clamp(torch.arange(n_frames) * segments // n_frames, max=segments - 1)
     vel = DIRECTIONS[direction[:, seg_of_frame]] * speeds[:, None, None]  # [n, T, 2]
     start = size * torch.rand(n, 1, 2, generator=g)
-    steps = torch.cat([torch.zeros(n, 1, 2), vel[:, :-1]], dim=1)
-    position = torch.remainder(start + torch.cumsum(steps, dim=1), size)
+    if restart:  # frame f sits (f - first frame of its segment) steps from the start
+        seg_start = torch.searchsorted(seg_of_frame, seg_of_frame, right=False)
+        since = (torch.arange(n_frames) - seg_start).float()[None, :, None]
+        position = torch.remainder(start + since * vel, size)
+    else:
+        steps = torch.cat([torch.zeros(n, 1, 2), vel[:, :-1]], dim=1)
+        position = torch.remainder(start + torch.cumsum(steps, dim=1), size)
     base = 0.2 * torch.rand(n, 1, 3, 1, 1, generator=g)
     video = base + noise * torch.randn(n, n_frames, 3, size, size, generator=g)
     rgb = (PALETTE[colour] * (0.85 + 0.15 * torch.rand(n, 1, generator=g))).clamp(0, 1)

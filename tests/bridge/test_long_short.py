@@ -52,3 +52,30 @@ def test_bad_shapes():
         loss(torch.randn(4, 16), torch.randn(5, 3, 16))
     with pytest.raises(ValueError, match="same shape"):
         nonstationary_loss(torch.randn(4, 8), torch.randn(4, 7))
+
+
+def test_same_video_long_view_closed_forms():
+    b = 6
+    e = torch.eye(b, 8)
+    log2 = torch.log(torch.tensor(2.0)).item()
+    # non-stationary: a same-video long view equal to the own one ties the positive -> log 2
+    assert nonstationary_loss(e, e, other_long_n=e).item() == pytest.approx(log2, abs=1e-3)
+    # ... and only the own row counts: other rows' extra views are not negatives
+    rolled = torch.roll(e, 1, dims=0)
+    assert nonstationary_loss(e, e, other_long_n=rolled).item() == pytest.approx(
+        nonstationary_loss(e, e).item(), abs=1e-3
+    )
+    # stationary: it is a second positive, so matching both gives log 2 (mean over two
+    # positives of -log(1/2)) and matching neither other row changes nothing
+    assert stationary_loss(e, e[:, None].expand(b, 3, 8), other_long_s=e).item() == pytest.approx(
+        log2, abs=1e-3
+    )
+    with pytest.raises(ValueError, match="other_long_n must have the shape"):
+        nonstationary_loss(e, e, other_long_n=e[:3])
+    loss = LongShortLoss(16, 4, 4, num_short=3)
+    long = torch.randn(4, 16, requires_grad=True)
+    out = loss(long, torch.randn(4, 3, 16), torch.randn(4, 16))
+    out["loss"].backward()
+    assert torch.isfinite(long.grad).all()
+    with pytest.raises(ValueError, match="other_long_feat must have the shape"):
+        loss(long, torch.randn(4, 3, 16), torch.randn(3, 16))
