@@ -123,9 +123,9 @@ def plot(runs: Path, out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for m in sorted(runs.glob("*/metrics.jsonl")):
-        losses = [json.loads(l) for l in m.read_text().splitlines()]
-        losses = [l["loss"] for l in losses if l.get("seed") == losses[0].get("seed")
-                  and "loss" in l and l.get("config") == losses[0].get("config")]
+        losses = [json.loads(line) for line in m.read_text().splitlines()]
+        losses = [r["loss"] for r in losses if r.get("seed") == losses[0].get("seed")
+                  and "loss" in r and r.get("config") == losses[0].get("config")]
         if losses:
             ax.plot(losses, label=m.parent.name)
     ax.set_xlabel("epoch")

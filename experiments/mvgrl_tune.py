@@ -19,7 +19,6 @@ import json
 import os
 import time
 
-
 import torch
 
 DEFAULTS = dict(topk=64, eps=None, self_loop=1.0, full_batch=0, batch_size=1,
@@ -93,7 +92,8 @@ def main() -> None:
                                  checkpoint_every=0)
             recs = []
 
-            def on_epoch(rec, model=model):
+            def on_epoch(rec, model=model, x=x, adj_s=adj_s, diff_s=diff_s, seed=seed,
+                         recs=recs, eval_at=eval_at):
                 ep = rec["epoch"] + 1
                 if ep in eval_at:
                     model.eval()

@@ -14,8 +14,8 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Optional, Sequence
 
 from graphrep.data import CACHE_ENV, DATA_ENV, GRAPH_DATASETS, NODE_DATASETS
 
@@ -25,7 +25,7 @@ __all__ = ["build_parser", "main", "NODE_TOPK"]
 NODE_TOPK = 64
 
 
-def _threads(value: Optional[int]) -> None:
+def _threads(value: int | None) -> None:
     import torch
 
     # The benchmarks are specified on one thread per process; more threads on a
@@ -157,7 +157,7 @@ def _options(args: argparse.Namespace):
     return opts
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _threads(args.threads)
     warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")

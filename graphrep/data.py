@@ -35,9 +35,9 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -75,16 +75,16 @@ CACHE_ENV = "GRAPHREP_CACHE"
 MAX_DEGREE_CAP = 150
 #: Smaller caps where the default would make the feature matrix too large
 #: (REDDIT-BINARY: 860k nodes, degrees up to 3062).
-DEGREE_CAPS: Dict[str, int] = {"REDDIT-BINARY": 32}
+DEGREE_CAPS: dict[str, int] = {"REDDIT-BINARY": 32}
 
 #: Node-classification datasets and the splits each supports.
-NODE_DATASETS: Dict[str, Tuple[str, ...]] = {
+NODE_DATASETS: dict[str, tuple[str, ...]] = {
     "Cora": ("public", "pygcn"),
     "CiteSeer": ("public",),
     "PubMed": ("public",),
 }
 #: Graph-classification datasets (TUDataset names).
-GRAPH_DATASETS: Tuple[str, ...] = (
+GRAPH_DATASETS: tuple[str, ...] = (
     "MUTAG",
     "PTC_MR",
     "IMDB-BINARY",
@@ -136,7 +136,7 @@ class GraphDataset:
     """
 
     name: str
-    graphs: List[Data]
+    graphs: list[Data]
     feature_description: str
 
     @property
@@ -159,7 +159,7 @@ class GraphDataset:
 # --------------------------------------------------------------------------
 # names and directories
 # --------------------------------------------------------------------------
-def _all_names() -> List[str]:
+def _all_names() -> list[str]:
     return list(NODE_DATASETS) + list(GRAPH_DATASETS)
 
 
@@ -188,7 +188,7 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "graphrep"
 
 
-def resolve_data_dir(data_dir: Union[str, Path, None] = None) -> Optional[Path]:
+def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
     """The raw-data directory: ``data_dir`` if given, else ``$GRAPHREP_DATA``."""
     if data_dir is not None:
         return Path(data_dir)
@@ -209,9 +209,9 @@ def _stage_raw_files(
     name: str,
     subdir: str,
     required: Sequence[str],
-    data_dir: Optional[Path],
+    data_dir: Path | None,
     cache_dir: Path,
-    optional_glob: Optional[str] = None,
+    optional_glob: str | None = None,
 ) -> bool:
     """Copy raw files from ``data_dir/subdir`` into ``cache_dir/subdir``.
 
@@ -250,7 +250,7 @@ def _row_normalize(x: Tensor) -> Tensor:
     return x / s.clamp(min=torch.finfo(x.dtype).tiny)
 
 
-def load_linqs_cora(directory: Union[str, Path]) -> Data:
+def load_linqs_cora(directory: str | Path) -> Data:
     """Cora from the LINQS files in pygcn order with the pygcn split.
 
     Node ``i`` is line ``i`` of ``cora.content``; train = nodes 0-139,
@@ -268,11 +268,11 @@ def load_linqs_cora(directory: Union[str, Path]) -> Data:
     if missing:
         raise _missing_files_error("Cora (pygcn split)", missing)
 
-    ids: Dict[str, int] = {}
-    feats: List[np.ndarray] = []
-    labels: List[str] = []
-    width: Optional[int] = None
-    with open(content, "r", encoding="utf-8", errors="strict") as f:
+    ids: dict[str, int] = {}
+    feats: list[np.ndarray] = []
+    labels: list[str] = []
+    width: int | None = None
+    with open(content, encoding="utf-8", errors="strict") as f:
         for lineno, line in enumerate(f, start=1):
             parts = line.split()
             if not parts:
@@ -296,8 +296,8 @@ def load_linqs_cora(directory: Union[str, Path]) -> Data:
     if not ids:
         raise DatasetFormatError(f"{content}: no nodes")
 
-    edges: List[Tuple[int, int]] = []
-    with open(cites, "r", encoding="utf-8", errors="strict") as f:
+    edges: list[tuple[int, int]] = []
+    with open(cites, encoding="utf-8", errors="strict") as f:
         for lineno, line in enumerate(f, start=1):
             parts = line.split()
             if not parts:
@@ -329,7 +329,7 @@ def load_linqs_cora(directory: Union[str, Path]) -> Data:
                 val_mask=mask(200, 500), test_mask=mask(500, 1500))
 
 
-def _find_corrupt_planetoid_file(raw_dir: Path) -> Optional[Path]:
+def _find_corrupt_planetoid_file(raw_dir: Path) -> Path | None:
     for f in sorted(raw_dir.glob("ind.*")):
         if f.name.endswith("test.index"):
             try:
@@ -345,10 +345,10 @@ def _find_corrupt_planetoid_file(raw_dir: Path) -> Optional[Path]:
     return None
 
 
-def _find_corrupt_tu_file(raw_dir: Path, name: str) -> Optional[Path]:
+def _find_corrupt_tu_file(raw_dir: Path, name: str) -> Path | None:
     for f in sorted(raw_dir.glob(f"{name}_*.txt")):
         try:
-            with open(f, "r", encoding="utf-8") as fh:
+            with open(f, encoding="utf-8") as fh:
                 for line in fh:
                     for tok in line.replace(",", " ").split():
                         float(tok)
@@ -360,8 +360,8 @@ def _find_corrupt_tu_file(raw_dir: Path, name: str) -> Optional[Path]:
 def load_node_dataset(
     name: str,
     split: str = "public",
-    data_dir: Union[str, Path, None] = None,
-    cache_dir: Union[str, Path, None] = None,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
     download: bool = True,
 ) -> NodeDataset:
     """Load a node-classification dataset.
@@ -430,7 +430,7 @@ def _one_hot(index: Tensor, num_classes: int) -> Tensor:
 
 
 def _graph_features(ds: InMemoryDataset, max_degree_cap: int
-                    ) -> Tuple[List[Data], str]:
+                    ) -> tuple[list[Data], str]:
     """Build node features for every graph (see the module docstring)."""
     num_labels = int(ds.num_node_labels)
     num_attrs = int(ds.num_node_attributes)
@@ -438,9 +438,9 @@ def _graph_features(ds: InMemoryDataset, max_degree_cap: int
     degs = [degree(g.edge_index[0], g.num_nodes, dtype=torch.long) for g in graphs]
     max_deg = max((int(d.max()) for d in degs if d.numel()), default=0)
     max_deg = min(max_deg, max_degree_cap)
-    out: List[Data] = []
-    for g, d in zip(graphs, degs):
-        parts: List[Tensor] = []
+    out: list[Data] = []
+    for g, d in zip(graphs, degs, strict=True):
+        parts: list[Tensor] = []
         if num_attrs > 0:
             parts.append(g.x[:, :num_attrs])
         if num_labels > 0:
@@ -465,10 +465,10 @@ def _graph_features(ds: InMemoryDataset, max_degree_cap: int
 
 def load_graph_dataset(
     name: str,
-    data_dir: Union[str, Path, None] = None,
-    cache_dir: Union[str, Path, None] = None,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
     download: bool = True,
-    max_degree_cap: Optional[int] = None,
+    max_degree_cap: int | None = None,
 ) -> GraphDataset:
     """Load a TU graph-classification dataset with MVGRL node features.
 

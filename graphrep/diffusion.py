@@ -39,8 +39,6 @@ Sparsification after either method: ``eps`` drops entries below a threshold,
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -62,7 +60,7 @@ __all__ = [
 #: Largest graph the ``"auto"`` method diffuses with dense matrices.
 EXACT_MAX_NODES = 6000
 
-SparseView = Tuple[Tensor, Tensor]
+SparseView = tuple[Tensor, Tensor]
 
 
 def adjacency_view(edge_index: Tensor, num_nodes: int,
@@ -160,8 +158,8 @@ def heat_matrix(edge_index: Tensor, num_nodes: int, t: float = 5.0) -> Tensor:
     return half.view(-1, 1) * exp_sym / half.view(1, -1)
 
 
-def sparsify_dense(matrix: Tensor, eps: Optional[float] = None,
-                   topk: Optional[int] = None,
+def sparsify_dense(matrix: Tensor, eps: float | None = None,
+                   topk: int | None = None,
                    dtype: torch.dtype = torch.float) -> SparseView:
     """Turn a dense ``[N, N]`` matrix into the module's sparse format.
 
@@ -249,8 +247,8 @@ def diffusion_view(
     alpha: float = 0.2,
     t: float = 5.0,
     method: str = "auto",
-    eps: Optional[float] = None,
-    topk: Optional[int] = None,
+    eps: float | None = None,
+    topk: int | None = None,
     prune: float = 1e-6,
     tol: float = 1e-6,
     dtype: torch.dtype = torch.float,

@@ -6,8 +6,6 @@ they are: :math:`H' = \mathrm{PReLU}(S H W + b)`.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv, global_add_pool
@@ -51,7 +49,7 @@ class GCNEncoder(nn.Module):
             nn.init.constant_(act.weight, 0.25)
 
     def forward(self, x: Tensor, edge_index: Adj,
-                edge_weight: Optional[Tensor] = None) -> Tensor:
+                edge_weight: Tensor | None = None) -> Tensor:
         """
         Args:
             x: ``[N, F]`` node features (dense or ``torch.sparse``).
@@ -62,7 +60,7 @@ class GCNEncoder(nn.Module):
         Returns:
             ``[N, D]`` node embeddings.
         """
-        for conv, act in zip(self.convs, self.acts):
+        for conv, act in zip(self.convs, self.acts, strict=True):
             x = act(conv(x, edge_index, edge_weight))
         return x
 
@@ -79,7 +77,7 @@ class GCNEncoder(nn.Module):
         return self.convs[0].lin(x)
 
     def propagate(self, h: Tensor, edge_index: Adj,
-                  edge_weight: Optional[Tensor] = None) -> Tensor:
+                  edge_weight: Tensor | None = None) -> Tensor:
         r"""Second half: :math:`\mathrm{PReLU}(S H + b)` for ``H = project(x)``.
 
         ``h`` may hold several feature blocks side by side (``[N, k D]``, e.g.
@@ -125,8 +123,8 @@ class GraphGCNEncoder(nn.Module):
         self.gcn.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor,
-                batch: Tensor, num_graphs: Optional[int] = None
-                ) -> Tuple[Tensor, Tensor]:
+                batch: Tensor, num_graphs: int | None = None
+                ) -> tuple[Tensor, Tensor]:
         """
         Args:
             x: ``[N, F]`` node features of a mini-batch of graphs.
@@ -139,7 +137,7 @@ class GraphGCNEncoder(nn.Module):
             the concatenated per-layer sum readouts.
         """
         readouts = []
-        for conv, act in zip(self.gcn.convs, self.gcn.acts):
+        for conv, act in zip(self.gcn.convs, self.gcn.acts, strict=True):
             x = act(conv(x, edge_index, edge_weight))
             readouts.append(global_add_pool(x, batch, num_graphs))
         return x, torch.cat(readouts, dim=-1)

@@ -17,14 +17,13 @@
 from __future__ import annotations
 
 import warnings
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from shared.probes import (DEFAULT_SVC_MAX_ITER, logistic_regression_probe,
-                           svc_cross_validation)
+from shared.probes import DEFAULT_SVC_MAX_ITER, logistic_regression_probe, svc_cross_validation
 
 __all__ = ["PROTOCOLS", "node_accuracy", "release_logreg_probe",
            "graph_accuracy", "nested_config_selection"]
@@ -64,7 +63,7 @@ def release_logreg_probe(emb: Tensor, y: Tensor, train_mask: Tensor,
 
 
 def node_accuracy(emb: Tensor, data, protocol: str = "honest",
-                  seed: int = 0) -> Dict[str, float]:
+                  seed: int = 0) -> dict[str, float]:
     """Test accuracy (fraction) of a node embedding under ``protocol``.
 
     Args:
@@ -81,7 +80,7 @@ def node_accuracy(emb: Tensor, data, protocol: str = "honest",
     raise ValueError(f"Unknown protocol {protocol!r}; choose from {PROTOCOLS}.")
 
 
-def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0) -> Dict[str, float]:
+def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0) -> dict[str, float]:
     """10-fold SVC accuracy (fraction) of one graph embedding ``[G, D]``."""
     res = svc_cross_validation(emb, labels, seed=seed)
     return {"accuracy": res.mean, "fold_std": res.std}
@@ -90,7 +89,7 @@ def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0) -> Dict[str, floa
 def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray,
                             seed: int = 0, n_folds: int = 10, inner_folds: int = 5,
                             c_grid: Sequence[float] = SVC_C_GRID
-                            ) -> Dict[str, object]:
+                            ) -> dict[str, object]:
     """10-fold CV accuracy where each outer fold picks the encoder
     configuration *and* ``C`` by inner CV on its training part only.
 
@@ -110,8 +109,8 @@ def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray
 
     labels = np.asarray(labels)
     outer = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-    accs: List[float] = []
-    chosen: List[int] = []
+    accs: list[float] = []
+    chosen: list[int] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for tr, te in outer.split(embeddings[0], labels):

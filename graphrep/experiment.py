@@ -21,7 +21,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -62,30 +61,30 @@ class RunOptions:
     out_dir: str
     split: str = "public"
     protocol: str = "honest"
-    seeds: List[int] = field(default_factory=lambda: list(range(10)))
+    seeds: list[int] = field(default_factory=lambda: list(range(10)))
     device: str = "cpu"
-    data_dir: Optional[str] = None
-    cache_dir: Optional[str] = None
+    data_dir: str | None = None
+    cache_dir: str | None = None
     resume: bool = False
     progress: bool = True
     diffusion: DiffusionOptions = field(default_factory=DiffusionOptions)
     node: NodeTrainConfig = field(default_factory=NodeTrainConfig)
     graph: GraphTrainConfig = field(default_factory=GraphTrainConfig)
     # Graph-level sweep (the paper's protocol searches all of these).
-    layers_grid: List[int] = field(default_factory=list)
-    batch_grid: List[int] = field(default_factory=list)
-    epochs_grid: List[int] = field(default_factory=list)
+    layers_grid: list[int] = field(default_factory=list)
+    batch_grid: list[int] = field(default_factory=list)
+    epochs_grid: list[int] = field(default_factory=list)
 
     @property
     def graph_level(self) -> bool:
         return is_graph_level(self.dataset)
 
-    def graph_configs(self) -> List[GraphTrainConfig]:
+    def graph_configs(self) -> list[GraphTrainConfig]:
         layers = self.layers_grid or [self.graph.num_layers]
         batches = self.batch_grid or [self.graph.batch_size]
         epochs = self.epochs_grid or [self.graph.epochs]
-        return [replace(self.graph, num_layers=l, batch_size=b, epochs=e)
-                for l in layers for b in batches for e in epochs]
+        return [replace(self.graph, num_layers=n, batch_size=b, epochs=e)
+                for n in layers for b in batches for e in epochs]
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -103,7 +102,7 @@ class _Metrics:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def write(self, record: Dict) -> None:
+    def write(self, record: dict) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -135,7 +134,7 @@ def _prepare(opts: RunOptions):
 
 
 def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
-               metrics: _Metrics) -> Dict:
+               metrics: _Metrics) -> dict:
     device = _device(opts.device)
     seed_dir.mkdir(parents=True, exist_ok=True)
     ckpt = seed_dir / "checkpoint.pt"
@@ -205,7 +204,7 @@ def _configs(opts: RunOptions) -> list:
     return opts.graph_configs() if opts.graph_level else [opts.node]
 
 
-def train_runs(opts: RunOptions) -> Dict:
+def train_runs(opts: RunOptions) -> dict:
     """Train every (configuration, seed); write config.json, metrics, checkpoints
     and embeddings. Returns timing information."""
     run = Path(opts.out_dir)
@@ -230,7 +229,7 @@ def train_runs(opts: RunOptions) -> Dict:
     return {"timing": timing, "runs": per_run, "payload": payload}
 
 
-def evaluate_runs(opts: RunOptions, payload=None) -> Dict:
+def evaluate_runs(opts: RunOptions, payload=None) -> dict:
     """Evaluate the stored embeddings under ``opts.protocol``."""
     run = Path(opts.out_dir)
     metrics = _Metrics(run / "metrics.jsonl")
@@ -249,7 +248,7 @@ def evaluate_runs(opts: RunOptions, payload=None) -> Dict:
 
     from tqdm.auto import tqdm
 
-    out: Dict = {"per_seed": {}}
+    out: dict = {"per_seed": {}}
     if not opts.graph_level:
         accs = []
         for seed in tqdm(opts.seeds, desc="probe", disable=not opts.progress,
@@ -289,7 +288,7 @@ def evaluate_runs(opts: RunOptions, payload=None) -> Dict:
     return out
 
 
-def bench(opts: RunOptions, train: bool = True) -> Dict:
+def bench(opts: RunOptions, train: bool = True) -> dict:
     """Train (unless ``train=False``) and evaluate; write ``results.json``."""
     t0 = time.perf_counter()
     payload, timing, runs = None, {}, {}

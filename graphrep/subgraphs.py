@@ -9,8 +9,8 @@ stacked block-diagonally, so one sparse product encodes the whole batch.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -40,7 +40,7 @@ class SubgraphBatch:
 
 
 def sample_node_subsets(num_nodes: int, size: int, count: int,
-                        generator: Optional[torch.Generator] = None) -> Tensor:
+                        generator: torch.Generator | None = None) -> Tensor:
     """``count`` uniformly random subsets of ``size`` distinct nodes.
 
     A ``size`` larger than the graph is reduced to ``num_nodes`` (with a

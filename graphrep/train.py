@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
 
 import torch
 from torch import Tensor, nn
@@ -21,15 +21,14 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from graphrep.models import MVGRL, MVGRLGraph
-from graphrep.subgraphs import (cut_subgraph_batch, sample_node_subsets,
-                                view_as_sparse)
+from graphrep.subgraphs import cut_subgraph_batch, sample_node_subsets, view_as_sparse
 from graphrep.views import NodeViews
 from shared.checkpoint import atomic_save
 
 __all__ = ["FULL_BATCH_MAX_NODES", "NodeTrainConfig", "GraphTrainConfig", "TrainResult",
            "EarlyStopping", "train_node_model", "train_graph_model"]
 
-MetricsCallback = Callable[[Dict[str, float]], None]
+MetricsCallback = Callable[[dict[str, float]], None]
 
 #: Largest graph that ``NodeTrainConfig(full_batch=None)`` trains full-batch.
 FULL_BATCH_MAX_NODES = 5000
@@ -77,7 +76,7 @@ class NodeTrainConfig:
     #: ``True``: every step trains on the whole graph (one "subgraph" = all
     #: nodes; ``batch_size`` and ``sample_size`` are then ignored). ``None``:
     #: full batch for graphs of at most :data:`FULL_BATCH_MAX_NODES` nodes.
-    full_batch: Optional[bool] = None
+    full_batch: bool | None = None
     checkpoint_every: int = 25
 
 
@@ -99,7 +98,7 @@ class GraphTrainConfig:
 class TrainResult:
     """What a training run did: per-epoch losses, epochs run, time."""
 
-    losses: List[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
     best_loss: float = float("inf")
     best_epoch: int = -1
     stopped_early: bool = False
@@ -118,7 +117,7 @@ class EarlyStopping:
         self.best = float("inf")
         self.best_epoch = -1
         self.wait = 0
-        self.best_state: Optional[Dict[str, Tensor]] = None
+        self.best_state: dict[str, Tensor] | None = None
 
     def step(self, loss: float, epoch: int, model: nn.Module) -> bool:
         """Record an epoch; return ``True`` when training should stop."""
@@ -138,7 +137,7 @@ class EarlyStopping:
         self.wait, self.best_state = state["wait"], state["best_state"]
 
 
-def _load_checkpoint(path: Optional[Path], model: nn.Module,
+def _load_checkpoint(path: Path | None, model: nn.Module,
                      optimizer: torch.optim.Optimizer, stopper: EarlyStopping,
                      result: TrainResult, generator: torch.Generator) -> int:
     """Restore a checkpoint if one exists; return the next epoch to run."""
@@ -158,7 +157,7 @@ def _load_checkpoint(path: Optional[Path], model: nn.Module,
     return int(ckpt["epoch"]) + 1
 
 
-def _save_checkpoint(path: Optional[Path], epoch: int, model: nn.Module,
+def _save_checkpoint(path: Path | None, epoch: int, model: nn.Module,
                      optimizer: torch.optim.Optimizer, stopper: EarlyStopping,
                      result: TrainResult, generator: torch.Generator,
                      finished: bool = False) -> None:
@@ -175,8 +174,8 @@ def _save_checkpoint(path: Optional[Path], epoch: int, model: nn.Module,
 def _run_loop(model: nn.Module,
               epoch_fn: Callable[[torch.optim.Optimizer], float], epochs: int,
               patience: int, lr: float, weight_decay: float,
-              generator: torch.Generator, checkpoint: Optional[Path],
-              checkpoint_every: int, on_epoch: Optional[MetricsCallback],
+              generator: torch.Generator, checkpoint: Path | None,
+              checkpoint_every: int, on_epoch: MetricsCallback | None,
               progress: bool, desc: str) -> TrainResult:
     """Shared epoch loop: Adam, early stopping, checkpoints, progress bar."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr,
@@ -223,8 +222,8 @@ def train_node_model(
     views: NodeViews,
     config: NodeTrainConfig,
     seed: int = 0,
-    checkpoint: Optional[Path] = None,
-    on_epoch: Optional[MetricsCallback] = None,
+    checkpoint: Path | None = None,
+    on_epoch: MetricsCallback | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train node-level MVGRL; ``model`` ends with its lowest-loss parameters.
@@ -285,8 +284,8 @@ def train_graph_model(
     graphs: list,
     config: GraphTrainConfig,
     seed: int = 0,
-    checkpoint: Optional[Path] = None,
-    on_epoch: Optional[MetricsCallback] = None,
+    checkpoint: Path | None = None,
+    on_epoch: MetricsCallback | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train graph-level MVGRL on graphs carrying both views

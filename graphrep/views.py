@@ -12,7 +12,6 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import List, Optional
 
 import torch
 from torch import Tensor
@@ -33,8 +32,8 @@ class DiffusionOptions:
     alpha: float = 0.2
     t: float = 5.0
     method: str = "auto"
-    eps: Optional[float] = None
-    topk: Optional[int] = None
+    eps: float | None = None
+    topk: int | None = None
     #: weight ``w`` of the self-loops of the adjacency view
     #: ``D^-1/2 (A + w I) D^-1/2`` (the release effectively uses 2 at node level).
     self_loop_weight: float = 1.0
@@ -72,9 +71,9 @@ def node_views(edge_index: Tensor, num_nodes: int,
                      options.build(edge_index, num_nodes), num_nodes)
 
 
-def attach_graph_views(graphs: List[Data], options: DiffusionOptions,
-                       cache_file: Optional[Path] = None,
-                       progress: bool = True) -> List[Data]:
+def attach_graph_views(graphs: list[Data], options: DiffusionOptions,
+                       cache_file: Path | None = None,
+                       progress: bool = True) -> list[Data]:
     """Copy of ``graphs`` with both views attached to every graph.
 
     Args:
@@ -98,7 +97,7 @@ def attach_graph_views(graphs: List[Data], options: DiffusionOptions,
         if cache_file is not None:
             atomic_save(views, cache_file)
     out = []
-    for g, (a_i, a_w, d_i, d_w) in zip(graphs, views):
+    for g, (a_i, a_w, d_i, d_w) in zip(graphs, views, strict=True):
         out.append(Data(x=g.x, y=g.y, num_nodes=g.num_nodes,
                         adj_edge_index=a_i, adj_edge_weight=a_w,
                         diff_edge_index=d_i, diff_edge_weight=d_w))

@@ -23,8 +23,6 @@ into one mean as in the release. After training, node ``i`` is represented by
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
@@ -73,7 +71,7 @@ class MVGRL(nn.Module):
 
     def forward(self, x: Tensor, nodes: Tensor, neg_nodes: Tensor, adj: Tensor,
                 diff: Tensor, batch: Tensor, num_subgraphs: int
-                ) -> Tuple[Tensor, Tensor]:
+                ) -> tuple[Tensor, Tensor]:
         """Discriminator logits of a batch of subgraphs.
 
         The feature products :math:`XW` are computed once on the full graph and
@@ -117,8 +115,8 @@ class MVGRL(nn.Module):
 
     @torch.no_grad()
     def embed(self, x: Tensor, adj: Tensor, diff: Tensor,
-              adj_weight: Optional[Tensor] = None,
-              diff_weight: Optional[Tensor] = None) -> Tensor:
+              adj_weight: Tensor | None = None,
+              diff_weight: Tensor | None = None) -> Tensor:
         """Node embeddings ``h_adj + h_diff`` on the full graph: ``[N, D]``."""
         return (self.encoder_adj(x, adj, adj_weight) +
                 self.encoder_diff(x, diff, diff_weight))

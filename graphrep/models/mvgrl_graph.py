@@ -26,8 +26,6 @@ the heads), as in the release.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 from torch import Tensor, nn
 
 from graphrep.encoders import GraphGCNEncoder
@@ -64,8 +62,8 @@ class MVGRLGraph(nn.Module):
 
     def encode(self, x: Tensor, adj_edge_index: Tensor, adj_edge_weight: Tensor,
                diff_edge_index: Tensor, diff_edge_weight: Tensor, batch: Tensor,
-               num_graphs: Optional[int] = None
-               ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+               num_graphs: int | None = None
+               ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Encoder outputs of both views (before the heads).
 
         Returns:
@@ -80,7 +78,7 @@ class MVGRLGraph(nn.Module):
 
     def forward(self, x: Tensor, adj_edge_index: Tensor, adj_edge_weight: Tensor,
                 diff_edge_index: Tensor, diff_edge_weight: Tensor, batch: Tensor,
-                num_graphs: Optional[int] = None) -> Tensor:
+                num_graphs: int | None = None) -> Tensor:
         """The training loss of one mini-batch (a scalar).
 
         Args:
@@ -99,7 +97,7 @@ class MVGRLGraph(nn.Module):
 
     def embed(self, x: Tensor, adj_edge_index: Tensor, adj_edge_weight: Tensor,
               diff_edge_index: Tensor, diff_edge_weight: Tensor, batch: Tensor,
-              num_graphs: Optional[int] = None) -> Tensor:
+              num_graphs: int | None = None) -> Tensor:
         """Graph embeddings ``h_G^adj + h_G^diff``: ``[G, L*D]``."""
         _, g_a, _, g_d = self.encode(x, adj_edge_index, adj_edge_weight,
                                      diff_edge_index, diff_edge_weight, batch,

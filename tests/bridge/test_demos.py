@@ -4,7 +4,6 @@ import pytest
 import torch
 
 
-
 def _fit_av(model, crit, train, epochs, lr, clip=None, batch=32):
     """Plain Adam passes over ``train`` in index order with the global-local loss ``crit``."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
