@@ -22,9 +22,9 @@ $G eval  --dataset CiteSeer --seeds 0 1 2 3 4 --out-dir $R/CiteSeer-public-ppr -
 $G bench --dataset Cora --split pygcn --view heat --seeds 0 1 2 --out-dir $R/Cora-pygcn-heat --quiet --resume
 
 # Graph level, honest protocol (C by inner CV), 5 seeds. The shared SVC
-# probe (10 outer x 5 inner folds x 7 C, LinearSVC max_iter 10000) dominates
-# the cost: about a minute or more per seed on MUTAG on the shared 2-core
-# machine, so the IMDB sets (1000 / 1500 graphs) take far longer than training.
+# probe (10 outer x 5 inner folds x 7 C, LinearSVC max_iter 1000 as in the
+# release) dominates the cost: about 30 s per seed on MUTAG, 3-4 min on
+# PTC_MR on the shared 2-core machine, more on the IMDB sets.
 for D in MUTAG PTC_MR IMDB-BINARY IMDB-MULTI; do
   $G bench --dataset $D --out-dir $R/$D-ppr --quiet --resume
 done

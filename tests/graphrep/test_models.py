@@ -45,6 +45,25 @@ def test_graph_encoder_registers_and_trains_every_layer():
     assert all(p.grad is not None for p in enc.parameters())
 
 
+def test_graph_encoder_matches_dense_formula():
+    """H^(l+1) = PReLU(S H^(l) W + b), graph readout = concat of per-layer node sums."""
+    torch.manual_seed(0)
+    enc = GraphGCNEncoder(5, 4, num_layers=2)
+    x = torch.randn(5, 5)
+    ei = torch.tensor([[0, 1, 1, 2, 3, 4, 0], [1, 0, 2, 1, 4, 3, 0]])
+    w = torch.rand(7)
+    batch = torch.tensor([0, 0, 0, 1, 1])
+    node, graph = enc(x, ei, w, batch, 2)
+    s = torch.zeros(5, 5)
+    s[ei[1], ei[0]] = w  # row = target
+    h, sums = x, []
+    for conv, act in zip(enc.gcn.convs, enc.gcn.acts, strict=True):
+        h = act(s @ (h @ conv.lin.weight.T) + conv.bias)
+        sums.append(torch.stack([h[:3].sum(0), h[3:].sum(0)]))
+    torch.testing.assert_close(node, h)
+    torch.testing.assert_close(graph, torch.cat(sums, dim=1))
+
+
 def test_subgraph_sampling(cora_views):
     subsets = sample_node_subsets(2708, 100, 3)
     assert subsets.shape == (3, 100)
