@@ -7,6 +7,8 @@ Layout of a run directory::
                          and per evaluation
     <config>/seed_<k>/checkpoint.pt   atomic, resumable
     <config>/seed_<k>/embedding.pt    frozen embedding after training
+    <config>/seed_<k>/svc.json        graph level: stored probe result (resumes evaluation)
+    nested_seed_<k>.json              graph level, several configs: stored nested selection
     results.json         dataset, split, protocol, accuracy_mean, accuracy_std,
                          seeds, seconds, peak_rss_mb, per-seed accuracies, ...
 
@@ -31,7 +33,12 @@ from graphrep.data import (
     load_graph_dataset,
     load_node_dataset,
 )
-from graphrep.evaluate import graph_accuracy, nested_config_selection, node_accuracy
+from graphrep.evaluate import (
+    SVC_C_GRID,
+    graph_accuracy,
+    nested_config_selection,
+    node_accuracy,
+)
 from graphrep.models import MVGRL, MVGRLGraph
 from graphrep.subgraphs import view_as_sparse
 from graphrep.train import (
@@ -42,6 +49,7 @@ from graphrep.train import (
 )
 from graphrep.views import DiffusionOptions, attach_graph_views, node_views
 from shared.checkpoint import atomic_save, atomic_write_json
+from shared.probes import DEFAULT_SVC_MAX_ITER
 from shared.seeding import seed_everything
 
 __all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench"]
@@ -261,11 +269,16 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
         return out
 
     labels = ds.labels
+    probe_key = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC_MAX_ITER}
     table = {}  # config -> per-seed acc
     for cfg in tqdm(configs, desc="svc", disable=not opts.progress, leave=False):
         name = _config_name(cfg)
-        table[name] = [graph_accuracy(emb(cfg, s), labels, s)["accuracy"]
-                       for s in opts.seeds]
+        seed_dir = run / name
+        table[name] = [
+            _cached(seed_dir / f"seed_{s}" / "svc.json", {**probe_key, "seed": s},
+                    [seed_dir / f"seed_{s}" / "embedding.pt"],
+                    lambda cfg=cfg, s=s: graph_accuracy(emb(cfg, s), labels, s))["accuracy"]
+            for s in opts.seeds]
         metrics.write({"config": name, "eval": "svc", "accuracies": table[name]})
     out["per_config"] = table
     if opts.protocol == "paper":
@@ -277,15 +290,32 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
         out["accuracies"] = table[_config_name(configs[0])]
     else:
         accs, chosen = [], {}
+        names = [_config_name(cfg) for cfg in configs]
         for s in opts.seeds:
-            r = nested_config_selection(
-                [emb(cfg, s).numpy() for cfg in configs], labels.numpy(), seed=s)
+            r = _cached(run / f"nested_seed_{s}.json", {**probe_key, "seed": s, "configs": names},
+                        [run / n / f"seed_{s}" / "embedding.pt" for n in names],
+                        lambda s=s: nested_config_selection(
+                            [emb(cfg, s).numpy() for cfg in configs], labels.numpy(), seed=s))
             accs.append(r["accuracy"])
             chosen[s] = [_config_name(configs[k]) for k in r["chosen"]]
         out["accuracies"] = accs
         out["selection"] = "config and C chosen per outer fold by inner CV"
         out["chosen_configs"] = chosen
     return out
+
+
+def _cached(path: Path, key: dict, inputs: list, compute) -> dict:
+    """Probe result stored at ``path`` so an interrupted evaluation resumes where it
+    stopped (a graph-level probe takes minutes per seed). Recomputed when ``key`` (the
+    probe's settings) differs or an ``inputs`` file is newer than the stored result."""
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        fresh = all(p.stat().st_mtime <= path.stat().st_mtime for p in inputs if p.is_file())
+        if stored.get("key") == key and fresh:
+            return stored["result"]
+    result = compute()
+    atomic_write_json(path, {"key": key, "result": result})
+    return result
 
 
 def bench(opts: RunOptions, train: bool = True) -> dict:

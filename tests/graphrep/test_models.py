@@ -154,7 +154,7 @@ def test_graph_model_shapes_and_loss(mutag):
     assert emb.shape == (8, 32)
 
 
-def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path):
+def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
     from graphrep.cli import main
 
     out = tmp_path / "run"
@@ -168,8 +168,17 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path):
         assert key in res
     assert res["accuracy_mean"] > 50
     assert (out / "config.json").is_file() and (out / "metrics.jsonl").is_file()
-    # --resume reuses the finished run
+    # --resume reuses the finished run, including the stored probe result
+    stored = json.loads((out / "L2-B128-E2" / "seed_0" / "svc.json").read_text())
+    assert stored["result"]["accuracy"] * 100 == pytest.approx(res["accuracy_mean"])
+    import graphrep.experiment as experiment
+
+    def no_probe(*a, **k):
+        raise AssertionError("the stored probe result should have been reused")
+
+    monkeypatch.setattr(experiment, "graph_accuracy", no_probe)
     assert main(args + ["--resume"]) == 0
+    monkeypatch.undo()
     # ... but refuses one trained with other options
     other = [a if a != "2" else "3" for a in args]
     assert main(other + ["--resume"]) == 2
