@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -14,3 +15,16 @@ torch.set_num_threads(1)
 os.environ.setdefault("MUJOCO_GL", "egl")
 # Raw datasets: ../shared/data next to the checkout unless GRAPHREP_DATA says otherwise.
 os.environ.setdefault("GRAPHREP_DATA", str(REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sb3_logs_in_pytest_tmp(tmp_path_factory):
+    """SB3 makes a fresh /tmp/SB3-<time> folder for every model built without a log folder;
+    point them all at one folder under pytest's temporary directory instead."""
+    old = os.environ.get("SB3_LOGDIR")
+    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3_logs"))
+    yield
+    if old is None:
+        os.environ.pop("SB3_LOGDIR", None)
+    else:
+        os.environ["SB3_LOGDIR"] = old
