@@ -200,8 +200,19 @@ _TRAINING_KEYS = ("dataset", "split", "diffusion", "node", "graph",
                   "layers_grid", "batch_grid", "epochs_grid")
 
 
+#: Options inside the node/graph configs that do not change what is trained.
+_BOOKKEEPING_KEYS = ("checkpoint_every",)
+
+
+def _trained_part(value):
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in _BOOKKEEPING_KEYS}
+    return value
+
+
 def _check_resumable(old: dict, new: dict, path: Path) -> None:
-    diff = [k for k in _TRAINING_KEYS if k in old and old.get(k) != new.get(k)]
+    diff = [k for k in _TRAINING_KEYS
+            if k in old and _trained_part(old.get(k)) != _trained_part(new.get(k))]
     if diff:
         raise ValueError(
             f"--resume: {path} was written with other training options "

@@ -190,3 +190,12 @@ def test_cli_errors(capsys):
     assert main(["bench", "--dataset", "Coraa", "--quiet"]) == 2
     assert "Valid names" in capsys.readouterr().err
     assert main(["bench", "--dataset", "MUTAG", "--split", "pygcn"]) == 2
+
+
+def test_resume_ignores_bookkeeping_options(tmp_path):
+    from graphrep.experiment import _check_resumable
+
+    old = {"dataset": "MUTAG", "graph": {"lr": 1e-3, "epochs": 20, "checkpoint_every": 5}}
+    _check_resumable(old, {**old, "graph": {**old["graph"], "checkpoint_every": 1}}, tmp_path)
+    with pytest.raises(ValueError, match=r"other training options \(graph\)"):
+        _check_resumable(old, {**old, "graph": {**old["graph"], "lr": 1e-2}}, tmp_path)
