@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 from graphrep.diffusion import SparseView, adjacency_view, diffusion_view
 from shared.checkpoint import atomic_save
 
-__all__ = ["DiffusionOptions", "NodeViews", "node_views", "attach_graph_views"]
+__all__ = ["DiffusionOptions", "NodeViews", "node_views", "attach_graph_views", "check_dense_budget",
+           "MAX_DENSE_VIEW_ENTRIES"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,24 @@ def node_views(edge_index: Tensor, num_nodes: int,
                      options.build(edge_index, num_nodes), num_nodes)
 
 
+#: Most diffusion entries kept over all graphs without ``topk`` / ``eps`` (about 2 GB as
+#: int64 index pairs + float32 weights). REDDIT-BINARY's dense views hold ~10x more.
+MAX_DENSE_VIEW_ENTRIES = 100_000_000
+
+
+def check_dense_budget(graphs: list[Data], options: DiffusionOptions) -> None:
+    """Refuse dense (unsparsified) diffusion views that would not fit in memory, naming the fix."""
+    if options.topk is not None or options.eps is not None:
+        return
+    entries = sum(int(g.num_nodes) ** 2 for g in graphs)
+    if entries > MAX_DENSE_VIEW_ENTRIES:
+        raise ValueError(
+            f"dense {options.kind} views of these {len(graphs)} graphs would keep {entries:.2e} "
+            f"entries (~{entries * 20 / 2**30:.0f} GiB); keep the largest per node with "
+            f"--topk 32 (DiffusionOptions(topk=32)) or drop small ones with --eps 1e-4."
+        )
+
+
 def attach_graph_views(graphs: list[Data], options: DiffusionOptions,
                        cache_file: Path | None = None,
                        progress: bool = True) -> list[Data]:
@@ -87,6 +106,7 @@ def attach_graph_views(graphs: list[Data], options: DiffusionOptions,
         if len(cached) == len(graphs):
             views = cached
     if views is None:
+        check_dense_budget(graphs, options)
         views = []
         for g in tqdm(graphs, desc=f"{options.kind} views", disable=not progress,
                       leave=False):

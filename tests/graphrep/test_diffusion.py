@@ -130,3 +130,18 @@ def test_bad_diffusion_arguments(graph):
         diffusion_view(ei, n, topk=0)
     with pytest.raises(ValueError, match="nodes"):
         diffusion_view(ei, 3)
+
+
+def test_dense_graph_views_over_budget_name_the_fix(monkeypatch):
+    from torch_geometric.data import Data
+
+    import graphrep.views as views
+
+    graphs = [Data(x=torch.ones(30, 1), edge_index=torch.tensor([[0, 1], [1, 0]]), num_nodes=30)
+              for _ in range(4)]
+    monkeypatch.setattr(views, "MAX_DENSE_VIEW_ENTRIES", 1000)
+    with pytest.raises(ValueError, match=r"3\.60e\+03 entries.*--topk 32"):
+        views.attach_graph_views(graphs, views.DiffusionOptions(), progress=False)
+    # sparsified views are not limited
+    out = views.attach_graph_views(graphs, views.DiffusionOptions(topk=4), progress=False)
+    assert len(out) == 4
