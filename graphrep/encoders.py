@@ -138,8 +138,8 @@ class GraphGCNEncoder(nn.Module):
             the concatenated per-layer sum readouts.
         """
         # one sparse CSR matrix per batch: GCNConv then multiplies S @ (H W) directly
-        # instead of materialising an [E, D] message per edge (8x faster on CPU for
-        # 10k nodes / 320k edges / D = 512, and the messages were REDDIT's memory peak)
+        # instead of materialising an [E, D] message per edge (those messages were
+        # REDDIT-BINARY's memory peak)
         adj = to_torch_csr_tensor(edge_index.flip(0), edge_weight,
                                   size=(x.size(0), x.size(0)))
         readouts = []
