@@ -23,7 +23,7 @@ import torch
 
 DEFAULTS = dict(topk=64, eps=None, self_loop=1.0, full_batch=0, batch_size=1,
                 sample_size=2000, lr=1e-3, epochs=100, eval_at="25,50,75,100",
-                view="ppr", wd=0.0, binary_x=0)
+                view="ppr", wd=0.0, binary_x=0, colscale=0)
 
 
 def _parse(spec: str) -> dict:
@@ -68,13 +68,14 @@ def main() -> None:
     views_cache = {}
     for spec in args.set or [""]:
         cfg = _parse(spec)
-        vkey = (cfg["view"], cfg["topk"], cfg["eps"], cfg["self_loop"])
+        vkey = (cfg["view"], cfg["topk"], cfg["eps"], cfg["self_loop"], cfg["colscale"])
         t0 = time.perf_counter()
         if vkey not in views_cache:
             views_cache[vkey] = node_views(
                 data.edge_index, n,
                 DiffusionOptions(kind=cfg["view"], topk=cfg["topk"], eps=cfg["eps"],
-                                 self_loop_weight=cfg["self_loop"]))
+                                 self_loop_weight=cfg["self_loop"],
+                                 column_scale="minmax" if cfg["colscale"] else None))
         views = views_cache[vkey]
         tdiff = time.perf_counter() - t0
         adj_s = view_as_sparse(views.adj, n)

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "level)")
         s.add_argument("--eps", type=float, default=None,
                        help="drop diffusion entries below eps")
+        s.add_argument("--column-scale", choices=["minmax"], default=None,
+                       help="rescale every column of the diffusion to [0, 1] after "
+                            "sparsification (the release's CiteSeer treatment)")
         s.add_argument("--self-loop-weight", type=float, default=None,
                        help="w in the adjacency view D^-1/2 (A + w I) D^-1/2 "
                             "(default 1; the release effectively uses 2 at "
@@ -120,7 +123,7 @@ def _options(args: argparse.Namespace):
                     f"{args.protocol}"),
         diffusion=DiffusionOptions(kind=args.view, alpha=args.alpha, t=args.t,
                                    method=args.diffusion_method, eps=args.eps,
-                                   topk=topk,
+                                   topk=topk, column_scale=args.column_scale,
                                    self_loop_weight=args.self_loop_weight or 1.0))
     if graph:
         g = replace(opts.graph, hidden_channels=args.hidden, lr=args.lr,

@@ -35,7 +35,10 @@ Computation methods:
 
 Sparsification after either method: ``eps`` drops entries below a threshold,
 ``topk`` keeps the ``k`` largest entries of every row (each node keeps its
-``k`` strongest sources). Both can be combined.
+``k`` strongest sources). Both can be combined. ``column_scale="minmax"``
+then rescales every column of ``S`` to ``[0, 1]`` as scikit-learn's
+``MinMaxScaler`` would on the dense matrix (implicit zeros count): the
+release's treatment of CiteSeer, after its epsilon sparsification.
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ __all__ = [
     "ppr_matrix",
     "heat_matrix",
     "sparsify_dense",
+    "minmax_columns",
     "diffusion_view",
 ]
 
@@ -251,6 +255,7 @@ def diffusion_view(
     topk: int | None = None,
     prune: float = 1e-6,
     tol: float = 1e-6,
+    column_scale: str | None = None,
     dtype: torch.dtype = torch.float,
 ) -> SparseView:
     r"""A diffusion view in the module's sparse format.
@@ -267,6 +272,8 @@ def diffusion_view(
         prune: ``"power"`` only: entries of each series term below this are
             dropped (bounds memory; adds at most ``prune`` per term and entry).
         tol: ``"power"`` only: stop when the remaining series mass is below.
+        column_scale: ``None`` or ``"minmax"`` (see :func:`minmax_columns`),
+            applied after sparsification.
 
     Returns:
         ``(edge_index [2, nnz], edge_weight [nnz])``.
@@ -274,6 +281,16 @@ def diffusion_view(
     _check(edge_index, num_nodes)
     if kind not in ("ppr", "heat"):
         raise ValueError(f"Unknown diffusion {kind!r}; choose 'ppr' or 'heat'.")
+    if column_scale not in (None, "minmax"):
+        raise ValueError(f"Unknown column_scale {column_scale!r}; choose None or 'minmax'.")
+    view = _diffuse(edge_index, num_nodes, kind, alpha, t, method, eps, topk, prune,
+                    tol, dtype)
+    return view if column_scale is None else minmax_columns(*view, num_nodes)
+
+
+def _diffuse(edge_index: Tensor, num_nodes: int, kind: str, alpha: float, t: float,
+             method: str, eps: float | None, topk: int | None, prune: float,
+             tol: float, dtype: torch.dtype) -> SparseView:
     if method == "auto":
         method = "exact" if num_nodes <= EXACT_MAX_NODES else "power"
     if method == "exact":
@@ -295,6 +312,43 @@ def diffusion_view(
     edge_index = torch.from_numpy(np.stack([coo.col, coo.row])).long()
     weight = torch.from_numpy(coo.data).to(dtype)
     return coalesce(edge_index, weight, num_nodes)
+
+
+def minmax_columns(edge_index: Tensor, edge_weight: Tensor,
+                   num_nodes: int) -> SparseView:
+    r"""Scale every column of a sparse view to ``[0, 1]``.
+
+    Column ``j`` of :math:`S` (the entries with ``edge_index[0] == j``) becomes
+    :math:`(S_{ij} - m_j) / (M_j - m_j)`, with :math:`M_j` its maximum and
+    :math:`m_j` its minimum over all ``N`` rows, implicit zeros included (so
+    :math:`m_j = 0` unless the column is full). A constant column becomes
+    zero, as in scikit-learn's ``MinMaxScaler``; entries that become zero are
+    dropped.
+
+    Args:
+        edge_index: ``[2, nnz]``, ``edge_index[0]`` the column (source).
+        edge_weight: ``[nnz]``.
+        num_nodes: ``N``.
+
+    Returns:
+        ``(edge_index [2, nnz'], edge_weight [nnz'])`` with ``nnz' <= nnz``.
+    """
+    col = edge_index[0]
+    w = edge_weight
+    count = torch.bincount(col, minlength=num_nodes)
+    col_max = torch.zeros(num_nodes, dtype=w.dtype).scatter_reduce(
+        0, col, w, "amax", include_self=False)
+    col_min = torch.zeros(num_nodes, dtype=w.dtype).scatter_reduce(
+        0, col, w, "amin", include_self=False)
+    # implicit zeros take part in min and max unless the column is full
+    sparse_col = count < num_nodes
+    col_max = torch.where(sparse_col, col_max.clamp(min=0), col_max)
+    col_min = torch.where(sparse_col, col_min.clamp(max=0), col_min)
+    span = col_max - col_min
+    span = torch.where(span > 0, span, torch.ones_like(span))
+    scaled = (w - col_min[col]) / span[col]
+    keep = scaled != 0
+    return edge_index[:, keep], scaled[keep]
 
 
 def _row_topk(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:

@@ -205,8 +205,11 @@ _BOOKKEEPING_KEYS = ("checkpoint_every",)
 
 
 def _trained_part(value):
+    # None-valued options compare as absent, so run dirs written before an
+    # option existed (at its None default) still resume
     if isinstance(value, dict):
-        return {k: v for k, v in value.items() if k not in _BOOKKEEPING_KEYS}
+        return {k: v for k, v in value.items()
+                if k not in _BOOKKEEPING_KEYS and v is not None}
     return value
 
 

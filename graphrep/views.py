@@ -38,15 +38,21 @@ class DiffusionOptions:
     #: weight ``w`` of the self-loops of the adjacency view
     #: ``D^-1/2 (A + w I) D^-1/2`` (the release effectively uses 2 at node level).
     self_loop_weight: float = 1.0
+    #: ``None`` or ``"minmax"``: scale every column of the diffusion to [0, 1]
+    #: (the release's CiteSeer treatment; :func:`graphrep.diffusion.minmax_columns`).
+    column_scale: str | None = None
 
     def build(self, edge_index: Tensor, num_nodes: int) -> SparseView:
         return diffusion_view(edge_index, num_nodes, self.kind, alpha=self.alpha,
                               t=self.t, method=self.method, eps=self.eps,
-                              topk=self.topk)
+                              topk=self.topk, column_scale=self.column_scale)
 
     def key(self) -> str:
         """Short stable identifier for cache file names."""
-        blob = json.dumps(asdict(self), sort_keys=True)
+        fields = asdict(self)
+        if fields["column_scale"] is None:  # keeps the keys of views cached before it existed
+            del fields["column_scale"]
+        blob = json.dumps(fields, sort_keys=True)
         return f"{self.kind}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
 
 

@@ -9,6 +9,7 @@ from graphrep.diffusion import (
     adjacency_view,
     diffusion_view,
     heat_matrix,
+    minmax_columns,
     ppr_matrix,
     sparsify_dense,
 )
@@ -108,6 +109,35 @@ def test_power_topk(graph):
     ei, n = graph
     kept = dense(diffusion_view(ei, n, "heat", method="power", topk=3), n)
     assert ((kept != 0).sum(1) <= 3).all()
+
+
+def test_minmax_columns_equals_sklearn_on_the_dense_matrix():
+    from sklearn.preprocessing import MinMaxScaler
+
+    n = 5
+    m = torch.zeros(n, n, dtype=torch.float64)
+    m[:, 0] = torch.tensor([0.5, 0.2, 0.3, 0.9, 0.4])  # full column: min is 0.2, not 0
+    m[1, 1], m[3, 1] = 0.25, 0.5                       # sparse column: min is 0
+    m[:, 2] = 0.7                                      # full constant column -> 0
+    m[2, 3] = 0.1                                      # single entry -> 1
+    ei, ew = sparsify_dense(m, dtype=torch.float64)
+    got = dense(minmax_columns(ei, ew, n), n)
+    want = torch.from_numpy(MinMaxScaler().fit_transform(m.numpy()))
+    assert torch.allclose(got, want)
+    assert (minmax_columns(ei, ew, n)[1] != 0).all()  # zeros are dropped
+
+
+def test_column_scale_after_eps(graph):
+    ei, n = graph
+    from sklearn.preprocessing import MinMaxScaler
+
+    s = ppr_matrix(ei, n)
+    s[s < 1e-3] = 0
+    got = dense(diffusion_view(ei, n, "ppr", eps=1e-3, column_scale="minmax"), n)
+    want = torch.from_numpy(MinMaxScaler().fit_transform(s.numpy()))
+    assert torch.allclose(got, want, atol=1e-6)
+    with pytest.raises(ValueError, match="column_scale"):
+        diffusion_view(ei, n, column_scale="zscore")
 
 
 def test_graph_without_edges():

@@ -199,3 +199,20 @@ def test_resume_ignores_bookkeeping_options(tmp_path):
     _check_resumable(old, {**old, "graph": {**old["graph"], "checkpoint_every": 1}}, tmp_path)
     with pytest.raises(ValueError, match=r"other training options \(graph\)"):
         _check_resumable(old, {**old, "graph": {**old["graph"], "lr": 1e-2}}, tmp_path)
+
+
+def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
+    from dataclasses import asdict
+
+    from graphrep.experiment import _check_resumable
+    from graphrep.views import DiffusionOptions
+
+    new = asdict(DiffusionOptions(topk=32))
+    old = {k: v for k, v in new.items() if k != "column_scale"}
+    _check_resumable({"diffusion": old}, {"diffusion": new}, tmp_path)
+    with pytest.raises(ValueError, match=r"\(diffusion\)"):
+        _check_resumable({"diffusion": old},
+                         {"diffusion": {**new, "column_scale": "minmax"}}, tmp_path)
+    # and views cached before it keep their file names
+    assert DiffusionOptions(topk=32).key() != DiffusionOptions(
+        topk=32, column_scale="minmax").key()
