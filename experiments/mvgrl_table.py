@@ -31,28 +31,32 @@ FIELDS = ["dataset", "split", "view", "protocol", "ours_mean", "ours_std",
           "diffusion_seconds", "peak_rss_mb", "run"]
 
 
+def _row(r: dict, name: str) -> dict:
+    split = r["split"]
+    note = " (paper's split)" if split == "pygcn" else ""
+    return {
+        "dataset": r["dataset"], "split": split + note, "view": r["view"],
+        "protocol": r["protocol"], "ours_mean": round(r["accuracy_mean"], 2),
+        "ours_std": round(r["accuracy_std"], 2), "n_seeds": len(r["seeds"]),
+        "paper": PAPER.get(r["dataset"], ""),
+        "dgl_reproduction": DGL.get(r["dataset"], "") if split != "pygcn" else "",
+        "seconds": round(r["seconds"], 1),
+        # eval-only rows (results_<protocol>.json) time the probe alone
+        "seconds_per_seed": round(r["seconds"] / max(len(r["seeds"]), 1), 1),
+        # training time per (config, seed), as recorded when it was trained (a run
+        # resumed later keeps it, while "seconds" then covers the resumed part only)
+        "train_seconds_per_run": round(float(np.mean(
+            [t["train_seconds"] for t in r.get("train", {}).values()] or [np.nan])), 1),
+        "diffusion_seconds": round(r.get("diffusion_seconds", float("nan")), 1),
+        "peak_rss_mb": round(r["peak_rss_mb"]), "run": name,
+    }
+
+
 def collect(runs: Path) -> list:
     rows = []
     for f in sorted(runs.glob("*/results*.json")):
         r = json.loads(f.read_text())
-        split = r["split"]
-        note = " (paper's split)" if split == "pygcn" else ""
-        rows.append({
-            "dataset": r["dataset"], "split": split + note, "view": r["view"],
-            "protocol": r["protocol"], "ours_mean": round(r["accuracy_mean"], 2),
-            "ours_std": round(r["accuracy_std"], 2), "n_seeds": len(r["seeds"]),
-            "paper": PAPER.get(r["dataset"], ""),
-            "dgl_reproduction": DGL.get(r["dataset"], "") if split != "pygcn" else "",
-            "seconds": round(r["seconds"], 1),
-            # eval-only rows (results_<protocol>.json) time the probe alone
-            "seconds_per_seed": round(r["seconds"] / max(len(r["seeds"]), 1), 1),
-            # training time per (config, seed), as recorded when it was trained (a run
-            # resumed later keeps it, while "seconds" then covers the resumed part only)
-            "train_seconds_per_run": round(float(np.mean(
-                [t["train_seconds"] for t in r.get("train", {}).values()] or [np.nan])), 1),
-            "diffusion_seconds": round(r.get("diffusion_seconds", float("nan")), 1),
-            "peak_rss_mb": round(r["peak_rss_mb"]), "run": f.parent.name,
-        })
+        rows.append(_row(r, f.parent.name))
         per_config = r.get("per_config") or {}
         if r["protocol"] == "honest" and len(per_config) > 1:
             # the paper's selection, read off the same per-config probes: the config with
@@ -62,6 +66,38 @@ def collect(runs: Path) -> list:
             rows.append({**rows[-1], "protocol": f"paper ({best} of {len(per_config)})",
                          "ours_mean": round(float(accs.mean()), 2),
                          "ours_std": round(float(accs.std()), 2)})
+    return rows + merged_rows(runs)
+
+
+def merged_rows(runs: Path) -> list:
+    """One row per group of run dirs that trained the same configuration on disjoint
+    seeds (e.g. a long REDDIT-BINARY benchmark split over sessions): accuracies pooled,
+    seconds summed, peak memory the largest."""
+    from graphrep.experiment import _TRAINING_KEYS, _trained_part
+
+    groups: dict = {}
+    for f in sorted(runs.glob("*/results*.json")):
+        cfg_file = f.parent / "config.json"
+        if not cfg_file.is_file():
+            continue
+        cfg = json.loads(cfg_file.read_text())
+        key = json.dumps({k: _trained_part(cfg.get(k)) for k in _TRAINING_KEYS}
+                         | {"results": f.name}, sort_keys=True)
+        groups.setdefault(key, []).append(json.loads(f.read_text()) | {"_run": f.parent.name})
+    rows = []
+    for members in groups.values():
+        seeds = [s for m in members for s in m["seeds"]]
+        if len(members) < 2 or len(set(seeds)) != len(seeds) or any(
+                len(m["accuracies"]) != len(m["seeds"]) for m in members):
+            continue
+        accs = np.asarray([a for m in members for a in m["accuracies"]])
+        pooled = {**members[0], "seeds": seeds, "accuracy_mean": float(accs.mean()),
+                  "accuracy_std": float(accs.std()),
+                  "seconds": sum(m["seconds"] for m in members),
+                  "peak_rss_mb": max(m["peak_rss_mb"] for m in members),
+                  "train": {f"{m['_run']}/{k}": v for m in members
+                            for k, v in m.get("train", {}).items()}}
+        rows.append(_row(pooled, " + ".join(m["_run"] for m in members)))
     return rows
 
 

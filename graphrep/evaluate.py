@@ -2,8 +2,8 @@
 
 ``honest``
     Node level: :func:`shared.probes.logistic_regression_probe` fitted on the
-    split's training nodes, ``C`` chosen on the validation nodes, accuracy on
-    the test nodes. Graph level: :func:`shared.probes.svc_cross_validation`
+    split's training nodes, ``C`` and whether to z-score the embedding chosen
+    on the validation nodes, accuracy on the test nodes. Graph level: :func:`shared.probes.svc_cross_validation`
     (stratified 10-fold, LinearSVC, ``C`` by inner 5-fold CV); when several
     encoder configurations were trained, the configuration too is chosen per
     outer fold by inner-fold accuracy (:func:`nested_config_selection`).
@@ -70,10 +70,13 @@ def node_accuracy(emb: Tensor, data, protocol: str = "honest",
         emb: ``[N, D]``; ``data``: ``Data`` with ``y`` and the split masks.
     """
     if protocol == "honest":
+        # C and z-scoring chosen together on the validation nodes (CiteSeer's embeddings
+        # probe better raw, Cora's z-scored; experiments/results/mvgrl_tune.jsonl)
         res = logistic_regression_probe(emb, data.y, data.train_mask,
-                                        data.test_mask, data.val_mask, seed=seed)
+                                        data.test_mask, data.val_mask, seed=seed,
+                                        standardize="select")
         return {"accuracy": res.test_accuracy, "val_accuracy": res.val_accuracy,
-                "C": res.C}
+                "C": res.C, "standardized": res.standardized}
     if protocol == "paper":
         return {"accuracy": release_logreg_probe(emb, data.y, data.train_mask,
                                                  data.test_mask, seed=seed)}

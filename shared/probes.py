@@ -33,6 +33,8 @@ class ProbeResult:
     test_accuracy: float
     val_accuracy: float | None
     C: float
+    #: whether the chosen probe z-scores its inputs
+    standardized: bool = True
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def logistic_regression_probe(
     *,
     c_grid: Sequence[float] = DEFAULT_LOGREG_C,
     seed: int = 0,
-    standardize: bool = True,
+    standardize: bool | str = True,
     max_iter: int = 2000,
 ) -> ProbeResult:
     """Fit a multinomial logistic regression on the training rows, report test accuracy.
@@ -96,7 +98,8 @@ def logistic_regression_probe(
         train_mask, test_mask, val_mask: ``[N]`` bool masks.
         c_grid: candidate ``C`` values; a single value skips selection.
         seed: seed of the CV splits and the solver.
-        standardize: z-score features with training statistics.
+        standardize: z-score features with training statistics; ``"select"`` chooses
+            with or without jointly with ``C`` (same validation rows or CV).
 
     Returns:
         :class:`ProbeResult` with accuracies as fractions.
@@ -113,17 +116,23 @@ def logistic_regression_probe(
     val = _mask("val_mask", val_mask, n) if val_mask is not None else None
     if len(c_grid) == 0:
         raise ValueError("c_grid is empty")
+    if standardize not in (True, False, "select"):
+        raise ValueError(f"standardize must be True, False or 'select', got {standardize!r}")
 
-    def model(c: float):
+    def model(c: float, scaled: bool):
         clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
-        return make_pipeline(StandardScaler(), clf) if standardize else clf
+        return make_pipeline(StandardScaler(), clf) if scaled else clf
 
-    best_c, best_val = float(c_grid[0]), None
-    if len(c_grid) > 1:
+    # candidates in a fixed order; ties go to the first (standardised, smaller C)
+    grid = [(s, float(c)) for s in ((True, False) if standardize == "select"
+                                    else (bool(standardize),)) for c in c_grid]
+    best_scaled, best_c = grid[0]
+    best_val = None
+    if len(grid) > 1:
         scores = []
-        for c in c_grid:
+        for scaled, c in grid:
             if val is not None:
-                scores.append(model(c).fit(x[train], y[train]).score(x[val], y[val]))
+                scores.append(model(c, scaled).fit(x[train], y[train]).score(x[val], y[val]))
             else:
                 k = int(min(5, np.unique(y[train], return_counts=True)[1].min()))
                 if k < 2:
@@ -131,13 +140,15 @@ def logistic_regression_probe(
                         "cannot choose C: a class has fewer than 2 training rows; pass one C"
                     )
                 cv = StratifiedKFold(k, shuffle=True, random_state=seed)
-                scores.append(cross_val_score(model(c), x[train], y[train], cv=cv).mean())
-        best_c = float(c_grid[int(np.argmax(scores))])
-    clf = model(best_c).fit(x[train], y[train])
+                scores.append(cross_val_score(model(c, scaled), x[train], y[train],
+                                              cv=cv).mean())
+        best_scaled, best_c = grid[int(np.argmax(scores))]
+    clf = model(best_c, best_scaled).fit(x[train], y[train])
     if val is not None:
         best_val = float(clf.score(x[val], y[val]))
     return ProbeResult(
-        test_accuracy=float(clf.score(x[test], y[test])), val_accuracy=best_val, C=best_c
+        test_accuracy=float(clf.score(x[test], y[test])), val_accuracy=best_val, C=best_c,
+        standardized=best_scaled,
     )
 
 

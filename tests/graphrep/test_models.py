@@ -216,3 +216,21 @@ def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
     # and views cached before it keep their file names
     assert DiffusionOptions(topk=32).key() != DiffusionOptions(
         topk=32, column_scale="minmax").key()
+
+
+def test_node_diffusion_defaults_per_dataset():
+    from graphrep.cli import _options, build_parser
+
+    def diffusion(*argv):
+        return _options(build_parser().parse_args(["bench", *argv])).diffusion
+
+    cite = diffusion("--dataset", "citeseer")
+    assert (cite.topk, cite.eps, cite.column_scale) == (None, 0.01, "minmax")
+    # any explicit diffusion flag replaces the preset as a whole
+    cite64 = diffusion("--dataset", "CiteSeer", "--topk", "64")
+    assert (cite64.topk, cite64.eps, cite64.column_scale) == (64, None, None)
+    plain = diffusion("--dataset", "CiteSeer", "--column-scale", "none")
+    assert (plain.topk, plain.eps, plain.column_scale) == (64, None, None)
+    cora = diffusion("--dataset", "Cora")
+    assert (cora.topk, cora.eps, cora.column_scale) == (64, None, None)
+    assert diffusion("--dataset", "MUTAG").topk is None

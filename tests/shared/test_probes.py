@@ -64,3 +64,21 @@ def test_probe_errors(digits):
         logistic_regression_probe(bad, y, tr, te)
     with pytest.raises(ValueError, match="fewer than n_folds"):
         svc_cross_validation(x[:20], y[:20], n_folds=10)
+
+
+def test_logreg_probe_selects_standardisation_on_validation(digits):
+    x, y = digits
+    tr, va, te = masks(len(y))
+    rng = np.random.default_rng(0)
+    # digits at their own scale + 400 tiny noise columns: z-scoring blows the noise up to
+    # the signal's scale, so the raw probe should win on validation
+    x_noisy = np.hstack([x, 1e-3 * rng.normal(size=(len(y), 400))])
+    fixed = {s: logistic_regression_probe(x_noisy, y, tr, te, va, standardize=s)
+             for s in (True, False)}
+    sel = logistic_regression_probe(x_noisy, y, tr, te, va, standardize="select")
+    assert fixed[False].val_accuracy > fixed[True].val_accuracy
+    assert sel.standardized is False and sel == fixed[False]
+    # the default keeps z-scoring
+    assert logistic_regression_probe(x, y, tr, te, va).standardized is True
+    with pytest.raises(ValueError, match="standardize"):
+        logistic_regression_probe(x, y, tr, te, va, standardize="maybe")

@@ -84,14 +84,20 @@ def _train_teacher(x, y, epochs: int, seed: int, augment: bool = True) -> _MLP:
 
 
 def _train_student(student, teacher, x, y, n_epochs, arm, seed, lr=3e-3, crd_weight=0.8,
-                   augment: bool = True, labelled=None):
+                   augment: bool = True, labelled=None, negatives: str = "other_class"):
     """Train ``student`` on ``(x, y)``; ``arm`` contains "kd" and/or "crd" (or neither).
 
-    ``labelled`` (optional ``[N]`` bool) restricts the CE term to those rows."""
+    ``labelled`` (optional ``[N]`` bool) restricts the CE term to those rows. ``negatives``:
+    ``"other_class"`` draws CRD's negatives from other classes (the release's sampler),
+    ``"uniform"`` from all samples."""
     g = torch.Generator().manual_seed(seed)
     n = len(x)
+    if negatives not in ("other_class", "uniform"):
+        raise ValueError(f"negatives must be 'other_class' or 'uniform', got {negatives!r}")
     crd = (CRDLoss(student.classifier.in_features, teacher.classifier.in_features, n_data=n,
-                   feat_dim=64, num_negatives=512) if "crd" in arm else None)
+                   feat_dim=64, num_negatives=512,
+                   labels=y if negatives == "other_class" else None)
+           if "crd" in arm else None)
     params = list(student.parameters()) + (list(crd.parameters()) if crd else [])
     opt = torch.optim.Adam(params, lr=lr, weight_decay=1e-4)
     for _ in range(n_epochs):
@@ -117,12 +123,19 @@ def _train_student(student, teacher, x, y, n_epochs, arm, seed, lr=3e-3, crd_wei
 
 
 def run(quick: bool = False, seed: int = 0, seeds: int | None = None, hidden: int = 16,
-        augment: bool = True) -> dict:
+        augment: bool = True, negatives: str = "other_class", epochs: int | None = None,
+        crd_weight: float = 0.8, validation: bool = False) -> dict:
+    """``validation=True`` holds out 20% of the training rows and reports accuracy on them
+    (the test rows are not touched): what settings were chosen on."""
     x, y = load_digits_tensors()
     train, test = split_masks(len(x), 0.3, seed)
     xtr, ytr, xte, yte = x[train], y[train], x[test], y[test]
+    if validation:
+        fit, val = split_masks(len(xtr), 0.2, seed + 1)
+        xtr, ytr, xte, yte = xtr[fit], ytr[fit], xtr[val], ytr[val]
     n_seeds = seeds or (1 if quick else 3)
     epochs_t, epochs_s = (20, 15) if quick else (60, 40)
+    epochs_s = epochs or epochs_s
     teacher = _train_teacher(xtr, ytr, epochs_t, seed, augment)
     arms = ("student_alone", "kd", "crd", "crd+kd")
     results: dict[str, list[float]] = {a: [] for a in arms}
@@ -133,7 +146,8 @@ def run(quick: bool = False, seed: int = 0, seeds: int | None = None, hidden: in
         for arm in arms:
             torch.manual_seed(2000 + s)
             st = _train_student(copy.deepcopy(init), teacher, xtr, ytr, epochs_s,
-                                arm if arm != "student_alone" else "", s, augment=augment)
+                                arm if arm != "student_alone" else "", s, augment=augment,
+                                crd_weight=crd_weight, negatives=negatives)
             results[arm].append(_accuracy(st, xte, yte))
     metrics = {"teacher": _accuracy(teacher, xte, yte)}
     for a in arms:
@@ -142,11 +156,14 @@ def run(quick: bool = False, seed: int = 0, seeds: int | None = None, hidden: in
     holds = metrics["crd"]["mean"] > metrics["student_alone"]["mean"]
     return {
         "seeds": n_seeds, "labelled": int(len(xtr)), "augment": augment, "student_hidden": hidden,
-        "epochs_teacher": epochs_t, "epochs_student": epochs_s,
+        "epochs_teacher": epochs_t, "epochs_student": epochs_s, "negatives": negatives,
+        "crd_weight": crd_weight, "evaluated_on": "validation" if validation else "test",
         "train_seconds": round(time.perf_counter() - start, 1),
         "metrics": metrics, "claim_holds": bool(holds),
         "summary": (
-            f"test acc (mean of {n_seeds} seeds, all {len(xtr)} training labels, augmented): "
+            f"{'validation' if validation else 'test'} acc (mean of {n_seeds} seeds, all "
+            f"{len(xtr)} training labels, {'augmented' if augment else 'not augmented'}, "
+            f"{negatives} negatives, weight {crd_weight}): "
             f"teacher {metrics['teacher']:.3f}; student alone {metrics['student_alone']['mean']:.3f}, "
             f"KD {metrics['kd']['mean']:.3f}, CRD {metrics['crd']['mean']:.3f}, "
             f"CRD+KD {metrics['crd+kd']['mean']:.3f}"
