@@ -66,14 +66,19 @@ def run(
     prune_levels: tuple[float, ...] = (0.0, 0.5, 0.8),
     crfs: tuple[int, ...] = (6, 12, 18, 24, 30, 36, 42, 48),
     per_channel_min_size: int = 256,
+    step: float = 3.0,
+    epochs: dict[str, int] | None = None,
+    finetune: int | None = None,
 ) -> dict:
+    """``step``: pan speed in pixels per frame; ``epochs``: fitting epochs per size
+    (default S 150, M 120; quick S 40); ``finetune``: epochs after pruning (20; quick 10)."""
     torch.manual_seed(seed)
-    frames = pan_video("astronaut", n_frames, 72, 128)
+    frames = pan_video("astronaut", n_frames, 72, 128, step=step)
     frames = (frames * 255).round() / 255
     t, _, h, w = frames.shape
     sizes = ("S",) if quick else ("S", "M")
-    epochs = {"S": 40} if quick else {"S": 150, "M": 120}
-    finetune = 10 if quick else 20
+    epochs = epochs or ({"S": 40} if quick else {"S": 150, "M": 120})
+    finetune = finetune or (10 if quick else 20)
     if quick:
         prune_levels = prune_levels[:2]
     points, fits = [], {}
@@ -131,6 +136,7 @@ def run(
             return hs[-1]["psnr"]
         claim = bool(any(p["psnr_8bit"] >= h264_at(p["bpp"]) for p in huff))
     return {
-        "frames": [t, h, w], "seconds": round(seconds, 1), "fits": fits, "points": points,
+        "frames": [t, h, w], "pan_step": step, "seconds": round(seconds, 1), "fits": fits,
+        "points": points,
         "h264": h264, "claim_holds": claim, "summary": summary,
     }
