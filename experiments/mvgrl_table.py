@@ -25,18 +25,32 @@ PAPER = {"Cora": 86.8, "CiteSeer": 73.3, "PubMed": 80.1, "MUTAG": 89.7,
 DGL = {"Cora": "83.2-83.5", "CiteSeer": "72.6-73.7", "PubMed": "79.8",
        "MUTAG": "89.4", "PTC_MR": "62.2", "IMDB-BINARY": "73.8",
        "IMDB-MULTI": "51.1", "REDDIT-BINARY": "failed"}
-FIELDS = ["dataset", "split", "view", "protocol", "ours_mean", "ours_std",
+FIELDS = ["dataset", "split", "view", "diffusion", "protocol", "ours_mean", "ours_std",
           "n_seeds", "paper", "dgl_reproduction", "seconds", "seconds_per_seed",
           "train_seconds_per_run",
           "diffusion_seconds", "peak_rss_mb", "run"]
 
 
-def _row(r: dict, name: str) -> dict:
+def describe_diffusion(run: Path) -> str:
+    """Sparsification of a run's diffusion view, from its config.json."""
+    cfg_file = run / "config.json"
+    if not cfg_file.is_file():
+        return ""
+    d = json.loads(cfg_file.read_text()).get("diffusion", {})
+    parts = [f"top-{d['topk']}"] if d.get("topk") else []
+    parts += [f"eps {d['eps']:g}"] if d.get("eps") else []
+    parts += ["column min-max"] if d.get("column_scale") == "minmax" else []
+    if d.get("self_loop_weight", 1.0) != 1.0:
+        parts.append(f"A + {d['self_loop_weight']:g}I")
+    return ", ".join(parts) or "dense"
+
+
+def _row(r: dict, name: str, diffusion: str = "") -> dict:
     split = r["split"]
     note = " (paper's split)" if split == "pygcn" else ""
     return {
         "dataset": r["dataset"], "split": split + note, "view": r["view"],
-        "protocol": r["protocol"], "ours_mean": round(r["accuracy_mean"], 2),
+        "diffusion": diffusion, "protocol": r["protocol"], "ours_mean": round(r["accuracy_mean"], 2),
         "ours_std": round(r["accuracy_std"], 2), "n_seeds": len(r["seeds"]),
         "paper": PAPER.get(r["dataset"], ""),
         "dgl_reproduction": DGL.get(r["dataset"], "") if split != "pygcn" else "",
@@ -56,7 +70,7 @@ def collect(runs: Path) -> list:
     rows = []
     for f in sorted(runs.glob("*/results*.json")):
         r = json.loads(f.read_text())
-        rows.append(_row(r, f.parent.name))
+        rows.append(_row(r, f.parent.name, describe_diffusion(f.parent)))
         per_config = r.get("per_config") or {}
         if r["protocol"] == "honest" and len(per_config) > 1:
             # the paper's selection, read off the same per-config probes: the config with
@@ -97,7 +111,8 @@ def merged_rows(runs: Path) -> list:
                   "peak_rss_mb": max(m["peak_rss_mb"] for m in members),
                   "train": {f"{m['_run']}/{k}": v for m in members
                             for k, v in m.get("train", {}).items()}}
-        rows.append(_row(pooled, " + ".join(m["_run"] for m in members)))
+        rows.append(_row(pooled, " + ".join(m["_run"] for m in members),
+                         describe_diffusion(runs / members[0]["_run"])))
     return rows
 
 
@@ -120,12 +135,12 @@ def write_tables(rows: list, out: Path) -> None:
         "training finished (e.g. re-probed) counts only the resumed part in `seconds`;",
         "`train s/run` is the training time per (config, seed) recorded when trained.",
         "",
-        "| dataset | split | view | protocol | ours | seeds | paper | DGL repro | seconds | s/seed | train s/run | diffusion s | peak MiB | run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | split | view | diffusion | protocol | ours | seeds | paper | DGL repro | seconds | s/seed | train s/run | diffusion s | peak MiB | run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['dataset']} | {r['split']} | {r['view']} | {r['protocol']} | "
+            f"| {r['dataset']} | {r['split']} | {r['view']} | {r['diffusion']} | {r['protocol']} | "
             f"{r['ours_mean']:.2f} +- {r['ours_std']:.2f} | {r['n_seeds']} | "
             f"{r['paper']} | {r['dgl_reproduction']} | {r['seconds']} | "
             f"{r['seconds_per_seed']} | {r['train_seconds_per_run']} | "

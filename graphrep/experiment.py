@@ -332,6 +332,23 @@ def _cached(path: Path, key: dict, inputs: list, compute) -> dict:
     return result
 
 
+_TRAINING_RECORD = ("load_seconds", "diffusion_seconds", "train_seconds")
+
+
+def _keep_training_record(previous: Path, results: dict) -> None:
+    """An evaluation-only run (``graphrep eval``) keeps the training times of the
+    results file it replaces, for the seeds it evaluates."""
+    if not previous.is_file():
+        return
+    old = json.loads(previous.read_text())
+    wanted = {f"seed_{s}" for s in results["seeds"]}
+    results["train"] = {k: v for k, v in old.get("train", {}).items()
+                        if k.rsplit("/", 1)[-1] in wanted}
+    for key in _TRAINING_RECORD:
+        if key in old:
+            results[key] = old[key]
+
+
 def bench(opts: RunOptions, train: bool = True) -> dict:
     """Train (unless ``train=False``) and evaluate; write ``results.json``."""
     t0 = time.perf_counter()
@@ -364,6 +381,8 @@ def bench(opts: RunOptions, train: bool = True) -> dict:
         trained = json.loads(cfg_file.read_text()).get("protocol")
         if trained != opts.protocol:  # re-evaluation under another protocol
             name = f"results_{opts.protocol}.json"
+    if not train:
+        _keep_training_record(Path(opts.out_dir) / name, results)
     atomic_write_json(Path(opts.out_dir) / name, results)
     results["results_file"] = name
     return results

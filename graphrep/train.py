@@ -85,6 +85,13 @@ class NodeTrainConfig:
     Learning rate (Cora pygcn, seeds 0-1, best validation point up to 200
     steps): 5e-4 85.83 at 150 steps (test 85.60), 2e-3 85.33 at 50 (85.40),
     against 1e-3 85.67 at 100 (85.90): no lever either.
+
+    CiteSeer is the exception, once the release's whole treatment is used:
+    eps 0.01 *and* every column min-max scaled (seeds 0-4, 100 steps): 73.00
+    validation vs 71.28 for top-64 with the z-scored probe, 73.52 vs 72.48
+    when the probe also chooses z-scoring on validation. That is CiteSeer's
+    default diffusion (``graphrep.cli.NODE_DIFFUSION_DEFAULTS``); 100 steps
+    still ties 75 (73.48).
     """
 
     hidden_channels: int = 512

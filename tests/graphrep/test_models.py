@@ -179,6 +179,12 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(experiment, "graph_accuracy", no_probe)
     assert main(args + ["--resume"]) == 0
     monkeypatch.undo()
+    # an evaluation alone re-probes but keeps the training record
+    before = json.loads((out / "results.json").read_text())
+    assert main(["eval"] + args[1:]) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert again["train"] == res["train"] and "L2-B128-E2/seed_0" in again["train"]
+    assert again["train_seconds"] == before["train_seconds"]
     # ... but refuses one trained with other options
     other = [a if a != "2" else "3" for a in args]
     assert main(other + ["--resume"]) == 2
