@@ -46,7 +46,7 @@ CLAIMS = {
     "cbt": "masked-step retrieval and cross-modal alignment above chance",
     "nerv": ("NeRV compresses comparably to H.264 (some NeRV point at or above the H.264 curve "
              "at matching bpp)"),
-    "nerv_long": ("on a 320-frame pan, NeRV compresses comparably to H.264 (some NeRV point at "
+    "nerv_long": ("on a 300-frame pan, NeRV compresses comparably to H.264 (some NeRV point at "
                   "or above the H.264 curve at matching bpp)"),
 }
 
