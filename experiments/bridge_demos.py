@@ -202,7 +202,6 @@ def main(argv: list[str] | None = None) -> int:
     threadpool_limits(1)  # scikit-learn probes: no oversubscribed BLAS threads
     os.makedirs(args.out, exist_ok=True)
     json_path = os.path.join(args.out, "bridge.json")
-    all_res = json.load(open(json_path)) if os.path.exists(json_path) else {}
     for n in names:
         print(f"[bridge] running {n} (quick={args.quick})", flush=True)
         start = time.perf_counter()
@@ -216,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                           + (" --seeds " + " ".join(map(str, args.seeds)) if args.seeds else ""))
         res["torch"] = torch.__version__
         res["python"] = platform.python_version()
+        # read the file again now: another demo run may have written it meanwhile
+        all_res = json.load(open(json_path)) if os.path.exists(json_path) else {}
         all_res[n] = res
         print(f"[bridge] {n}: {res['summary']} ({res['wall_seconds']} s)", flush=True)
         if n == "nerv":
