@@ -27,8 +27,8 @@ NODE_TOPK = 64
 #: Per-dataset diffusion defaults, used when none of ``--topk``, ``--eps`` and
 #: ``--column-scale`` is given. CiteSeer: the release's treatment (entries below the eps of
 #: {1e-5, ..., 1e-2} whose kept entries per node come closest to the mean degree, 0.01 here
-#: (8.6 vs 2.7), dropped; every column min-max scaled). Chosen on validation nodes: 72.75 vs
-#: 71.10 for top-64 (seeds 0-3, 100 steps; experiments/results/mvgrl_tune.jsonl).
+#: (8.6 vs 2.7), dropped; every column min-max scaled). Chosen on validation nodes: 73.00 vs
+#: 71.28 for top-64 (seeds 0-4, 100 steps; experiments/results/mvgrl_tune.jsonl).
 NODE_DIFFUSION_DEFAULTS = {"CiteSeer": {"topk": None, "eps": 0.01, "column_scale": "minmax"}}
 
 
