@@ -4,9 +4,10 @@
     Node level: :func:`shared.probes.logistic_regression_probe` fitted on the
     split's training nodes, ``C`` and whether to z-score the embedding chosen
     on the validation nodes, accuracy on the test nodes. Graph level:
-    :func:`shared.probes.svc_cross_validation` (stratified 10-fold, LinearSVC, ``C`` by inner 5-fold CV); when several
-    encoder configurations were trained, the configuration too is chosen per
-    outer fold by inner-fold accuracy (:func:`nested_config_selection`).
+    :func:`shared.probes.svc_cross_validation` (stratified 10-fold, LinearSVC,
+    ``C`` by inner 5-fold CV); when several encoder configurations were
+    trained, the configuration too is chosen per outer fold by inner-fold
+    accuracy (:func:`nested_config_selection`).
 ``paper``
     Node level: the release's probe (one linear layer, Adam lr 0.01, 300 steps,
     no weight decay, mean test accuracy over 50 restarts). Graph level: the
