@@ -187,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.report:
         all_res = json.load(open(os.path.join(args.out, "bridge.json")))
-        if "nerv" in all_res:
-            _plot_nerv(all_res["nerv"], os.path.join(args.out, "bridge_nerv_rd.png"))
+        for n in ("nerv", "nerv_long"):
+            if n in all_res:
+                _plot_nerv(all_res[n], os.path.join(args.out, f"bridge_{n}_rd.png"))
         with open(os.path.join(args.out, "bridge.md"), "w") as f:
             f.write(_markdown(all_res))
         return 0
@@ -219,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         all_res = json.load(open(json_path)) if os.path.exists(json_path) else {}
         all_res[n] = res
         print(f"[bridge] {n}: {res['summary']} ({res['wall_seconds']} s)", flush=True)
-        if n == "nerv":
-            _plot_nerv(res, os.path.join(args.out, "bridge_nerv_rd.png"))
+        if n in ("nerv", "nerv_long"):
+            _plot_nerv(res, os.path.join(args.out, f"bridge_{n}_rd.png"))
         tmp = json_path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(all_res, f, indent=1, default=float)
