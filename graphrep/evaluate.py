@@ -24,7 +24,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from shared.probes import DEFAULT_SVC_MAX_ITER, logistic_regression_probe, svc_cross_validation
+from shared.probes import (
+    DEFAULT_SVC_MAX_ITER,
+    SVC_DUAL,
+    logistic_regression_probe,
+    svc_cross_validation,
+)
 
 __all__ = ["PROTOCOLS", "node_accuracy", "release_logreg_probe",
            "graph_accuracy", "nested_config_selection"]
@@ -122,7 +127,7 @@ def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray
             for k, emb in enumerate(embeddings):
                 emb = np.asarray(emb, dtype=np.float64)
                 search = GridSearchCV(
-                    LinearSVC(max_iter=DEFAULT_SVC_MAX_ITER, random_state=seed),
+                    LinearSVC(max_iter=DEFAULT_SVC_MAX_ITER, dual=SVC_DUAL, random_state=seed),
                     {"C": list(c_grid)},
                     cv=StratifiedKFold(inner_folds, shuffle=True, random_state=seed))
                 search.fit(emb[tr], labels[tr])

@@ -49,7 +49,7 @@ from graphrep.train import (
 )
 from graphrep.views import DiffusionOptions, attach_graph_views, node_views
 from shared.checkpoint import atomic_save, atomic_write_json
-from shared.probes import DEFAULT_SVC_MAX_ITER
+from shared.probes import DEFAULT_SVC_MAX_ITER, SVC_DUAL
 from shared.seeding import seed_everything
 
 __all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench"]
@@ -283,7 +283,8 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
         return out
 
     labels = ds.labels
-    probe_key = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC_MAX_ITER}
+    probe_key = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC_MAX_ITER,
+                 "dual": SVC_DUAL}
     table = {}  # config -> per-seed acc
     for cfg in tqdm(configs, desc="svc", disable=not opts.progress, leave=False):
         name = _config_name(cfg)

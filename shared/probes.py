@@ -24,6 +24,12 @@ DEFAULT_SVC_C = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3)
 #: systematic accuracy change (86.75 vs 86.23 on seed 0;
 #: ``python experiments/probe_scaling_check.py --seeds 0 --max-iter 1000 10000``).
 DEFAULT_SVC_MAX_ITER = 1000
+#: LinearSVC solves the dual problem, as ``LinearSVC()`` did when MVGRL / InfoGraph were
+#: released. scikit-learn >= 1.5 defaults to ``dual="auto"``, which picks the primal solver
+#: whenever training rows outnumber features (IMDB-MULTI, REDDIT-BINARY with 1024-d
+#: embeddings); at the 1000-iteration cap that solver took 81-133 s per fit at C >= 1 on
+#: IMDB-MULTI embeddings against 9 s for the dual one (1080 x 1024, one thread).
+SVC_DUAL = True
 
 
 @dataclass(frozen=True)
@@ -193,7 +199,7 @@ def svc_cross_validation(
         raise ValueError(
             f"the smallest class has {counts.min()} samples, fewer than n_folds={n_folds}"
         )
-    svc = LinearSVC(max_iter=max_iter, random_state=seed)
+    svc = LinearSVC(max_iter=max_iter, dual=SVC_DUAL, random_state=seed)
     est = make_pipeline(StandardScaler(), svc) if standardize else svc
     key = "linearsvc__C" if standardize else "C"
     outer = StratifiedKFold(n_folds, shuffle=True, random_state=seed)

@@ -82,3 +82,21 @@ def test_logreg_probe_selects_standardisation_on_validation(digits):
     assert logistic_regression_probe(x, y, tr, te, va).standardized is True
     with pytest.raises(ValueError, match="standardize"):
         logistic_regression_probe(x, y, tr, te, va, standardize="maybe")
+
+
+def test_svc_uses_the_dual_solver_even_with_more_rows_than_features(digits):
+    # the release's LinearSVC() was dual; scikit-learn's "auto" would switch to the
+    # (much slower at the iteration cap) primal solver here, 300 rows > 64 features
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.svm import LinearSVC
+
+    x, y = digits[0][:300], digits[1][:300]
+    res = svc_cross_validation(x, y, n_folds=3, inner_folds=3, c_grid=(0.1, 10.0), seed=0)
+    outer = StratifiedKFold(3, shuffle=True, random_state=0)
+    want = []
+    for tr, te in outer.split(x, y):
+        search = GridSearchCV(LinearSVC(max_iter=1000, dual=True, random_state=0),
+                              {"C": [0.1, 10.0]},
+                              cv=StratifiedKFold(3, shuffle=True, random_state=0))
+        want.append(float(search.fit(x[tr], y[tr]).score(x[te], y[te])))
+    assert res.fold_accuracies == want
