@@ -41,6 +41,8 @@ $G eval  --dataset CiteSeer --topk 64 --seeds $S10 --out-dir $R/CiteSeer-public-
 # (fixed in advance). One seed: diffusion ~6 min, then several minutes per
 # epoch on a loaded core; --resume continues from the last 5-epoch checkpoint.
 $G bench --dataset REDDIT-BINARY --seeds 0 --topk 32 --out-dir $R/REDDIT-BINARY-ppr-s0 --quiet --resume
+# Seeds 1-4 in their own directory (same config; mvgrl_table.py pools the two into one row).
+$G bench --dataset REDDIT-BINARY --seeds 1 2 3 4 --topk 32 --out-dir $R/REDDIT-BINARY-ppr-s1-4 --quiet --resume
 
 # Paper protocol on a reduced grid of the release's sweep (layers {2, 8} x batch
 # {32, 128}, 20 epochs; the release: layers {2, 8, 12} x batch {32, 64, 128, 256}
