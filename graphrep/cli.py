@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cpu (default) or cuda")
         s.add_argument("--threads", type=int, default=None,
                        help="torch threads (default $GRAPHREP_THREADS or 1)")
+        s.add_argument("--probe-jobs", type=int, default=1,
+                       help="graph level: parallel SVC fits in the probe's grid search "
+                            "(one per free core; the results do not depend on it)")
         s.add_argument("--data-dir", default=None,
                        help=f"raw-data root (default ${DATA_ENV})")
         s.add_argument("--cache-dir", default=None,
@@ -132,7 +135,7 @@ def _options(args: argparse.Namespace):
     opts = RunOptions(
         dataset=dataset, split=args.split, protocol=args.protocol, seeds=seeds,
         device=device, data_dir=args.data_dir, cache_dir=args.cache_dir,
-        resume=args.resume, progress=not args.quiet,
+        resume=args.resume, progress=not args.quiet, probe_jobs=args.probe_jobs,
         out_dir=args.out_dir or os.path.join(
             "runs", f"{dataset}-{'graph' if graph else args.split}-{args.view}-"
                     f"{args.protocol}"),

@@ -89,16 +89,18 @@ def node_accuracy(emb: Tensor, data, protocol: str = "honest",
     raise ValueError(f"Unknown protocol {protocol!r}; choose from {PROTOCOLS}.")
 
 
-def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0) -> dict[str, float]:
-    """10-fold SVC accuracy (fraction) of one graph embedding ``[G, D]``."""
-    res = svc_cross_validation(emb, labels, seed=seed)
+def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0,
+                   n_jobs: int | None = None) -> dict[str, float]:
+    """10-fold SVC accuracy (fraction) of one graph embedding ``[G, D]``;
+    ``n_jobs`` parallel fits of the inner grid search."""
+    res = svc_cross_validation(emb, labels, seed=seed, n_jobs=n_jobs)
     return {"accuracy": res.mean, "fold_std": res.std}
 
 
 def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray,
                             seed: int = 0, n_folds: int = 10, inner_folds: int = 5,
-                            c_grid: Sequence[float] = SVC_C_GRID
-                            ) -> dict[str, object]:
+                            c_grid: Sequence[float] = SVC_C_GRID,
+                            n_jobs: int | None = None) -> dict[str, object]:
     """10-fold CV accuracy where each outer fold picks the encoder
     configuration *and* ``C`` by inner CV on its training part only.
 
@@ -108,6 +110,7 @@ def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray
     Args:
         embeddings: one ``[G, D_k]`` embedding per configuration (same graphs).
         labels: ``[G]``.
+        n_jobs: parallel fits of each inner grid search (scikit-learn's meaning).
 
     Returns:
         ``{"accuracy": mean, "fold_std": std, "chosen": [config index per fold]}``.
@@ -129,7 +132,8 @@ def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray
                 search = GridSearchCV(
                     LinearSVC(max_iter=DEFAULT_SVC_MAX_ITER, dual=SVC_DUAL, random_state=seed),
                     {"C": list(c_grid)},
-                    cv=StratifiedKFold(inner_folds, shuffle=True, random_state=seed))
+                    cv=StratifiedKFold(inner_folds, shuffle=True, random_state=seed),
+                    n_jobs=n_jobs)
                 search.fit(emb[tr], labels[tr])
                 if search.best_score_ > best[0]:
                     best = (search.best_score_, k, search)

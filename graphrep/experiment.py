@@ -82,6 +82,9 @@ class RunOptions:
     layers_grid: list[int] = field(default_factory=list)
     batch_grid: list[int] = field(default_factory=list)
     epochs_grid: list[int] = field(default_factory=list)
+    #: graph level: parallel SVC fits in the probe's inner grid search (results do not
+    #: depend on it; one per free core)
+    probe_jobs: int = 1
 
     @property
     def graph_level(self) -> bool:
@@ -292,7 +295,8 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
         table[name] = [
             _cached(seed_dir / f"seed_{s}" / "svc.json", {**probe_key, "seed": s},
                     [seed_dir / f"seed_{s}" / "embedding.pt"],
-                    lambda cfg=cfg, s=s: graph_accuracy(emb(cfg, s), labels, s))["accuracy"]
+                    lambda cfg=cfg, s=s: graph_accuracy(
+                        emb(cfg, s), labels, s, n_jobs=opts.probe_jobs))["accuracy"]
             for s in opts.seeds]
         metrics.write({"config": name, "eval": "svc", "accuracies": table[name]})
     out["per_config"] = table
@@ -310,7 +314,8 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
             r = _cached(run / f"nested_seed_{s}.json", {**probe_key, "seed": s, "configs": names},
                         [run / n / f"seed_{s}" / "embedding.pt" for n in names],
                         lambda s=s: nested_config_selection(
-                            [emb(cfg, s).numpy() for cfg in configs], labels.numpy(), seed=s))
+                            [emb(cfg, s).numpy() for cfg in configs], labels.numpy(), seed=s,
+                            n_jobs=opts.probe_jobs))
             accs.append(r["accuracy"])
             chosen[s] = [_config_name(configs[k]) for k in r["chosen"]]
         out["accuracies"] = accs

@@ -240,3 +240,15 @@ def test_node_diffusion_defaults_per_dataset():
     cora = diffusion("--dataset", "Cora")
     assert (cora.topk, cora.eps, cora.column_scale) == (64, None, None)
     assert diffusion("--dataset", "MUTAG").topk is None
+
+
+def test_graph_probe_parallel_fits_give_the_same_result():
+    from graphrep.evaluate import graph_accuracy, nested_config_selection
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(60) % 2
+    emb = torch.randn(60, 8, generator=g) + labels[:, None].float()
+    assert graph_accuracy(emb, labels, n_jobs=2) == graph_accuracy(emb, labels)
+    embs = [emb.numpy(), torch.randn(60, 8, generator=g).numpy()]
+    assert (nested_config_selection(embs, labels.numpy(), n_jobs=2)
+            == nested_config_selection(embs, labels.numpy()))
