@@ -174,6 +174,25 @@ def _run_seeds(name: str, seeds: list[int], quick: bool) -> dict:
     }
 
 
+def _store(json_path: str, name: str, res: dict) -> None:
+    """Add one demo's result to ``bridge.json`` and regenerate ``bridge.md``, under an
+    exclusive lock: demos run at once (separate processes) keep each other's results."""
+    import fcntl
+    import tempfile
+
+    folder = os.path.dirname(json_path)
+    with open(os.path.join(folder, ".bridge.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        all_res = json.load(open(json_path)) if os.path.exists(json_path) else {}
+        all_res[name] = res
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(all_res, f, indent=1, default=float)
+        os.replace(tmp, json_path)
+        with open(os.path.join(folder, "bridge.md"), "w") as f:
+            f.write(_markdown(all_res))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo", default="all", help=f"one of {', '.join(DEMOS)} or 'all'")
@@ -216,18 +235,10 @@ def main(argv: list[str] | None = None) -> int:
                           + (" --seeds " + " ".join(map(str, args.seeds)) if args.seeds else ""))
         res["torch"] = torch.__version__
         res["python"] = platform.python_version()
-        # read the file again now: another demo run may have written it meanwhile
-        all_res = json.load(open(json_path)) if os.path.exists(json_path) else {}
-        all_res[n] = res
         print(f"[bridge] {n}: {res['summary']} ({res['wall_seconds']} s)", flush=True)
         if n in ("nerv", "nerv_long"):
             _plot_nerv(res, os.path.join(args.out, f"bridge_{n}_rd.png"))
-        tmp = json_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(all_res, f, indent=1, default=float)
-        os.replace(tmp, json_path)
-        with open(os.path.join(args.out, "bridge.md"), "w") as f:
-            f.write(_markdown(all_res))
+        _store(json_path, n, res)
     return 0
 
 

@@ -85,8 +85,10 @@ def collect(runs: Path) -> list:
 
 def merged_rows(runs: Path) -> list:
     """One row per group of run dirs that trained the same configuration on disjoint
-    seeds (e.g. a long REDDIT-BINARY benchmark split over sessions): accuracies pooled,
-    seconds summed, peak memory the largest."""
+    seeds (e.g. a long REDDIT-BINARY benchmark split over sessions) and were probed the
+    same way (protocol and probe settings): accuracies pooled, seconds summed, peak memory
+    the largest. Results files written before the probe settings were recorded in them
+    pool only with each other: re-run ``graphrep eval`` on such a dir to record them."""
     from graphrep.experiment import _TRAINING_KEYS, _trained_part
 
     groups: dict = {}
@@ -95,9 +97,11 @@ def merged_rows(runs: Path) -> list:
         if not cfg_file.is_file():
             continue
         cfg = json.loads(cfg_file.read_text())
+        res = json.loads(f.read_text())
         key = json.dumps({k: _trained_part(cfg.get(k)) for k in _TRAINING_KEYS}
-                         | {"results": f.name}, sort_keys=True)
-        groups.setdefault(key, []).append(json.loads(f.read_text()) | {"_run": f.parent.name})
+                         | {"protocol": res["protocol"], "probe": res.get("probe")},
+                         sort_keys=True)
+        groups.setdefault(key, []).append(res | {"_run": f.parent.name})
     rows = []
     for members in groups.values():
         seeds = [s for m in members for s in m["seeds"]]

@@ -326,13 +326,15 @@ def minmax_columns(edge_index: Tensor, edge_weight: Tensor,
     dropped.
 
     Args:
-        edge_index: ``[2, nnz]``, ``edge_index[0]`` the column (source).
+        edge_index: ``[2, nnz]``, ``edge_index[0]`` the column (source);
+            coalesced (one entry per position), as every view here is.
         edge_weight: ``[nnz]``.
         num_nodes: ``N``.
 
     Returns:
         ``(edge_index [2, nnz'], edge_weight [nnz'])`` with ``nnz' <= nnz``.
     """
+    edge_index, edge_weight = coalesce(edge_index, edge_weight, num_nodes)
     col = edge_index[0]
     w = edge_weight
     count = torch.bincount(col, minlength=num_nodes)

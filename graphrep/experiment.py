@@ -220,9 +220,19 @@ def _check_resumable(old: dict, new: dict, path: Path) -> None:
     diff = [k for k in _TRAINING_KEYS
             if k in old and _trained_part(old.get(k)) != _trained_part(new.get(k))]
     if diff:
+        changes = []
+        for k in diff:
+            a, b = _trained_part(old.get(k)), _trained_part(new.get(k))
+            if isinstance(a, dict) and isinstance(b, dict):
+                changes += [f"{k}.{f}: {a.get(f)} -> {b.get(f)}"
+                            for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
+            else:
+                changes.append(f"{k}: {a} -> {b}")
         raise ValueError(
             f"--resume: {path} was written with other training options "
-            f"({', '.join(diff)}); use a new --out-dir or drop --resume.")
+            f"({', '.join(diff)}: {'; '.join(changes)}); pass the run's options "
+            f"again (e.g. the --topk it was trained with), use a new --out-dir, or "
+            f"drop --resume.")
 
 
 def _configs(opts: RunOptions) -> list:
@@ -283,11 +293,14 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
             out["per_seed"][seed] = r
             accs.append(r["accuracy"])
         out["accuracies"] = accs
+        out["probe"] = ({"probe": "logreg", "standardize": "select"}
+                        if opts.protocol == "honest" else {"probe": "release_logreg"})
         return out
 
     labels = ds.labels
     probe_key = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC_MAX_ITER,
                  "dual": SVC_DUAL}
+    out["probe"] = probe_key
     table = {}  # config -> per-seed acc
     for cfg in tqdm(configs, desc="svc", disable=not opts.progress, leave=False):
         name = _config_name(cfg)
@@ -341,18 +354,27 @@ def _cached(path: Path, key: dict, inputs: list, compute) -> dict:
 _TRAINING_RECORD = ("load_seconds", "diffusion_seconds", "train_seconds")
 
 
-def _keep_training_record(previous: Path, results: dict) -> None:
-    """An evaluation-only run (``graphrep eval``) keeps the training times of the
-    results file it replaces, for the seeds it evaluates."""
-    if not previous.is_file():
+def _keep_training_record(run: Path, name: str, results: dict) -> None:
+    """An evaluation-only run (``graphrep eval``) keeps the training record of the
+    results it replaces (``name``, else ``results.json``): per (config, seed), only
+    where that embedding is no newer than the record, i.e. was not retrained since."""
+    previous = next((run / n for n in (name, "results.json") if (run / n).is_file()), None)
+    if previous is None:
         return
     old = json.loads(previous.read_text())
+    written = previous.stat().st_mtime
     wanted = {f"seed_{s}" for s in results["seeds"]}
-    results["train"] = {k: v for k, v in old.get("train", {}).items()
-                        if k.rsplit("/", 1)[-1] in wanted}
-    for key in _TRAINING_RECORD:
-        if key in old:
-            results[key] = old[key]
+    kept = {}
+    for key, rec in old.get("train", {}).items():
+        emb = run / key / "embedding.pt"
+        if (key.rsplit("/", 1)[-1] in wanted and emb.is_file()
+                and emb.stat().st_mtime <= written):
+            kept[key] = rec
+    results["train"] = kept
+    if kept and len(kept) == len(old.get("train", {})):
+        for key in _TRAINING_RECORD:
+            if key in old:
+                results[key] = old[key]
 
 
 def bench(opts: RunOptions, train: bool = True) -> dict:
@@ -388,7 +410,7 @@ def bench(opts: RunOptions, train: bool = True) -> dict:
         if trained != opts.protocol:  # re-evaluation under another protocol
             name = f"results_{opts.protocol}.json"
     if not train:
-        _keep_training_record(Path(opts.out_dir) / name, results)
+        _keep_training_record(Path(opts.out_dir), name, results)
     atomic_write_json(Path(opts.out_dir) / name, results)
     results["results_file"] = name
     return results

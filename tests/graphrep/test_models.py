@@ -185,6 +185,14 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
     again = json.loads((out / "results.json").read_text())
     assert again["train"] == res["train"] and "L2-B128-E2/seed_0" in again["train"]
     assert again["train_seconds"] == before["train_seconds"]
+    # ... unless the embedding was written after that record (retrained since)
+    import os
+
+    later = (out / "results.json").stat().st_mtime + 10
+    os.utime(out / "L2-B128-E2" / "seed_0" / "embedding.pt", (later, later))
+    assert main(["eval"] + args[1:]) == 0
+    stale = json.loads((out / "results.json").read_text())
+    assert stale["train"] == {} and "train_seconds" not in stale
     # ... but refuses one trained with other options
     other = [a if a != "2" else "3" for a in args]
     assert main(other + ["--resume"]) == 2
@@ -203,7 +211,8 @@ def test_resume_ignores_bookkeeping_options(tmp_path):
 
     old = {"dataset": "MUTAG", "graph": {"lr": 1e-3, "epochs": 20, "checkpoint_every": 5}}
     _check_resumable(old, {**old, "graph": {**old["graph"], "checkpoint_every": 1}}, tmp_path)
-    with pytest.raises(ValueError, match=r"other training options \(graph\)"):
+    with pytest.raises(ValueError, match=r"other training options \(graph: graph\.lr: "
+                                         r"0\.001 -> 0\.01\)"):
         _check_resumable(old, {**old, "graph": {**old["graph"], "lr": 1e-2}}, tmp_path)
 
 
@@ -216,12 +225,13 @@ def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
     new = asdict(DiffusionOptions(topk=32))
     old = {k: v for k, v in new.items() if k != "column_scale"}
     _check_resumable({"diffusion": old}, {"diffusion": new}, tmp_path)
-    with pytest.raises(ValueError, match=r"\(diffusion\)"):
+    with pytest.raises(ValueError, match=r"diffusion\.column_scale: None -> minmax"):
         _check_resumable({"diffusion": old},
                          {"diffusion": {**new, "column_scale": "minmax"}}, tmp_path)
-    # and views cached before it keep their file names
-    assert DiffusionOptions(topk=32).key() != DiffusionOptions(
-        topk=32, column_scale="minmax").key()
+    # views cached before the option existed keep their file names (keys written then)
+    assert DiffusionOptions().key() == "ppr-ee075b8e46"
+    assert DiffusionOptions(topk=32).key() == "ppr-4029cb73c6"
+    assert DiffusionOptions(topk=32, column_scale="minmax").key() != "ppr-4029cb73c6"
 
 
 def test_node_diffusion_defaults_per_dataset():
@@ -237,6 +247,10 @@ def test_node_diffusion_defaults_per_dataset():
     assert (cite64.topk, cite64.eps, cite64.column_scale) == (64, None, None)
     plain = diffusion("--dataset", "CiteSeer", "--column-scale", "none")
     assert (plain.topk, plain.eps, plain.column_scale) == (64, None, None)
+    # validated for PPR at alpha 0.2 only
+    for other in (["--view", "heat"], ["--alpha", "0.15"]):
+        d = diffusion("--dataset", "CiteSeer", *other)
+        assert (d.topk, d.eps, d.column_scale) == (64, None, None)
     cora = diffusion("--dataset", "Cora")
     assert (cora.topk, cora.eps, cora.column_scale) == (64, None, None)
     assert diffusion("--dataset", "MUTAG").topk is None

@@ -146,7 +146,7 @@ def run(quick: bool = False, seed: int = 0, seeds: int | None = None, hidden: in
         xtr, ytr, xte, yte = xtr[fit], ytr[fit], xtr[val], ytr[val]
     n_seeds = seeds or (1 if quick else 3)
     epochs_t, epochs_s = (20, 15) if quick else (60, 40)
-    epochs_s = epochs or epochs_s
+    epochs_s = epochs_s if epochs is None else epochs
     teacher = _train_teacher(xtr, ytr, epochs_t, seed, augment)
     arms = ("student_alone", "kd", "crd", "crd+kd")
     results: dict[str, list[float]] = {a: [] for a in arms}

@@ -77,8 +77,10 @@ def run(
     frames = (frames * 255).round() / 255
     t, _, h, w = frames.shape
     sizes = ("S",) if quick else ("S", "M")
-    epochs = epochs or ({"S": 40} if quick else {"S": 150, "M": 120})
-    finetune = finetune or (10 if quick else 20)
+    if epochs is None:
+        epochs = {"S": 40} if quick else {"S": 150, "M": 120}
+    if finetune is None:
+        finetune = 10 if quick else 20
     if quick:
         prune_levels = prune_levels[:2]
     points, fits = [], {}
