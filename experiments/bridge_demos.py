@@ -108,6 +108,12 @@ def _markdown(all_res: dict) -> str:
                   f"Command: `{r['command']}` (quick={r['quick']}, {r['wall_seconds']} s wall).", "",
                   f"Claim checked: {CLAIMS[name]}. Holds: **{r.get('claim_holds')}**.", "",
                   r["summary"], ""]
+        if name in ("nerv", "nerv_long") and isinstance(r["h264"], list):
+            gaps = importlib.import_module("shared.bridge.demos.nerv").h264_gaps(
+                r["points"], r["h264"])
+            lines += ["H.264 at each NeRV point's bpp: " + "; ".join(
+                f"NeRV-{g['size']} prune {g['prune']:.1f}: {g['psnr']:.2f} vs {g['h264_psnr']:.2f} dB "
+                f"(gap {g['gap_db']:.1f})" for g in gaps), ""]
         if name == "nerv":
             lines += ["| model | prune | sparsity | coder | PSNR fp32 pruned | PSNR 8-bit | bpp | raw 8-bit bpp |",
                       "|---|---|---|---|---|---|---|---|"]
