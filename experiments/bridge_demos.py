@@ -35,6 +35,8 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 CLAIMS = {
     "simclr": "SimCLR pretraining gives a better linear probe than a random encoder",
     "crd": "CRD (and CRD+KD) distils a teacher into a student better than training it alone",
+    "crd_transfer": ("a CRD-distilled student's frozen features transfer to unseen classes "
+                     "(digits 5-9) better than the student trained alone (paper Sec. 4.3)"),
     "crossclr": "CrossCLR retrieves across modalities better than plain InfoNCE with near-duplicates",
     "global_local": ("the global and local terms help each other (both terms >= global alone on "
                      "class-level retrieval and >= local alone on frame alignment)"),

@@ -168,6 +168,8 @@ class AudioVisualClips:
         frequency: ``[N, T]`` tone frequency (Hz) during each video frame.
         source_class: ``[N]`` class of the sounding square (its colour and the tone's
             frequency band); all zeros when ``n_classes == 1``.
+        distractor_class: ``[N]`` class whose colour the silent square has (never the
+            source's when ``n_classes > 1``); all zeros when ``n_classes == 1``.
     """
 
     video: Tensor
@@ -176,6 +178,7 @@ class AudioVisualClips:
     distractor_mask: Tensor
     frequency: Tensor
     source_class: Tensor
+    distractor_class: Tensor
 
 
 def _smooth_walk(n: int, steps: int, lo: float, hi: float, g: torch.Generator) -> Tensor:
@@ -236,7 +239,7 @@ def audio_visual_clips(
         raise ValueError(f"n_classes must be in [1, {len(PALETTE)}], got {n_classes}")
     sides = torch.full((n,), float(side))
     if n_classes == 1:
-        cls = torch.zeros(n, dtype=torch.long)
+        cls = other = torch.zeros(n, dtype=torch.long)
         col_s = col_d = torch.ones(n, 3)
     else:
         cls = torch.randint(0, n_classes, (n,), generator=g)
@@ -287,6 +290,7 @@ def audio_visual_clips(
         distractor_mask=box(pos_d),
         frequency=frequency,
         source_class=cls,
+        distractor_class=other,
     )
 
 

@@ -140,3 +140,17 @@ def test_global_term_learns_to_localise_the_sounding_object():
     _fit_av(model, GlobalLocalLoss(1.0, 0.0), train, epochs=8, lr=3e-3, clip=5.0)
     m = _evaluate(model, test)
     assert m["localisation"] > 0.7  # chance about 0.5
+
+
+def test_crd_transfer_probes_unseen_digits_with_frozen_features():
+    """Networks trained on digits 0-4 only; a probe on their frozen features of 5-9."""
+    pytest.importorskip("sklearn")
+    from shared.bridge.demos import crd_transfer
+
+    res = crd_transfer.run(quick=True)
+    m = res["metrics"]
+    assert set(m) == {"teacher", "student_alone", "kd", "crd", "crd+kd"}
+    assert m["teacher"]["source_accuracy"] > 0.9
+    # features of never-seen classes are far above chance (0.2) for every network
+    assert min(arm["transfer_probe"] for arm in m.values()) > 0.5
+    assert res["claim_holds"] == (m["crd"]["transfer_probe"] > m["student_alone"]["transfer_probe"])

@@ -39,6 +39,10 @@ def test_synthetic_generators_shapes_and_determinism():
     from shared.bridge.synthetic import PALETTE
     nearest = torch.cdist(src_pix, PALETTE).argmin(1)  # the source square wears its class colour
     assert (nearest == cl.source_class).float().mean() > 0.9
+    silent = cl.distractor_mask & ~cl.source_mask  # the silent square wears distractor_class
+    dis_pix = (cl.video * silent[:, :, None]).sum((1, 3, 4)) / silent.sum((1, 2, 3))[:, None]
+    assert (torch.cdist(dis_pix, PALETTE).argmin(1) == cl.distractor_class).float().mean() > 0.9
+    assert (cl.distractor_class != cl.source_class).all()
     fs = feature_sequences(5, 10, 8, text_length=3)
     assert fs.visual.shape == (5, 10, 8) and fs.text.shape == (5, 3, 8)
     pm = paired_modalities(4, 3)

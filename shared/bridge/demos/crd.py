@@ -35,7 +35,9 @@ here (0.886 vs 0.947 alone), CRD+KD less so (0.919), and even KD does not help (
 teacher only 3.6 points better and 1258 training images there is little dark knowledge to
 pass on, while CRD's NCE (temperature 0.07, weight 0.8) makes the 16-d penultimate layer
 serve a second task, matching each image's teacher embedding against other classes'
-(uniform negatives, which also push apart images of one class, hurt more: 0.859). The claim is not shown on this data, in any of the settings above; the
+(uniform negatives, which also push apart images of one class, hurt more: 0.859). The paper's
+other test, transfer of the frozen features to unseen classes, is
+:mod:`shared.bridge.demos.crd_transfer` (not shown either). The claim is not shown on this data, in any of the settings above; the
 paper's setting (CIFAR-100, 50k images, conv nets with 64-256-d penultimate features, 240
 epochs) is far from a CPU demo.
 """
