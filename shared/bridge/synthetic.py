@@ -442,3 +442,59 @@ def paired_modalities(
     y = torch.tanh(s @ b) + noise * torch.randn(len(group), dim_y, generator=g)
     perm = torch.randperm(len(group), generator=g)
     return PairedModalities(x=x[perm], y=y[perm], group=group[perm])
+
+
+@dataclass
+class HierarchicalClasses:
+    """Output of :func:`hierarchical_classes`.
+
+    Attributes:
+        x: ``[N, dim]`` observations.
+        y: ``[N]`` fine class, ``0 .. n_super * n_sub - 1`` (classes ``k * n_sub`` to
+            ``(k + 1) * n_sub - 1`` share superclass ``k``).
+        superclass: ``[N]`` superclass of each row.
+    """
+
+    x: Tensor
+    y: Tensor
+    superclass: Tensor
+
+
+def hierarchical_classes(
+    n_per_class: int,
+    *,
+    n_super: int = 20,
+    n_sub: int = 5,
+    latent: int = 16,
+    dim: int = 64,
+    spread: float = 0.6,
+    sigma: float = 0.6,
+    noise: float = 0.05,
+    world_seed: int = 1234,
+    seed: int = 0,
+) -> HierarchicalClasses:
+    """Many fine classes grouped into superclasses, seen through a fixed nonlinear map.
+
+    A CIFAR-100-like stand-in (100 classes in 20 superclasses by default): superclass centres
+    ``c_k ~ N(0, I)`` in a ``latent``-d space, fine-class centres ``c_k + spread * N(0, I)``,
+    samples ``z = centre + sigma * N(0, I)``, observed through a fixed random two-layer map
+    ``x = tanh(relu(z W1) W2) + noise * N(0, I)``. Classes of one superclass overlap, so a
+    classifier's soft outputs carry class-similarity structure the one-hot labels do not.
+
+    ``world_seed`` fixes the centres and the map (the "world"); ``seed`` draws the samples, so
+    training and test sets come from one world with different ``seed``.
+
+    Returns:
+        :class:`HierarchicalClasses` with ``n_super * n_sub * n_per_class`` rows, grouped by class.
+    """
+    g = torch.Generator().manual_seed(world_seed)
+    sup = torch.randn(n_super, latent, generator=g)
+    centres = (sup[:, None] + spread * torch.randn(n_super, n_sub, latent, generator=g))
+    centres = centres.reshape(-1, latent)
+    w1 = torch.randn(latent, 128, generator=g) / 4
+    w2 = torch.randn(128, dim, generator=g) / 8
+    gs = torch.Generator().manual_seed(seed)
+    y = torch.arange(len(centres)).repeat_interleave(n_per_class)
+    z = centres[y] + sigma * torch.randn(len(y), latent, generator=gs)
+    x = torch.tanh(torch.relu(z @ w1) @ w2) + noise * torch.randn(len(y), dim, generator=gs)
+    return HierarchicalClasses(x=x, y=y, superclass=y // n_sub)

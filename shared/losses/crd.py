@@ -124,13 +124,28 @@ class CRDLoss(nn.Module):
         v_s = F.normalize(self.embed_student(f_s), dim=1)
         v_t = F.normalize(self.embed_teacher(f_t), dim=1)
         # Teacher embedding against the student bank, and vice versa: [B, K+1] scores.
-        scores_t = torch.einsum("bkd,bd->bk", self.memory_student[contrast_index], v_t)
-        scores_s = torch.einsum("bkd,bd->bk", self.memory_teacher[contrast_index], v_s)
+        scores_t = self.memory_scores(self.memory_student, v_t, contrast_index)
+        scores_s = self.memory_scores(self.memory_teacher, v_s, contrast_index)
         log_x_t = self._log_normalised(scores_t, side=0)
         log_x_s = self._log_normalised(scores_s, side=1)
         loss = self.nce_loss(log_x_s) + self.nce_loss(log_x_t)
         self._update_memory(index, v_s.detach(), v_t.detach())
         return loss
+
+    @staticmethod
+    def memory_scores(memory: Tensor, v: Tensor, contrast_index: Tensor) -> Tensor:
+        """``[n_data, D]`` bank, ``[B, D]`` embeddings, ``[B, K+1]`` indices -> ``[B, K+1]``
+        dot products ``memory[contrast_index[b, k]] . v[b]``.
+
+        Gathering ``[B, K+1, D]`` bank rows costs ``B (K+1) D`` memory traffic; when the bank
+        has fewer rows than that, scoring every row (``v @ memory.T``, ``B n_data D``) and
+        picking the ``K+1`` columns is cheaper. Same values either way.
+        """
+        if memory.shape[0] <= contrast_index.numel():
+            # a copy: autograd keeps it for v's gradient, and the bank is updated in place
+            bank = memory.to(v.dtype, copy=True)
+            return torch.gather(v @ bank.T, 1, contrast_index)
+        return torch.einsum("bkd,bd->bk", memory[contrast_index].to(v.dtype), v)
 
     def _log_normalised(self, scores: Tensor, side: int) -> Tensor:
         """``log x = scores / tau - log Z`` with ``Z`` fixed on the first call."""

@@ -154,3 +154,30 @@ def test_crd_transfer_probes_unseen_digits_with_frozen_features():
     # features of never-seen classes are far above chance (0.2) for every network
     assert min(arm["transfer_probe"] for arm in m.values()) > 0.5
     assert res["claim_holds"] == (m["crd"]["transfer_probe"] > m["student_alone"]["transfer_probe"])
+
+
+def test_hierarchical_classes_world_is_shared_and_superclasses_cluster():
+    from shared.bridge.synthetic import hierarchical_classes
+
+    a, b = hierarchical_classes(6, seed=0), hierarchical_classes(6, seed=1)
+    assert a.x.shape == (600, 64) and torch.equal(a.y, b.y) and not torch.equal(a.x, b.x)
+    assert torch.equal(a.superclass, a.y // 5)
+    # one world: class means agree across sample seeds far better than across classes
+    ma = torch.stack([a.x[a.y == c].mean(0) for c in range(100)])
+    mb = torch.stack([b.x[b.y == c].mean(0) for c in range(100)])
+    d = torch.cdist(ma, mb)
+    assert (d.argmin(1) == torch.arange(100)).float().mean() > 0.8
+    # fine classes of one superclass sit closer together than classes of different ones
+    same = a.superclass[:, None] == a.superclass[None]
+    dm = torch.cdist(ma, ma)
+    off = ~torch.eye(100, dtype=torch.bool)
+    assert dm[same[::6, ::6] & off].mean() < dm[~same[::6, ::6]].mean()
+
+
+def test_crd_classes_quick_run_trains_every_arm_above_chance():
+    from shared.bridge.demos import crd_classes
+
+    res = crd_classes.run(quick=True)
+    m = res["metrics"]
+    assert set(m) == {"teacher", "student_alone", "kd", "crd", "crd+kd", "crd_random_teacher"}
+    assert min(arm["mean"] for arm in m.values()) > 0.1  # chance 0.01

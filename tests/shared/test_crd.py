@@ -80,3 +80,17 @@ def test_bad_input():
         CRDLoss(4, 6, n_data=20, momentum=1.0)
     with pytest.raises(ValueError, match="labels must have shape"):
         CRDLoss(4, 6, n_data=20, labels=torch.zeros(3))
+
+
+@pytest.mark.parametrize("n_data", [30, 5000])  # fewer / more bank rows than B * (K + 1)
+def test_memory_scores_equal_gathered_dot_products_and_their_gradients(n_data):
+    torch.manual_seed(3)
+    memory = torch.randn(n_data, 16)
+    index = torch.randint(n_data, (4, 11))
+    v = torch.randn(4, 16, requires_grad=True)
+    fast = CRDLoss.memory_scores(memory, v, index)
+    (g_fast,) = torch.autograd.grad((fast * torch.arange(11.0)).sum(), v)
+    ref = torch.stack([memory[index[b]] @ v[b] for b in range(4)])
+    (g_ref,) = torch.autograd.grad((ref * torch.arange(11.0)).sum(), v)
+    torch.testing.assert_close(fast, ref)
+    torch.testing.assert_close(g_fast, g_ref)

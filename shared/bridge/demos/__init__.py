@@ -6,4 +6,4 @@ baseline, whether the paper's claim held on this data (``claim_holds``) and a on
 cut-down versions. Importing this package imports no demo (and so no scikit-learn).
 """
 
-DEMOS = ("simclr", "crd", "crd_transfer", "crossclr", "global_local", "stor", "long_short", "cbt", "nerv", "nerv_long")
+DEMOS = ("simclr", "crd", "crd_transfer", "crd_classes", "crossclr", "global_local", "stor", "long_short", "cbt", "nerv", "nerv_long")
