@@ -43,10 +43,10 @@ per-seed class R@1 anywhere from 0.00 to 0.91 in one cell, and the claim holds i
 runs (results/bridge_global_local_sweep.md). The metric ``distractor_class_a2v_r1`` (the
 retrieved clip shows the query's class as its *silent* square) explains it: with the global
 term, class R@1 + distractor R@1 = 1.00 (global alone 0.474 + 0.526, both 0.423 + 0.577;
-local alone 0.393 + 0.397; untrained 0.145 + 0.380): the clip vectors learn "colour c is on screen" perfectly, but a
-clip shows two class colours and the time-averaged audio and video vectors cannot tell the
-sounding square from the silent one, so each run settles on one of two equally good
-answers. Retrieval also collapses onto hubs (``distinct_retrieved``: 3-4% of the 256 clips
+local alone 0.393 + 0.397; untrained 0.145 + 0.380): the clip vectors learn "colour c is on
+screen" perfectly, but a clip shows two class colours and the time-averaged audio and video
+vectors cannot tell the sounding square from the silent one, so each run settles on one of
+two equally good answers. Retrieval also collapses onto hubs (``distinct_retrieved``: 3-4% of the 256 clips
 are ever retrieved). Frame alignment is no better with the global term either (0.567 vs
 0.584 here; in the sweep within +-0.05 of local alone, lower at 256 clips): the local
 pathway tells the squares apart by colour, so it does not need the global attention. So the
