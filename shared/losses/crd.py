@@ -121,6 +121,13 @@ class CRDLoss(nn.Module):
             raise ValueError(
                 f"contrast_index must be [B, K+1], got shape {tuple(contrast_index.shape)}"
             )
+        elif contrast_index.numel() and (
+            int(contrast_index.min()) < 0 or int(contrast_index.max()) >= self.n_data
+        ):
+            raise ValueError(
+                f"contrast_index must lie in [0, n_data={self.n_data}), got values in "
+                f"[{int(contrast_index.min())}, {int(contrast_index.max())}]"
+            )
         v_s = F.normalize(self.embed_student(f_s), dim=1)
         v_t = F.normalize(self.embed_teacher(f_t), dim=1)
         # Teacher embedding against the student bank, and vice versa: [B, K+1] scores.
@@ -132,16 +139,23 @@ class CRDLoss(nn.Module):
         self._update_memory(index, v_s.detach(), v_t.detach())
         return loss
 
-    @staticmethod
-    def memory_scores(memory: Tensor, v: Tensor, contrast_index: Tensor) -> Tensor:
+    #: score the whole bank when it has at most this many times ``K + 1`` rows (see
+    #: :meth:`memory_scores`; crossover measured by ``experiments/bench_crd_scores.py``)
+    FULL_BANK_FACTOR = 16
+
+    @classmethod
+    def memory_scores(cls, memory: Tensor, v: Tensor, contrast_index: Tensor) -> Tensor:
         """``[n_data, D]`` bank, ``[B, D]`` embeddings, ``[B, K+1]`` indices -> ``[B, K+1]``
         dot products ``memory[contrast_index[b, k]] . v[b]``.
 
-        Gathering ``[B, K+1, D]`` bank rows costs ``B (K+1) D`` memory traffic; when the bank
-        has fewer rows than that, scoring every row (``v @ memory.T``, ``B n_data D``) and
-        picking the ``K+1`` columns is cheaper. Same values either way.
+        Two ways, equal up to float rounding: gather the ``[B, K+1, D]`` bank rows and take
+        ``B (K+1)`` dot products (memory-bound, slow on CPU for large ``K``), or multiply
+        ``v`` by the whole bank (``B n_data D`` multiply-adds in one dense matmul) and pick
+        the ``K + 1`` columns. The second is used while ``n_data <= FULL_BANK_FACTOR * (K+1)``,
+        where it measured faster (results/bench_crd_scores.md).
         """
-        if memory.shape[0] <= contrast_index.numel():
+        contrast_index = contrast_index.to(v.device)
+        if memory.shape[0] <= cls.FULL_BANK_FACTOR * contrast_index.shape[1]:
             # a copy: autograd keeps it for v's gradient, and the bank is updated in place
             bank = memory.to(v.dtype, copy=True)
             return torch.gather(v @ bank.T, 1, contrast_index)

@@ -153,7 +153,7 @@ def test_crd_transfer_probes_unseen_digits_with_frozen_features():
     assert m["teacher"]["source_accuracy"] > 0.9
     # features of never-seen classes are far above chance (0.2) for every network
     assert min(arm["transfer_probe"] for arm in m.values()) > 0.5
-    assert res["claim_holds"] == (m["crd"]["transfer_probe"] > m["student_alone"]["transfer_probe"])
+    assert res["seeds"] == 1 and all(len(arm["runs"]) == 1 for arm in m.values())
 
 
 def test_hierarchical_classes_world_is_shared_and_superclasses_cluster():
@@ -181,3 +181,4 @@ def test_crd_classes_quick_run_trains_every_arm_above_chance():
     m = res["metrics"]
     assert set(m) == {"teacher", "student_alone", "kd", "crd", "crd+kd", "crd_random_teacher"}
     assert min(arm["mean"] for arm in m.values()) > 0.1  # chance 0.01
+    assert len(res["crd_beats_alone_per_seed"]) == res["seeds"] == 1

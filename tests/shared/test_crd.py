@@ -94,3 +94,23 @@ def test_memory_scores_equal_gathered_dot_products_and_their_gradients(n_data):
     (g_ref,) = torch.autograd.grad((ref * torch.arange(11.0)).sum(), v)
     torch.testing.assert_close(fast, ref)
     torch.testing.assert_close(g_fast, g_ref)
+
+
+def test_memory_scores_gradient_survives_in_place_bank_update():
+    """The loss updates the bank in place right after scoring; v's gradient must not break."""
+    memory = torch.randn(20, 8)
+    v = torch.randn(3, 8, requires_grad=True)
+    index = torch.randint(20, (3, 5))
+    scores = CRDLoss.memory_scores(memory, v, index)
+    expected = torch.stack([memory[index[b]].sum(0) for b in range(3)])
+    memory.mul_(0.0)  # what _update_memory does to some rows, done to all
+    scores.sum().backward()
+    torch.testing.assert_close(v.grad, expected)
+
+
+def test_contrast_index_out_of_range_is_rejected():
+    crd = CRDLoss(4, 4, n_data=10, feat_dim=8, num_negatives=3)
+    f = torch.randn(2, 4)
+    for bad in (torch.tensor([[0, 1, 2, -1], [1, 2, 3, 4]]), torch.tensor([[0, 1, 2, 10]] * 2)):
+        with pytest.raises(ValueError, match=r"contrast_index must lie in \[0, n_data=10\)"):
+            crd(f, f, torch.tensor([0, 1]), bad)

@@ -9,14 +9,15 @@ accuracy); each frozen network's penultimate features of the digits 5-9 then fee
 logistic-regression probe (:func:`shared.probes.logistic_regression_probe`, ``C`` by
 cross-validation on the probe's training half, accuracy on the other half).
 
-Findings (5 seeds, ``python experiments/bridge_demos.py --demo crd_transfer``, 296 s): with
+Findings (5 seeds, ``python experiments/bridge_demos.py --demo crd_transfer``, 132 s): with
 the demo's 16-unit student the transfer probe gives 0.863 +- 0.045 alone, 0.853 +- 0.040 KD,
-0.857 +- 0.049 CRD, 0.857 +- 0.065 CRD+KD (teacher 0.965); with a 64-unit student
-(``run(hidden=64)``) 0.964 / 0.969 / 0.963 / 0.964 (teacher 0.965). Source accuracy is
-0.97-0.99 for every arm. Seed-to-seed spread (0.79-0.93 for one arm) is ten times any gap
-between arms: no distillation term changes how well the features transfer, so the claim is
-not shown on digits in this form either (see :mod:`~shared.bridge.demos.crd` for the
-in-distribution form).
+0.857 +- 0.049 CRD, 0.857 +- 0.065 CRD+KD (teacher 0.965). With a 64-unit student
+(``python -c "from shared.bridge.demos import crd_transfer as c;
+print(c.run(hidden=64)['summary'])"``, not stored in bridge.json): 0.964 / 0.969 / 0.964 /
+0.964 (teacher 0.965). Source accuracy is 0.97-0.99 for every arm. Seed-to-seed spread
+(0.79-0.93 for one arm) is ten times any gap between arms: no distillation term changes how
+well the features transfer, so the claim is not shown on digits in this form either (see
+:mod:`~shared.bridge.demos.crd` for the in-distribution form).
 """
 
 from __future__ import annotations

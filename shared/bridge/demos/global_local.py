@@ -39,20 +39,25 @@ which a time-averaged clip vector hardly keeps).
 
 Why class R@1 swings so much (session 4). ``experiments/bridge_global_local_sweep.py``
 (256 / 768 clips x 12 / 20 / 40 epochs x seeds 0-2, scored on fresh validation clips) gives
-per-seed class R@1 anywhere from 0.00 to 0.91 in one cell, and the claim holds in 1 of 18
-runs (results/bridge_global_local_sweep.md). The metric ``distractor_class_a2v_r1`` (the
-retrieved clip shows the query's class as its *silent* square) explains it: with the global
-term, class R@1 + distractor R@1 = 1.00 (global alone 0.474 + 0.526, both 0.423 + 0.577;
-local alone 0.393 + 0.397; untrained 0.145 + 0.380): the clip vectors learn "colour c is on
-screen" perfectly, but a clip shows two class colours and the time-averaged audio and video
-vectors cannot tell the sounding square from the silent one, so each run settles on one of
-two equally good answers. Retrieval also collapses onto hubs (``distinct_retrieved``: 3-4% of the 256 clips
-are ever retrieved). Frame alignment is no better with the global term either (0.567 vs
-0.584 here; in the sweep within +-0.05 of local alone, lower at 256 clips): the local
-pathway tells the squares apart by colour, so it does not need the global attention. So the
-two halves of the claim are not testable as the data stands: the global task is solved by
-either term (colour matching) or by neither (which square sounds), and the local task does
-not need localisation.
+per-seed class R@1 from 0.00 to 0.78 within one cell (768 clips, 12 epochs), 0.00 to 0.91
+over the sweep, and the claim holds in 1 of 18 runs (results/bridge_global_local_sweep.md).
+On the demo's own runs (768 clips, 20 epochs, seeds 0-2, test clips) the metric
+``distractor_class_a2v_r1`` (the retrieved clip shows the query's class as its *silent*
+square) explains it: with the global term, class R@1 + distractor R@1 = 1.00 (global alone
+0.474 + 0.526, both 0.423 + 0.577; local alone 0.393 + 0.397; untrained 0.145 + 0.380).
+The two events exclude each other, so every retrieved clip shows the query's colour: the
+clip vectors match colour to band perfectly, but a clip shows two class colours and the
+time-averaged audio and video vectors cannot tell the sounding square from the silent one,
+so each query lands on one of two equally good answers (all queries of a run on one of
+them in some sweep runs, class R@1 0.00 or 0.8-0.9; about half and half in others). Few
+clips are ever retrieved (``distinct_retrieved`` 3-4% of 256 after training, 2.5% for
+the untrained model: the hubs are not caused by training). Frame alignment is no better
+with the global term either (0.567 vs 0.584 here; sweep cell means +0.005 to +0.010 at 768
+clips, -0.015 to -0.104 at 256 clips): the local pathway tells the squares apart by colour,
+so it does not need the global attention. So the two halves of the claim are not testable
+as the data stands: the global task is solved by either term (colour matching) or by
+neither (which square sounds), and the local task does not need localisation. (The sweep
+predates the distractor metric, so it is checked on the demo's runs only.)
 """
 
 from __future__ import annotations
