@@ -82,8 +82,10 @@ def test_bad_input():
         CRDLoss(4, 6, n_data=20, labels=torch.zeros(3))
 
 
-@pytest.mark.parametrize("n_data", [30, 5000])  # fewer / more bank rows than B * (K + 1)
-def test_memory_scores_equal_gathered_dot_products_and_their_gradients(n_data):
+@pytest.mark.parametrize("factor", [0, float("inf")])  # gather rows / score the whole bank
+@pytest.mark.parametrize("n_data", [30, 5000])
+def test_memory_scores_equal_gathered_dot_products_and_their_gradients(n_data, factor, monkeypatch):
+    monkeypatch.setattr(CRDLoss, "FULL_BANK_FACTOR", factor)
     torch.manual_seed(3)
     memory = torch.randn(n_data, 16)
     index = torch.randint(n_data, (4, 11))
@@ -101,6 +103,7 @@ def test_memory_scores_gradient_survives_in_place_bank_update():
     memory = torch.randn(20, 8)
     v = torch.randn(3, 8, requires_grad=True)
     index = torch.randint(20, (3, 5))
+    assert 20 <= CRDLoss.FULL_BANK_FACTOR * 5  # the whole-bank path (the one that keeps the bank)
     scores = CRDLoss.memory_scores(memory, v, index)
     expected = torch.stack([memory[index[b]].sum(0) for b in range(3)])
     memory.mul_(0.0)  # what _update_memory does to some rows, done to all

@@ -35,13 +35,13 @@ here (0.886 vs 0.947 alone), CRD+KD less so (0.919), and even KD does not help (
 teacher only 3.6 points better and 1258 training images there is little dark knowledge to
 pass on, while CRD's NCE (temperature 0.07, weight 0.8) makes the 16-d penultimate layer
 serve a second task, matching each image's teacher embedding against other classes'
-(uniform negatives, which also push apart images of one class, hurt more: 0.859). The paper's
-other test, transfer of the frozen features to unseen classes, is
-:mod:`shared.bridge.demos.crd_transfer` (not shown either). Where the labels hide class structure (100
-classes in 20 superclasses, :mod:`shared.bridge.demos.crd_classes`) CRD does beat the
-student alone, in every seed. The claim is not shown on this data, in any of the settings above; the
-paper's setting (CIFAR-100, 50k images, conv nets with 64-256-d penultimate features, 240
-epochs) is far from a CPU demo.
+(uniform negatives, which also push apart images of one class, hurt more: 0.859). The claim
+is not shown on this data, in any of the settings above; the paper's setting (CIFAR-100, 50k
+images, conv nets with 64-256-d penultimate features, 240 epochs) is far from a CPU demo.
+The paper's other test, transfer of the frozen features to unseen classes, is
+:mod:`shared.bridge.demos.crd_transfer` (not shown either). Where the labels hide class
+structure (100 classes in 20 superclasses, :mod:`shared.bridge.demos.crd_classes`) CRD does
+beat the student alone, in every seed.
 """
 
 from __future__ import annotations
@@ -125,8 +125,11 @@ def _train_student(student, teacher, x, y, n_epochs, arm, seed, lr=3e-3, crd_wei
             fs, logits = student(xb)
             with torch.no_grad():
                 ft, logit_t = teacher(xb)
-            lab = labelled[idx] if labelled is not None else torch.ones(len(idx), dtype=torch.bool)
-            loss = F.cross_entropy(logits[lab], y[idx][lab]) if lab.any() else logits.sum() * 0
+            if labelled is None:
+                loss = F.cross_entropy(logits, y[idx])
+            else:
+                lab = labelled[idx]
+                loss = F.cross_entropy(logits[lab], y[idx][lab]) if lab.any() else logits.sum() * 0
             if "kd" in arm:
                 t = 4.0
                 loss = loss + F.kl_div(F.log_softmax(logits / t, 1), F.softmax(logit_t / t, 1),
@@ -137,6 +140,21 @@ def _train_student(student, teacher, x, y, n_epochs, arm, seed, lr=3e-3, crd_wei
             loss.backward()
             opt.step()
     return student
+
+
+#: the loss terms of each student arm (``_train_student``'s ``arm``); others name their terms
+ARM_TERMS = {"student_alone": "", "crd_random_teacher": "crd"}
+
+
+def _train_arms(init: _MLP, teacher: _MLP, x, y, epochs: int, seed: int, arms, *,
+                teachers: dict | None = None, **train_kw):
+    """Yield ``(arm, student)`` for each arm: a copy of ``init`` trained by
+    :func:`_train_student` from the same RNG state (``2000 + seed``), so arms differ only in
+    their loss terms (and, for arms named in ``teachers``, the teacher)."""
+    for arm in arms:
+        torch.manual_seed(2000 + seed)
+        yield arm, _train_student(copy.deepcopy(init), (teachers or {}).get(arm, teacher), x, y,
+                                  epochs, ARM_TERMS.get(arm, arm), seed, **train_kw)
 
 
 def run(quick: bool = False, seed: int = 0, seeds: int | None = None, hidden: int = 16,
@@ -160,11 +178,8 @@ def run(quick: bool = False, seed: int = 0, seeds: int | None = None, hidden: in
     for s in range(n_seeds):
         torch.manual_seed(1000 + s)
         init = _MLP([hidden])
-        for arm in arms:
-            torch.manual_seed(2000 + s)
-            st = _train_student(copy.deepcopy(init), teacher, xtr, ytr, epochs_s,
-                                arm if arm != "student_alone" else "", s, augment=augment,
-                                crd_weight=crd_weight, negatives=negatives)
+        for arm, st in _train_arms(init, teacher, xtr, ytr, epochs_s, s, arms, augment=augment,
+                                   crd_weight=crd_weight, negatives=negatives):
             results[arm].append(_accuracy(st, xte, yte))
     metrics = {"teacher": _accuracy(teacher, xte, yte)}
     for a in arms:

@@ -22,7 +22,6 @@ well the features transfer, so the claim is not shown on digits in this form eit
 
 from __future__ import annotations
 
-import copy
 import time
 
 import torch
@@ -59,10 +58,8 @@ def run(quick: bool = False, seed: int = 0, seeds: int | None = None, hidden: in
         results["teacher"].append(scores(teacher))
         torch.manual_seed(1000 + s)
         init = crd._MLP([hidden])
-        for arm in ARMS:
-            torch.manual_seed(2000 + s)
-            student = crd._train_student(copy.deepcopy(init), teacher, xs[train], ys[train],
-                                         epochs_s, arm if arm != "student_alone" else "", s)
+        for arm, student in crd._train_arms(init, teacher, xs[train], ys[train], epochs_s, s,
+                                            ARMS):
             results[arm].append(scores(student))
     metrics = {}
     for arm, runs in results.items():
