@@ -5,9 +5,14 @@ seed + 2000; the test clips are not used) for every ``n_train x epochs x seed`` 
 ``experiments/results/bridge_global_local_sweep.{jsonl,md}``. Finished cells are kept
 (re-running resumes). One CPU thread; about 25 minutes for the default grid.
 
+``--distractor`` picks the clips' silent square (:func:`shared.bridge.synthetic.audio_visual_clips`):
+``class`` (another class's colour; session 4's sweep, rows without the key) or ``neutral``
+(a non-class colour, so class retrieval has one right answer; session 5).
+
 Usage::
 
-    python experiments/bridge_global_local_sweep.py
+    python experiments/bridge_global_local_sweep.py --distractor class
+    python experiments/bridge_global_local_sweep.py --distractor neutral
 """
 
 from __future__ import annotations
@@ -30,26 +35,29 @@ KEYS = ("class_a2v_r1", "frame_alignment", "localisation")
 
 
 def _markdown(rows: list[dict]) -> str:
-    cells: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    cells: dict[tuple[str, int, int], list[dict]] = defaultdict(list)
     for r in rows:
-        cells[(r["n_train"], r["epochs"])].append(r)
+        cells[(_distractor(r), r["n_train"], r["epochs"])].append(r)
     lines = [
         "# Global-local: sizes and schedules (validation clips)",
         "",
         "`python experiments/bridge_global_local_sweep.py`; per cell the mean over seeds",
         "(per-seed class R@1 in brackets); claim = both terms >= global alone on class R@1",
-        "and >= local alone on frame alignment, checked per seed.",
+        "and >= local alone on frame alignment, checked per seed. `distractor`: the silent",
+        "square has another class's colour (`class`: class retrieval has two equally good",
+        "answers) or a non-class colour (`neutral`: one answer).",
         "",
-        "| clips | epochs | seeds | claim holds | arm | class R@1 | frame alignment | localisation |",
-        "|---|---|---|---|---|---|---|---|",
+        "| distractor | clips | epochs | seeds | claim holds | arm | class R@1 | frame alignment "
+        "| localisation |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for (n, e), runs in sorted(cells.items()):
+    for (d, n, e), runs in sorted(cells.items()):
         holds = f"{sum(r['claim'] for r in runs)}/{len(runs)}"
         for arm in ARMS:
             m = {k: [r["metrics"][arm][k] for r in runs] for k in KEYS}
             per_seed = " ".join(f"{v:.2f}" for v in m["class_a2v_r1"])
             lines.append(
-                f"| {n} | {e} | {len(runs)} | {holds} | {arm} | "
+                f"| {d} | {n} | {e} | {len(runs)} | {holds} | {arm} | "
                 f"{sum(m['class_a2v_r1']) / len(runs):.3f} [{per_seed}] | "
                 f"{sum(m['frame_alignment']) / len(runs):.3f} | "
                 f"{sum(m['localisation']) / len(runs):.3f} |"
@@ -57,30 +65,38 @@ def _markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _distractor(row: dict) -> str:
+    return row.get("distractor", "class")  # session 4's rows predate the option
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, nargs="+", default=[256, 768])
     parser.add_argument("--epochs", type=int, nargs="+", default=[12, 20, 40])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--distractor", choices=("class", "neutral"), default="neutral")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     path = os.path.join(args.out, "bridge_global_local_sweep.jsonl")
     rows = [json.loads(line) for line in open(path)] if os.path.exists(path) else []
-    done = {(r["n_train"], r["epochs"], r["seed"]) for r in rows}
+    done = {(_distractor(r), r["n_train"], r["epochs"], r["seed"]) for r in rows}
     for n in args.n_train:
         for e in args.epochs:
             for s in args.seeds:
-                if (n, e, s) in done:
+                if (args.distractor, n, e, s) in done:
                     continue
-                res = global_local.run(seed=s, epochs=e, n_train=n, validation=True)
-                row = {"n_train": n, "epochs": e, "seed": s, "claim": res["claim_holds"],
+                res = global_local.run(seed=s, epochs=e, n_train=n, validation=True,
+                                       distractor=args.distractor)
+                row = {"distractor": args.distractor, "n_train": n, "epochs": e, "seed": s,
+                       "claim": res["claim_holds"],
                        "metrics": {a: {k: res["metrics"][a][k] for k in KEYS} for a in ARMS},
                        "seconds": res["seconds"]}
                 rows.append(row)
                 with open(path, "a") as f:
                     f.write(json.dumps(row) + "\n")
-                print(f"[sweep] {n} clips, {e} epochs, seed {s}: claim {res['claim_holds']}",
+                print(f"[sweep] {args.distractor}: {n} clips, {e} epochs, seed {s}: "
+                      f"claim {res['claim_holds']}",
                       flush=True)
     with open(os.path.join(args.out, "bridge_global_local_sweep.md"), "w") as f:
         f.write(_markdown(rows))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -28,6 +29,16 @@ PALETTE = torch.tensor(
         [0.15, 1.0, 0.15],  # green
         [0.2, 0.35, 1.0],  # blue
         [1.0, 0.9, 0.1],  # yellow
+    ]
+)
+#: Colours of the silent square with ``audio_visual_clips(distractor="neutral")``: none of them
+#: is a class colour of :data:`PALETTE`, so the silent square never looks like a sound class.
+NEUTRAL_PALETTE = torch.tensor(
+    [
+        [1.0, 0.2, 1.0],  # magenta
+        [0.2, 1.0, 1.0],  # cyan
+        [0.95, 0.95, 0.95],  # white
+        [0.55, 0.55, 0.55],  # grey
     ]
 )
 #: Unit (dy, dx) motion directions used by :func:`moving_shapes` (index = direction label).
@@ -169,7 +180,8 @@ class AudioVisualClips:
         source_class: ``[N]`` class of the sounding square (its colour and the tone's
             frequency band); all zeros when ``n_classes == 1``.
         distractor_class: ``[N]`` class whose colour the silent square has (never the
-            source's when ``n_classes > 1``); all zeros when ``n_classes == 1``.
+            source's when ``n_classes > 1``); all zeros when ``n_classes == 1``; ``-1`` with
+            ``distractor="neutral"`` (the silent square has no class colour).
     """
 
     video: Tensor
@@ -202,6 +214,7 @@ def audio_visual_clips(
     noise: float = 0.05,
     audio_noise: float = 0.3,
     n_classes: int = 1,
+    distractor: Literal["class", "neutral"] = "class",
     seed: int = 0,
 ) -> AudioVisualClips:
     """Clips where a tone's pitch follows the height of one of two squares.
@@ -221,6 +234,12 @@ def audio_visual_clips(
       a different class. Clip-level audio (band) now says *what* sounds, and localising it
       means matching band to colour; frame-level audio (pitch within the band, loudness)
       still follows the source's trajectory.
+    * ``distractor="neutral"`` (with ``n_classes > 1``): the silent square takes a colour of
+      :data:`NEUTRAL_PALETTE` instead of another class's, so a clip shows exactly one class
+      colour and "which clips have the query's class" has one answer. With ``"class"`` a
+      time-averaged clip vector cannot tell which of the two class colours sounds, so
+      retrieving a clip with the query's class as its *silent* square is as good a match
+      as the right one (see :mod:`shared.bridge.demos.global_local`).
 
     Returns:
         :class:`AudioVisualClips`; ``audio`` has shape ``[n, n_frames * hop_ratio, n_fft//2+1]``.
@@ -238,13 +257,23 @@ def audio_visual_clips(
     if n_classes < 1 or n_classes > len(PALETTE):
         raise ValueError(f"n_classes must be in [1, {len(PALETTE)}], got {n_classes}")
     sides = torch.full((n,), float(side))
+    if distractor not in ("class", "neutral"):
+        raise ValueError(f"distractor must be 'class' or 'neutral', got {distractor!r}")
+    if distractor == "neutral" and n_classes == 1:
+        raise ValueError("distractor='neutral' needs n_classes > 1 (with one class both "
+                         "squares are white)")
     if n_classes == 1:
         cls = other = torch.zeros(n, dtype=torch.long)
         col_s = col_d = torch.ones(n, 3)
-    else:
+    elif distractor == "class":
         cls = torch.randint(0, n_classes, (n,), generator=g)
         other = (cls + torch.randint(1, n_classes, (n,), generator=g)) % n_classes
         col_s, col_d = PALETTE[cls], PALETTE[other]
+    else:
+        cls = torch.randint(0, n_classes, (n,), generator=g)
+        neutral = torch.randint(0, len(NEUTRAL_PALETTE), (n,), generator=g)
+        other = torch.full((n,), -1)
+        col_s, col_d = PALETTE[cls], NEUTRAL_PALETTE[neutral]
     video = _render_squares(pos_s, sides, col_s, size, bg)
     video = _render_squares(pos_d, sides, col_d, size, video).clamp(0, 1)
 

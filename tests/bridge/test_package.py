@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from shared.bridge.synthetic import (
@@ -43,6 +44,21 @@ def test_synthetic_generators_shapes_and_determinism():
     dis_pix = (cl.video * silent[:, :, None]).sum((1, 3, 4)) / silent.sum((1, 2, 3))[:, None]
     assert (torch.cdist(dis_pix, PALETTE).argmin(1) == cl.distractor_class).float().mean() > 0.9
     assert (cl.distractor_class != cl.source_class).all()
+    from shared.bridge.synthetic import NEUTRAL_PALETTE
+    nt = audio_visual_clips(64, n_frames=8, size=16, n_classes=4, distractor="neutral", seed=0)
+    silent = nt.distractor_mask & ~nt.source_mask  # now a non-class colour, class -1
+    dis_pix = (nt.video * silent[:, :, None]).sum((1, 3, 4)) / silent.sum((1, 2, 3))[:, None]
+    # by hue (cosine): the squares' soft edges darken their mean colour toward the background
+    both = torch.nn.functional.normalize(torch.cat([PALETTE, NEUTRAL_PALETTE]), dim=1)
+    hue = lambda pix: (torch.nn.functional.normalize(pix, dim=1) @ both.T).argmax(1)  # noqa: E731
+    assert (hue(dis_pix) >= len(PALETTE)).float().mean() > 0.9
+    src_pix = (nt.video * nt.source_mask[:, :, None]).sum((1, 3, 4)) / nt.source_mask.sum((1, 2, 3))[:, None]
+    assert (hue(src_pix) == nt.source_class).float().mean() > 0.9
+    assert (nt.distractor_class == -1).all()
+    with pytest.raises(ValueError, match="distractor must be"):
+        audio_visual_clips(2, n_classes=4, distractor="grey")
+    with pytest.raises(ValueError, match="n_classes > 1"):
+        audio_visual_clips(2, distractor="neutral")
     fs = feature_sequences(5, 10, 8, text_length=3)
     assert fs.visual.shape == (5, 10, 8) and fs.text.shape == (5, 3, 8)
     pm = paired_modalities(4, 3)
