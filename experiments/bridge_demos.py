@@ -100,6 +100,9 @@ def _markdown(all_res: dict) -> str:
         holds = str(r.get("claim_holds"))
         if "claim_holds_same_video" in r:
             holds += f" (same-video variant: {r['claim_holds_same_video']})"
+        if "claims_per_seed" in r:  # multi-seed runs: the check is on the means
+            per = r["claims_per_seed"]
+            holds += f" on the mean ({sum(per)} of {len(per)} seeds)"
         lines.append(f"| {name} | `{r['command']}` | {CLAIMS[name]} | {holds} | "
                      f"{r['summary']} |")
     lines.append("")
