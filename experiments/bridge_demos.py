@@ -4,7 +4,7 @@ Usage::
 
     python experiments/bridge_demos.py --demo all            # every demo, full size
     python experiments/bridge_demos.py --demo nerv --quick   # one demo, cut down
-    python experiments/bridge_demos.py --demo global_local --seeds 0 1 2   # mean over seeds
+    python experiments/bridge_demos.py --demo global_local --seeds 0 1 2 3 4   # mean over seeds
 
 With ``--seeds``, a demo whose module defines ``claim(metrics)`` and ``summarize(metrics)``
 is run once per seed; its report holds the per-seed results, the mean and standard deviation

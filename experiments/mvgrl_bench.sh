@@ -51,3 +51,4 @@ $G bench --dataset REDDIT-BINARY --seeds 1 2 3 4 --topk 32 --out-dir $R/REDDIT-B
 # (derived from the same probes by mvgrl_table.py).
 $G bench --dataset MUTAG --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/MUTAG-ppr-sweep --quiet --resume
 $G bench --dataset PTC_MR --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/PTC_MR-ppr-sweep --quiet --resume
+$G bench --dataset IMDB-BINARY --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/IMDB-BINARY-ppr-sweep --quiet --resume

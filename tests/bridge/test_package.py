@@ -52,9 +52,19 @@ def test_synthetic_generators_shapes_and_determinism():
     both = torch.nn.functional.normalize(torch.cat([PALETTE, NEUTRAL_PALETTE]), dim=1)
     hue = lambda pix: (torch.nn.functional.normalize(pix, dim=1) @ both.T).argmax(1)  # noqa: E731
     assert (hue(dis_pix) >= len(PALETTE)).float().mean() > 0.9
+    # ... and it is drawn (white and grey share the grey background's hue): brighter than it
+    bg = ~(nt.distractor_mask | nt.source_mask)
+    bg_pix = (nt.video * bg[:, :, None]).sum((1, 3, 4)) / bg.sum((1, 2, 3))[:, None]
+    assert (dis_pix.mean(1) > bg_pix.mean(1) + 0.1).all()
     src_pix = (nt.video * nt.source_mask[:, :, None]).sum((1, 3, 4)) / nt.source_mask.sum((1, 2, 3))[:, None]
     assert (hue(src_pix) == nt.source_class).float().mean() > 0.9
     assert (nt.distractor_class == -1).all()
+    # the default path draws what it drew before the option existed (session 4's results)
+    old = audio_visual_clips(16, n_classes=4, seed=3)
+    assert old.source_class.tolist() == [1, 0, 0, 3, 3, 3, 0, 2, 3, 2, 0, 1, 0, 3, 3, 2]
+    assert old.distractor_class.tolist() == [0, 2, 2, 1, 2, 2, 3, 0, 0, 0, 3, 2, 2, 0, 1, 1]
+    assert float(old.video.sum()) == pytest.approx(17334.078, rel=1e-5)
+    assert float(old.audio.sum()) == pytest.approx(5402.169, rel=1e-5)
     with pytest.raises(ValueError, match="distractor must be"):
         audio_visual_clips(2, n_classes=4, distractor="grey")
     with pytest.raises(ValueError, match="n_classes > 1"):

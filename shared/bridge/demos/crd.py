@@ -110,7 +110,7 @@ KD_WEIGHTS = {"kd": (0.1, 0.9), "crd+kd": (1.0, 1.0)}
 def _train_student(student, teacher, x, y, n_epochs, arm, seed, lr=3e-3, crd_weight=0.8,
                    augment: bool = True, labelled=None, negatives: str = "other_class",
                    num_negatives: int = 512):
-    """Train ``student`` on ``(x, y)``; ``arm`` contains "kd" and/or "crd" (or neither).
+    """Train ``student`` on ``(x, y)``; ``arm`` is "", "kd", "crd" or "crd+kd" (the loss terms).
 
     Loss ``r * CE + a * KD + crd_weight * CRD`` with RepDistiller's ``(r, a)`` for the arm
     (:data:`KD_WEIGHTS`: KD alone ``0.1, 0.9``; CRD+KD ``1, 1``; others ``1, 0``).
@@ -118,6 +118,8 @@ def _train_student(student, teacher, x, y, n_epochs, arm, seed, lr=3e-3, crd_wei
     ``labelled`` (optional ``[N]`` bool) restricts the CE term to those rows. ``negatives``:
     ``"other_class"`` draws CRD's negatives from other classes (the release's sampler),
     ``"uniform"`` from all samples."""
+    if arm not in ("", "kd", "crd", "crd+kd"):
+        raise ValueError(f"arm must be '', 'kd', 'crd' or 'crd+kd', got {arm!r}")
     g = torch.Generator().manual_seed(seed)
     n = len(x)
     if negatives not in ("other_class", "uniform"):

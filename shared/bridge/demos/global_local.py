@@ -38,10 +38,11 @@ check holds in 2 of 5 seeds and the mean gap is a quarter of the seed-to-seed sp
 one consistent effect is again against the claim: the local term lowers localisation in
 every seed (global alone 0.681 -> both 0.605). On validation clips
 (``experiments/bridge_global_local_sweep.py --distractor neutral``, 6 size/schedule cells x
-seeds 0-2) the check holds in 11 of 18 runs; alignment with both terms is within -0.08 to
-+0.02 of local alone at 256 clips and +0.003 to +0.032 at 768 clips (cell means). So: each
-term learns what it targets, both together lose nothing measurable on either task, and
-"they help each other" is not established on this data.
+seeds 0-2) the check holds in 9 of 18 runs; alignment with both terms is -0.08 to +0.02 of
+local alone at 256 clips (lower in all 3 seeds at 12 epochs) and +0.003 to +0.031 at 768
+clips (cell means). So: each term learns what it targets; at 768 clips both terms together
+match local alone on alignment within seed noise, at 256 clips they align worse, and they
+localise worse throughout; "they help each other" is not established on this data.
 
 Earlier design, class-coloured distractors (``distractor="class"``; sessions 2-4; 768
 clips, 20 epochs, seeds 0-2): each term learned what it targets (global alone:
