@@ -1,0 +1,74 @@
+"""The bookkeeping of experiments/bridge_*.py (resume keys, report cells), with the demos faked."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _fake_metrics(claim: bool) -> dict:
+    arms = ("global_only", "local_only", "global+local")
+    m = {a: {"class_a2v_r1": 0.5, "frame_alignment": 0.5, "localisation": 0.5} for a in arms}
+    return {"claim_holds": claim, "metrics": m, "seconds": 0.1}
+
+
+def test_global_local_sweep_resumes_per_distractor(tmp_path, monkeypatch):
+    sweep = _load("bridge_global_local_sweep")
+    # a row from before the option (no "distractor" key) counts as the "class" design
+    old = {"n_train": 8, "epochs": 1, "seed": 0, "claim": False, **_fake_metrics(False)}
+    old = {k: v for k, v in old.items() if k != "claim_holds"}
+    (tmp_path / "bridge_global_local_sweep.jsonl").write_text(json.dumps(old) + "\n")
+    calls = []
+
+    def fake_run(seed, epochs, n_train, validation, distractor):
+        assert validation
+        calls.append((distractor, n_train, epochs, seed))
+        return _fake_metrics(True)
+
+    monkeypatch.setattr(sweep.global_local, "run", fake_run)
+    args = ["--n-train", "8", "--epochs", "1", "--seeds", "0", "--out", str(tmp_path)]
+    sweep.main([*args, "--distractor", "class"])
+    assert calls == []  # the old row is the class cell: nothing re-run
+    sweep.main([*args, "--distractor", "neutral"])
+    assert calls == [("neutral", 8, 1, 0)]
+    sweep.main([*args, "--distractor", "neutral"])
+    assert len(calls) == 1  # resumed: the neutral cell is stored now
+    rows = [json.loads(x) for x in (tmp_path / "bridge_global_local_sweep.jsonl").read_text().splitlines()]
+    assert [r.get("distractor") for r in rows] == [None, "neutral"]
+    md = (tmp_path / "bridge_global_local_sweep.md").read_text()
+    assert "| class | 8 | 1 | 1 | 0/1 | global_only |" in md
+    assert "| neutral | 8 | 1 | 1 | 1/1 | global_only |" in md
+
+
+def test_bridge_report_states_per_seed_counts_for_multi_seed_runs():
+    demos = _load("bridge_demos")
+    metrics = {a: {"retrieval_a2v_r1": 0.0, "class_a2v_r1": 1.0, "localisation": 0.5,
+                   "frame_alignment": 0.6} for a in ("global_only", "local_only", "global+local")}
+    res = {"command": "cmd", "quick": False, "wall_seconds": 1.0, "summary": "s",
+           "claim_holds": True, "claims_per_seed": [True, False, False], "metrics": metrics,
+           "per_seed": [{"seed": i, "summary": "x"} for i in range(3)]}
+    md = demos._markdown({"global_local": res})
+    row = next(line for line in md.splitlines() if line.startswith("| global_local |"))
+    assert "| True on the mean (1 of 3 seeds) |" in row
+    single = dict(res)
+    del single["claims_per_seed"], single["per_seed"]
+    row = next(line for line in demos._markdown({"global_local": single}).splitlines()
+               if line.startswith("| global_local |"))
+    assert "| True |" in row and "seeds)" not in row
+
+
+def test_crd_student_rejects_unknown_arm():
+    from shared.bridge.demos import crd
+
+    with pytest.raises(ValueError, match="arm must be"):
+        crd._train_student(None, None, None, None, 1, "kd+crd", 0)
