@@ -37,10 +37,9 @@ def main() -> int:
     from shared.losses import CRDLoss
 
     batch = 64
-    default = CRDLoss.FULL_BANK_FACTOR
     lines = ["# CRD memory-bank scoring: whole bank vs gathered rows", "",
              "`python experiments/bench_crd_scores.py`; batch 64, forward + backward, one CPU",
-             f"thread, ms per call, each path forced. `CRDLoss.FULL_BANK_FACTOR` = {default}.", "",
+             f"thread, ms per call, each path forced. `CRDLoss.FULL_BANK_FACTOR` = {CRDLoss.FULL_BANK_FACTOR}.", "",
              "| K | D | n_data | n_data / (K+1) | whole bank ms | gather ms | used |",
              "|---|---|---|---|---|---|---|"]
     for k, d, n in CASES:
@@ -48,17 +47,14 @@ def main() -> int:
         v = torch.randn(batch, d, requires_grad=True)
         index = torch.randint(n, (batch, k + 1))
 
-        def path(factor: float, memory=memory, v=v, index=index) -> float:
+        def path(full_bank: bool, memory=memory, v=v, index=index) -> float:
             """ms per forward + backward of CRDLoss.memory_scores forced onto one path"""
-            CRDLoss.FULL_BANK_FACTOR = factor
-            try:
-                return _ms(lambda: CRDLoss.memory_scores(memory, v, index).sum().backward())
-            finally:
-                CRDLoss.FULL_BANK_FACTOR = default
+            return _ms(lambda: CRDLoss.memory_scores(memory, v, index, full_bank)
+                       .sum().backward())
 
-        used = "whole" if n <= default * (k + 1) else "gather"
-        row = (f"| {k} | {d} | {n} | {n / (k + 1):.1f} | {path(float('inf')):.1f} | "
-               f"{path(0):.1f} | {used} |")
+        used = "whole" if n <= CRDLoss.FULL_BANK_FACTOR * (k + 1) else "gather"
+        row = (f"| {k} | {d} | {n} | {n / (k + 1):.1f} | {path(True):.1f} | "
+               f"{path(False):.1f} | {used} |")
         print(row, flush=True)
         lines.append(row)
     with open(os.path.join(RESULTS, "bench_crd_scores.md"), "w") as f:

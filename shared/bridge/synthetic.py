@@ -265,15 +265,15 @@ def audio_visual_clips(
     if n_classes == 1:
         cls = other = torch.zeros(n, dtype=torch.long)
         col_s = col_d = torch.ones(n, 3)
-    elif distractor == "class":
-        cls = torch.randint(0, n_classes, (n,), generator=g)
-        other = (cls + torch.randint(1, n_classes, (n,), generator=g)) % n_classes
-        col_s, col_d = PALETTE[cls], PALETTE[other]
     else:
         cls = torch.randint(0, n_classes, (n,), generator=g)
-        neutral = torch.randint(0, len(NEUTRAL_PALETTE), (n,), generator=g)
-        other = torch.full((n,), -1)
-        col_s, col_d = PALETTE[cls], NEUTRAL_PALETTE[neutral]
+        col_s = PALETTE[cls]
+        if distractor == "class":
+            other = (cls + torch.randint(1, n_classes, (n,), generator=g)) % n_classes
+            col_d = PALETTE[other]
+        else:
+            col_d = NEUTRAL_PALETTE[torch.randint(0, len(NEUTRAL_PALETTE), (n,), generator=g)]
+            other = torch.full((n,), -1)
     video = _render_squares(pos_s, sides, col_s, size, bg)
     video = _render_squares(pos_d, sides, col_d, size, video).clamp(0, 1)
 

@@ -144,7 +144,8 @@ class CRDLoss(nn.Module):
     FULL_BANK_FACTOR = 16
 
     @classmethod
-    def memory_scores(cls, memory: Tensor, v: Tensor, contrast_index: Tensor) -> Tensor:
+    def memory_scores(cls, memory: Tensor, v: Tensor, contrast_index: Tensor,
+                      full_bank: bool | None = None) -> Tensor:
         """``[n_data, D]`` bank, ``[B, D]`` embeddings, ``[B, K+1]`` indices -> ``[B, K+1]``
         dot products ``memory[contrast_index[b, k]] . v[b]``.
 
@@ -152,10 +153,12 @@ class CRDLoss(nn.Module):
         ``B (K+1)`` dot products (memory-bound, slow on CPU for large ``K``), or multiply
         ``v`` by the whole bank (``B n_data D`` multiply-adds in one dense matmul) and pick
         the ``K + 1`` columns. The second is used while ``n_data <= FULL_BANK_FACTOR * (K+1)``,
-        where it measured faster (results/bench_crd_scores.md).
+        where it measured faster (results/bench_crd_scores.md); ``full_bank`` forces one way.
         """
         contrast_index = contrast_index.to(v.device)
-        if memory.shape[0] <= cls.FULL_BANK_FACTOR * contrast_index.shape[1]:
+        if full_bank is None:
+            full_bank = memory.shape[0] <= cls.FULL_BANK_FACTOR * contrast_index.shape[1]
+        if full_bank:
             # a copy: autograd keeps it for v's gradient, and the bank is updated in place
             bank = memory.to(v.dtype, copy=True)
             return torch.gather(v @ bank.T, 1, contrast_index)

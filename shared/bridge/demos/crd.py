@@ -11,7 +11,8 @@ CE + CRD (:class:`shared.losses.CRDLoss` between the penultimate features, 16-d 
 256-d teacher, weight 0.8, 512 negatives drawn from the 1257 training samples, temperature
 0.07, memory momentum 0.5); CE + KD (T=4) + CRD (RepDistiller's ``-r 1 -a 1 -b 0.8``); KD
 alone for reference (``0.1 CE + 0.9 KD``, RepDistiller's ``-r 0.1 -a 0.9``; until session 5
-this arm was ``CE + KD``, which is what the validation numbers below used). Test accuracy, mean over several seeds (student init, data order).
+this arm was ``CE + KD``, which is what the validation numbers below used). Test accuracy,
+mean over several seeds (student init, data order).
 
 An earlier version gave the student only 200 labels (the other samples only fed KD/CRD) and
 no augmentation: there CRD hurt (0.553 vs 0.865), the contrastive term dominating a sparse
@@ -101,10 +102,12 @@ def _train_teacher(x, y, epochs: int, seed: int, augment: bool = True,
     return teacher.eval()
 
 
-#: RepDistiller's ``(-r, -a)`` weights of CE and KD per arm (scripts/run_cifar_distill.sh:
-#: ``--distill kd -r 0.1 -a 0.9 -b 0``; CRD+KD ``--distill crd -a 1 -b 0.8``, ``-r`` 1 by
-#: default). Until session 5 the KD-alone arm used ``1, 1`` as well.
-KD_WEIGHTS = {"kd": (0.1, 0.9), "crd+kd": (1.0, 1.0)}
+#: Loss terms per arm: RepDistiller's ``(-r, -a)`` weights of CE and KD and whether the CRD
+#: term is on (scripts/run_cifar_distill.sh: ``--distill kd -r 0.1 -a 0.9 -b 0``; CRD
+#: ``-a 0 -b 0.8`` and CRD+KD ``-a 1 -b 0.8``, ``-r`` 1 by default). Until session 5 the
+#: KD-alone arm used ``1, 1``.
+ARM_LOSSES = {"": (1.0, 0.0, False), "kd": (0.1, 0.9, False), "crd": (1.0, 0.0, True),
+              "crd+kd": (1.0, 1.0, True)}
 
 
 def _train_student(student, teacher, x, y, n_epochs, arm, seed, lr=3e-3, crd_weight=0.8,
@@ -113,13 +116,14 @@ def _train_student(student, teacher, x, y, n_epochs, arm, seed, lr=3e-3, crd_wei
     """Train ``student`` on ``(x, y)``; ``arm`` is "", "kd", "crd" or "crd+kd" (the loss terms).
 
     Loss ``r * CE + a * KD + crd_weight * CRD`` with RepDistiller's ``(r, a)`` for the arm
-    (:data:`KD_WEIGHTS`: KD alone ``0.1, 0.9``; CRD+KD ``1, 1``; others ``1, 0``).
+    (:data:`ARM_LOSSES`: KD alone ``0.1, 0.9``; CRD+KD ``1, 1``; others ``1, 0``).
 
     ``labelled`` (optional ``[N]`` bool) restricts the CE term to those rows. ``negatives``:
     ``"other_class"`` draws CRD's negatives from other classes (the release's sampler),
     ``"uniform"`` from all samples."""
-    if arm not in ("", "kd", "crd", "crd+kd"):
+    if arm not in ARM_LOSSES:
         raise ValueError(f"arm must be '', 'kd', 'crd' or 'crd+kd', got {arm!r}")
+    ce_w, kd_w, use_crd = ARM_LOSSES[arm]
     g = torch.Generator().manual_seed(seed)
     n = len(x)
     if negatives not in ("other_class", "uniform"):
@@ -127,7 +131,7 @@ def _train_student(student, teacher, x, y, n_epochs, arm, seed, lr=3e-3, crd_wei
     crd = (CRDLoss(student.classifier.in_features, teacher.classifier.in_features, n_data=n,
                    feat_dim=64, num_negatives=num_negatives,
                    labels=y if negatives == "other_class" else None)
-           if "crd" in arm else None)
+           if use_crd else None)
     params = list(student.parameters()) + (list(crd.parameters()) if crd else [])
     opt = torch.optim.Adam(params, lr=lr, weight_decay=1e-4)
     for _ in range(n_epochs):
@@ -143,7 +147,6 @@ def _train_student(student, teacher, x, y, n_epochs, arm, seed, lr=3e-3, crd_wei
             else:
                 lab = labelled[idx]
                 loss = F.cross_entropy(logits[lab], y[idx][lab]) if lab.any() else logits.sum() * 0
-            ce_w, kd_w = KD_WEIGHTS.get(arm, (1.0, 0.0))
             loss = ce_w * loss
             if kd_w:
                 t = 4.0
