@@ -9,10 +9,17 @@ seed + 2000; the test clips are not used) for every ``n_train x epochs x seed`` 
 ``class`` (another class's colour; session 4's sweep, rows without the key) or ``neutral``
 (a non-class colour, so class retrieval has one right answer; session 5).
 
+``--extra-arm global+local_detached`` adds the ablation where the local term's gradient does
+not reach the audio-guided attention (:data:`~shared.bridge.demos.global_local.ARM_WEIGHTS`);
+cells already run get only the missing arm (every arm is seeded on its own, so the merged row
+equals a run of all arms at once).
+
 Usage::
 
     python experiments/bridge_global_local_sweep.py --distractor class
     python experiments/bridge_global_local_sweep.py --distractor neutral
+    python experiments/bridge_global_local_sweep.py --distractor neutral --n-train 768 \
+        --epochs 20 --extra-arm global+local_detached
 """
 
 from __future__ import annotations
@@ -53,7 +60,11 @@ def _markdown(rows: list[dict]) -> str:
     ]
     for (d, n, e), runs in sorted(cells.items()):
         holds = f"{sum(r['claim'] for r in runs)}/{len(runs)}"
-        for arm in ARMS:
+        extra = sorted({a for r in runs for a in r["metrics"]} - set(ARMS))
+        for arm in (*ARMS, *extra):
+            have = [r for r in runs if arm in r["metrics"]]
+            if len(have) < len(runs):
+                continue  # an extra arm run on only some seeds of the cell
             m = {k: [r["metrics"][arm][k] for r in runs] for k in KEYS}
             per_seed = " ".join(f"{v:.2f}" for v in m["class_a2v_r1"])
             lines.append(
@@ -63,6 +74,14 @@ def _markdown(rows: list[dict]) -> str:
                 f"{sum(m['localisation']) / len(runs):.3f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _write_jsonl(path: str, rows: list[dict]) -> None:
+    """Rewrite the results file atomically (rows may have gained an arm)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    os.replace(tmp, path)
 
 
 def _distractor(row: dict) -> str:
@@ -75,28 +94,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, nargs="+", default=[12, 20, 40])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--distractor", choices=("class", "neutral"), default="neutral")
+    parser.add_argument("--extra-arm", choices=sorted(set(global_local.ARM_WEIGHTS) - set(ARMS)),
+                        default=None, help="an ablation arm run beside the paper's three")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     path = os.path.join(args.out, "bridge_global_local_sweep.jsonl")
     rows = [json.loads(line) for line in open(path)] if os.path.exists(path) else []
-    done = {(_distractor(r), r["n_train"], r["epochs"], r["seed"]) for r in rows}
+    done = {(_distractor(r), r["n_train"], r["epochs"], r["seed"]): r for r in rows}
+    arms = (*ARMS, args.extra_arm) if args.extra_arm else ARMS
     for n in args.n_train:
         for e in args.epochs:
             for s in args.seeds:
-                if (args.distractor, n, e, s) in done:
+                old = done.get((args.distractor, n, e, s))
+                if old is not None and (args.extra_arm is None
+                                        or args.extra_arm in old["metrics"]):
                     continue
+                missing = arms if old is None else (args.extra_arm,)
                 res = global_local.run(seed=s, epochs=e, n_train=n, validation=True,
-                                       distractor=args.distractor)
-                row = {"distractor": args.distractor, "n_train": n, "epochs": e, "seed": s,
-                       "claim": res["claim_holds"],
-                       "metrics": {a: {k: res["metrics"][a][k] for k in KEYS} for a in ARMS},
-                       "seconds": res["seconds"]}
-                rows.append(row)
-                with open(path, "a") as f:
-                    f.write(json.dumps(row) + "\n")
+                                       distractor=args.distractor, arms=missing)
+                metrics = {a: {k: res["metrics"][a][k] for k in KEYS} for a in missing}
+                if old is None:
+                    rows.append({"distractor": args.distractor, "n_train": n, "epochs": e,
+                                 "seed": s, "claim": res["claim_holds"], "metrics": metrics,
+                                 "seconds": res["seconds"]})
+                else:
+                    old["metrics"].update(metrics)
+                _write_jsonl(path, rows)
                 print(f"[sweep] {args.distractor}: {n} clips, {e} epochs, seed {s}: "
-                      f"claim {res['claim_holds']}",
+                      f"{'claim ' + str(res['claim_holds']) if old is None else args.extra_arm}",
                       flush=True)
     with open(os.path.join(args.out, "bridge_global_local_sweep.md"), "w") as f:
         f.write(_markdown(rows))

@@ -182,3 +182,10 @@ def test_crd_classes_quick_run_trains_every_arm_above_chance():
     assert set(m) == {"teacher", "student_alone", "kd", "crd", "crd+kd", "crd_random_teacher"}
     assert min(arm["mean"] for arm in m.values()) > 0.1  # chance 0.01
     assert len(res["crd_beats_alone_per_seed"]) == res["seeds"] == 1
+
+
+def test_global_local_demo_rejects_unknown_arm():
+    from shared.bridge.demos.global_local import run
+
+    with pytest.raises(ValueError, match="unknown arms \\['local'\\]; choose from"):
+        run(quick=True, arms=("global_only", "local"))

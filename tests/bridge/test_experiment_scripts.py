@@ -16,9 +16,10 @@ def _load(name: str):
     return mod
 
 
-def _fake_metrics(claim: bool) -> dict:
-    arms = ("global_only", "local_only", "global+local")
-    m = {a: {"class_a2v_r1": 0.5, "frame_alignment": 0.5, "localisation": 0.5} for a in arms}
+def _fake_metrics(claim: bool, arms=("global_only", "local_only", "global+local"),
+                  value: float = 0.5) -> dict:
+    m = {a: {"class_a2v_r1": value, "frame_alignment": value, "localisation": value}
+         for a in arms}
     return {"claim_holds": claim, "metrics": m, "seconds": 0.1}
 
 
@@ -30,8 +31,8 @@ def test_global_local_sweep_resumes_per_distractor(tmp_path, monkeypatch):
     (tmp_path / "bridge_global_local_sweep.jsonl").write_text(json.dumps(old) + "\n")
     calls = []
 
-    def fake_run(seed, epochs, n_train, validation, distractor):
-        assert validation
+    def fake_run(seed, epochs, n_train, validation, distractor, arms):
+        assert validation and len(arms) == 3
         calls.append((distractor, n_train, epochs, seed))
         return _fake_metrics(True)
 
@@ -48,6 +49,32 @@ def test_global_local_sweep_resumes_per_distractor(tmp_path, monkeypatch):
     md = (tmp_path / "bridge_global_local_sweep.md").read_text()
     assert "| class | 8 | 1 | 1 | 0/1 | global_only |" in md
     assert "| neutral | 8 | 1 | 1 | 1/1 | global_only |" in md
+
+
+def test_global_local_sweep_extra_arm_runs_only_the_missing_arm(tmp_path, monkeypatch):
+    sweep = _load("bridge_global_local_sweep")
+    calls = []
+
+    def fake_run(seed, epochs, n_train, validation, distractor, arms):
+        calls.append(tuple(arms))
+        claim = True if len(arms) >= 3 else None  # the real run: None without the three arms
+        return _fake_metrics(claim, arms, value=0.25 if len(arms) == 1 else 0.5)
+
+    monkeypatch.setattr(sweep.global_local, "run", fake_run)
+    args = ["--n-train", "8", "--epochs", "1", "--distractor", "neutral", "--out", str(tmp_path)]
+    sweep.main([*args, "--seeds", "0"])
+    sweep.main([*args, "--seeds", "0", "1", "--extra-arm", "global+local_detached"])
+    # seed 0 existed: only the ablation arm ran; seed 1 was new: all four arms in one run
+    assert calls == [("global_only", "local_only", "global+local"),
+                     ("global+local_detached",),
+                     ("global_only", "local_only", "global+local", "global+local_detached")]
+    rows = [json.loads(x) for x in (tmp_path / "bridge_global_local_sweep.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and rows[0]["claim"] is True  # the merged row keeps its claim
+    assert rows[0]["metrics"]["global+local_detached"]["frame_alignment"] == 0.25
+    sweep.main([*args, "--seeds", "0", "1", "--extra-arm", "global+local_detached"])
+    assert len(calls) == 3  # both seeds have the arm now
+    md = (tmp_path / "bridge_global_local_sweep.md").read_text()
+    assert "| neutral | 8 | 1 | 2 | 2/2 | global+local_detached | 0.375 [0.25 0.50] |" in md
 
 
 def test_bridge_report_states_per_seed_counts_for_multi_seed_runs():

@@ -64,6 +64,21 @@ def test_module_gradients_finite_and_attention_normalised():
     assert out["loss"].item() == pytest.approx((out["global"] + out["local"]).item(), rel=1e-6)
 
 
+@pytest.mark.parametrize("detach", [False, True])
+def test_detach_attention_stops_local_gradient_into_the_attention(detach):
+    """With ``detach_attention`` the local term trains only the pooled frame maps and the audio
+    frames; the attention's inputs (global pathway) get no gradient from it."""
+    b, t, p, ta = 3, 4, 6, 8
+    torch.manual_seed(0)
+    inputs = [torch.randn(b, 8, requires_grad=True), torch.randn(b, p, 8, requires_grad=True),
+              torch.randn(b, ta, 5, requires_grad=True), torch.randn(b, t, p, 5, requires_grad=True)]
+    out = GlobalLocalLoss(global_weight=0.0, local_weight=1.0, detach_attention=detach)(*inputs)
+    out["loss"].backward()
+    attention_inputs_moved = any(bool(x.grad.abs().sum() > 0) for x in inputs[:2])
+    assert attention_inputs_moved is not detach
+    assert inputs[2].grad.abs().sum() > 0 and inputs[3].grad.abs().sum() > 0
+
+
 def test_attention_pool_shapes():
     w = audio_spatial_attention(torch.randn(2, 4), torch.randn(2, 6, 4))
     assert attention_pool(w, torch.randn(2, 3, 6, 5)).shape == (2, 3, 5)
