@@ -32,6 +32,11 @@ for D in MUTAG PTC_MR IMDB-BINARY IMDB-MULTI; do
   $G bench --dataset $D --out-dir $R/$D-ppr --quiet --resume
 done
 
+# PPR vs heat kernel at graph level (session 6; the release never ran a heat view).
+for D in MUTAG PTC_MR; do
+  $G bench --dataset $D --view heat --out-dir $R/$D-heat --quiet --resume
+done
+
 # CiteSeer to 10 seeds (reuses seeds 0-4). Its default diffusion is the release's
 # (eps 0.01 + column min-max, chosen on validation nodes over top-64); top-64 for comparison.
 $G bench --dataset CiteSeer --seeds $S10 --out-dir $R/CiteSeer-public-ppr --quiet --resume
