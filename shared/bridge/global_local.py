@@ -184,6 +184,9 @@ class GlobalLocalLoss(nn.Module):
 
     The release weights both terms 1:1. Setting a weight to 0 gives the single-term
     ablations of the paper (the term is still computed and reported).
+    ``detach_attention=True`` pools the local frames with a detached copy of the attention,
+    so only the global term trains where the sound is looked for (an ablation, not the
+    paper's form; in the demo it aligns frames worse than the local term alone).
 
     Forward args:
         audio_global: ``[B, D]`` clip-level audio vectors.
