@@ -234,3 +234,19 @@ def test_long_short_training_drives_both_terms_below_chance(same_video):
     n_first, n_last = info["nonstationary_loss_first_last"]
     assert s_last < 0.5 * info["chance_loss"] and s_last < s_first
     assert n_last < n_first
+
+
+def test_separate_encoder_ablation_keeps_the_pathways_apart():
+    """``shared_encoders=False``: the global outputs depend on the global encoders only and the
+    local outputs on the local ones (the terms then meet only in the attention)."""
+    from shared.bridge.demos.global_local import _SeparateAVModel
+
+    torch.manual_seed(0)
+    model = _SeparateAVModel(n_freq=5, dim=4)
+    ag, vmap, af, vframes = model(torch.rand(2, 4, 3, 16, 16), torch.rand(2, 8, 5))
+    assert ag.shape == (2, 4) and vmap.shape == (2, 16, 4)
+    assert af.shape == (2, 8, 4) and vframes.shape == (2, 4, 16, 4)
+    (ag.sum() + vmap.sum()).backward()
+    for name, p in model.named_parameters():
+        local = name.startswith(("video_l.", "audio_l."))
+        assert (p.grad is None) == local, name

@@ -55,6 +55,15 @@ localisation stays below global alone (neutral 0.637 vs 0.711, class 0.730 vs 0.
 the encoder trunk is shared. So alignment needs the local term to shape the attention
 itself; an attention that only the global term trains pools worse frames for it.
 
+Ablation (session 6): separate encoders per pathway (``run(shared_encoders=False)``, so the
+terms meet only in the attention; validation clips, 768 clips, 20 epochs, seeds 0-2, e.g.
+``python -c "from shared.bridge.demos import global_local as g; print(g.run(seed=0,
+validation=True, shared_encoders=False, distractor='class')['summary'])"``). The claim holds
+in 1 of 6 runs. Frame alignment with both terms vs local alone: neutral 0.785 / 0.787,
+0.730 / 0.624, 0.693 / 0.780; class 0.682 / 0.674, 0.657 / 0.627, 0.675 / 0.625 (above in 3
+of 3, by 0.01-0.05); but class R@1 with both terms falls below global alone in every class
+run (0.152 / 0.621, 0.504 / 0.781, 0.301 / 0.332). Not the paper's claim either.
+
 Earlier design, class-coloured distractors (``distractor="class"``; sessions 2-4; 768
 clips, 20 epochs, seeds 0-2): each term learned what it targets (global alone:
 localisation 0.905, class R@1 0.474; local alone: frame alignment 0.584), both together
@@ -84,6 +93,9 @@ from shared.bridge.synthetic import AudioVisualClips, audio_visual_clips
 
 
 class _AVModel(nn.Module):
+    """One video and one audio encoder shared by both pathways, with a linear projection per
+    pathway (the paper's layout: one backbone, two heads)."""
+
     def __init__(self, n_freq: int, dim: int = 32):
         super().__init__()
         self.video = FrameMapEncoder(3, 32, dim)
@@ -95,6 +107,21 @@ class _AVModel(nn.Module):
         maps = self.video(video)  # [B, T, P, D]
         a = self.audio(audio)  # [B, Ta, D]
         return self.ag(a.mean(1)), self.vg(maps).mean(1), self.al(a), self.vl(maps)
+
+
+class _SeparateAVModel(nn.Module):
+    """Ablation: each pathway has its own video and audio encoders, so the two terms meet only
+    in the audio-guided attention (global pathway's scores pool the local pathway's maps)."""
+
+    def __init__(self, n_freq: int, dim: int = 32):
+        super().__init__()
+        self.video_g, self.video_l = FrameMapEncoder(3, 32, dim), FrameMapEncoder(3, 32, dim)
+        self.audio_g = AudioFrameEncoder(n_freq, 64, dim)
+        self.audio_l = AudioFrameEncoder(n_freq, 64, dim)
+
+    def forward(self, video: Tensor, audio: Tensor):
+        return (self.audio_g(audio).mean(1), self.video_g(video).mean(1),
+                self.audio_l(audio), self.video_l(video))
 
 
 def _evaluate(model: _AVModel, data: AudioVisualClips) -> dict[str, float]:
@@ -140,11 +167,13 @@ ARM_WEIGHTS = {"global_only": (1.0, 0.0, False), "local_only": (0.0, 1.0, False)
 def run(quick: bool = False, seed: int = 0, epochs: int | None = None, lr: float = 3e-3,
         arms: tuple[str, ...] = ("global_only", "local_only", "global+local"),
         n_train: int | None = None, validation: bool = False,
-        distractor: str = "neutral") -> dict:
+        distractor: str = "neutral", shared_encoders: bool = True) -> dict:
     """``validation=True`` scores freshly generated validation clips (seed + 2000) instead of
     the test clips (seed + 1000): what schedules are compared on. ``distractor`` is passed to
     :func:`~shared.bridge.synthetic.audio_visual_clips`: ``"neutral"`` (default since session
-    5) gives the silent square a non-class colour, ``"class"`` another class's (sessions 1-4)."""
+    5) gives the silent square a non-class colour, ``"class"`` another class's (sessions 1-4).
+    ``shared_encoders=False`` gives each pathway its own encoders (:class:`_SeparateAVModel`,
+    an ablation)."""
     n_train = n_train or (256 if quick else 768)
     n_test = 128 if quick else 256
     # lr 3e-3 and more steps than before: at 1e-3 and 48 steps the global loss barely moved
@@ -157,11 +186,12 @@ def run(quick: bool = False, seed: int = 0, epochs: int | None = None, lr: float
     if unknown:
         raise ValueError(f"unknown arms {sorted(unknown)}; choose from {sorted(ARM_WEIGHTS)}")
     arms = {a: ARM_WEIGHTS[a] for a in arms}
+    model_cls = _AVModel if shared_encoders else _SeparateAVModel
     metrics: dict[str, dict[str, float]] = {}
     start = time.perf_counter()
     for name, (wg, wl, detach) in arms.items():
         torch.manual_seed(seed)
-        model = _AVModel(train.audio.shape[2])
+        model = model_cls(train.audio.shape[2])
         crit = GlobalLocalLoss(wg, wl, detach_attention=detach)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         g = torch.Generator().manual_seed(seed)
@@ -183,9 +213,10 @@ def run(quick: bool = False, seed: int = 0, epochs: int | None = None, lr: float
         metrics[name]["train_global_first_last"] = [curve[0][0], curve[-1][0]]
         metrics[name]["train_local_first_last"] = [curve[0][1], curve[-1][1]]
     torch.manual_seed(seed)
-    metrics["untrained"] = _evaluate(_AVModel(train.audio.shape[2]), test)
+    metrics["untrained"] = _evaluate(model_cls(train.audio.shape[2]), test)
     return {
         "n_train": n_train, "n_test": n_test, "epochs": epochs, "distractor": distractor,
+        "shared_encoders": shared_encoders,
         "evaluated_on": "validation" if validation else "test",
         "seconds": round(time.perf_counter() - start, 1), "metrics": metrics,
         "chance": {"retrieval_r1": 1 / n_test, "class_r1": 0.25, "localisation": 0.5,
