@@ -208,11 +208,11 @@ def test_crossclr_quick_run_retrieves_across_modalities():
     from shared.bridge.demos import crossclr
 
     res = crossclr.run(quick=True)
-    chance = 1 / 256
+    chance, group_chance = 1 / 256, 4 / 256  # 256 test items in 64 groups of 4
+    assert set(res["metrics"]) == {"infonce", "crossclr_release", "crossclr_paper"}
     for arm, m in res["metrics"].items():
         assert m["r1"]["mean"] > 10 * chance, (arm, m)
-        # a near-duplicate of the query (same group of 4) is easier to hit than the exact item
-        assert m["group_r1"]["mean"] > m["r1"]["mean"], (arm, m)
+        assert m["group_r1"]["mean"] > 10 * group_chance, (arm, m)
 
 
 @pytest.mark.parametrize("same_video", [False, True])
