@@ -52,7 +52,8 @@ def _markdown(rows: list[dict]) -> str:
         "(per-seed class R@1 in brackets); claim = both terms >= global alone on class R@1",
         "and >= local alone on frame alignment, checked per seed. `distractor`: the silent",
         "square has another class's colour (`class`: class retrieval has two equally good",
-        "answers) or a non-class colour (`neutral`: one answer).",
+        "answers) or a non-class colour (`neutral`: one answer). Rows after the paper's three",
+        "arms are ablations (`--extra-arm`; claim column `-`), listed once every seed has them.",
         "",
         "| distractor | clips | epochs | seeds | claim holds | arm | class R@1 | frame alignment "
         "| localisation |",
@@ -64,11 +65,12 @@ def _markdown(rows: list[dict]) -> str:
         for arm in (*ARMS, *extra):
             have = [r for r in runs if arm in r["metrics"]]
             if len(have) < len(runs):
-                continue  # an extra arm run on only some seeds of the cell
+                continue  # an extra arm on only some seeds of the cell: listed once complete
             m = {k: [r["metrics"][arm][k] for r in runs] for k in KEYS}
             per_seed = " ".join(f"{v:.2f}" for v in m["class_a2v_r1"])
+            # the claim compares the paper's three arms; an ablation arm has no count of its own
             lines.append(
-                f"| {d} | {n} | {e} | {len(runs)} | {holds} | {arm} | "
+                f"| {d} | {n} | {e} | {len(runs)} | {holds if arm in ARMS else '-'} | {arm} | "
                 f"{sum(m['class_a2v_r1']) / len(runs):.3f} [{per_seed}] | "
                 f"{sum(m['frame_alignment']) / len(runs):.3f} | "
                 f"{sum(m['localisation']) / len(runs):.3f} |"
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "seconds": res["seconds"]})
                 else:
                     old["metrics"].update(metrics)
+                    old["seconds"] = round(old.get("seconds", 0.0) + res["seconds"], 1)
                 _write_jsonl(path, rows)
                 print(f"[sweep] {args.distractor}: {n} clips, {e} epochs, seed {s}: "
                       f"{'claim ' + str(res['claim_holds']) if old is None else args.extra_arm}",

@@ -1,5 +1,7 @@
 """Cut-down demonstrations: each asserts that the objective learns something."""
 
+import math
+
 import pytest
 import torch
 
@@ -189,6 +191,22 @@ def test_global_local_demo_rejects_unknown_arm():
 
     with pytest.raises(ValueError, match="unknown arms \\['local'\\]; choose from"):
         run(quick=True, arms=("global_only", "local"))
+    with pytest.raises(TypeError, match="write arms=\\('global_only',\\)"):
+        run(quick=True, arms="global_only")
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_global_local_ablation_arms_run_end_to_end(shared):
+    """The two ablations (detached attention, separate encoders) train and are scored; without
+    the paper's three arms there is no claim to check."""
+    from shared.bridge.demos.global_local import run
+
+    res = run(quick=True, n_train=32, epochs=1, shared_encoders=shared,
+              arms=("global+local_detached",))
+    assert res["claim_holds"] is None and res["shared_encoders"] is shared
+    m = res["metrics"]["global+local_detached"]
+    assert 0.0 <= m["frame_alignment"] <= 1.0 and 0.0 <= m["localisation"] <= 1.0
+    assert all(math.isfinite(v) for v in m["train_global_first_last"] + m["train_local_first_last"])
 
 
 def test_crd_digits_quick_run_trains_teacher_and_every_student_arm():
@@ -216,9 +234,9 @@ def test_crossclr_quick_run_retrieves_across_modalities():
 
 
 @pytest.mark.parametrize("same_video", [False, True])
-def test_long_short_training_drives_both_terms_below_chance(same_video):
-    """The demo's training loop on a cut-down set: both InfoNCE terms start near
-    ``log(batch)`` and fall (the stationary term well below chance) within 3 epochs."""
+def test_long_short_training_lowers_both_terms_stationary_below_chance(same_video):
+    """The demo's training loop on a cut-down set: both InfoNCE terms fall within 3 epochs,
+    the stationary one to under half of chance (``log(batch)``)."""
     from shared.bridge.demos import long_short as ls
     from shared.bridge.encoders import ClipEncoder3d
     from shared.bridge.long_short import LongShortLoss

@@ -56,25 +56,32 @@ def test_global_local_sweep_extra_arm_runs_only_the_missing_arm(tmp_path, monkey
     calls = []
 
     def fake_run(seed, epochs, n_train, validation, distractor, arms):
-        calls.append(tuple(arms))
+        calls.append((seed, tuple(arms)))
         claim = True if len(arms) >= 3 else None  # the real run: None without the three arms
         return _fake_metrics(claim, arms, value=0.25 if len(arms) == 1 else 0.5)
 
     monkeypatch.setattr(sweep.global_local, "run", fake_run)
     args = ["--n-train", "8", "--epochs", "1", "--distractor", "neutral", "--out", str(tmp_path)]
+    extra = ["--extra-arm", "global+local_detached"]
+    md_path = tmp_path / "bridge_global_local_sweep.md"
     sweep.main([*args, "--seeds", "0"])
-    sweep.main([*args, "--seeds", "0", "1", "--extra-arm", "global+local_detached"])
-    # seed 0 existed: only the ablation arm ran; seed 1 was new: all four arms in one run
-    assert calls == [("global_only", "local_only", "global+local"),
-                     ("global+local_detached",),
-                     ("global_only", "local_only", "global+local", "global+local_detached")]
+    sweep.main([*args, "--seeds", "0", *extra])
+    # seed 0 stored: only the ablation arm runs, merged into its row
+    assert calls[1] == (0, ("global+local_detached",))
     rows = [json.loads(x) for x in (tmp_path / "bridge_global_local_sweep.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and rows[0]["claim"] is True  # the merged row keeps its claim
+    assert len(rows) == 1 and rows[0]["claim"] is True  # the merged row keeps its claim
     assert rows[0]["metrics"]["global+local_detached"]["frame_alignment"] == 0.25
-    sweep.main([*args, "--seeds", "0", "1", "--extra-arm", "global+local_detached"])
-    assert len(calls) == 3  # both seeds have the arm now
-    md = (tmp_path / "bridge_global_local_sweep.md").read_text()
-    assert "| neutral | 8 | 1 | 2 | 2/2 | global+local_detached | 0.375 [0.25 0.50] |" in md
+    assert rows[0]["seconds"] == 0.2  # both runs' time
+    sweep.main([*args, "--seeds", "1"])
+    # seed 1 lacks the ablation: the cell lists the paper's arms only
+    assert "global+local_detached" not in md_path.read_text()
+    sweep.main([*args, "--seeds", "0", "1", *extra])
+    assert calls[3] == (1, ("global+local_detached",))
+    sweep.main([*args, "--seeds", "0", "1", *extra])
+    assert len(calls) == 4  # both seeds have the arm now: nothing re-run
+    md = md_path.read_text()
+    assert "| neutral | 8 | 1 | 2 | 2/2 | global_only |" in md
+    assert "| neutral | 8 | 1 | 2 | - | global+local_detached | 0.250 [0.25 0.25] |" in md
 
 
 def test_bridge_report_states_per_seed_counts_for_multi_seed_runs():
