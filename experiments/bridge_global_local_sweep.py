@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from shared.bridge.demos import global_local  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-ARMS = ("global_only", "local_only", "global+local")
+ARMS = global_local.PAPER_ARMS
 KEYS = ("class_a2v_r1", "frame_alignment", "localisation")
 
 
