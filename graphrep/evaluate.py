@@ -7,7 +7,7 @@
     :func:`shared.probes.svc_cross_validation` (stratified 10-fold, LinearSVC,
     ``C`` by inner 5-fold CV); when several encoder configurations were
     trained, the configuration too is chosen per outer fold by inner-fold
-    accuracy (:func:`nested_config_selection`).
+    accuracy (:func:`select_per_fold`, from each configuration's probe record).
 ``paper``
     Node level: the release's probe (one linear layer, Adam lr 0.01, 300 steps,
     no weight decay, mean test accuracy over 50 restarts). Graph level: the
@@ -17,7 +17,6 @@
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,17 +24,17 @@ import torch
 from torch import Tensor
 
 from shared.probes import (
-    DEFAULT_SVC_MAX_ITER,
-    SVC_DUAL,
+    DEFAULT_SVC_C,
     logistic_regression_probe,
     svc_cross_validation,
 )
 
-__all__ = ["PROTOCOLS", "node_accuracy", "release_logreg_probe",
+__all__ = ["PROTOCOLS", "node_accuracy", "release_logreg_probe", "select_per_fold",
            "graph_accuracy", "nested_config_selection"]
 
 PROTOCOLS = ("honest", "paper")
-SVC_C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3)
+#: the graph probe's C grid (recorded in stored probe results' keys)
+SVC_C_GRID = DEFAULT_SVC_C
 
 
 def release_logreg_probe(emb: Tensor, y: Tensor, train_mask: Tensor,
@@ -90,22 +89,61 @@ def node_accuracy(emb: Tensor, data, protocol: str = "honest",
 
 
 def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0,
-                   n_jobs: int | None = None) -> dict[str, float]:
-    """10-fold SVC accuracy (fraction) of one graph embedding ``[G, D]``;
-    ``n_jobs`` parallel fits of the inner grid search."""
+                   n_jobs: int | None = None) -> dict:
+    """10-fold SVC accuracy (fraction) of one graph embedding ``[G, D]``, with the
+    per-fold record :func:`select_per_fold` needs; ``n_jobs`` parallel fits of the
+    inner grid search.
+
+    Returns:
+        ``{"accuracy", "fold_std", "fold_accuracies", "inner_scores", "chosen_C"}``.
+    """
     res = svc_cross_validation(emb, labels, seed=seed, n_jobs=n_jobs)
-    return {"accuracy": res.mean, "fold_std": res.std}
+    return {"accuracy": res.mean, "fold_std": res.std,
+            "fold_accuracies": res.fold_accuracies, "inner_scores": res.inner_scores,
+            "chosen_C": res.chosen_C}
+
+
+#: what :func:`select_per_fold` reads from each configuration's probe record
+FOLD_RECORD = ("fold_accuracies", "inner_scores")
+
+
+def select_per_fold(per_config: Sequence[dict]) -> dict:
+    """Nested selection of the encoder configuration from per-configuration probes.
+
+    On outer fold ``f`` the configuration with the best inner-CV accuracy
+    (``inner_scores[f]``, computed on that fold's training part only; ties go to the
+    first) is chosen, and its test accuracy on the fold counts. Because every
+    configuration's probe uses the same folds (same seed), this equals running the
+    inner search over configurations and ``C`` together, without refitting.
+
+    Args:
+        per_config: one :func:`graph_accuracy` record per configuration.
+
+    Returns:
+        ``{"accuracy": mean, "fold_std": std, "chosen": [config index per fold]}``.
+    """
+    if not per_config:
+        raise ValueError("select_per_fold needs at least one configuration")
+    missing = [k for r in per_config for k in FOLD_RECORD if k not in r]
+    if missing:
+        raise ValueError(f"probe records lack {sorted(set(missing))}; re-run the probe "
+                         f"(graph_accuracy) to record its folds")
+    inner = np.array([r["inner_scores"] for r in per_config])      # [configs, folds]
+    test = np.array([r["fold_accuracies"] for r in per_config])
+    if inner.ndim != 2 or inner.shape != test.shape:
+        raise ValueError("every configuration needs one inner score and one test "
+                         f"accuracy per fold; got {inner.shape} and {test.shape}")
+    chosen = inner.argmax(axis=0)
+    accs = test[chosen, np.arange(test.shape[1])]
+    return {"accuracy": float(accs.mean()), "fold_std": float(accs.std()),
+            "chosen": [int(k) for k in chosen]}
 
 
 def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray,
-                            seed: int = 0, n_folds: int = 10, inner_folds: int = 5,
-                            c_grid: Sequence[float] = SVC_C_GRID,
-                            n_jobs: int | None = None) -> dict[str, object]:
-    """10-fold CV accuracy where each outer fold picks the encoder
-    configuration *and* ``C`` by inner CV on its training part only.
-
-    Uses the same fold seeds as :func:`shared.probes.svc_cross_validation`.
-    (Not in the shared core's contract, hence here.)
+                            seed: int = 0, n_jobs: int | None = None) -> dict[str, object]:
+    """10-fold CV accuracy where each outer fold picks the encoder configuration
+    *and* ``C`` by inner CV on its training part only (:func:`select_per_fold` over
+    one :func:`graph_accuracy` per configuration).
 
     Args:
         embeddings: one ``[G, D_k]`` embedding per configuration (same graphs).
@@ -115,31 +153,5 @@ def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray
     Returns:
         ``{"accuracy": mean, "fold_std": std, "chosen": [config index per fold]}``.
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-    from sklearn.svm import LinearSVC
-
-    labels = np.asarray(labels)
-    outer = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-    accs: list[float] = []
-    chosen: list[int] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for tr, te in outer.split(embeddings[0], labels):
-            best = (-1.0, 0, None)
-            for k, emb in enumerate(embeddings):
-                emb = np.asarray(emb, dtype=np.float64)
-                search = GridSearchCV(
-                    LinearSVC(max_iter=DEFAULT_SVC_MAX_ITER, dual=SVC_DUAL, random_state=seed),
-                    {"C": list(c_grid)},
-                    cv=StratifiedKFold(inner_folds, shuffle=True, random_state=seed),
-                    n_jobs=n_jobs)
-                search.fit(emb[tr], labels[tr])
-                if search.best_score_ > best[0]:
-                    best = (search.best_score_, k, search)
-            _, k, search = best
-            emb = np.asarray(embeddings[k], dtype=np.float64)
-            accs.append(float(search.score(emb[te], labels[te])))
-            chosen.append(k)
-    return {"accuracy": float(np.mean(accs)), "fold_std": float(np.std(accs)),
-            "chosen": chosen}
+    return select_per_fold([graph_accuracy(emb, labels, seed, n_jobs)
+                            for emb in embeddings])

@@ -7,8 +7,8 @@ Layout of a run directory::
                          and per evaluation
     <config>/seed_<k>/checkpoint.pt   atomic, resumable
     <config>/seed_<k>/embedding.pt    frozen embedding after training
-    <config>/seed_<k>/svc.json        graph level: stored probe result (resumes evaluation)
-    nested_seed_<k>.json              graph level, several configs: stored nested selection
+    <config>/seed_<k>/svc.json        graph level: stored probe result, per fold (resumes
+                                      evaluation; the nested selection reads it)
     results.json         dataset, split, protocol, accuracy_mean, accuracy_std,
                          seeds, seconds, peak_rss_mb, per-seed accuracies, ...
 
@@ -34,10 +34,11 @@ from graphrep.data import (
     load_node_dataset,
 )
 from graphrep.evaluate import (
+    FOLD_RECORD,
     SVC_C_GRID,
     graph_accuracy,
-    nested_config_selection,
     node_accuracy,
+    select_per_fold,
 )
 from graphrep.models import MVGRL, MVGRLGraph
 from graphrep.subgraphs import view_as_sparse
@@ -301,50 +302,53 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
     probe_key = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC_MAX_ITER,
                  "dual": SVC_DUAL}
     out["probe"] = probe_key
-    table = {}  # config -> per-seed acc
+    nested = opts.protocol == "honest" and len(configs) > 1
+    records = {}  # config -> per-seed probe record
     for cfg in tqdm(configs, desc="svc", disable=not opts.progress, leave=False):
         name = _config_name(cfg)
         seed_dir = run / name
-        table[name] = [
+        records[name] = [
             _cached(seed_dir / f"seed_{s}" / "svc.json", {**probe_key, "seed": s},
                     [seed_dir / f"seed_{s}" / "embedding.pt"],
                     lambda cfg=cfg, s=s: graph_accuracy(
-                        emb(cfg, s), labels, s, n_jobs=opts.probe_jobs))["accuracy"]
+                        emb(cfg, s), labels, s, n_jobs=opts.probe_jobs),
+                    required=FOLD_RECORD if nested else ())
             for s in opts.seeds]
-        metrics.write({"config": name, "eval": "svc", "accuracies": table[name]})
+        metrics.write({"config": name, "eval": "svc",
+                       "accuracies": [r["accuracy"] for r in records[name]]})
+    table = {name: [r["accuracy"] for r in recs] for name, recs in records.items()}
     out["per_config"] = table
     if opts.protocol == "paper":
         best = max(table, key=lambda k: np.mean(table[k]))
         out["selected_config"] = best
         out["selection"] = "best mean test accuracy over configs (paper protocol)"
         out["accuracies"] = table[best]
-    elif len(configs) == 1:
+    elif not nested:
         out["accuracies"] = table[_config_name(configs[0])]
     else:
         accs, chosen = [], {}
-        names = [_config_name(cfg) for cfg in configs]
-        for s in opts.seeds:
-            r = _cached(run / f"nested_seed_{s}.json", {**probe_key, "seed": s, "configs": names},
-                        [run / n / f"seed_{s}" / "embedding.pt" for n in names],
-                        lambda s=s: nested_config_selection(
-                            [emb(cfg, s).numpy() for cfg in configs], labels.numpy(), seed=s,
-                            n_jobs=opts.probe_jobs))
+        names = list(records)
+        for i, s in enumerate(opts.seeds):
+            r = select_per_fold([records[n][i] for n in names])
             accs.append(r["accuracy"])
-            chosen[s] = [_config_name(configs[k]) for k in r["chosen"]]
+            chosen[s] = [names[k] for k in r["chosen"]]
         out["accuracies"] = accs
         out["selection"] = "config and C chosen per outer fold by inner CV"
         out["chosen_configs"] = chosen
     return out
 
 
-def _cached(path: Path, key: dict, inputs: list, compute) -> dict:
+def _cached(path: Path, key: dict, inputs: list, compute,
+            required: tuple[str, ...] = ()) -> dict:
     """Probe result stored at ``path`` so an interrupted evaluation resumes where it
     stopped (a graph-level probe takes minutes per seed). Recomputed when ``key`` (the
-    probe's settings) differs or an ``inputs`` file is newer than the stored result."""
+    probe's settings) differs, an ``inputs`` file is newer than the stored result, or
+    the stored result lacks a ``required`` field (written before it was recorded)."""
     if path.is_file():
         stored = json.loads(path.read_text())
         fresh = all(p.stat().st_mtime <= path.stat().st_mtime for p in inputs if p.is_file())
-        if stored.get("key") == key and fresh:
+        if (stored.get("key") == key and fresh
+                and all(k in stored["result"] for k in required)):
             return stored["result"]
     result = compute()
     atomic_write_json(path, {"key": key, "result": result})

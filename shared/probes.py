@@ -4,6 +4,8 @@
   (the Planetoid protocol of DGI and MVGRL).
 - :func:`svc_cross_validation`: graph classification by stratified 10-fold CV with a LinearSVC
   whose ``C`` is chosen by an inner stratified CV on each training fold (InfoGraph / MVGRL).
+- :func:`row_space_coordinates`: an exact, cheaper input for that probe when features
+  outnumber samples.
 
 Both are deterministic for a given ``seed``. scikit-learn is imported on first use.
 """
@@ -51,6 +53,9 @@ class CVResult:
     std: float
     fold_accuracies: list[float] = field(default_factory=list)
     chosen_C: list[float] = field(default_factory=list)
+    #: per outer fold, the inner-CV accuracy of the chosen ``C`` (what a selection among
+    #: several embeddings may compare without touching the outer test fold)
+    inner_scores: list[float] = field(default_factory=list)
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -158,6 +163,27 @@ def logistic_regression_probe(
     )
 
 
+def row_space_coordinates(x: np.ndarray) -> np.ndarray:
+    """Coordinates of the rows of ``x`` in an orthonormal basis of their span.
+
+    With ``x = R^T Q^T`` (QR of ``x^T``), returns ``Z = R^T``, shape ``[N, min(N, D)]``, and
+    ``Z Z^T = x x^T``: every inner product between rows is kept. A model that sees its
+    inputs only through inner products under an L2 penalty (a linear SVM, in its dual
+    solver or its primal one: the optimal weights lie in the rows' span) therefore learns
+    the same classifier, with the same predictions on every row, from ``Z`` as from ``x``,
+    while each solver pass costs ``min(N, D) / D`` as much. The basis uses no labels and
+    changes no geometry, so taking it over all rows (test folds included) leaks nothing.
+
+    Args:
+        x: ``[N, D]`` float array.
+
+    Returns:
+        ``[N, min(N, D)]`` float64 array.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return np.linalg.qr(x.T, mode="r").T
+
+
 def svc_cross_validation(
     embeddings,
     labels,
@@ -169,6 +195,7 @@ def svc_cross_validation(
     standardize: bool = False,
     max_iter: int = DEFAULT_SVC_MAX_ITER,
     n_jobs: int | None = None,
+    row_space: bool = True,
 ) -> CVResult:
     """Stratified ``n_folds``-fold CV accuracy of a LinearSVC whose ``C`` is chosen per outer
     fold by stratified ``inner_folds``-fold CV on that fold's training part only.
@@ -182,6 +209,9 @@ def svc_cross_validation(
         standardize: z-score features inside each fit.
         max_iter: LinearSVC iteration cap (:data:`DEFAULT_SVC_MAX_ITER`, the release's).
         n_jobs: parallel fits of the inner grid search (scikit-learn's meaning).
+        row_space: when features outnumber samples (and ``standardize`` is off), fit on
+            :func:`row_space_coordinates`: the same classifier up to rounding, e.g. 4x
+            fewer features for 1000 graphs x 4096-d embeddings.
 
     Returns:
         :class:`CVResult` (mean and population std of the fold accuracies, as fractions).
@@ -199,11 +229,13 @@ def svc_cross_validation(
         raise ValueError(
             f"the smallest class has {counts.min()} samples, fewer than n_folds={n_folds}"
         )
+    if row_space and not standardize and x.shape[1] > x.shape[0]:
+        x = row_space_coordinates(x)
     svc = LinearSVC(max_iter=max_iter, dual=SVC_DUAL, random_state=seed)
     est = make_pipeline(StandardScaler(), svc) if standardize else svc
     key = "linearsvc__C" if standardize else "C"
     outer = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-    accs, chosen = [], []
+    accs, chosen, inner_scores = [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for train_idx, test_idx in outer.split(x, y):
@@ -212,4 +244,5 @@ def svc_cross_validation(
             search.fit(x[train_idx], y[train_idx])
             accs.append(float(search.score(x[test_idx], y[test_idx])))
             chosen.append(float(search.best_params_[key]))
-    return CVResult(float(np.mean(accs)), float(np.std(accs)), accs, chosen)
+            inner_scores.append(float(search.best_score_))
+    return CVResult(float(np.mean(accs)), float(np.std(accs)), accs, chosen, inner_scores)

@@ -100,3 +100,32 @@ def test_svc_uses_the_dual_solver_even_with_more_rows_than_features(digits):
                               cv=StratifiedKFold(3, shuffle=True, random_state=0))
         want.append(float(search.fit(x[tr], y[tr]).score(x[te], y[te])))
     assert res.fold_accuracies == want
+
+
+def test_row_space_coordinates_keep_every_inner_product():
+    from shared.probes import row_space_coordinates
+
+    x = np.random.default_rng(0).normal(size=(30, 200))
+    z = row_space_coordinates(x)
+    assert z.shape == (30, 30)
+    np.testing.assert_allclose(z @ z.T, x @ x.T, rtol=1e-10, atol=1e-9)
+    # more rows than features: a rotation of the features themselves
+    tall = x[:, :10]
+    assert row_space_coordinates(tall).shape == (30, 10)
+    np.testing.assert_allclose(row_space_coordinates(tall) @ row_space_coordinates(tall).T,
+                               tall @ tall.T, rtol=1e-10, atol=1e-9)
+
+
+def test_svc_on_row_space_coordinates_is_the_same_probe(digits):
+    # features outnumber samples (the 4096-d embeddings of 1000 graphs): the probe fits
+    # on the rows' coordinates in their span, and must give what the raw features give
+    x, y = digits[0][:120], digits[1][:120] % 2
+    rng = np.random.default_rng(1)
+    wide = np.hstack([x, rng.normal(size=(120, 300))]) @ rng.normal(size=(364, 364))
+    kw = dict(n_folds=3, inner_folds=3, c_grid=(1e-3, 1e-1, 10.0), seed=0)
+    fast = svc_cross_validation(wide, y, **kw)
+    slow = svc_cross_validation(wide, y, row_space=False, **kw)
+    assert fast.fold_accuracies == slow.fold_accuracies
+    assert fast.chosen_C == slow.chosen_C
+    assert fast.inner_scores == pytest.approx(slow.inner_scores, abs=1e-12)
+    assert len(fast.inner_scores) == 3 and all(0 <= s <= 1 for s in fast.inner_scores)

@@ -1,0 +1,108 @@
+"""Nested selection of the encoder configuration (honest graph-level protocol)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from graphrep.evaluate import graph_accuracy, nested_config_selection, select_per_fold
+
+
+def test_select_per_fold_picks_on_inner_scores_never_on_test_folds():
+    a = {"inner_scores": [0.70, 0.60, 0.50], "fold_accuracies": [0.1, 0.2, 0.3]}
+    b = {"inner_scores": [0.60, 0.65, 0.50], "fold_accuracies": [0.9, 0.8, 0.7]}
+    r = select_per_fold([a, b])
+    # fold 0: a (inner 0.70) despite b's better test accuracy; fold 1: b; fold 2: a tie -> first
+    assert r["chosen"] == [0, 1, 0]
+    assert r["accuracy"] == pytest.approx(np.mean([0.1, 0.8, 0.3]))
+    assert r["fold_std"] == pytest.approx(np.std([0.1, 0.8, 0.3]))
+    assert select_per_fold([b])["chosen"] == [0, 0, 0]
+
+
+def test_select_per_fold_rejects_records_without_folds():
+    with pytest.raises(ValueError, match="re-run the probe"):
+        select_per_fold([{"accuracy": 0.7, "fold_std": 0.01}])
+    with pytest.raises(ValueError, match="one inner score and one test"):
+        select_per_fold([{"inner_scores": [0.5, 0.6], "fold_accuracies": [0.5]}])
+    with pytest.raises(ValueError, match="at least one"):
+        select_per_fold([])
+
+
+def _search_configs_and_c_together(embeddings, labels, seed):
+    """Reference: per outer fold, one inner grid search per configuration, best wins."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.svm import LinearSVC
+
+    accs, chosen = [], []
+    outer = StratifiedKFold(10, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for tr, te in outer.split(embeddings[0], labels):
+            best = (-1.0, None, None)
+            for k, emb in enumerate(embeddings):
+                search = GridSearchCV(
+                    LinearSVC(max_iter=1000, dual=True, random_state=seed),
+                    {"C": [1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3]},
+                    cv=StratifiedKFold(5, shuffle=True, random_state=seed))
+                search.fit(emb[tr], labels[tr])
+                if search.best_score_ > best[0]:
+                    best = (search.best_score_, k, search)
+            _, k, search = best
+            accs.append(search.score(embeddings[k][te], labels[te]))
+            chosen.append(k)
+    return float(np.mean(accs)), chosen
+
+
+def test_nested_selection_equals_searching_configs_and_c_together():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(80) % 2
+    signal = labels[:, None].float()
+    embs = [(torch.randn(80, 6, generator=g) + 0.8 * signal).numpy(),
+            (torch.randn(80, 6, generator=g) + 0.5 * signal).numpy(),
+            torch.randn(80, 6, generator=g).numpy()]
+    for seed in (0, 3):
+        want_acc, want_chosen = _search_configs_and_c_together(embs, labels.numpy(), seed)
+        got = nested_config_selection(embs, labels.numpy(), seed=seed)
+        assert got["chosen"] == want_chosen
+        assert got["accuracy"] == pytest.approx(want_acc)
+
+
+def test_sweep_selects_from_stored_probes(data_dir, cache_dir, tmp_path, monkeypatch):
+    from graphrep.cli import main
+
+    out = tmp_path / "sweep"
+    args = ["bench", "--dataset", "MUTAG", "--seeds", "0", "--epochs", "2", "--hidden", "8",
+            "--layers", "1", "2", "--data-dir", str(data_dir), "--cache-dir",
+            str(cache_dir), "--out-dir", str(out), "--quiet"]
+    assert main(args) == 0
+    res = json.loads((out / "results.json").read_text())
+    names = ["L1-B128-E2", "L2-B128-E2"]
+    records = [json.loads((out / n / "seed_0" / "svc.json").read_text())["result"]
+               for n in names]
+    want = select_per_fold(records)
+    assert res["accuracy_mean"] == pytest.approx(100 * want["accuracy"])
+    assert [names.index(n) for n in res["chosen_configs"]["0"]] == want["chosen"]
+    # a probe stored before folds were recorded is re-run once, the complete one is reused
+    import graphrep.experiment as experiment
+
+    old = out / names[0] / "seed_0" / "svc.json"
+    stored = json.loads(old.read_text())
+    stored["result"] = {k: stored["result"][k] for k in ("accuracy", "fold_std")}
+    old.write_text(json.dumps(stored))
+    calls = []
+
+    def counting(emb, *a, **k):
+        calls.append(emb.shape)
+        return graph_accuracy(emb, *a, **k)
+
+    monkeypatch.setattr(experiment, "graph_accuracy", counting)
+    assert main(args + ["--resume"]) == 0
+    assert len(calls) == 1
+    again = json.loads((out / "results.json").read_text())
+    assert again["accuracy_mean"] == pytest.approx(res["accuracy_mean"])
+    # the paper protocol reads the same stored probes (and needs no folds)
+    assert main(["eval", *args[1:], "--protocol", "paper"]) == 0
+    assert len(calls) == 1
