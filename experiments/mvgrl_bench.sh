@@ -60,3 +60,6 @@ $G bench --dataset REDDIT-BINARY --seeds 1 2 3 4 --topk 32 --out-dir $R/REDDIT-B
 $G bench --dataset MUTAG --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/MUTAG-ppr-sweep --quiet --resume
 $G bench --dataset PTC_MR --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/PTC_MR-ppr-sweep --quiet --resume
 $G bench --dataset IMDB-BINARY --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/IMDB-BINARY-ppr-sweep --quiet --resume
+# IMDB-MULTI likewise (session 7; its L2-B128-E20 cell is the default run's, whose
+# embeddings and checkpoints were copied from $R/IMDB-MULTI-ppr into the sweep directory).
+$G bench --dataset IMDB-MULTI --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/IMDB-MULTI-ppr-sweep --quiet --resume
