@@ -56,6 +56,9 @@ def main() -> None:
             res = svc_cross_validation(emb, labels, seed=seed, standardize=SWITCH[std],
                                        max_iter=max_iter, row_space=SWITCH[rows])
             seconds = time.perf_counter() - start
+            # the probe uses row-space coordinates only on raw features wider than tall
+            applied = SWITCH[rows] and not SWITCH[std] and emb.shape[1] > emb.shape[0]
+            rows = "on" if applied else "off"
             print(f"{args.dataset} {args.run.name} seed {seed} max_iter={max_iter} "
                   f"standardize={std} row_space={rows} ({emb.shape[0]} x {emb.shape[1]}): "
                   f"{100 * res.mean:.2f} +- {100 * res.std:.2f} in {seconds:.1f} s, "

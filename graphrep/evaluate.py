@@ -95,12 +95,13 @@ def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0,
     inner grid search.
 
     Returns:
-        ``{"accuracy", "fold_std", "fold_accuracies", "inner_scores", "chosen_C"}``.
+        ``{"accuracy", "fold_std", "fold_accuracies", "inner_scores", "chosen_C",
+        "seed"}`` (the seed fixes the folds).
     """
     res = svc_cross_validation(emb, labels, seed=seed, n_jobs=n_jobs)
     return {"accuracy": res.mean, "fold_std": res.std,
             "fold_accuracies": res.fold_accuracies, "inner_scores": res.inner_scores,
-            "chosen_C": res.chosen_C}
+            "chosen_C": res.chosen_C, "seed": seed}
 
 
 #: what :func:`select_per_fold` reads from each configuration's probe record
@@ -112,12 +113,14 @@ def select_per_fold(per_config: Sequence[dict]) -> dict:
 
     On outer fold ``f`` the configuration with the best inner-CV accuracy
     (``inner_scores[f]``, computed on that fold's training part only; ties go to the
-    first) is chosen, and its test accuracy on the fold counts. Because every
-    configuration's probe uses the same folds (same seed), this equals running the
-    inner search over configurations and ``C`` together, without refitting.
+    first; a NaN score never wins) is chosen, and its test accuracy on the fold counts.
+    Because every configuration's probe uses the same folds (same seed, same labels),
+    this equals running the inner search over configurations and ``C`` together,
+    without refitting.
 
     Args:
-        per_config: one :func:`graph_accuracy` record per configuration.
+        per_config: one :func:`graph_accuracy` record per configuration, all of one seed
+            (records stored before the seed was recorded are taken as they are).
 
     Returns:
         ``{"accuracy": mean, "fold_std": std, "chosen": [config index per fold]}``.
@@ -128,12 +131,17 @@ def select_per_fold(per_config: Sequence[dict]) -> dict:
     if missing:
         raise ValueError(f"probe records lack {sorted(set(missing))}; re-run the probe "
                          f"(graph_accuracy) to record its folds")
-    inner = np.array([r["inner_scores"] for r in per_config])      # [configs, folds]
-    test = np.array([r["fold_accuracies"] for r in per_config])
-    if inner.ndim != 2 or inner.shape != test.shape:
-        raise ValueError("every configuration needs one inner score and one test "
-                         f"accuracy per fold; got {inner.shape} and {test.shape}")
-    chosen = inner.argmax(axis=0)
+    folds = {len(r[k]) for r in per_config for k in FOLD_RECORD}
+    if len(folds) != 1:
+        raise ValueError("every configuration needs one inner score and one test accuracy "
+                         f"per fold, the same folds for all; got fold counts {sorted(folds)}")
+    seeds = {r["seed"] for r in per_config if "seed" in r}
+    if len(seeds) > 1:
+        raise ValueError(f"records of different seeds {sorted(seeds)} were probed on "
+                         "different folds; select among records of one seed")
+    inner = np.array([r["inner_scores"] for r in per_config], dtype=float)  # [configs, folds]
+    test = np.array([r["fold_accuracies"] for r in per_config], dtype=float)
+    chosen = np.where(np.isnan(inner), -np.inf, inner).argmax(axis=0)
     accs = test[chosen, np.arange(test.shape[1])]
     return {"accuracy": float(accs.mean()), "fold_std": float(accs.std()),
             "chosen": [int(k) for k in chosen]}
@@ -143,11 +151,13 @@ def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray
                             seed: int = 0, n_jobs: int | None = None) -> dict[str, object]:
     """10-fold CV accuracy where each outer fold picks the encoder configuration
     *and* ``C`` by inner CV on its training part only (:func:`select_per_fold` over
-    one :func:`graph_accuracy` per configuration).
+    one :func:`graph_accuracy` per configuration). For embeddings in memory; a run
+    directory stores each configuration's record and selects from those.
 
     Args:
         embeddings: one ``[G, D_k]`` embedding per configuration (same graphs).
         labels: ``[G]``.
+        seed: seeds the outer and inner fold splits and the SVC.
         n_jobs: parallel fits of each inner grid search (scikit-learn's meaning).
 
     Returns:

@@ -4,10 +4,10 @@
   (the Planetoid protocol of DGI and MVGRL).
 - :func:`svc_cross_validation`: graph classification by stratified 10-fold CV with a LinearSVC
   whose ``C`` is chosen by an inner stratified CV on each training fold (InfoGraph / MVGRL).
-- :func:`row_space_coordinates`: an exact, cheaper input for that probe when features
-  outnumber samples.
+- :func:`row_space_coordinates`: a cheaper input for that probe when features outnumber
+  samples, equivalent in exact arithmetic.
 
-Both are deterministic for a given ``seed``. scikit-learn is imported on first use.
+The probes are deterministic for a given ``seed``. scikit-learn is imported on first use.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ DEFAULT_SVC_C = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3)
 #: (``LinearSVC()``) runs with. Large ``C`` on unscaled features often stops at the cap; 10x
 #: more iterations cost 5.7x the time on MUTAG embeddings (173 s vs 30 s per seed) for no
 #: systematic accuracy change (86.75 vs 86.23 on seed 0;
-#: ``python experiments/probe_scaling_check.py --seeds 0 --max-iter 1000 10000``).
+#: ``python experiments/probe_scaling_check.py --seeds 0 --max-iter 1000 10000 --row-space off``;
+#: measured before the probe fitted on row-space coordinates).
 DEFAULT_SVC_MAX_ITER = 1000
 #: LinearSVC solves the dual problem, as ``LinearSVC()`` did when MVGRL / InfoGraph were
 #: released. scikit-learn >= 1.5 defaults to ``dual="auto"``, which picks the primal solver
@@ -168,11 +169,19 @@ def row_space_coordinates(x: np.ndarray) -> np.ndarray:
 
     With ``x = R^T Q^T`` (QR of ``x^T``), returns ``Z = R^T``, shape ``[N, min(N, D)]``, and
     ``Z Z^T = x x^T``: every inner product between rows is kept. A model that sees its
-    inputs only through inner products under an L2 penalty (a linear SVM, in its dual
-    solver or its primal one: the optimal weights lie in the rows' span) therefore learns
-    the same classifier, with the same predictions on every row, from ``Z`` as from ``x``,
-    while each solver pass costs ``min(N, D) / D`` as much. The basis uses no labels and
-    changes no geometry, so taking it over all rows (test folds included) leaks nothing.
+    inputs only through inner products under an L2 penalty therefore learns the same
+    classifier, with the same predictions on every row, from ``Z`` as from ``x``. For
+    liblinear's LinearSVC (dual coordinate descent, squared hinge) every step uses only
+    ``w . x_i`` and ``||x_i||^2`` with ``w`` in the rows' span, so its iterates, a run
+    stopped at ``max_iter`` included, are the same up to rounding; the intercept is a
+    constant column appended after this map, so the augmented ``x x^T + 1`` is unchanged
+    too; one-vs-rest multi-class is a set of such binary problems. ``Z`` is lower
+    triangular and liblinear skips zeros, so a pass costs about ``N / (2 D)`` of one on
+    ``x`` when ``D > N``.
+
+    ``Q`` is not returned: ``Z`` holds coordinates for the rows given here only, so pass
+    every row that will be fitted or scored (test folds included) in one call. The basis
+    uses no labels and changes no inner product, so this leaks nothing.
 
     Args:
         x: ``[N, D]`` float array.

@@ -19,11 +19,23 @@ def test_select_per_fold_picks_on_inner_scores_never_on_test_folds():
     assert select_per_fold([b])["chosen"] == [0, 0, 0]
 
 
-def test_select_per_fold_rejects_records_without_folds():
+def test_select_per_fold_never_picks_a_nan_score():
+    a = {"inner_scores": [float("nan"), 0.5], "fold_accuracies": [0.9, 0.9]}
+    b = {"inner_scores": [0.4, 0.6], "fold_accuracies": [0.1, 0.2]}
+    assert select_per_fold([a, b])["chosen"] == [1, 1]
+
+
+def test_select_per_fold_rejects_records_it_cannot_compare():
     with pytest.raises(ValueError, match="re-run the probe"):
         select_per_fold([{"accuracy": 0.7, "fold_std": 0.01}])
     with pytest.raises(ValueError, match="one inner score and one test"):
         select_per_fold([{"inner_scores": [0.5, 0.6], "fold_accuracies": [0.5]}])
+    with pytest.raises(ValueError, match="one inner score and one test"):
+        select_per_fold([{"inner_scores": [0.5], "fold_accuracies": [0.5]},
+                         {"inner_scores": [0.5, 0.6], "fold_accuracies": [0.5, 0.6]}])
+    with pytest.raises(ValueError, match="different seeds"):
+        select_per_fold([{"inner_scores": [0.5], "fold_accuracies": [0.5], "seed": 0},
+                         {"inner_scores": [0.5], "fold_accuracies": [0.5], "seed": 1}])
     with pytest.raises(ValueError, match="at least one"):
         select_per_fold([])
 
@@ -56,35 +68,43 @@ def _search_configs_and_c_together(embeddings, labels, seed):
     return float(np.mean(accs)), chosen
 
 
-def test_nested_selection_equals_searching_configs_and_c_together():
+@pytest.mark.parametrize("dim", [6, 60])  # 60 > 40 rows: the row-space path
+def test_nested_selection_equals_searching_configs_and_c_together(dim):
     g = torch.Generator().manual_seed(0)
-    labels = torch.arange(80) % 2
-    signal = labels[:, None].float()
-    embs = [(torch.randn(80, 6, generator=g) + 0.8 * signal).numpy(),
-            (torch.randn(80, 6, generator=g) + 0.5 * signal).numpy(),
-            torch.randn(80, 6, generator=g).numpy()]
+    labels = torch.arange(40) % 2
+    signal = torch.zeros(40, dim)
+    signal[:, 0] = labels.float()
+    # three configurations of close quality, so folds disagree on the best one
+    embs = [(torch.randn(40, dim, generator=g) + shift * signal).numpy()
+            for shift in (0.9, 0.8, 0.7)]
+    choices = set()
     for seed in (0, 3):
         want_acc, want_chosen = _search_configs_and_c_together(embs, labels.numpy(), seed)
         got = nested_config_selection(embs, labels.numpy(), seed=seed)
         assert got["chosen"] == want_chosen
         assert got["accuracy"] == pytest.approx(want_acc)
+        choices |= set(want_chosen)
+    assert len(choices) > 1
 
 
 def test_sweep_selects_from_stored_probes(data_dir, cache_dir, tmp_path, monkeypatch):
     from graphrep.cli import main
 
     out = tmp_path / "sweep"
-    args = ["bench", "--dataset", "MUTAG", "--seeds", "0", "--epochs", "2", "--hidden", "8",
+    args = ["bench", "--dataset", "MUTAG", "--seeds", "1", "0", "--epochs", "2", "--hidden", "8",
             "--layers", "1", "2", "--data-dir", str(data_dir), "--cache-dir",
             str(cache_dir), "--out-dir", str(out), "--quiet"]
     assert main(args) == 0
     res = json.loads((out / "results.json").read_text())
     names = ["L1-B128-E2", "L2-B128-E2"]
-    records = [json.loads((out / n / "seed_0" / "svc.json").read_text())["result"]
-               for n in names]
-    want = select_per_fold(records)
-    assert res["accuracy_mean"] == pytest.approx(100 * want["accuracy"])
-    assert [names.index(n) for n in res["chosen_configs"]["0"]] == want["chosen"]
+    accs = []
+    for seed in (1, 0):
+        records = [json.loads((out / n / f"seed_{seed}" / "svc.json").read_text())["result"]
+                   for n in names]
+        want = select_per_fold(records)
+        assert [names.index(n) for n in res["chosen_configs"][str(seed)]] == want["chosen"]
+        accs.append(100 * want["accuracy"])
+    assert res["accuracies"] == pytest.approx(accs)
     # a probe stored before folds were recorded is re-run once, the complete one is reused
     import graphrep.experiment as experiment
 

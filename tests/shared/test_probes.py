@@ -116,16 +116,32 @@ def test_row_space_coordinates_keep_every_inner_product():
                                tall @ tall.T, rtol=1e-10, atol=1e-9)
 
 
-def test_svc_on_row_space_coordinates_is_the_same_probe(digits):
+def test_svc_on_row_space_coordinates_is_the_same_probe(digits, monkeypatch):
     # features outnumber samples (the 4096-d embeddings of 1000 graphs): the probe fits
-    # on the rows' coordinates in their span, and must give what the raw features give
-    x, y = digits[0][:120], digits[1][:120] % 2
+    # on the rows' coordinates in their span, and must give what the raw features give,
+    # one-vs-rest over 10 classes and at C large enough to stop at the iteration cap
+    import shared.probes as probes
+
+    x, y = digits[0][:150], digits[1][:150]
     rng = np.random.default_rng(1)
-    wide = np.hstack([x, rng.normal(size=(120, 300))]) @ rng.normal(size=(364, 364))
-    kw = dict(n_folds=3, inner_folds=3, c_grid=(1e-3, 1e-1, 10.0), seed=0)
+    wide = np.hstack([x, rng.normal(size=(150, 300))]) @ rng.normal(size=(364, 364))
+    calls, original = [], probes.row_space_coordinates
+
+    def counted(a):
+        calls.append(a.shape)
+        return original(a)
+
+    monkeypatch.setattr(probes, "row_space_coordinates", counted)
+    kw = dict(n_folds=3, inner_folds=3, c_grid=(1e-1, 1e2, 1e3), seed=0)
     fast = svc_cross_validation(wide, y, **kw)
+    assert calls == [(150, 364)]
     slow = svc_cross_validation(wide, y, row_space=False, **kw)
-    assert fast.fold_accuracies == slow.fold_accuracies
+    assert calls == [(150, 364)]
+    assert fast.fold_accuracies == slow.fold_accuracies and fast.mean > 0.5
     assert fast.chosen_C == slow.chosen_C
     assert fast.inner_scores == pytest.approx(slow.inner_scores, abs=1e-12)
     assert len(fast.inner_scores) == 3 and all(0 <= s <= 1 for s in fast.inner_scores)
+    # taller than wide, or z-scored features: the raw features are used
+    svc_cross_validation(x, y, **kw)
+    svc_cross_validation(wide, y, standardize=True, **kw)
+    assert len(calls) == 1
