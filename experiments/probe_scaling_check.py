@@ -1,7 +1,7 @@
 """Time the graph-level LinearSVC probe on stored embeddings: with and without feature
 standardisation, at several iteration caps, and with and without the row-space
-coordinates (:func:`shared.probes.row_space_coordinates`, used when features outnumber
-graphs). Run ``sh experiments/mvgrl_bench.sh`` first so the embeddings exist.
+coordinates (:func:`shared.probes.row_space_coordinates`, used unless graphs outnumber
+features 4 to 1). Run ``sh experiments/mvgrl_bench.sh`` first so the embeddings exist.
 
     python experiments/probe_scaling_check.py --seeds 0 1 --max-iter 1000 10000
     python experiments/probe_scaling_check.py --dataset IMDB-BINARY \\
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from graphrep.data import load_graph_dataset
-from shared.probes import svc_cross_validation
+from shared.probes import ROW_SPACE_MIN_RATIO, svc_cross_validation
 
 RUN = Path(__file__).parent / "results" / "mvgrl_runs" / "MUTAG-ppr" / "L2-B128-E20"
 SWITCH = {"on": True, "off": False}
@@ -56,8 +56,9 @@ def main() -> None:
             res = svc_cross_validation(emb, labels, seed=seed, standardize=SWITCH[std],
                                        max_iter=max_iter, row_space=SWITCH[rows])
             seconds = time.perf_counter() - start
-            # the probe uses row-space coordinates only on raw features wider than tall
-            applied = SWITCH[rows] and not SWITCH[std] and emb.shape[1] > emb.shape[0]
+            # the probe uses row-space coordinates only on raw features, D >= N / 4
+            applied = (SWITCH[rows] and not SWITCH[std]
+                       and emb.shape[1] >= ROW_SPACE_MIN_RATIO * emb.shape[0])
             rows = "on" if applied else "off"
             print(f"{args.dataset} {args.run.name} seed {seed} max_iter={max_iter} "
                   f"standardize={std} row_space={rows} ({emb.shape[0]} x {emb.shape[1]}): "

@@ -301,7 +301,7 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
     labels = ds.labels
     probe_key = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC_MAX_ITER,
                  "dual": SVC_DUAL}
-    # fits on row-space coordinates when features outnumber graphs (same classifier;
+    # fits on row-space coordinates unless graphs outnumber features 4:1 (same classifier;
     # not in the cache key, so results stored before that change stay valid)
     out["probe"] = {**probe_key, "row_space": True}
     nested = opts.protocol == "honest" and len(configs) > 1

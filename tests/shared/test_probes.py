@@ -141,7 +141,11 @@ def test_svc_on_row_space_coordinates_is_the_same_probe(digits, monkeypatch):
     assert fast.chosen_C == slow.chosen_C
     assert fast.inner_scores == pytest.approx(slow.inner_scores, abs=1e-12)
     assert len(fast.inner_scores) == 3 and all(0 <= s <= 1 for s in fast.inner_scores)
-    # taller than wide, or z-scored features: the raw features are used
-    svc_cross_validation(x, y, **kw)
+    # taller than wide but not by much (150 x 64): coordinates too, the same probe
+    tall = svc_cross_validation(x, y, **kw)
+    assert calls[-1] == (150, 64)
+    assert tall.fold_accuracies == svc_cross_validation(x, y, row_space=False, **kw).fold_accuracies
+    # far taller than wide (150 x 30 < 150 / 4), or z-scored features: raw features
+    svc_cross_validation(x[:, 17:47], y, **kw)
     svc_cross_validation(wide, y, standardize=True, **kw)
-    assert len(calls) == 1
+    assert len(calls) == 2
