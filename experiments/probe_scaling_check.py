@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from graphrep.data import load_graph_dataset
-from shared.probes import ROW_SPACE_MIN_RATIO, svc_cross_validation
+from shared.probes import svc_cross_validation
 
 RUN = Path(__file__).parent / "results" / "mvgrl_runs" / "MUTAG-ppr" / "L2-B128-E20"
 SWITCH = {"on": True, "off": False}
@@ -56,10 +56,7 @@ def main() -> None:
             res = svc_cross_validation(emb, labels, seed=seed, standardize=SWITCH[std],
                                        max_iter=max_iter, row_space=SWITCH[rows])
             seconds = time.perf_counter() - start
-            # the probe uses row-space coordinates only on raw features, D >= N / 4
-            applied = (SWITCH[rows] and not SWITCH[std]
-                       and emb.shape[1] >= ROW_SPACE_MIN_RATIO * emb.shape[0])
-            rows = "on" if applied else "off"
+            rows = "on" if res.row_space else "off"  # what the probe actually did
             print(f"{args.dataset} {args.run.name} seed {seed} max_iter={max_iter} "
                   f"standardize={std} row_space={rows} ({emb.shape[0]} x {emb.shape[1]}): "
                   f"{100 * res.mean:.2f} +- {100 * res.std:.2f} in {seconds:.1f} s, "

@@ -61,6 +61,8 @@ class CVResult:
     #: per outer fold, the inner-CV accuracy of the chosen ``C`` (what a selection among
     #: several embeddings may compare without touching the outer test fold)
     inner_scores: list[float] = field(default_factory=list)
+    #: whether the fits ran on :func:`row_space_coordinates`
+    row_space: bool = False
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -244,7 +246,9 @@ def svc_cross_validation(
         raise ValueError(
             f"the smallest class has {counts.min()} samples, fewer than n_folds={n_folds}"
         )
-    if row_space and not standardize and x.shape[1] >= ROW_SPACE_MIN_RATIO * x.shape[0]:
+    row_space = bool(row_space and not standardize
+                     and x.shape[1] >= ROW_SPACE_MIN_RATIO * x.shape[0])
+    if row_space:
         x = row_space_coordinates(x)
     svc = LinearSVC(max_iter=max_iter, dual=SVC_DUAL, random_state=seed)
     est = make_pipeline(StandardScaler(), svc) if standardize else svc
@@ -260,4 +264,5 @@ def svc_cross_validation(
             accs.append(float(search.score(x[test_idx], y[test_idx])))
             chosen.append(float(search.best_params_[key]))
             inner_scores.append(float(search.best_score_))
-    return CVResult(float(np.mean(accs)), float(np.std(accs)), accs, chosen, inner_scores)
+    return CVResult(float(np.mean(accs)), float(np.std(accs)), accs, chosen, inner_scores,
+                    row_space)

@@ -139,6 +139,7 @@ def test_svc_on_row_space_coordinates_is_the_same_probe(digits, monkeypatch):
     assert calls == [(150, 364)]
     assert fast.fold_accuracies == slow.fold_accuracies and fast.mean > 0.5
     assert fast.chosen_C == slow.chosen_C
+    assert fast.row_space and not slow.row_space
     assert fast.inner_scores == pytest.approx(slow.inner_scores, abs=1e-12)
     assert len(fast.inner_scores) == 3 and all(0 <= s <= 1 for s in fast.inner_scores)
     # taller than wide but not by much (150 x 64): coordinates too, the same probe
