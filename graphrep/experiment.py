@@ -11,6 +11,9 @@ Layout of a run directory::
                                       evaluation; the nested selection reads it)
     results.json         dataset, split, protocol, accuracy_mean, accuracy_std,
                          seeds, seconds, peak_rss_mb, per-seed accuracies, ...
+                         (``peak_rss_mb``: the largest of this process's peak and the
+                         peaks recorded by the processes that trained its embeddings;
+                         ``process_peak_rss_mb``: this process's alone)
 
 ``<config>`` is ``default`` for node level and ``L{layers}-B{batch}-E{epochs}``
 at graph level (several when a sweep is given).
@@ -178,7 +181,11 @@ def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
                           ).cpu()
     info = {"train_seconds": res.seconds, "epochs_run": len(res.losses),
             "best_epoch": res.best_epoch, "best_loss": res.best_loss,
-            "stopped_early": res.stopped_early}
+            "stopped_early": res.stopped_early,
+            # this process's peak so far: an upper bound on what training this
+            # embedding needed, kept with it so a later evaluation-only process
+            # (whose own peak is the probe's) still reports it
+            "peak_rss_mb": peak_rss_mb()}
     atomic_save({"embedding": emb, "train": info}, emb_file)
     return info
 
@@ -383,6 +390,13 @@ def _keep_training_record(run: Path, name: str, results: dict) -> None:
                 results[key] = old[key]
 
 
+def train_peaks(results: dict) -> list[float]:
+    """Peak memory recorded by the processes that trained ``results``' embeddings
+    (records written before it was kept have none)."""
+    return [r["peak_rss_mb"] for r in results.get("train", {}).values()
+            if "peak_rss_mb" in r]
+
+
 def bench(opts: RunOptions, train: bool = True) -> dict:
     """Train (unless ``train=False``) and evaluate; write ``results.json``."""
     t0 = time.perf_counter()
@@ -402,7 +416,8 @@ def bench(opts: RunOptions, train: bool = True) -> dict:
         "accuracies": accs.tolist(),
         "seeds": list(opts.seeds),
         "seconds": time.perf_counter() - t0,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),  # raised below to the training processes' peaks
+        "process_peak_rss_mb": peak_rss_mb(),
         "device": opts.device,
         "torch_threads": torch.get_num_threads(),
         **timing,
@@ -417,6 +432,7 @@ def bench(opts: RunOptions, train: bool = True) -> dict:
             name = f"results_{opts.protocol}.json"
     if not train:
         _keep_training_record(Path(opts.out_dir), name, results)
+    results["peak_rss_mb"] = max([results["peak_rss_mb"]] + train_peaks(results))
     atomic_write_json(Path(opts.out_dir) / name, results)
     results["results_file"] = name
     return results

@@ -185,6 +185,13 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
     again = json.loads((out / "results.json").read_text())
     assert again["train"] == res["train"] and "L2-B128-E2/seed_0" in again["train"]
     assert again["train_seconds"] == before["train_seconds"]
+    # the training process's recorded peak memory survives an evaluation-only process
+    assert 0 < res["train"]["L2-B128-E2/seed_0"]["peak_rss_mb"] <= res["peak_rss_mb"]
+    doctored = {k: {**v, "peak_rss_mb": 1e7} for k, v in again["train"].items()}
+    (out / "results.json").write_text(json.dumps({**again, "train": doctored}))
+    assert main(["eval"] + args[1:]) == 0
+    peaks = json.loads((out / "results.json").read_text())
+    assert peaks["peak_rss_mb"] == 1e7 and peaks["process_peak_rss_mb"] < 1e7
     # ... unless the embedding was written after that record (retrained since)
     import os
 
