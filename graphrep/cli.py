@@ -1,4 +1,5 @@
-"""The ``graphrep`` command: ``train``, ``eval`` and ``bench`` (train + eval).
+"""The ``graphrep`` command: ``train``, ``eval``, ``bench`` (train + eval) and
+``select`` (choose among trained graph-level runs by inner CV).
 
 Examples::
 
@@ -108,6 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--resume", action="store_true",
                        help="continue from the checkpoints in --out-dir")
         s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s = sub.add_parser("select", help="graph level: choose among trained run directories "
+                                      "(e.g. PPR vs heat view) per outer fold by inner CV")
+    s.add_argument("--runs", nargs="+", required=True,
+                   help="graph-level run directories of one dataset")
+    s.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="encoder seeds (default: those every run was trained with)")
+    s.add_argument("--out", default=None, help="write the result as JSON here")
+    s.add_argument("--probe-jobs", type=int, default=1)
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--data-dir", default=None, help=f"raw-data root (default ${DATA_ENV})")
+    s.add_argument("--cache-dir", default=None,
+                   help=f"writable cache (default ${CACHE_ENV} or ~/.cache/graphrep)")
     return p
 
 
@@ -188,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from graphrep.experiment import bench, train_runs
 
     try:
+        if args.command == "select":
+            return _select(args)
         opts = _options(args)
         if args.command == "train":
             out = train_runs(opts)
@@ -201,6 +216,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"graphrep: error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _select(args: argparse.Namespace) -> int:
+    from graphrep.selection import select_runs
+    from shared.checkpoint import atomic_write_json
+
+    res = select_runs(args.runs, args.seeds, args.data_dir, args.cache_dir, args.probe_jobs)
+    if args.out:
+        atomic_write_json(args.out, res)
+    counts = ", ".join(f"{n} {c}" for n, c in res["chosen_counts"].items())
+    print(f"{res['dataset']} (honest, chosen per fold among {len(res['candidates'])}): "
+          f"{res['accuracy_mean']:.2f} +- {res['accuracy_std']:.2f} over "
+          f"{len(res['seeds'])} seeds; folds won: {counts}"
+          + (f" -> {args.out}" if args.out else ""))
     return 0
 
 

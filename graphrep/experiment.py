@@ -56,7 +56,8 @@ from shared.checkpoint import atomic_save, atomic_write_json
 from shared.probes import DEFAULT_SVC_MAX_ITER, SVC_DUAL
 from shared.seeding import seed_everything
 
-__all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench"]
+__all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench", "probe_record",
+           "PROBE_KEY"]
 
 
 def peak_rss_mb() -> float:
@@ -107,7 +108,7 @@ class RunOptions:
         return d
 
 
-def _config_name(cfg) -> str:
+def config_name(cfg) -> str:
     if isinstance(cfg, GraphTrainConfig):
         return f"L{cfg.num_layers}-B{cfg.batch_size}-E{cfg.epochs}"
     return "default"
@@ -160,7 +161,7 @@ def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
     elif emb_file.is_file():
         return torch.load(emb_file, weights_only=False)["train"]
     seed_everything(seed)
-    tag = {"seed": seed, "config": _config_name(cfg)}
+    tag = {"seed": seed, "config": config_name(cfg)}
     on_epoch = lambda rec: metrics.write({**tag, **rec})  # noqa: E731
     ds, extra = payload
     if opts.graph_level:
@@ -264,9 +265,9 @@ def train_runs(opts: RunOptions) -> dict:
     per_run = {}
     for cfg in _configs(opts):
         for seed in opts.seeds:
-            key = f"{_config_name(cfg)}/seed_{seed}"
+            key = f"{config_name(cfg)}/seed_{seed}"
             per_run[key] = _train_one(opts, payload, cfg, seed,
-                                      run / _config_name(cfg) / f"seed_{seed}",
+                                      run / config_name(cfg) / f"seed_{seed}",
                                       metrics)
     timing["train_seconds"] = time.perf_counter() - t0 - sum(timing.values())
     return {"timing": timing, "runs": per_run, "payload": payload}
@@ -282,7 +283,7 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
     configs = _configs(opts)
 
     def emb(cfg, seed) -> torch.Tensor:
-        f = run / _config_name(cfg) / f"seed_{seed}" / "embedding.pt"
+        f = run / config_name(cfg) / f"seed_{seed}" / "embedding.pt"
         if not f.is_file():
             raise FileNotFoundError(
                 f"{f} is missing: run `graphrep train` (or bench) with the same "
@@ -305,24 +306,16 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
                         if opts.protocol == "honest" else {"probe": "release_logreg"})
         return out
 
-    labels = ds.labels
-    probe_key = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC_MAX_ITER,
-                 "dual": SVC_DUAL}
     # fits on row-space coordinates unless graphs outnumber features 4:1 (same classifier;
     # not in the cache key, so results stored before that change stay valid)
-    out["probe"] = {**probe_key, "row_space": True}
+    out["probe"] = {**PROBE_KEY, "row_space": True}
     nested = opts.protocol == "honest" and len(configs) > 1
     records = {}  # config -> per-seed probe record
     for cfg in tqdm(configs, desc="svc", disable=not opts.progress, leave=False):
-        name = _config_name(cfg)
-        seed_dir = run / name
-        records[name] = [
-            _cached(seed_dir / f"seed_{s}" / "svc.json", {**probe_key, "seed": s},
-                    [seed_dir / f"seed_{s}" / "embedding.pt"],
-                    lambda cfg=cfg, s=s: graph_accuracy(
-                        emb(cfg, s), labels, s, n_jobs=opts.probe_jobs),
-                    required=FOLD_RECORD if nested else ())
-            for s in opts.seeds]
+        name = config_name(cfg)
+        records[name] = [probe_record(run / name / f"seed_{s}", s, ds.labels,
+                                      opts.probe_jobs, required=FOLD_RECORD if nested else ())
+                         for s in opts.seeds]
         metrics.write({"config": name, "eval": "svc",
                        "accuracies": [r["accuracy"] for r in records[name]]})
     table = {name: [r["accuracy"] for r in recs] for name, recs in records.items()}
@@ -333,7 +326,7 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
         out["selection"] = "best mean test accuracy over configs (paper protocol)"
         out["accuracies"] = table[best]
     elif not nested:
-        out["accuracies"] = table[_config_name(configs[0])]
+        out["accuracies"] = table[config_name(configs[0])]
     else:
         accs, chosen = [], {}
         names = list(records)
@@ -345,6 +338,31 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
         out["selection"] = "config and C chosen per outer fold by inner CV"
         out["chosen_configs"] = chosen
     return out
+
+
+#: settings of the graph probe, stored with every probe result (a result stored under
+#: other settings is recomputed)
+PROBE_KEY = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC_MAX_ITER,
+             "dual": SVC_DUAL}
+
+
+def probe_record(seed_dir: Path, seed: int, labels: torch.Tensor, probe_jobs: int = 1,
+                 required: tuple[str, ...] = ()) -> dict:
+    """The graph probe's record (:func:`graph_accuracy`) of ``seed_dir/embedding.pt``,
+    read from ``seed_dir/svc.json`` when stored under the same settings (and holding the
+    ``required`` fields), else computed and stored there."""
+    emb_file = seed_dir / "embedding.pt"
+
+    def compute() -> dict:
+        if not emb_file.is_file():
+            raise FileNotFoundError(
+                f"{emb_file} is missing: run `graphrep train` (or bench) with the same "
+                f"options first.")
+        emb = torch.load(emb_file, weights_only=False)["embedding"]
+        return graph_accuracy(emb, labels, seed, n_jobs=probe_jobs)
+
+    return _cached(seed_dir / "svc.json", {**PROBE_KEY, "seed": seed}, [emb_file], compute,
+                   required=required)
 
 
 def _cached(path: Path, key: dict, inputs: list, compute,

@@ -126,3 +126,61 @@ def test_sweep_selects_from_stored_probes(data_dir, cache_dir, tmp_path, monkeyp
     # the paper protocol reads the same stored probes (and needs no folds)
     assert main(["eval", *args[1:], "--protocol", "paper"]) == 0
     assert len(calls) == 1
+
+
+def test_select_runs_chooses_among_views_per_fold(data_dir, cache_dir, tmp_path, monkeypatch,
+                                                  capsys):
+    from graphrep.cli import main
+
+    common = ["--dataset", "MUTAG", "--seeds", "0", "1", "--epochs", "2", "--hidden", "8",
+              "--data-dir", str(data_dir), "--cache-dir", str(cache_dir), "--quiet"]
+    runs = {v: tmp_path / v for v in ("ppr", "heat")}
+    for view, run in runs.items():
+        assert main(["bench", *common, "--view", view, "--out-dir", str(run)]) == 0
+    out = tmp_path / "select.json"
+    where = ["--data-dir", str(data_dir), "--cache-dir", str(cache_dir)]
+    assert main(["select", "--runs", str(runs["ppr"]), str(runs["heat"]), "--out", str(out),
+                 *where]) == 0
+    res = json.loads(out.read_text())
+    names = ["ppr/L2-B128-E2", "heat/L2-B128-E2"]
+    assert res["candidates"] == names and res["seeds"] == [0, 1]
+    for i, seed in enumerate((0, 1)):
+        records = [json.loads((runs[v] / "L2-B128-E2" / f"seed_{seed}" / "svc.json")
+                              .read_text())["result"] for v in ("ppr", "heat")]
+        want = select_per_fold(records)
+        assert res["chosen"][str(seed)] == [names[k] for k in want["chosen"]]
+        assert res["accuracies"][i] == pytest.approx(100 * want["accuracy"])
+        for name, rec in zip(names, records, strict=True):
+            assert res["per_candidate"][name][i] == pytest.approx(100 * rec["accuracy"])
+    assert sum(res["chosen_counts"].values()) == 2 * 10
+    # a probe stored without its folds is re-run once; complete ones are reused
+    import graphrep.experiment as experiment
+
+    old = runs["heat"] / "L2-B128-E2" / "seed_1" / "svc.json"
+    stored = json.loads(old.read_text())
+    stored["result"] = {k: stored["result"][k] for k in ("accuracy", "fold_std")}
+    old.write_text(json.dumps(stored))
+    calls = []
+
+    def counting(emb, *a, **k):
+        calls.append(emb.shape)
+        return graph_accuracy(emb, *a, **k)
+
+    monkeypatch.setattr(experiment, "graph_accuracy", counting)
+    assert main(["select", "--runs", str(runs["ppr"]), str(runs["heat"]), "--seeds", "1",
+                 *where]) == 0
+    assert len(calls) == 1
+    assert f"{res['accuracies'][1]:.2f} +- 0.00 over 1 seeds" in capsys.readouterr().out
+    # what it cannot compare is refused with the reason
+    other = tmp_path / "other"
+    other.mkdir()
+    cfg = json.loads((runs["heat"] / "config.json").read_text())
+    cases = [("different datasets", {"dataset": "PTC_MR"}, [runs["ppr"], other]),
+             ("node-level", {"graph_level": False}, [runs["ppr"], other]),
+             ("no encoder seed", {"seeds": [7]}, [runs["ppr"], other]),
+             ("at least two", {}, [runs["ppr"]]),
+             ("not a graphrep run", {}, [runs["ppr"], tmp_path / "missing"])]
+    for message, change, args in cases:
+        (other / "config.json").write_text(json.dumps({**cfg, **change}))
+        assert main(["select", "--runs", *map(str, args), *where]) == 2
+        assert message in capsys.readouterr().err
