@@ -44,6 +44,12 @@ for D in MUTAG PTC_MR; do
   $G bench --dataset $D --view heat --out-dir $R/$D-heat --quiet --resume
 done
 
+# The view chosen honestly (session 8): per seed and outer fold, PPR or heat by the
+# inner-CV score of each run's probe (`graphrep select`; test folds take no part).
+for D in MUTAG PTC_MR; do
+  $G select --runs $R/$D-ppr $R/$D-heat --out experiments/results/mvgrl_select/$D-ppr-or-heat.json
+done
+
 # CiteSeer to 10 seeds (reuses seeds 0-4). Its default diffusion is the release's
 # (eps 0.01 + column min-max, chosen on validation nodes over top-64); top-64 for comparison.
 $G bench --dataset CiteSeer --seeds $S10 --out-dir $R/CiteSeer-public-ppr --quiet --resume

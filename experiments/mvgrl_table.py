@@ -92,7 +92,22 @@ def collect(runs: Path) -> list:
             rows.append({**rows[-1], "protocol": f"paper ({best} of {len(per_config)})",
                          "ours_mean": round(float(accs.mean()), 2),
                          "ours_std": round(float(accs.std()), 2)})
-    return rows + merged_rows(runs)
+    return rows + merged_rows(runs) + selected_rows(runs.parent / "mvgrl_select")
+
+
+def selected_rows(folder: Path) -> list:
+    """One row per ``graphrep select`` result (the view or run chosen per outer fold by
+    inner CV among run directories); its seconds are the selection's (probes reused or
+    re-run), its peak the selecting process's."""
+    rows = []
+    for f in sorted(folder.glob("*.json")):
+        r = json.loads(f.read_text())
+        runs = sorted({c.split("/")[0] for c in r["candidates"]})
+        won = ", ".join(f"{c} {n}" for c, n in r["chosen_counts"].items())
+        rows.append(_row({**r, "split": "graph-cv", "view": "chosen per fold",
+                          "protocol": f"honest (folds won: {won})"},
+                         " + ".join(runs), "as in each run"))
+    return rows
 
 
 def merged_rows(runs: Path) -> list:

@@ -25,7 +25,7 @@ import numpy as np
 
 from graphrep.data import default_cache_dir, load_graph_dataset
 from graphrep.evaluate import FOLD_RECORD, select_per_fold
-from graphrep.experiment import PROBE_KEY, RunOptions, config_name, probe_record
+from graphrep.experiment import PROBE_KEY, RunOptions, config_name, peak_rss_mb, probe_record
 from graphrep.train import GraphTrainConfig
 
 __all__ = ["run_candidates", "select_runs"]
@@ -75,7 +75,7 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
         ``{"dataset", "protocol": "honest", "candidates": ["<run>/<config>", ...],
         "seeds", "accuracies" (%), "accuracy_mean", "accuracy_std", "per_candidate"
         (% per seed), "chosen" (candidate per fold, per seed), "chosen_counts",
-        "probe", "seconds"}``.
+        "probe", "seconds", "peak_rss_mb"}``.
     """
     t0 = time.perf_counter()
     runs = [Path(r) for r in runs]
@@ -115,5 +115,5 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
                           for n, recs in zip(names, records, strict=True)},
         "chosen": chosen, "chosen_counts": {n: picks.count(n) for n in names},
         "probe": {**PROBE_KEY, "row_space": True},
-        "seconds": time.perf_counter() - t0,
+        "seconds": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb(),
     }
