@@ -71,7 +71,9 @@ def _train_peak(train: dict) -> str:
     """Largest peak memory recorded by the processes that trained a run's embeddings:
     blank when none was recorded (trained before it was kept), marked with how many
     of the (config, seed) records carry it when only some do."""
-    peaks = [t["peak_rss_mb"] for t in train.values() if "peak_rss_mb" in t]
+    from graphrep.experiment import train_peaks
+
+    peaks = train_peaks({"train": train})
     if not peaks:
         return ""
     top = f"{max(peaks):.0f}"
@@ -97,15 +99,20 @@ def collect(runs: Path) -> list:
 
 def selected_rows(folder: Path) -> list:
     """One row per ``graphrep select`` result (the view or run chosen per outer fold by
-    inner CV among run directories); its seconds are the selection's (probes reused or
-    re-run), its peak the selecting process's."""
+    inner CV among run directories beside ``folder``): its seconds are the selection's
+    (probes reused or re-run), its peak memory the largest of the selecting process and
+    the member runs' ``peak_rss_mb``."""
     rows = []
     for f in sorted(folder.glob("*.json")):
         r = json.loads(f.read_text())
         runs = sorted({c.split("/")[0] for c in r["candidates"]})
-        won = ", ".join(f"{c} {n}" for c, n in r["chosen_counts"].items())
+        members = [json.loads((folder.parent / "mvgrl_runs" / run / "results.json").read_text())
+                   for run in runs]
+        won = ", ".join(f"{c.split('/')[0]} {n}" for c, n in r["folds_won"].items())
         rows.append(_row({**r, "split": "graph-cv", "view": "chosen per fold",
-                          "protocol": f"honest (folds won: {won})"},
+                          "protocol": f"honest (folds won: {won}, tied {r['folds_tied']})",
+                          "peak_rss_mb": max([r["peak_rss_mb"]]
+                                             + [m["peak_rss_mb"] for m in members])},
                          " + ".join(runs), "as in each run"))
     return rows
 

@@ -226,10 +226,10 @@ def _select(args: argparse.Namespace) -> int:
     res = select_runs(args.runs, args.seeds, args.data_dir, args.cache_dir, args.probe_jobs)
     if args.out:
         atomic_write_json(args.out, res)
-    counts = ", ".join(f"{n} {c}" for n, c in res["chosen_counts"].items())
+    counts = ", ".join(f"{n} {c}" for n, c in res["folds_won"].items())
     print(f"{res['dataset']} (honest, chosen per fold among {len(res['candidates'])}): "
           f"{res['accuracy_mean']:.2f} +- {res['accuracy_std']:.2f} over "
-          f"{len(res['seeds'])} seeds; folds won: {counts}"
+          f"{len(res['seeds'])} seeds; folds won: {counts}, tied {res['folds_tied']}"
           + (f" -> {args.out}" if args.out else ""))
     return 0
 

@@ -112,18 +112,20 @@ def select_per_fold(per_config: Sequence[dict]) -> dict:
     """Nested selection of the encoder configuration from per-configuration probes.
 
     On outer fold ``f`` the configuration with the best inner-CV accuracy
-    (``inner_scores[f]``, computed on that fold's training part only; ties go to the
-    first; a NaN score never wins) is chosen, and its test accuracy on the fold counts.
-    Because every configuration's probe uses the same folds (same seed, same labels),
-    this equals running the inner search over configurations and ``C`` together,
-    without refitting.
+    (``inner_scores[f]``, computed on that fold's training part only; a NaN score never
+    wins) is chosen, and its test accuracy on the fold counts. Configurations tied at the
+    best inner score (equal to 1e-12; common on small sets such as MUTAG) share the fold:
+    it counts the mean of their test accuracies, the expected value of a uniform random
+    pick, so the result does not depend on the order of ``per_config``. Because every
+    configuration's probe uses the same folds (same seed, same labels), this equals
+    running the inner search over configurations and ``C`` together, without refitting.
 
     Args:
         per_config: one :func:`graph_accuracy` record per configuration, all of one seed
             (records stored before the seed was recorded are taken as they are).
 
     Returns:
-        ``{"accuracy": mean, "fold_std": std, "chosen": [config index per fold]}``.
+        ``{"accuracy": mean, "fold_std": std, "chosen": [[indices tied best] per fold]}``.
     """
     if not per_config:
         raise ValueError("select_per_fold needs at least one configuration")
@@ -141,10 +143,12 @@ def select_per_fold(per_config: Sequence[dict]) -> dict:
                          "different folds; select among records of one seed")
     inner = np.array([r["inner_scores"] for r in per_config], dtype=float)  # [configs, folds]
     test = np.array([r["fold_accuracies"] for r in per_config], dtype=float)
-    chosen = np.where(np.isnan(inner), -np.inf, inner).argmax(axis=0)
-    accs = test[chosen, np.arange(test.shape[1])]
+    score = np.where(np.isnan(inner), -np.inf, inner)
+    tied = np.isclose(score, score.max(axis=0), rtol=0.0, atol=1e-12) & np.isfinite(score)
+    tied[:, ~tied.any(axis=0)] = True  # no finite score on a fold: no basis to choose
+    accs = (test * tied).sum(axis=0) / tied.sum(axis=0)
     return {"accuracy": float(accs.mean()), "fold_std": float(accs.std()),
-            "chosen": [int(k) for k in chosen]}
+            "chosen": [[int(k) for k in np.flatnonzero(col)] for col in tied.T]}
 
 
 def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray,
@@ -161,7 +165,7 @@ def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray
         n_jobs: parallel fits of each inner grid search (scikit-learn's meaning).
 
     Returns:
-        ``{"accuracy": mean, "fold_std": std, "chosen": [config index per fold]}``.
+        ``{"accuracy": mean, "fold_std": std, "chosen": [[indices tied best] per fold]}``.
     """
     return select_per_fold([graph_accuracy(emb, labels, seed, n_jobs)
                             for emb in embeddings])

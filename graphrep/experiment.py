@@ -24,7 +24,7 @@ import json
 import resource
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,7 @@ from shared.probes import DEFAULT_SVC_MAX_ITER, SVC_DUAL
 from shared.seeding import seed_everything
 
 __all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench", "probe_record",
-           "PROBE_KEY"]
+           "PROBE_KEY", "config_name", "train_peaks"]
 
 
 def peak_rss_mb() -> float:
@@ -107,8 +107,25 @@ class RunOptions:
         d["graph_level"] = self.graph_level
         return d
 
+    @classmethod
+    def from_json(cls, d: dict) -> RunOptions:
+        """Options from a run's ``config.json`` (:meth:`to_json`); fields it lacks keep
+        their defaults, fields this version does not know are ignored."""
+        def pick(klass, values: dict | None):
+            known = {f.name for f in fields(klass)}
+            return klass(**{k: v for k, v in (values or {}).items() if k in known})
 
-def config_name(cfg) -> str:
+        parts = {"diffusion": DiffusionOptions, "node": NodeTrainConfig,
+                 "graph": GraphTrainConfig}
+        opts = pick(cls, {k: v for k, v in d.items() if k not in parts})
+        for name, klass in parts.items():
+            setattr(opts, name, pick(klass, d.get(name)))
+        return opts
+
+
+def config_name(cfg: GraphTrainConfig | NodeTrainConfig) -> str:
+    """Directory name of a configuration in a run: ``L{layers}-B{batch}-E{epochs}`` at
+    graph level, ``default`` at node level."""
     if isinstance(cfg, GraphTrainConfig):
         return f"L{cfg.num_layers}-B{cfg.batch_size}-E{cfg.epochs}"
     return "default"
@@ -333,9 +350,10 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
         for i, s in enumerate(opts.seeds):
             r = select_per_fold([records[n][i] for n in names])
             accs.append(r["accuracy"])
-            chosen[s] = [names[k] for k in r["chosen"]]
+            chosen[str(s)] = [[names[k] for k in tied] for tied in r["chosen"]]
         out["accuracies"] = accs
-        out["selection"] = "config and C chosen per outer fold by inner CV"
+        out["selection"] = ("config and C chosen per outer fold by inner CV (configs tied "
+                            "there share the fold: mean of their test accuracies)")
         out["chosen_configs"] = chosen
     return out
 
@@ -348,8 +366,8 @@ PROBE_KEY = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC
 
 def probe_record(seed_dir: Path, seed: int, labels: torch.Tensor, probe_jobs: int = 1,
                  required: tuple[str, ...] = ()) -> dict:
-    """The graph probe's record (:func:`graph_accuracy`) of ``seed_dir/embedding.pt``,
-    read from ``seed_dir/svc.json`` when stored under the same settings (and holding the
+    """The graph probe's record (:func:`graph_accuracy`) of ``seed_dir/embedding.pt``
+    (``[G, D]``, labels ``[G]``), read from ``seed_dir/svc.json`` when stored under the same settings (and holding the
     ``required`` fields), else computed and stored there."""
     emb_file = seed_dir / "embedding.pt"
 

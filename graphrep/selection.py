@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +25,12 @@ import numpy as np
 from graphrep.data import default_cache_dir, load_graph_dataset
 from graphrep.evaluate import FOLD_RECORD, select_per_fold
 from graphrep.experiment import PROBE_KEY, RunOptions, config_name, peak_rss_mb, probe_record
-from graphrep.train import GraphTrainConfig
 
 __all__ = ["run_candidates", "select_runs"]
 
 
-def run_candidates(run: Path) -> tuple[dict, list[str]]:
-    """A graph-level run directory's ``config.json`` and its configurations' names.
+def run_candidates(run: Path) -> tuple[RunOptions, list[str]]:
+    """A graph-level run directory's options (its ``config.json``) and configuration names.
 
     Raises:
         FileNotFoundError: no ``config.json`` (not a run directory).
@@ -42,18 +40,11 @@ def run_candidates(run: Path) -> tuple[dict, list[str]]:
     if not cfg_file.is_file():
         raise FileNotFoundError(f"{cfg_file} is missing: {run} is not a graphrep run "
                                 f"directory (train it with `graphrep train` or bench).")
-    cfg = json.loads(cfg_file.read_text())
-    if not cfg.get("graph_level"):
+    opts = RunOptions.from_json(json.loads(cfg_file.read_text()))
+    if not opts.graph_level:
         raise ValueError(f"{run} is a node-level run; select_runs compares graph-level "
                          f"runs (node-level choices are made on validation nodes).")
-    known = {f.name for f in fields(GraphTrainConfig)}
-    opts = RunOptions(dataset=cfg["dataset"], out_dir=str(run),
-                      graph=GraphTrainConfig(**{k: v for k, v in cfg["graph"].items()
-                                                if k in known}),
-                      layers_grid=cfg.get("layers_grid") or [],
-                      batch_grid=cfg.get("batch_grid") or [],
-                      epochs_grid=cfg.get("epochs_grid") or [])
-    return cfg, [config_name(c) for c in opts.graph_configs()]
+    return opts, [config_name(c) for c in opts.graph_configs()]
 
 
 def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
@@ -62,35 +53,48 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
     """Choose, per seed and outer fold, among every configuration of ``runs`` by inner CV.
 
     Probe records are read from each seed's ``svc.json`` (computed and stored there when
-    missing or stored before the folds were recorded).
+    missing or stored before the folds were recorded). Candidates tied at the best inner
+    score share the fold (:func:`~graphrep.evaluate.select_per_fold`), so the result does
+    not depend on the order of ``runs``.
 
     Args:
-        runs: graph-level run directories of one dataset.
-        seeds: encoder seeds (default: those every run was trained with, in the first
-            run's order).
+        runs: graph-level run directories of one dataset, with distinct names.
+        seeds: encoder seeds, each trained by every run (default: all such seeds, in the
+            first run's order).
         data_dir, cache_dir: where the dataset's labels are loaded from.
         probe_jobs: parallel fits of a probe's inner grid search.
 
     Returns:
         ``{"dataset", "protocol": "honest", "candidates": ["<run>/<config>", ...],
         "seeds", "accuracies" (%), "accuracy_mean", "accuracy_std", "per_candidate"
-        (% per seed), "chosen" (candidate per fold, per seed), "chosen_counts",
-        "probe", "seconds", "peak_rss_mb"}``.
+        (% per seed), "chosen" ({seed: [[candidates tied best] per fold]}),
+        "folds_won" (alone, per candidate), "folds_tied", "probe", "seconds",
+        "peak_rss_mb"}``.
     """
     t0 = time.perf_counter()
     runs = [Path(r) for r in runs]
     if len(runs) < 2:
         raise ValueError("select_runs compares at least two run directories.")
+    if len({r.resolve() for r in runs}) < len(runs) or len({r.name for r in runs}) < len(runs):
+        raise ValueError(f"the run directories {[str(r) for r in runs]} repeat a directory "
+                         f"or a name; pass each run once, under distinct names.")
     stored = [run_candidates(r) for r in runs]
-    datasets = {cfg["dataset"] for cfg, _ in stored}
+    datasets = {opts.dataset for opts, _ in stored}
     if len(datasets) != 1:
         raise ValueError(f"the runs hold different datasets {sorted(datasets)}; "
                          f"select among runs of one dataset.")
-    common = [s for s in stored[0][0]["seeds"]
-              if all(s in cfg["seeds"] for cfg, _ in stored[1:])]
-    seeds = list(common if seeds is None else seeds)
-    if not seeds:
-        raise ValueError("the runs share no encoder seed; train them on common --seeds.")
+    if seeds is None:
+        seeds = [s for s in stored[0][0].seeds
+                 if all(s in opts.seeds for opts, _ in stored[1:])]
+        if not seeds:
+            raise ValueError("the runs share no encoder seed; train them on common --seeds.")
+    seeds = list(seeds)
+    lacking = [f"{run} (trained seeds {opts.seeds})" for run, (opts, _) in zip(runs, stored, strict=True)
+               if not set(seeds) <= set(opts.seeds)]
+    if lacking:
+        raise ValueError(f"seeds {seeds} were not all trained in {', '.join(lacking)}; "
+                         f"train them there (graphrep train --resume) or pass --seeds "
+                         f"that every run holds.")
     dataset = datasets.pop()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     labels = load_graph_dataset(dataset, data_dir, cache).labels
@@ -104,16 +108,19 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
     for i, s in enumerate(seeds):
         r = select_per_fold([recs[i] for recs in records])
         accs.append(100 * r["accuracy"])
-        chosen[s] = [names[k] for k in r["chosen"]]
-    picks = [n for per_seed in chosen.values() for n in per_seed]
+        chosen[str(s)] = [[names[k] for k in tied] for tied in r["chosen"]]
+    folds = [tied for per_seed in chosen.values() for tied in per_seed]
     return {
         "dataset": dataset, "protocol": "honest",
-        "selection": "run and config chosen per outer fold by inner CV",
+        "selection": "run and config chosen per outer fold by inner CV (ties share the "
+                     "fold: mean of their test accuracies)",
         "candidates": names, "seeds": seeds, "accuracies": accs,
         "accuracy_mean": float(np.mean(accs)), "accuracy_std": float(np.std(accs)),
         "per_candidate": {n: [100 * r["accuracy"] for r in recs]
                           for n, recs in zip(names, records, strict=True)},
-        "chosen": chosen, "chosen_counts": {n: picks.count(n) for n in names},
+        "chosen": chosen,
+        "folds_won": {n: sum(t == [n] for t in folds) for n in names},
+        "folds_tied": sum(len(t) > 1 for t in folds),
         "probe": {**PROBE_KEY, "row_space": True},
         "seconds": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb(),
     }

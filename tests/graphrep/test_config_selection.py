@@ -12,17 +12,26 @@ def test_select_per_fold_picks_on_inner_scores_never_on_test_folds():
     a = {"inner_scores": [0.70, 0.60, 0.50], "fold_accuracies": [0.1, 0.2, 0.3]}
     b = {"inner_scores": [0.60, 0.65, 0.50], "fold_accuracies": [0.9, 0.8, 0.7]}
     r = select_per_fold([a, b])
-    # fold 0: a (inner 0.70) despite b's better test accuracy; fold 1: b; fold 2: a tie -> first
-    assert r["chosen"] == [0, 1, 0]
-    assert r["accuracy"] == pytest.approx(np.mean([0.1, 0.8, 0.3]))
-    assert r["fold_std"] == pytest.approx(np.std([0.1, 0.8, 0.3]))
-    assert select_per_fold([b])["chosen"] == [0, 0, 0]
+    # fold 0: a (inner 0.70) despite b's better test accuracy; fold 1: b; fold 2: a tie,
+    # which the two share (mean of their test accuracies), whatever their order
+    assert r["chosen"] == [[0], [1], [0, 1]]
+    assert r["accuracy"] == pytest.approx(np.mean([0.1, 0.8, 0.5]))
+    assert r["fold_std"] == pytest.approx(np.std([0.1, 0.8, 0.5]))
+    swapped = select_per_fold([b, a])
+    assert swapped["chosen"] == [[1], [0], [0, 1]]
+    assert swapped["accuracy"] == r["accuracy"] and swapped["fold_std"] == r["fold_std"]
+    assert select_per_fold([b])["chosen"] == [[0], [0], [0]]
 
 
 def test_select_per_fold_never_picks_a_nan_score():
     a = {"inner_scores": [float("nan"), 0.5], "fold_accuracies": [0.9, 0.9]}
     b = {"inner_scores": [0.4, 0.6], "fold_accuracies": [0.1, 0.2]}
-    assert select_per_fold([a, b])["chosen"] == [1, 1]
+    assert select_per_fold([a, b])["chosen"] == [[1], [1]]
+    # no finite score on a fold: no basis to choose, so every configuration shares it
+    c = {"inner_scores": [float("nan"), 0.6], "fold_accuracies": [0.3, 0.2]}
+    r = select_per_fold([a, c])
+    assert r["chosen"] == [[0, 1], [1]]
+    assert r["accuracy"] == pytest.approx(np.mean([0.6, 0.2]))
 
 
 def test_select_per_fold_rejects_records_it_cannot_compare():
@@ -53,18 +62,19 @@ def _search_configs_and_c_together(embeddings, labels, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for tr, te in outer.split(embeddings[0], labels):
-            best = (-1.0, None, None)
+            fits = []
             for k, emb in enumerate(embeddings):
                 search = GridSearchCV(
                     LinearSVC(max_iter=1000, dual=True, random_state=seed),
                     {"C": [1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3]},
                     cv=StratifiedKFold(5, shuffle=True, random_state=seed))
                 search.fit(emb[tr], labels[tr])
-                if search.best_score_ > best[0]:
-                    best = (search.best_score_, k, search)
-            _, k, search = best
-            accs.append(search.score(embeddings[k][te], labels[te]))
-            chosen.append(k)
+                fits.append((search.best_score_, k, search))
+            top = max(score for score, _, _ in fits)
+            best = [(k, search) for score, k, search in fits if abs(score - top) <= 1e-12]
+            accs.append(np.mean([search.score(embeddings[k][te], labels[te])
+                                 for k, search in best]))
+            chosen.append([k for k, _ in best])
     return float(np.mean(accs)), chosen
 
 
@@ -83,7 +93,7 @@ def test_nested_selection_equals_searching_configs_and_c_together(dim):
         got = nested_config_selection(embs, labels.numpy(), seed=seed)
         assert got["chosen"] == want_chosen
         assert got["accuracy"] == pytest.approx(want_acc)
-        choices |= set(want_chosen)
+        choices |= {tuple(c) for c in want_chosen}
     assert len(choices) > 1
 
 
@@ -102,7 +112,8 @@ def test_sweep_selects_from_stored_probes(data_dir, cache_dir, tmp_path, monkeyp
         records = [json.loads((out / n / f"seed_{seed}" / "svc.json").read_text())["result"]
                    for n in names]
         want = select_per_fold(records)
-        assert [names.index(n) for n in res["chosen_configs"][str(seed)]] == want["chosen"]
+        assert [[names.index(n) for n in ks] for ks in res["chosen_configs"][str(seed)]] \
+            == want["chosen"]
         accs.append(100 * want["accuracy"])
     assert res["accuracies"] == pytest.approx(accs)
     # a probe stored before folds were recorded is re-run once, the complete one is reused
@@ -144,15 +155,19 @@ def test_select_runs_chooses_among_views_per_fold(data_dir, cache_dir, tmp_path,
     res = json.loads(out.read_text())
     names = ["ppr/L2-B128-E2", "heat/L2-B128-E2"]
     assert res["candidates"] == names and res["seeds"] == [0, 1]
+    assert sum(res["folds_won"].values()) + res["folds_tied"] == 2 * 10
     for i, seed in enumerate((0, 1)):
         records = [json.loads((runs[v] / "L2-B128-E2" / f"seed_{seed}" / "svc.json")
                               .read_text())["result"] for v in ("ppr", "heat")]
         want = select_per_fold(records)
-        assert res["chosen"][str(seed)] == [names[k] for k in want["chosen"]]
+        assert res["chosen"][str(seed)] == [[names[k] for k in ks] for ks in want["chosen"]]
         assert res["accuracies"][i] == pytest.approx(100 * want["accuracy"])
         for name, rec in zip(names, records, strict=True):
             assert res["per_candidate"][name][i] == pytest.approx(100 * rec["accuracy"])
-    assert sum(res["chosen_counts"].values()) == 2 * 10
+    # the order of the runs does not matter (ties share their folds)
+    assert main(["select", "--runs", str(runs["heat"]), str(runs["ppr"]), "--out",
+                 str(out), *where]) == 0
+    assert json.loads(out.read_text())["accuracies"] == pytest.approx(res["accuracies"])
     # a probe stored without its folds is re-run once; complete ones are reused
     import graphrep.experiment as experiment
 
@@ -176,11 +191,16 @@ def test_select_runs_chooses_among_views_per_fold(data_dir, cache_dir, tmp_path,
     other.mkdir()
     cfg = json.loads((runs["heat"] / "config.json").read_text())
     cases = [("different datasets", {"dataset": "PTC_MR"}, [runs["ppr"], other]),
-             ("node-level", {"graph_level": False}, [runs["ppr"], other]),
+             ("node-level", {"dataset": "Cora"}, [runs["ppr"], other]),
              ("no encoder seed", {"seeds": [7]}, [runs["ppr"], other]),
+             ("repeat a directory or a name", {}, [runs["ppr"], runs["ppr"]]),
              ("at least two", {}, [runs["ppr"]]),
              ("not a graphrep run", {}, [runs["ppr"], tmp_path / "missing"])]
     for message, change, args in cases:
         (other / "config.json").write_text(json.dumps({**cfg, **change}))
         assert main(["select", "--runs", *map(str, args), *where]) == 2
         assert message in capsys.readouterr().err
+    (other / "config.json").write_text(json.dumps({**cfg, "seeds": [0]}))
+    assert main(["select", "--runs", str(runs["ppr"]), str(other), "--seeds", "0", "1",
+                 *where]) == 2
+    assert "were not all trained in" in capsys.readouterr().err
