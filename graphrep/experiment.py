@@ -405,25 +405,29 @@ _TRAINING_RECORD = ("load_seconds", "diffusion_seconds", "train_seconds")
 
 def _keep_training_record(run: Path, name: str, results: dict) -> None:
     """An evaluation-only run (``graphrep eval``) keeps the training record of the
-    results it replaces (``name``, else ``results.json``): per (config, seed), only
-    where that embedding is no newer than the record, i.e. was not retrained since."""
-    previous = next((run / n for n in (name, "results.json") if (run / n).is_file()), None)
-    if previous is None:
-        return
-    old = json.loads(previous.read_text())
-    written = previous.stat().st_mtime
+    results files it follows (``name`` and ``results.json``, merged): per (config, seed),
+    only where that embedding is no newer than the file holding the record, i.e. was not
+    retrained since. The run's timing keys come from a file whose records are all kept and
+    cover every kept one."""
+    files = [run / n for n in dict.fromkeys((name, "results.json")) if (run / n).is_file()]
     wanted = {f"seed_{s}" for s in results["seeds"]}
-    kept = {}
-    for key, rec in old.get("train", {}).items():
-        emb = run / key / "embedding.pt"
-        if (key.rsplit("/", 1)[-1] in wanted and emb.is_file()
-                and emb.stat().st_mtime <= written):
-            kept[key] = rec
+    kept, olds = {}, []
+    for previous in files:
+        old = json.loads(previous.read_text())
+        olds.append(old)
+        written = previous.stat().st_mtime
+        for key, rec in old.get("train", {}).items():
+            emb = run / key / "embedding.pt"
+            if (key not in kept and key.rsplit("/", 1)[-1] in wanted and emb.is_file()
+                    and emb.stat().st_mtime <= written):
+                kept[key] = rec
     results["train"] = kept
-    if kept and len(kept) == len(old.get("train", {})):
-        for key in _TRAINING_RECORD:
-            if key in old:
-                results[key] = old[key]
+    for old in olds:
+        if kept and set(old.get("train", {})) == set(kept):
+            for key in _TRAINING_RECORD:
+                if key in old:
+                    results[key] = old[key]
+            break
 
 
 def train_peaks(results: dict) -> list[float]:

@@ -273,3 +273,22 @@ def test_graph_probe_parallel_fits_give_the_same_result():
     embs = [emb.numpy(), torch.randn(60, 8, generator=g).numpy()]
     assert (nested_config_selection(embs, labels.numpy(), n_jobs=2)
             == nested_config_selection(embs, labels.numpy()))
+
+
+def test_eval_under_another_protocol_keeps_the_newest_training_record(data_dir, cache_dir,
+                                                                      tmp_path):
+    from graphrep.cli import main
+
+    out = tmp_path / "run"
+    common = ["--dataset", "MUTAG", "--epochs", "2", "--hidden", "8", "--data-dir",
+              str(data_dir), "--cache-dir", str(cache_dir), "--out-dir", str(out), "--quiet"]
+    assert main(["bench", *common, "--seeds", "0"]) == 0
+    assert main(["eval", *common, "--seeds", "0", "--protocol", "paper"]) == 0
+    # a seed trained later is recorded in results.json only, not in results_paper.json
+    assert main(["bench", *common, "--seeds", "0", "1", "--resume"]) == 0
+    assert main(["eval", *common, "--seeds", "0", "1", "--protocol", "paper"]) == 0
+    honest = json.loads((out / "results.json").read_text())
+    paper = json.loads((out / "results_paper.json").read_text())
+    assert set(paper["train"]) == {"L2-B128-E2/seed_0", "L2-B128-E2/seed_1"}
+    assert paper["train"] == honest["train"]
+    assert paper["train_seconds"] == honest["train_seconds"]
