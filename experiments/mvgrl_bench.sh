@@ -20,8 +20,8 @@ $G bench --dataset CiteSeer --seeds 0 1 2 3 4 --out-dir $R/CiteSeer-public-ppr -
 $G eval  --dataset CiteSeer --seeds 0 1 2 3 4 --out-dir $R/CiteSeer-public-ppr --quiet --protocol paper
 # The release's own hyperparameters, fixed in advance (not chosen here): adjacency view
 # A + 2I, 4 random subgraphs of 2000 nodes per step, early stopping on the training loss
-# with patience 20 (at most 3000 epochs). PPR kept to its top 256 entries per node (95% of
-# each row's mass on average on Cora): the dense view costs ~10x more per step here.
+# with patience 20 (at most 3000 epochs). PPR kept to its top 256 entries per node: the
+# release's dense view trains too slowly through the sparse subgraph path for 10 seeds here.
 # (session 8; 8-12 minutes per seed on the shared machine.)
 $G bench --dataset Cora --split pygcn --topk 256 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --seeds $S10 --out-dir $R/Cora-pygcn-ppr-release-top256 --quiet --resume
 $G eval --protocol paper --dataset Cora --split pygcn --topk 256 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --seeds $S10 --out-dir $R/Cora-pygcn-ppr-release-top256 --quiet

@@ -30,7 +30,7 @@ from shared.probes import (
 )
 
 __all__ = ["PROTOCOLS", "node_accuracy", "release_logreg_probe", "select_per_fold",
-           "graph_accuracy", "nested_config_selection"]
+           "select_per_seed", "graph_accuracy", "nested_config_selection"]
 
 PROTOCOLS = ("honest", "paper")
 #: the graph probe's C grid (recorded in stored probe results' keys)
@@ -149,6 +149,26 @@ def select_per_fold(per_config: Sequence[dict]) -> dict:
     accs = (test * tied).sum(axis=0) / tied.sum(axis=0)
     return {"accuracy": float(accs.mean()), "fold_std": float(accs.std()),
             "chosen": [[int(k) for k in np.flatnonzero(col)] for col in tied.T]}
+
+
+def select_per_seed(records: dict[str, Sequence[dict]], seeds: Sequence[int]
+                    ) -> tuple[list[float], dict[str, list[list[str]]]]:
+    """:func:`select_per_fold` for every seed.
+
+    Args:
+        records: candidate name -> one probe record per seed, in the order of ``seeds``.
+
+    Returns:
+        per-seed accuracies (fractions) and, keyed by ``str(seed)``, the names tied best
+        on every outer fold.
+    """
+    names = list(records)
+    accs, chosen = [], {}
+    for i, s in enumerate(seeds):
+        r = select_per_fold([records[n][i] for n in names])
+        accs.append(r["accuracy"])
+        chosen[str(s)] = [[names[k] for k in tied] for tied in r["chosen"]]
+    return accs, chosen
 
 
 def nested_config_selection(embeddings: Sequence[np.ndarray], labels: np.ndarray,

@@ -41,7 +41,7 @@ from graphrep.evaluate import (
     SVC_C_GRID,
     graph_accuracy,
     node_accuracy,
-    select_per_fold,
+    select_per_seed,
 )
 from graphrep.models import MVGRL, MVGRLGraph
 from graphrep.subgraphs import view_as_sparse
@@ -300,12 +300,7 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
     configs = _configs(opts)
 
     def emb(cfg, seed) -> torch.Tensor:
-        f = run / config_name(cfg) / f"seed_{seed}" / "embedding.pt"
-        if not f.is_file():
-            raise FileNotFoundError(
-                f"{f} is missing: run `graphrep train` (or bench) with the same "
-                f"options first.")
-        return torch.load(f, weights_only=False)["embedding"]
+        return _load_embedding(run / config_name(cfg) / f"seed_{seed}" / "embedding.pt")
 
     from tqdm.auto import tqdm
 
@@ -345,12 +340,7 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
     elif not nested:
         out["accuracies"] = table[config_name(configs[0])]
     else:
-        accs, chosen = [], {}
-        names = list(records)
-        for i, s in enumerate(opts.seeds):
-            r = select_per_fold([records[n][i] for n in names])
-            accs.append(r["accuracy"])
-            chosen[str(s)] = [[names[k] for k in tied] for tied in r["chosen"]]
+        accs, chosen = select_per_seed(records, opts.seeds)
         out["accuracies"] = accs
         out["selection"] = ("config and C chosen per outer fold by inner CV (configs tied "
                             "there share the fold: mean of their test accuracies)")
@@ -367,20 +357,21 @@ PROBE_KEY = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC
 def probe_record(seed_dir: Path, seed: int, labels: torch.Tensor, probe_jobs: int = 1,
                  required: tuple[str, ...] = ()) -> dict:
     """The graph probe's record (:func:`graph_accuracy`) of ``seed_dir/embedding.pt``
-    (``[G, D]``, labels ``[G]``), read from ``seed_dir/svc.json`` when stored under the same settings (and holding the
-    ``required`` fields), else computed and stored there."""
+    (``[G, D]``, labels ``[G]``), read from ``seed_dir/svc.json`` when stored under the
+    same settings (and holding the ``required`` fields), else computed and stored there."""
     emb_file = seed_dir / "embedding.pt"
-
-    def compute() -> dict:
-        if not emb_file.is_file():
-            raise FileNotFoundError(
-                f"{emb_file} is missing: run `graphrep train` (or bench) with the same "
-                f"options first.")
-        emb = torch.load(emb_file, weights_only=False)["embedding"]
-        return graph_accuracy(emb, labels, seed, n_jobs=probe_jobs)
-
-    return _cached(seed_dir / "svc.json", {**PROBE_KEY, "seed": seed}, [emb_file], compute,
+    return _cached(seed_dir / "svc.json", {**PROBE_KEY, "seed": seed}, [emb_file],
+                   lambda: graph_accuracy(_load_embedding(emb_file), labels, seed,
+                                          n_jobs=probe_jobs),
                    required=required)
+
+
+def _load_embedding(path: Path) -> torch.Tensor:
+    """A trained embedding (``[N, D]`` nodes or ``[G, D]`` graphs) from ``path``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `graphrep train` (or bench) with "
+                                f"the same options first.")
+    return torch.load(path, weights_only=False)["embedding"]
 
 
 def _cached(path: Path, key: dict, inputs: list, compute,
@@ -456,7 +447,6 @@ def bench(opts: RunOptions, train: bool = True) -> dict:
         "accuracies": accs.tolist(),
         "seeds": list(opts.seeds),
         "seconds": time.perf_counter() - t0,
-        "peak_rss_mb": peak_rss_mb(),  # raised below to the training processes' peaks
         "process_peak_rss_mb": peak_rss_mb(),
         "device": opts.device,
         "torch_threads": torch.get_num_threads(),
@@ -472,7 +462,7 @@ def bench(opts: RunOptions, train: bool = True) -> dict:
             name = f"results_{opts.protocol}.json"
     if not train:
         _keep_training_record(Path(opts.out_dir), name, results)
-    results["peak_rss_mb"] = max([results["peak_rss_mb"]] + train_peaks(results))
+    results["peak_rss_mb"] = max([results["process_peak_rss_mb"]] + train_peaks(results))
     atomic_write_json(Path(opts.out_dir) / name, results)
     results["results_file"] = name
     return results

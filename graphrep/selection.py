@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from graphrep.data import default_cache_dir, load_graph_dataset
-from graphrep.evaluate import FOLD_RECORD, select_per_fold
+from graphrep.evaluate import FOLD_RECORD, select_per_seed
 from graphrep.experiment import PROBE_KEY, RunOptions, config_name, peak_rss_mb, probe_record
 
 __all__ = ["run_candidates", "select_runs"]
@@ -98,17 +98,13 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
     dataset = datasets.pop()
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     labels = load_graph_dataset(dataset, data_dir, cache).labels
-    names, records = [], []
-    for run, (_, configs) in zip(runs, stored, strict=True):
-        for name in configs:
-            names.append(f"{run.name}/{name}")
-            records.append([probe_record(run / name / f"seed_{s}", s, labels, probe_jobs,
-                                         required=FOLD_RECORD) for s in seeds])
-    accs, chosen = [], {}
-    for i, s in enumerate(seeds):
-        r = select_per_fold([recs[i] for recs in records])
-        accs.append(100 * r["accuracy"])
-        chosen[str(s)] = [[names[k] for k in tied] for tied in r["chosen"]]
+    records = {f"{run.name}/{name}": [probe_record(run / name / f"seed_{s}", s, labels,
+                                                  probe_jobs, required=FOLD_RECORD)
+                                     for s in seeds]
+               for run, (_, configs) in zip(runs, stored, strict=True) for name in configs}
+    names = list(records)
+    accs, chosen = select_per_seed(records, seeds)
+    accs = [100 * a for a in accs]
     folds = [tied for per_seed in chosen.values() for tied in per_seed]
     return {
         "dataset": dataset, "protocol": "honest",
@@ -117,7 +113,7 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
         "candidates": names, "seeds": seeds, "accuracies": accs,
         "accuracy_mean": float(np.mean(accs)), "accuracy_std": float(np.std(accs)),
         "per_candidate": {n: [100 * r["accuracy"] for r in recs]
-                          for n, recs in zip(names, records, strict=True)},
+                          for n, recs in records.items()},
         "chosen": chosen,
         "folds_won": {n: sum(t == [n] for t in folds) for n in names},
         "folds_tied": sum(len(t) > 1 for t in folds),

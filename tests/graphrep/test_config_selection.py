@@ -97,6 +97,24 @@ def test_nested_selection_equals_searching_configs_and_c_together(dim):
     assert len(choices) > 1
 
 
+def _drop_folds_and_count_probes(svc_file, monkeypatch) -> list:
+    """Make ``svc_file`` look stored before folds were recorded; returns the list every
+    later probe run appends to."""
+    import graphrep.experiment as experiment
+
+    stored = json.loads(svc_file.read_text())
+    stored["result"] = {k: stored["result"][k] for k in ("accuracy", "fold_std")}
+    svc_file.write_text(json.dumps(stored))
+    calls = []
+
+    def counting(emb, *a, **k):
+        calls.append(emb.shape)
+        return graph_accuracy(emb, *a, **k)
+
+    monkeypatch.setattr(experiment, "graph_accuracy", counting)
+    return calls
+
+
 def test_sweep_selects_from_stored_probes(data_dir, cache_dir, tmp_path, monkeypatch):
     from graphrep.cli import main
 
@@ -117,19 +135,7 @@ def test_sweep_selects_from_stored_probes(data_dir, cache_dir, tmp_path, monkeyp
         accs.append(100 * want["accuracy"])
     assert res["accuracies"] == pytest.approx(accs)
     # a probe stored before folds were recorded is re-run once, the complete one is reused
-    import graphrep.experiment as experiment
-
-    old = out / names[0] / "seed_0" / "svc.json"
-    stored = json.loads(old.read_text())
-    stored["result"] = {k: stored["result"][k] for k in ("accuracy", "fold_std")}
-    old.write_text(json.dumps(stored))
-    calls = []
-
-    def counting(emb, *a, **k):
-        calls.append(emb.shape)
-        return graph_accuracy(emb, *a, **k)
-
-    monkeypatch.setattr(experiment, "graph_accuracy", counting)
+    calls = _drop_folds_and_count_probes(out / names[0] / "seed_0" / "svc.json", monkeypatch)
     assert main(args + ["--resume"]) == 0
     assert len(calls) == 1
     again = json.loads((out / "results.json").read_text())
@@ -169,19 +175,8 @@ def test_select_runs_chooses_among_views_per_fold(data_dir, cache_dir, tmp_path,
                  str(out), *where]) == 0
     assert json.loads(out.read_text())["accuracies"] == pytest.approx(res["accuracies"])
     # a probe stored without its folds is re-run once; complete ones are reused
-    import graphrep.experiment as experiment
-
-    old = runs["heat"] / "L2-B128-E2" / "seed_1" / "svc.json"
-    stored = json.loads(old.read_text())
-    stored["result"] = {k: stored["result"][k] for k in ("accuracy", "fold_std")}
-    old.write_text(json.dumps(stored))
-    calls = []
-
-    def counting(emb, *a, **k):
-        calls.append(emb.shape)
-        return graph_accuracy(emb, *a, **k)
-
-    monkeypatch.setattr(experiment, "graph_accuracy", counting)
+    calls = _drop_folds_and_count_probes(runs["heat"] / "L2-B128-E2" / "seed_1" / "svc.json",
+                                         monkeypatch)
     assert main(["select", "--runs", str(runs["ppr"]), str(runs["heat"]), "--seeds", "1",
                  *where]) == 0
     assert len(calls) == 1
