@@ -61,12 +61,18 @@ def _row(r: dict, name: str, diffusion: str = "") -> dict:
         "seconds_per_seed": round(r["seconds"] / max(len(r["seeds"]), 1), 1),
         # training time per (config, seed), as recorded when it was trained (a run
         # resumed later keeps it, while "seconds" then covers the resumed part only)
-        "train_seconds_per_run": round(float(np.mean(
-            [t["train_seconds"] for t in r.get("train", {}).values()] or [np.nan])), 1),
-        "diffusion_seconds": round(r.get("diffusion_seconds", float("nan")), 1),
+        "train_seconds_per_run": _mean_or_blank(
+            [t["train_seconds"] for t in r.get("train", {}).values()]),
+        "diffusion_seconds": _mean_or_blank(
+            [r["diffusion_seconds"]] if "diffusion_seconds" in r else []),
         "peak_rss_mb": round(r["peak_rss_mb"]),
         "train_peak_rss_mb": _train_peak(r.get("train", {})), "run": name,
     }
+
+
+def _mean_or_blank(values: list) -> float | str:
+    """Mean rounded to 0.1, or blank (not nan) where a row recorded none."""
+    return round(float(np.mean(values)), 1) if values else ""
 
 
 def _val_mean(per_seed: dict) -> str:
@@ -131,7 +137,7 @@ def merged_rows(runs: Path) -> list:
     same way (protocol and probe settings): accuracies pooled, seconds summed, peak memory
     the largest. Results files written before the probe settings were recorded in them
     pool only with each other: re-run ``graphrep eval`` on such a dir to record them."""
-    from graphrep.experiment import _TRAINING_KEYS, _trained_part
+    from graphrep.experiment import training_signature
 
     groups: dict = {}
     for f in sorted(runs.glob("*/results*.json")):
@@ -140,7 +146,7 @@ def merged_rows(runs: Path) -> list:
             continue
         cfg = json.loads(cfg_file.read_text())
         res = json.loads(f.read_text())
-        key = json.dumps({k: _trained_part(cfg.get(k)) for k in _TRAINING_KEYS}
+        key = json.dumps(training_signature(cfg)
                          | {"protocol": res["protocol"], "probe": res.get("probe")},
                          sort_keys=True)
         groups.setdefault(key, []).append(res | {"_run": f.parent.name})

@@ -57,7 +57,7 @@ from shared.probes import DEFAULT_SVC_MAX_ITER, SVC_DUAL
 from shared.seeding import seed_everything
 
 __all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench", "probe_record",
-           "PROBE_KEY", "config_name", "train_peaks"]
+           "PROBE_KEY", "config_name", "train_peaks", "training_signature"]
 
 
 def peak_rss_mb() -> float:
@@ -240,6 +240,13 @@ def _trained_part(value):
         return {k: v for k, v in value.items()
                 if k not in _BOOKKEEPING_KEYS and v is not None}
     return value
+
+
+def training_signature(config: dict) -> dict:
+    """The part of a run's ``config.json`` that decides what is trained: two run
+    directories with equal signatures hold embeddings of the same configuration
+    (``--resume`` refuses a directory whose signature differs)."""
+    return {k: _trained_part(config.get(k)) for k in _TRAINING_KEYS}
 
 
 def _check_resumable(old: dict, new: dict, path: Path) -> None:
