@@ -83,9 +83,18 @@ class GCNEncoder(nn.Module):
 
         ``h`` may hold several feature blocks side by side (``[N, k D]``, e.g.
         positives and negatives); each block gets the bias and PReLU.
+
+        ``edge_index`` may also be dense blocks ``[B, s, s]`` (rows = targets)
+        of a batch of ``B`` subgraphs of ``s`` nodes each, ``N = B s``
+        (:func:`graphrep.subgraphs.cut_subgraph_batch` on a dense view): then
+        ``S H`` is one batched matmul.
         """
         conv, act = self.convs[0], self.acts[0]
-        out = conv.propagate(edge_index, x=h, edge_weight=edge_weight)
+        if edge_index.layout == torch.strided and edge_index.is_floating_point():
+            count, size = edge_index.shape[0], edge_index.shape[-1]
+            out = torch.bmm(edge_index, h.reshape(count, size, -1))
+        else:
+            out = conv.propagate(edge_index, x=h, edge_weight=edge_weight)
         out = out.reshape(-1, conv.out_channels)  # one row per (node, block)
         if conv.bias is not None:
             out = out + conv.bias

@@ -229,8 +229,9 @@ _TRAINING_KEYS = ("dataset", "split", "diffusion", "node", "graph",
                   "layers_grid", "batch_grid", "epochs_grid")
 
 
-#: Options inside the node/graph configs that do not change what is trained.
-_BOOKKEEPING_KEYS = ("checkpoint_every",)
+#: Options inside the node/graph configs that do not change what is trained
+#: (``dense_views`` changes how views are stored, the model only up to rounding).
+_BOOKKEEPING_KEYS = ("checkpoint_every", "dense_views")
 
 
 def _trained_part(value):

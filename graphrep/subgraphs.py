@@ -5,6 +5,12 @@ batch is ``count`` independent uniformly random node subsets of ``size``
 nodes. Each view is restricted to every subset (the induced sub-matrix, not
 renormalised, as the release does with dense slices) and the subsets are
 stacked block-diagonally, so one sparse product encodes the whole batch.
+
+A view that keeps most of its entries (the release's exact, unsparsified
+diffusion) is better held as a dense ``[N, N]`` matrix
+(:func:`view_as_dense`, chosen by :func:`prefers_dense`): its subsets are then
+cut as dense ``[B, s, s]`` blocks that one batched matmul multiplies, instead of
+sparse products over millions of stored entries.
 """
 from __future__ import annotations
 
@@ -18,8 +24,19 @@ from torch_geometric.utils import subgraph, to_torch_csr_tensor
 
 from graphrep.diffusion import SparseView
 
-__all__ = ["SubgraphBatch", "sample_node_subsets", "view_as_sparse",
-           "cut_subgraph_batch"]
+__all__ = ["SubgraphBatch", "sample_node_subsets", "view_as_sparse", "view_as_dense",
+           "prefers_dense", "DENSE_MIN_FILL", "cut_subgraph_batch"]
+
+#: Fraction of a view's ``N^2`` entries kept at and above which
+#: :func:`prefers_dense` holds it dense. Dense storage (4 bytes per entry) then
+#: takes less memory than edge format (20 bytes per kept entry) for any fill
+#: above 0.2, and a dense matmul does more flops at several times the rate of
+#: a sparse one.
+DENSE_MIN_FILL = 0.25
+
+#: A view restricted to subsets: sparse CSR ``[B * s, B * s]`` (block diagonal) or
+#: dense ``[B, s, s]`` blocks.
+BatchView = Tensor
 
 
 @dataclass
@@ -29,13 +46,14 @@ class SubgraphBatch:
     Attributes:
         nodes: ``[B * s]`` original index of every batch node.
         batch: ``[B * s]`` subgraph index of every batch node.
-        views: one ``torch.sparse_csr`` ``[B * s, B * s]`` matrix per view.
+        views: per view, a ``torch.sparse_csr`` ``[B * s, B * s]`` matrix, or
+            ``[B, s, s]`` dense blocks for a view given dense.
         num_subgraphs: ``B``.
     """
 
     nodes: Tensor
     batch: Tensor
-    views: Sequence[Tensor]
+    views: Sequence[BatchView]
     num_subgraphs: int
 
 
@@ -67,19 +85,38 @@ def view_as_sparse(view: SparseView, num_nodes: int) -> Tensor:
                                size=(num_nodes, num_nodes))
 
 
-def cut_subgraph_batch(subsets: Tensor, views: Sequence[SparseView],
+def view_as_dense(view: SparseView, num_nodes: int) -> Tensor:
+    """A view in edge format as the dense matrix ``S [N, N]`` (rows = targets;
+    repeated edges add up, as in the sparse form)."""
+    edge_index, edge_weight = view
+    dense = edge_weight.new_zeros(num_nodes, num_nodes)
+    return dense.index_put_((edge_index[1], edge_index[0]), edge_weight, accumulate=True)
+
+
+def prefers_dense(view: SparseView, num_nodes: int) -> bool:
+    """Whether a view keeps at least :data:`DENSE_MIN_FILL` of its ``N^2`` entries."""
+    return view[1].numel() >= DENSE_MIN_FILL * num_nodes ** 2
+
+
+def cut_subgraph_batch(subsets: Tensor, views: Sequence[SparseView | Tensor],
                        num_nodes: int) -> SubgraphBatch:
     """Restrict every view to every subset and stack the blocks.
 
     Args:
         subsets: ``[B, s]`` node indices (from :func:`sample_node_subsets`).
-        views: views in edge format on the full graph.
+        views: views on the full graph, each in edge format (cut into one sparse
+            block-diagonal ``[B * s, B * s]`` matrix) or as a dense ``[N, N]``
+            matrix from :func:`view_as_dense` (cut into ``[B, s, s]`` blocks).
         num_nodes: ``N`` of the full graph.
     """
     count, size = subsets.shape
     total = count * size
     out = []
-    for edge_index, edge_weight in views:
+    for view in views:
+        if isinstance(view, Tensor):
+            out.append(view[subsets.unsqueeze(2), subsets.unsqueeze(1)])
+            continue
+        edge_index, edge_weight = view
         parts_i, parts_w = [], []
         for b in range(count):
             ei, ew = subgraph(subsets[b], edge_index, edge_weight,

@@ -21,7 +21,13 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from graphrep.models import MVGRL, MVGRLGraph
-from graphrep.subgraphs import cut_subgraph_batch, sample_node_subsets, view_as_sparse
+from graphrep.subgraphs import (
+    cut_subgraph_batch,
+    prefers_dense,
+    sample_node_subsets,
+    view_as_dense,
+    view_as_sparse,
+)
 from graphrep.views import NodeViews
 from shared.checkpoint import atomic_save
 
@@ -110,6 +116,12 @@ class NodeTrainConfig:
     #: nodes; ``batch_size`` and ``sample_size`` are then ignored). ``None``:
     #: full batch for graphs of at most :data:`FULL_BATCH_MAX_NODES` nodes.
     full_batch: bool | None = None
+    #: hold the views as dense ``[N, N]`` matrices and multiply subgraphs as dense
+    #: blocks (``True``) or keep edge format and sparse products (``False``);
+    #: ``None``: dense for a view that keeps at least
+    #: :data:`~graphrep.subgraphs.DENSE_MIN_FILL` of its entries (an unsparsified
+    #: diffusion). The same model either way, up to rounding.
+    dense_views: bool | None = None
     checkpoint_every: int = 25
 
 
@@ -281,9 +293,15 @@ def train_node_model(
 
     full_batch = (n <= FULL_BATCH_MAX_NODES if config.full_batch is None
                   else config.full_batch)
+    # a view keeping most of its entries (an unsparsified diffusion) is held dense
+    # and multiplied as dense blocks; edge format otherwise
+    dense = config.dense_views
+    held = [view_as_dense(v, n) if (prefers_dense(v, n) if dense is None else dense) else v
+            for v in (views.adj, views.diff)]
     if full_batch:  # the views never change: build them once
-        full_adj = view_as_sparse(views.adj, n).to(device)
-        full_diff = view_as_sparse(views.diff, n).to(device)
+        full_adj, full_diff = (
+            (v.unsqueeze(0) if isinstance(v, Tensor) else view_as_sparse(v, n)).to(device)
+            for v in held)
         full_nodes = torch.arange(n, device=device)
         full_index = torch.zeros(n, dtype=torch.long, device=device)
 
@@ -295,7 +313,7 @@ def train_node_model(
         else:
             subsets = sample_node_subsets(n, config.sample_size,
                                           config.batch_size, gen)
-            b = cut_subgraph_batch(subsets, [views.adj, views.diff], n)
+            b = cut_subgraph_batch(subsets, held, n)
             count, size = subsets.shape
             shuffle = torch.rand(count, size, generator=gen).argsort(dim=1)
             neg_nodes = subsets.gather(1, shuffle).reshape(-1)

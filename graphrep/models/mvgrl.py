@@ -84,8 +84,9 @@ class MVGRL(nn.Module):
             x: ``[N_full, F]`` features of the whole graph (dense or sparse).
             nodes: ``[M]`` full-graph index of every batch node.
             neg_nodes: ``[M]`` feature row each batch node gets in the corruption.
-            adj: adjacency view of the batch, sparse ``[M, M]`` (rows = targets).
-            diff: diffusion view of the batch, sparse ``[M, M]``.
+            adj: adjacency view of the batch, sparse ``[M, M]`` (rows = targets),
+                or dense ``[B, s, s]`` blocks (``M = B s``).
+            diff: diffusion view of the batch, in either form.
             batch: ``[M]`` subgraph of every node; ``num_subgraphs``: ``B``.
 
         Returns:

@@ -9,7 +9,9 @@ from graphrep.encoders import GCNEncoder, GraphGCNEncoder
 from graphrep.models import MVGRL, MVGRLGraph
 from graphrep.subgraphs import (
     cut_subgraph_batch,
+    prefers_dense,
     sample_node_subsets,
+    view_as_dense,
     view_as_sparse,
 )
 from graphrep.train import NodeTrainConfig, train_node_model
@@ -292,3 +294,71 @@ def test_eval_under_another_protocol_keeps_the_newest_training_record(data_dir, 
     assert set(paper["train"]) == {"L2-B128-E2/seed_0", "L2-B128-E2/seed_1"}
     assert paper["train"] == honest["train"]
     assert paper["train_seconds"] == honest["train_seconds"]
+
+
+@pytest.fixture(scope="module")
+def dense_graph():
+    """A 300-node random graph whose exact PPR view keeps every entry."""
+    gen = torch.Generator().manual_seed(0)
+    n = 300
+    src = torch.randint(0, n, (1200,), generator=gen)
+    dst = torch.randint(0, n, (1200,), generator=gen)
+    ring = torch.arange(n)  # connected, so the diffusion has no zero entries
+    ei = torch.cat([torch.stack([src, dst]), torch.stack([ring, (ring + 1) % n])], 1)
+    ei = torch.cat([ei, ei.flip(0)], 1).unique(dim=1)
+    ei = ei[:, ei[0] != ei[1]]
+    x = torch.rand(n, 20, generator=gen)
+    return x, node_views(ei, n, DiffusionOptions())
+
+
+def test_dense_view_and_blocks_equal_the_sparse_ones(dense_graph, cora_views):
+    _, views = dense_graph
+    n = views.num_nodes
+    assert prefers_dense(views.diff, n) and not prefers_dense(views.adj, n)
+    assert not prefers_dense(cora_views.diff, 2708)  # top-32: 1.2% of the entries
+    dense = view_as_dense(views.diff, n)
+    torch.testing.assert_close(dense, view_as_sparse(views.diff, n).to_dense())
+    subsets = sample_node_subsets(n, 50, 3, torch.Generator().manual_seed(1))
+    sparse_b = cut_subgraph_batch(subsets, [views.adj, views.diff], n)
+    dense_b = cut_subgraph_batch(subsets, [views.adj, dense], n)
+    assert dense_b.views[1].shape == (3, 50, 50)
+    torch.testing.assert_close(dense_b.views[0].to_dense(), sparse_b.views[0].to_dense())
+    torch.testing.assert_close(torch.block_diag(*dense_b.views[1]),
+                               sparse_b.views[1].to_dense())
+
+
+def test_model_logits_equal_with_dense_blocks(dense_graph):
+    x, views = dense_graph
+    n = views.num_nodes
+    torch.manual_seed(0)
+    m = MVGRL(x.size(1), 16)
+    subsets = sample_node_subsets(n, 80, 2, torch.Generator().manual_seed(2))
+    neg = subsets.flip(1).reshape(-1)
+    sparse_b = cut_subgraph_batch(subsets, [views.adj, views.diff], n)
+    dense_b = cut_subgraph_batch(subsets, [view_as_dense(views.adj, n),
+                                           view_as_dense(views.diff, n)], n)
+    p1, n1 = m(x, sparse_b.nodes, neg, *sparse_b.views, sparse_b.batch, 2)
+    p2, n2 = m(x, dense_b.nodes, neg, *dense_b.views, dense_b.batch, 2)
+    torch.testing.assert_close(p1, p2, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(n1, n2, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("full_batch", [True, False])
+def test_training_on_dense_views_follows_the_sparse_path(dense_graph, full_batch):
+    """Views held dense (by default for a full-fill view, or asked for) train the
+    same model as edge format, up to rounding."""
+    x, views = dense_graph
+
+    def run(dense_views):
+        cfg = NodeTrainConfig(hidden_channels=32, epochs=8, lr=1e-2, sample_size=100,
+                              batch_size=2, full_batch=full_batch, dense_views=dense_views)
+        torch.manual_seed(0)
+        m = MVGRL(x.size(1), 32)
+        return train_node_model(m, x, views, cfg, seed=0, progress=False).losses
+
+    dense, sparse = run(None), run(False)
+    torch.testing.assert_close(torch.tensor(run(True)), torch.tensor(sparse),
+                               rtol=1e-3, atol=1e-4)
+    assert dense[-1] < dense[0]
+    torch.testing.assert_close(torch.tensor(dense), torch.tensor(sparse),
+                               rtol=1e-3, atol=1e-4)
