@@ -113,8 +113,9 @@ def cut_subgraph_batch(subsets: Tensor, views: Sequence[SparseView | Tensor],
     total = count * size
     out = []
     for view in views:
-        if isinstance(view, Tensor):
-            out.append(view[subsets.unsqueeze(2), subsets.unsqueeze(1)])
+        if isinstance(view, Tensor):  # blocks are cut where the view lives
+            idx = subsets.to(view.device)
+            out.append(view[idx.unsqueeze(2), idx.unsqueeze(1)])
             continue
         edge_index, edge_weight = view
         parts_i, parts_w = [], []
