@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "instead of random subgraphs (default: on for "
                             "graphs of at most 5000 nodes)")
         s.add_argument("--device", default=None,
-                       help="cpu (default) or cuda")
+                       help="cpu or cuda (default: cuda when available, else cpu)")
         s.add_argument("--threads", type=int, default=None,
                        help="torch threads (default $GRAPHREP_THREADS or 1)")
         s.add_argument("--probe-jobs", type=int, default=1,
@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace):
+    import torch
+
     from graphrep.data import canonical_name, is_graph_level
     from graphrep.experiment import RunOptions
     from graphrep.views import DiffusionOptions
@@ -146,7 +148,7 @@ def _options(args: argparse.Namespace):
         topk = None
     if column_scale == "none":
         column_scale = None
-    device = args.device or "cpu"
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     opts = RunOptions(
         dataset=dataset, split=args.split, protocol=args.protocol, seeds=seeds,
         device=device, data_dir=args.data_dir, cache_dir=args.cache_dir,

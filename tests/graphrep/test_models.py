@@ -362,3 +362,17 @@ def test_training_on_dense_views_follows_the_sparse_path(dense_graph, full_batch
     assert dense[-1] < dense[0]
     torch.testing.assert_close(torch.tensor(dense), torch.tensor(sparse),
                                rtol=1e-3, atol=1e-4)
+
+
+def test_device_defaults_to_cuda_when_present(monkeypatch):
+    from graphrep.cli import _options, build_parser
+
+    def device(*argv):
+        return _options(build_parser().parse_args(["bench", "--dataset", "MUTAG",
+                                                   *argv])).device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device() == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device() == "cuda"
+    assert device("--device", "cpu") == "cpu"
