@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -52,7 +53,7 @@ def run_one(topk: int, storage: str, args: argparse.Namespace) -> dict:
     model = MVGRL(data.num_features, cfg.hidden_channels)
     res = train_node_model(model, data.x, views, cfg, seed=0, progress=False,
                            on_epoch=lambda rec: stamps.append(time.perf_counter()))
-    step_s = [b - a for a, b in zip(stamps, stamps[1:])]  # the first step is warm-up
+    step_s = [b - a for a, b in pairwise(stamps)]  # the first step is warm-up
     return {"topk": topk, "storage": storage,
             "dense_held": prefers_dense(views.diff, data.num_nodes) if dense is None else dense,
             "view_entries_per_node": views.diff[1].numel() / data.num_nodes,

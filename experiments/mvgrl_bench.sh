@@ -25,6 +25,14 @@ $G eval  --dataset CiteSeer --seeds 0 1 2 3 4 --out-dir $R/CiteSeer-public-ppr -
 # (session 8; 8-12 minutes per seed on the shared machine.)
 $G bench --dataset Cora --split pygcn --topk 256 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --seeds $S10 --out-dir $R/Cora-pygcn-ppr-release-top256 --quiet --resume
 $G eval --protocol paper --dataset Cora --split pygcn --topk 256 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --seeds $S10 --out-dir $R/Cora-pygcn-ppr-release-top256 --quiet
+# The same with the release's exact, unsparsified PPR view (--topk 0), on both splits:
+# since session 9 training holds such a view dense and multiplies [4, 2000, 2000] blocks
+# (experiments/bench_node_views.py), which made it practical.
+REL="--topk 0 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --seeds $S10"
+for SPLIT in pygcn public; do
+  $G bench --dataset Cora --split $SPLIT $REL --out-dir $R/Cora-$SPLIT-ppr-release-dense --quiet --resume
+  $G eval --protocol paper --dataset Cora --split $SPLIT $REL --out-dir $R/Cora-$SPLIT-ppr-release-dense --quiet
+done
 # PPR vs heat kernel on both Cora splits.
 # (3 seeds until session 6, then extended to the 10 the node-level protocol asks for;
 # the public split added in session 6.)
