@@ -39,10 +39,11 @@ def describe_diffusion(run: Path) -> str:
     d = json.loads(cfg_file.read_text()).get("diffusion", {})
     parts = [f"top-{d['topk']}"] if d.get("topk") else []
     parts += [f"eps {d['eps']:g}"] if d.get("eps") else []
+    parts = parts or ["dense"]  # neither cut: every entry kept
     parts += ["column min-max"] if d.get("column_scale") == "minmax" else []
     if d.get("self_loop_weight", 1.0) != 1.0:
         parts.append(f"A + {d['self_loop_weight']:g}I")
-    return ", ".join(parts) or "dense"
+    return ", ".join(parts)
 
 
 def _row(r: dict, name: str, diffusion: str = "") -> dict:
