@@ -90,7 +90,8 @@ class GCNEncoder(nn.Module):
         ``S H`` is one batched matmul.
         """
         conv, act = self.convs[0], self.acts[0]
-        if edge_index.layout == torch.strided and edge_index.is_floating_point():
+        if (edge_index.dim() == 3 and edge_index.layout == torch.strided
+                and edge_index.is_floating_point()):
             count, size = edge_index.shape[0], edge_index.shape[-1]
             out = torch.bmm(edge_index, h.reshape(count, size, -1))
         else:
