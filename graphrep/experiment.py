@@ -251,12 +251,12 @@ def training_signature(config: dict) -> dict:
 
 
 def _check_resumable(old: dict, new: dict, path: Path) -> None:
-    diff = [k for k in _TRAINING_KEYS
-            if k in old and _trained_part(old.get(k)) != _trained_part(new.get(k))]
+    was, now = training_signature(old), training_signature(new)
+    diff = [k for k in _TRAINING_KEYS if k in old and was[k] != now[k]]
     if diff:
         changes = []
         for k in diff:
-            a, b = _trained_part(old.get(k)), _trained_part(new.get(k))
+            a, b = was[k], now[k]
             if isinstance(a, dict) and isinstance(b, dict):
                 changes += [f"{k}.{f}: {a.get(f)} -> {b.get(f)}"
                             for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
