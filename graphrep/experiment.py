@@ -7,8 +7,10 @@ Layout of a run directory::
                          and per evaluation
     <config>/seed_<k>/checkpoint.pt   atomic, resumable
     <config>/seed_<k>/embedding.pt    frozen embedding after training
-    <config>/seed_<k>/svc.json        graph level: stored probe result, per fold (resumes
-                                      evaluation; the nested selection reads it)
+    <config>/seed_<k>/svc.json        graph level: stored probe result, per fold, named
+                                      by the embedding's digest (resumes evaluation,
+                                      also after retraining on a fresh checkout; the
+                                      nested selection reads it)
     results.json         dataset, split, protocol, accuracy_mean, accuracy_std,
                          seeds, seconds, peak_rss_mb, per-seed accuracies, ...
                          (``peak_rss_mb``: the largest of this process's peak and the
@@ -20,6 +22,7 @@ at graph level (several when a sweep is given).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
 import sys
@@ -57,7 +60,7 @@ from shared.probes import DEFAULT_SVC_MAX_ITER, SVC_DUAL
 from shared.seeding import seed_everything
 
 __all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench", "probe_record",
-           "PROBE_KEY", "config_name", "train_peaks", "training_signature"]
+           "PROBE_KEY", "embedding_digest", "config_name", "train_peaks", "training_signature"]
 
 
 def peak_rss_mb() -> float:
@@ -366,12 +369,29 @@ def probe_record(seed_dir: Path, seed: int, labels: torch.Tensor, probe_jobs: in
                  required: tuple[str, ...] = ()) -> dict:
     """The graph probe's record (:func:`graph_accuracy`) of ``seed_dir/embedding.pt``
     (``[G, D]``, labels ``[G]``), read from ``seed_dir/svc.json`` when stored under the
-    same settings (and holding the ``required`` fields), else computed and stored there."""
+    same settings for the same embedding (and holding the ``required`` fields), else
+    computed and stored there.
+
+    The record names its embedding by content (:func:`embedding_digest`), so an
+    embedding retrained bit for bit (same seed and options, e.g. on a fresh checkout
+    where only the records were kept) reuses it, and any other embedding is re-probed.
+    Without the embedding on disk the stored record is taken as is."""
     emb_file = seed_dir / "embedding.pt"
-    return _cached(seed_dir / "svc.json", {**PROBE_KEY, "seed": seed}, [emb_file],
-                   lambda: graph_accuracy(_load_embedding(emb_file), labels, seed,
-                                          n_jobs=probe_jobs),
+    emb = _load_embedding(emb_file) if emb_file.is_file() else None
+    return _cached(seed_dir / "svc.json", {**PROBE_KEY, "seed": seed},
+                   None if emb is None else embedding_digest(emb), emb_file,
+                   lambda: graph_accuracy(_load_embedding(emb_file) if emb is None else emb,
+                                          labels, seed, n_jobs=probe_jobs),
                    required=required)
+
+
+def embedding_digest(emb: torch.Tensor) -> str:
+    """SHA-256 of a tensor's dtype, shape and values (``[G, D]`` embeddings): equal
+    exactly when the tensors are bit for bit equal."""
+    t = emb.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{t.dtype}{tuple(t.shape)}".encode())
+    h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
 
 
 def _load_embedding(path: Path) -> torch.Tensor:
@@ -382,20 +402,28 @@ def _load_embedding(path: Path) -> torch.Tensor:
     return torch.load(path, weights_only=False)["embedding"]
 
 
-def _cached(path: Path, key: dict, inputs: list, compute,
+def _cached(path: Path, key: dict, digest: str | None, input_file: Path, compute,
             required: tuple[str, ...] = ()) -> dict:
     """Probe result stored at ``path`` so an interrupted evaluation resumes where it
     stopped (a graph-level probe takes minutes per seed). Recomputed when ``key`` (the
-    probe's settings) differs, an ``inputs`` file is newer than the stored result, or
-    the stored result lacks a ``required`` field (written before it was recorded)."""
+    probe's settings) differs, the input's ``digest`` differs from the stored one, or
+    the stored result lacks a ``required`` field (written before it was recorded).
+    ``digest`` None: the input is absent, the stored result stands. A record stored
+    before digests were kept stands while ``input_file`` is not newer than it (and
+    gains the digest)."""
     if path.is_file():
         stored = json.loads(path.read_text())
-        fresh = all(p.stat().st_mtime <= path.stat().st_mtime for p in inputs if p.is_file())
-        if (stored.get("key") == key and fresh
+        if "input_sha256" in stored or digest is None:
+            same_input = digest is None or stored["input_sha256"] == digest
+        else:
+            same_input = input_file.stat().st_mtime <= path.stat().st_mtime
+        if (same_input and stored.get("key") == key
                 and all(k in stored["result"] for k in required)):
+            if digest is not None and "input_sha256" not in stored:
+                atomic_write_json(path, {**stored, "input_sha256": digest})
             return stored["result"]
     result = compute()
-    atomic_write_json(path, {"key": key, "result": result})
+    atomic_write_json(path, {"key": key, "input_sha256": digest, "result": result})
     return result
 
 

@@ -180,7 +180,6 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(experiment, "graph_accuracy", no_probe)
     assert main(args + ["--resume"]) == 0
-    monkeypatch.undo()
     # an evaluation alone re-probes but keeps the training record
     before = json.loads((out / "results.json").read_text())
     assert main(["eval"] + args[1:]) == 0
@@ -205,7 +204,72 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
     # ... but refuses one trained with other options
     other = [a if a != "2" else "3" for a in args]
     assert main(other + ["--resume"]) == 2
+    # a stored probe result is reused on a fresh checkout that kept only svc.json:
+    # the same seed retrains the same embedding bit for bit, which the record is keyed by
+    monkeypatch.setattr(experiment, "graph_accuracy", no_probe)
+    seed_dir = out / "L2-B128-E2" / "seed_0"
+    emb_before = torch.load(seed_dir / "embedding.pt", weights_only=False)["embedding"]
+    for f in ("embedding.pt", "checkpoint.pt"):
+        (seed_dir / f).unlink()
+    assert main(args + ["--resume"]) == 0
+    emb_after = torch.load(seed_dir / "embedding.pt", weights_only=False)["embedding"]
+    assert torch.equal(emb_before, emb_after)
+    stored = json.loads((seed_dir / "svc.json").read_text())
+    assert stored["input_sha256"] == experiment.embedding_digest(emb_after)
+    monkeypatch.undo()
+    # another embedding under the same name is probed again
+    probed = []
+    monkeypatch.setattr(experiment, "graph_accuracy",
+                        lambda *a, **k: probed.append(1) or stored["result"])
+    torch.save({"embedding": emb_after + 1, "train": {}}, seed_dir / "embedding.pt")
+    assert main(["eval"] + args[1:]) == 0 and probed == [1]
+    torch.save({"embedding": emb_after, "train": {}}, seed_dir / "embedding.pt")
+    assert main(["eval"] + args[1:]) == 0 and probed == [1, 1]
+    monkeypatch.undo()
 
+
+
+def test_probe_cache_keys_records_by_embedding_content(tmp_path):
+    import os
+
+    from graphrep.experiment import _cached, embedding_digest
+
+    a, b = torch.arange(6.0).view(2, 3), torch.arange(6.0).view(2, 3)
+    assert embedding_digest(a) == embedding_digest(b)
+    assert embedding_digest(a) != embedding_digest(a.view(3, 2))  # shape counts
+    assert embedding_digest(a) != embedding_digest(a.double())  # dtype counts
+    b[1, 2] = 5.000001
+    assert embedding_digest(a) != embedding_digest(b)
+
+    inp, rec = tmp_path / "embedding.pt", tmp_path / "svc.json"
+    inp.write_bytes(b"x")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"accuracy": 0.5}
+
+    key = {"probe": "svc"}
+    assert _cached(rec, key, "d1", inp, compute) == {"accuracy": 0.5} and len(calls) == 1
+    assert _cached(rec, key, "d1", inp, compute) and len(calls) == 1  # same content
+    _cached(rec, key, None, inp, compute)  # input absent: the record stands
+    assert len(calls) == 1
+    _cached(rec, key, "d2", inp, compute)  # other content
+    assert len(calls) == 2
+    _cached(rec, {"probe": "other"}, "d2", inp, compute)  # other settings
+    assert len(calls) == 3
+    _cached(rec, {"probe": "other"}, "d2", inp, compute, required=("folds",))
+    assert len(calls) == 4
+    # a record written before digests were kept stands while its input is not newer
+    # (and gains the digest), and is recomputed once the input is newer
+    rec.write_text(json.dumps({"key": key, "result": {"accuracy": 0.7}}))
+    old = rec.stat().st_mtime
+    os.utime(inp, (old - 10, old - 10))
+    assert _cached(rec, key, "d3", inp, compute) == {"accuracy": 0.7} and len(calls) == 4
+    assert json.loads(rec.read_text())["input_sha256"] == "d3"
+    rec.write_text(json.dumps({"key": key, "result": {"accuracy": 0.7}}))
+    os.utime(inp, (old + 10, old + 10))
+    assert _cached(rec, key, "d3", inp, compute) == {"accuracy": 0.5} and len(calls) == 5
 
 def test_cli_errors(capsys):
     from graphrep.cli import main
