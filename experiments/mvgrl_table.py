@@ -32,17 +32,21 @@ FIELDS = ["dataset", "split", "view", "diffusion", "protocol", "ours_mean", "our
 
 
 def describe_diffusion(run: Path) -> str:
-    """Sparsification of a run's diffusion view, from its config.json."""
+    """Sparsification of a run's diffusion view (and the release's index-window
+    subgraphs where a node-level run trained on them), from its config.json."""
     cfg_file = run / "config.json"
     if not cfg_file.is_file():
         return ""
-    d = json.loads(cfg_file.read_text()).get("diffusion", {})
+    cfg = json.loads(cfg_file.read_text())
+    d = cfg.get("diffusion", {})
     parts = [f"top-{d['topk']}"] if d.get("topk") else []
     parts += [f"eps {d['eps']:g}"] if d.get("eps") else []
     parts = parts or ["dense"]  # neither cut: every entry kept
     parts += ["column min-max"] if d.get("column_scale") == "minmax" else []
     if d.get("self_loop_weight", 1.0) != 1.0:
         parts.append(f"A + {d['self_loop_weight']:g}I")
+    if (cfg.get("node") or {}).get("subsets") == "windows" and not cfg.get("graph_level"):
+        parts.append("index windows")
     return ", ".join(parts)
 
 

@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="graph level: graphs per batch; node level: subgraphs per step")
         s.add_argument("--sample-size", type=int, default=None,
                        help="node level: nodes per random subgraph (default 2000)")
+        s.add_argument("--subsets", default="random", choices=["random", "windows"],
+                       help="node level, subgraph training: uniformly random node "
+                            "subsets, or the release's contiguous index windows "
+                            "(an ablation)")
         s.add_argument("--hidden", type=int, default=512)
         s.add_argument("--lr", type=float, default=1e-3)
         s.add_argument("--patience", type=int, default=20)
@@ -135,6 +139,8 @@ def _options(args: argparse.Namespace):
     graph = is_graph_level(dataset)
     if graph and args.split != "public":
         raise ValueError("--split applies to node-level datasets only.")
+    if graph and args.subsets != "random":
+        raise ValueError("--subsets applies to node-level datasets only.")
     seeds = args.seeds if args.seeds is not None else list(range(5 if graph else 10))
     topk = args.topk if args.topk is not None or graph else NODE_TOPK
     eps, column_scale = args.eps, args.column_scale
@@ -191,6 +197,8 @@ def _options(args: argparse.Namespace):
         if args.sample_size:
             n = replace(n, sample_size=args.sample_size)
         n = replace(n, full_batch=args.full_batch)  # None: decided by graph size
+        if args.subsets != "random":  # random stays None: run dirs before the option resume
+            n = replace(n, subsets=args.subsets)
         opts.node = n
     return opts
 

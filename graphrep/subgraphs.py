@@ -24,7 +24,7 @@ from torch_geometric.utils import subgraph, to_torch_csr_tensor
 
 from graphrep.diffusion import SparseView
 
-__all__ = ["SubgraphBatch", "sample_node_subsets", "view_as_sparse", "view_as_dense",
+__all__ = ["SubgraphBatch", "sample_node_subsets", "sample_node_windows", "view_as_sparse", "view_as_dense",
            "prefers_dense", "DENSE_MIN_FILL", "cut_subgraph_batch"]
 
 #: Fraction of a view's ``N^2`` entries kept at and above which
@@ -77,6 +77,27 @@ def sample_node_subsets(num_nodes: int, size: int, count: int,
     keys = torch.rand(count, num_nodes, generator=generator)
     return keys.argsort(dim=1)[:, :size]
 
+
+
+def sample_node_windows(num_nodes: int, size: int, count: int,
+                        generator: torch.Generator | None = None) -> Tensor:
+    """``count`` contiguous index windows ``[i, i + size)`` with ``i`` uniform in
+    ``[0, num_nodes - size]``: the MVGRL release's subgraphs (kept as an ablation;
+    what a window holds depends on the node order of the files, which random
+    subsets do not). A ``size`` larger than the graph is reduced as in
+    :func:`sample_node_subsets`.
+
+    Returns:
+        ``[count, min(size, num_nodes)]`` long tensor, each row ascending.
+    """
+    if size < 1 or count < 1:
+        raise ValueError(f"subgraph size and count must be >= 1, got {size}, {count}.")
+    if size > num_nodes:
+        warnings.warn(f"subgraph size {size} exceeds the graph's {num_nodes} "
+                      f"nodes; using {num_nodes}.", stacklevel=2)
+        size = num_nodes
+    starts = torch.randint(0, num_nodes - size + 1, (count, 1), generator=generator)
+    return starts + torch.arange(size)
 
 def view_as_sparse(view: SparseView, num_nodes: int) -> Tensor:
     """A view in edge format as the ``torch.sparse_csr`` matrix ``S [N, N]``

@@ -25,6 +25,7 @@ from graphrep.subgraphs import (
     cut_subgraph_batch,
     prefers_dense,
     sample_node_subsets,
+    sample_node_windows,
     view_as_dense,
     view_as_sparse,
 )
@@ -122,6 +123,11 @@ class NodeTrainConfig:
     #: :data:`~graphrep.subgraphs.DENSE_MIN_FILL` of its entries (an unsparsified
     #: diffusion). The same model either way, up to rounding.
     dense_views: bool | None = None
+    #: how the ``batch_size`` subgraphs of a step are drawn: ``None`` (or
+    #: ``"random"``), uniformly random node subsets (the issue's protocol);
+    #: ``"windows"``, the release's contiguous index windows
+    #: (:func:`~graphrep.subgraphs.sample_node_windows`), an ablation only.
+    subsets: str | None = None
     checkpoint_every: int = 25
 
 
@@ -306,14 +312,18 @@ def train_node_model(
         full_nodes = torch.arange(n, device=device)
         full_index = torch.zeros(n, dtype=torch.long, device=device)
 
+    sampler = {None: sample_node_subsets, "random": sample_node_subsets,
+               "windows": sample_node_windows}.get(config.subsets)
+    if sampler is None:
+        raise ValueError(f"subsets must be 'random' or 'windows', got {config.subsets!r}.")
+
     def epoch_fn(optimizer: torch.optim.Optimizer) -> float:
         if full_batch:
             neg_nodes = torch.randperm(n, generator=gen).to(device)
             pos, neg = model(x, full_nodes, neg_nodes, full_adj, full_diff,
                              full_index, 1)
         else:
-            subsets = sample_node_subsets(n, config.sample_size,
-                                          config.batch_size, gen)
+            subsets = sampler(n, config.sample_size, config.batch_size, gen)
             b = cut_subgraph_batch(subsets, held, n)
             count, size = subsets.shape
             shuffle = torch.rand(count, size, generator=gen).argsort(dim=1)

@@ -1,5 +1,6 @@
 """Model parts: shapes, learning, determinism, a tiny end-to-end run."""
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from graphrep.subgraphs import (
     cut_subgraph_batch,
     prefers_dense,
     sample_node_subsets,
+    sample_node_windows,
     view_as_dense,
     view_as_sparse,
 )
@@ -78,6 +80,40 @@ def test_subgraph_sampling(cora_views):
     with pytest.warns(UserWarning, match="exceeds"):
         assert sample_node_subsets(10, 50, 2).shape == (2, 10)
 
+
+
+def test_window_sampling():
+    gen = torch.Generator().manual_seed(0)
+    w = sample_node_windows(30, 10, 500, gen)
+    assert w.shape == (500, 10)
+    assert torch.equal(w - w[:, :1], torch.arange(10).expand(500, 10))  # contiguous
+    starts = w[:, 0]
+    assert starts.min() == 0 and starts.max() == 20  # every start in [0, N - s]
+    assert torch.equal(sample_node_windows(7, 7, 2), torch.arange(7).expand(2, 7))
+    with pytest.warns(UserWarning, match="exceeds"):
+        assert torch.equal(sample_node_windows(5, 9, 1), torch.arange(5)[None])
+    with pytest.raises(ValueError, match=">= 1"):
+        sample_node_windows(5, 0, 1)
+
+
+@pytest.mark.parametrize("subsets", [None, "windows"])
+def test_training_draws_the_configured_subsets(cora, cora_views, monkeypatch, subsets):
+    import graphrep.train as train_mod
+
+    drawn = []
+    cut = train_mod.cut_subgraph_batch
+    monkeypatch.setattr(train_mod, "cut_subgraph_batch",
+                        lambda sub, *a, **k: drawn.append(sub) or cut(sub, *a, **k))
+    cfg = NodeTrainConfig(hidden_channels=16, epochs=3, sample_size=300, batch_size=2,
+                          full_batch=False, subsets=subsets)
+    m = MVGRL(cora.data.num_features, 16)
+    train_node_model(m, cora.data.x, cora_views, cfg, seed=0, progress=False)
+    assert len(drawn) == 3 and all(d.shape == (2, 300) for d in drawn)
+    contiguous = [bool((torch.diff(row) == 1).all()) for d in drawn for row in d]
+    assert all(contiguous) if subsets == "windows" else not any(contiguous)
+    with pytest.raises(ValueError, match="'random' or 'windows'"):
+        train_node_model(m, cora.data.x, cora_views, replace(cfg, subsets="bfs"),
+                         seed=0, progress=False)
 
 def test_node_model_shapes(cora, cora_views):
     m = MVGRL(cora.data.num_features, 32)
@@ -277,6 +313,26 @@ def test_cli_errors(capsys):
     assert main(["bench", "--dataset", "Coraa", "--quiet"]) == 2
     assert "Valid names" in capsys.readouterr().err
     assert main(["bench", "--dataset", "MUTAG", "--split", "pygcn"]) == 2
+    assert main(["bench", "--dataset", "MUTAG", "--subsets", "windows"]) == 2
+    assert "--subsets applies to node-level" in capsys.readouterr().err
+
+
+def test_subsets_option_reaches_the_node_config():
+    from graphrep.cli import _options, build_parser
+    from graphrep.experiment import training_signature
+
+    def node(*argv):
+        return _options(build_parser().parse_args(["bench", "--dataset", "Cora", *argv])).node
+
+    assert node().subsets is None and node("--subsets", "random").subsets is None
+    windows = _options(build_parser().parse_args(
+        ["bench", "--dataset", "Cora", "--subsets", "windows"]))
+    assert windows.node.subsets == "windows"
+    # random subsets keep the signature of run dirs written before the option existed
+    plain = _options(build_parser().parse_args(["bench", "--dataset", "Cora"])).to_json()
+    before = {**plain, "node": {k: v for k, v in plain["node"].items() if k != "subsets"}}
+    assert training_signature(before) == training_signature(plain)
+    assert training_signature(windows.to_json()) != training_signature(plain)
 
 
 def test_resume_ignores_bookkeeping_options(tmp_path):
