@@ -33,6 +33,14 @@ for SPLIT in pygcn public; do
   $G bench --dataset Cora --split $SPLIT $REL --out-dir $R/Cora-$SPLIT-ppr-release-dense --quiet --resume
   $G eval --protocol paper --dataset Cora --split $SPLIT $REL --out-dir $R/Cora-$SPLIT-ppr-release-dense --quiet
 done
+# Ablation (session 10): the same, with the release's contiguous index windows instead of
+# random node subsets (--subsets windows), to test whether its sampler explains the gap to
+# 86.8. Two halves of the seeds, run side by side; mvgrl_table.py pools them.
+RELW="--topk 0 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --subsets windows"
+for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
+  $G bench --dataset Cora --split pygcn $RELW --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-windows-${HALF##*:} --quiet --resume
+  $G eval --protocol paper --dataset Cora --split pygcn $RELW --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-windows-${HALF##*:} --quiet
+done
 # PPR vs heat kernel on both Cora splits.
 # (3 seeds until session 6, then extended to the 10 the node-level protocol asks for;
 # the public split added in session 6.)
