@@ -68,12 +68,7 @@ def sample_node_subsets(num_nodes: int, size: int, count: int,
     Returns:
         ``[count, min(size, num_nodes)]`` long tensor.
     """
-    if size < 1 or count < 1:
-        raise ValueError(f"subgraph size and count must be >= 1, got {size}, {count}.")
-    if size > num_nodes:
-        warnings.warn(f"subgraph size {size} exceeds the graph's {num_nodes} "
-                      f"nodes; using {num_nodes}.", stacklevel=2)
-        size = num_nodes
+    size = _subgraph_size(num_nodes, size, count)
     keys = torch.rand(count, num_nodes, generator=generator)
     return keys.argsort(dim=1)[:, :size]
 
@@ -90,14 +85,20 @@ def sample_node_windows(num_nodes: int, size: int, count: int,
     Returns:
         ``[count, min(size, num_nodes)]`` long tensor, each row ascending.
     """
+    size = _subgraph_size(num_nodes, size, count)
+    starts = torch.randint(0, num_nodes - size + 1, (count, 1), generator=generator)
+    return starts + torch.arange(size)
+
+def _subgraph_size(num_nodes: int, size: int, count: int) -> int:
+    """``size`` checked and reduced to the graph (with a warning naming both)."""
     if size < 1 or count < 1:
         raise ValueError(f"subgraph size and count must be >= 1, got {size}, {count}.")
     if size > num_nodes:
         warnings.warn(f"subgraph size {size} exceeds the graph's {num_nodes} "
-                      f"nodes; using {num_nodes}.", stacklevel=2)
+                      f"nodes; using {num_nodes}.", stacklevel=3)
         size = num_nodes
-    starts = torch.randint(0, num_nodes - size + 1, (count, 1), generator=generator)
-    return starts + torch.arange(size)
+    return size
+
 
 def view_as_sparse(view: SparseView, num_nodes: int) -> Tensor:
     """A view in edge format as the ``torch.sparse_csr`` matrix ``S [N, N]``
