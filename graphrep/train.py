@@ -316,6 +316,9 @@ def train_node_model(
                "windows": sample_node_windows}.get(config.subsets)
     if sampler is None:
         raise ValueError(f"subsets must be 'random' or 'windows', got {config.subsets!r}.")
+    if full_batch and config.subsets == "windows":
+        raise ValueError("subsets='windows' draws subgraphs, but this graph trains full "
+                         "batch: pass full_batch=False (--no-full-batch).")
 
     def epoch_fn(optimizer: torch.optim.Optimizer) -> float:
         if full_batch:

@@ -114,6 +114,10 @@ def test_training_draws_the_configured_subsets(cora, cora_views, monkeypatch, su
     with pytest.raises(ValueError, match="'random' or 'windows'"):
         train_node_model(m, cora.data.x, cora_views, replace(cfg, subsets="bfs"),
                          seed=0, progress=False)
+    with pytest.raises(ValueError, match="--no-full-batch"):
+        train_node_model(m, cora.data.x, cora_views,
+                         replace(cfg, subsets="windows", full_batch=True), seed=0,
+                         progress=False)
 
 def test_node_model_shapes(cora, cora_views):
     m = MVGRL(cora.data.num_features, 32)
