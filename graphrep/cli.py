@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--subsets", default="random", choices=["random", "windows"],
                        help="node level, subgraph training: uniformly random node "
                             "subsets, or the release's contiguous index windows "
-                            "(an ablation)")
+                            "(an ablation; Cora and CiteSeer need --no-full-batch)")
         s.add_argument("--hidden", type=int, default=512)
         s.add_argument("--lr", type=float, default=1e-3)
         s.add_argument("--patience", type=int, default=20)
