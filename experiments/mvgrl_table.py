@@ -166,6 +166,8 @@ def merged_rows(runs: Path) -> list:
                   "accuracy_std": float(accs.std()),
                   "seconds": sum(m["seconds"] for m in members),
                   "peak_rss_mb": max(m["peak_rss_mb"] for m in members),
+                  # node level: every member's seeds (the pooled validation mean)
+                  "per_seed": {k: v for m in members for k, v in m.get("per_seed", {}).items()},
                   "train": {f"{m['_run']}/{k}": v for m in members
                             for k, v in m.get("train", {}).items()}}
         rows.append(_row(pooled, " + ".join(m["_run"] for m in members),

@@ -1,0 +1,48 @@
+"""experiments/mvgrl_table.py: runs split over seeds pool into one row."""
+import importlib.util
+import json
+
+import pytest
+
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def table():
+    spec = importlib.util.spec_from_file_location(
+        "mvgrl_table", REPO / "experiments" / "mvgrl_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run(root, name, seeds, accs, vals, subsets=None):
+    run = root / name
+    run.mkdir(parents=True)
+    node = {"epochs": 3000, "batch_size": 4, "subsets": subsets}
+    (run / "config.json").write_text(json.dumps(
+        {"dataset": "Cora", "split": "pygcn", "diffusion": {"kind": "ppr", "topk": None},
+         "node": node}))
+    (run / "results.json").write_text(json.dumps(
+        {"dataset": "Cora", "split": "pygcn", "view": "ppr", "protocol": "honest",
+         "accuracy_mean": sum(accs) / len(accs), "accuracy_std": 0.0, "accuracies": accs,
+         "seeds": seeds, "seconds": 10.0, "peak_rss_mb": 100.0 + len(seeds),
+         "probe": {"probe": "logreg"},
+         "per_seed": {str(s): {"accuracy": a / 100, "val_accuracy": v}
+                      for s, a, v in zip(seeds, accs, vals, strict=True)},
+         "train": {f"default/seed_{s}": {"train_seconds": 5.0} for s in seeds}}))
+
+
+def test_runs_on_disjoint_seeds_pool_into_one_row(table, tmp_path):
+    _run(tmp_path, "a", [0, 1], [80.0, 82.0], [0.9, 0.8], subsets="windows")
+    _run(tmp_path, "b", [2], [86.0], [0.7], subsets="windows")
+    _run(tmp_path, "c", [3], [50.0], [0.1])  # random subsets: another configuration
+    rows = table.merged_rows(tmp_path)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["run"] == "a + b" and row["n_seeds"] == 3
+    assert row["ours_mean"] == pytest.approx(82.67, abs=0.01)
+    assert row["val_mean"] == "80.00"  # every member's validation nodes, not the first's
+    assert row["seconds"] == 20.0 and row["peak_rss_mb"] == 102
+    assert row["diffusion"] == "dense, index windows"
+    assert table.describe_diffusion(tmp_path / "c") == "dense"
