@@ -24,8 +24,8 @@ from torch_geometric.utils import subgraph, to_torch_csr_tensor
 
 from graphrep.diffusion import SparseView
 
-__all__ = ["SubgraphBatch", "sample_node_subsets", "sample_node_windows", "view_as_sparse", "view_as_dense",
-           "prefers_dense", "DENSE_MIN_FILL", "cut_subgraph_batch"]
+__all__ = ["SubgraphBatch", "sample_node_subsets", "sample_node_windows", "view_as_sparse",
+           "view_as_dense", "prefers_dense", "DENSE_MIN_FILL", "cut_subgraph_batch"]
 
 #: Fraction of a view's ``N^2`` entries kept at and above which
 #: :func:`prefers_dense` holds it dense. Dense storage (4 bytes per entry) then
@@ -73,7 +73,6 @@ def sample_node_subsets(num_nodes: int, size: int, count: int,
     return keys.argsort(dim=1)[:, :size]
 
 
-
 def sample_node_windows(num_nodes: int, size: int, count: int,
                         generator: torch.Generator | None = None) -> Tensor:
     """``count`` contiguous index windows ``[i, i + size)`` with ``i`` uniform in
@@ -88,6 +87,7 @@ def sample_node_windows(num_nodes: int, size: int, count: int,
     size = _subgraph_size(num_nodes, size, count)
     starts = torch.randint(0, num_nodes - size + 1, (count, 1), generator=generator)
     return starts + torch.arange(size)
+
 
 def _subgraph_size(num_nodes: int, size: int, count: int) -> int:
     """``size`` checked and reduced to the graph (with a warning naming both)."""
