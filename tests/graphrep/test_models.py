@@ -81,7 +81,6 @@ def test_subgraph_sampling(cora_views):
         assert sample_node_subsets(10, 50, 2).shape == (2, 10)
 
 
-
 def test_window_sampling():
     gen = torch.Generator().manual_seed(0)
     w = sample_node_windows(30, 10, 500, gen)
