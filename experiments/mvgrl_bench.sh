@@ -91,7 +91,10 @@ $G bench --dataset PTC_MR --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir
 $G bench --dataset IMDB-BINARY --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/IMDB-BINARY-ppr-sweep --quiet --resume
 # IMDB-MULTI likewise (session 7; its L2-B128-E20 cell is the default run's, whose
 # embeddings and checkpoints were copied from $R/IMDB-MULTI-ppr into the sweep directory).
-# Session 10 trained its last 5 cells (L8-B32 seed 0, L8-B128 seeds 0-3) in scratch dirs
-# with these options (--layers 8 and the seeds alone) and copied them in; its other 15 probe
-# records predate the embedding digest, so a fresh clone re-running this line re-probes them.
+# Session 10 trained and probed its last 5 cells in scratch dirs with the same options,
+#   $G bench --dataset IMDB-MULTI --epochs 20 --layers 8 --batch-size 32 128 --seeds 0 --out-dir /tmp/imdbm_s0
+#   $G bench --dataset IMDB-MULTI --epochs 20 --layers 8 --batch-size 128 --seeds 1 2 3 --out-dir /tmp/imdbm_s123
+# copied their seed dirs in and ran `$G eval` with the line's options to rewrite results.json;
+# its other 15 probe records predate the embedding digest, so a fresh clone re-running this
+# line re-probes them.
 $G bench --dataset IMDB-MULTI --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/IMDB-MULTI-ppr-sweep --quiet --resume
