@@ -47,6 +47,8 @@ def describe_diffusion(run: Path) -> str:
         parts.append(f"A + {d['self_loop_weight']:g}I")
     if (cfg.get("node") or {}).get("subsets") == "windows" and not cfg.get("graph_level"):
         parts.append("index windows")
+    if (cfg.get("graph") or {}).get("embedding") == "head" and cfg.get("graph_level"):
+        parts.append("head output")
     return ", ".join(parts)
 
 

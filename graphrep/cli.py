@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="node level, subgraph training: uniformly random node "
                             "subsets, or the release's contiguous index windows "
                             "(an ablation; Cora and CiteSeer need --no-full-batch)")
+        s.add_argument("--graph-embedding", default="encoder", choices=["encoder", "head"],
+                       help="graph level: evaluate the encoders' concatenated readouts "
+                            "(L x hidden wide), or those passed through the graph "
+                            "projection head (hidden wide), as the release and DGL do")
         s.add_argument("--hidden", type=int, default=512)
         s.add_argument("--lr", type=float, default=1e-3)
         s.add_argument("--patience", type=int, default=20)
@@ -141,6 +145,8 @@ def _options(args: argparse.Namespace):
         raise ValueError("--split applies to node-level datasets only.")
     if graph and args.subsets != "random":
         raise ValueError("--subsets applies to node-level datasets only.")
+    if not graph and args.graph_embedding != "encoder":
+        raise ValueError("--graph-embedding applies to graph-level datasets only.")
     seeds = args.seeds if args.seeds is not None else list(range(5 if graph else 10))
     topk = args.topk if args.topk is not None or graph else NODE_TOPK
     eps, column_scale = args.eps, args.column_scale
@@ -175,6 +181,8 @@ def _options(args: argparse.Namespace):
             g = replace(g, batch_size=args.batch_size[0])
         if args.epochs and len(args.epochs) == 1:
             g = replace(g, epochs=args.epochs[0])
+        if args.graph_embedding != "encoder":  # encoder stays None: older run dirs resume
+            g = replace(g, embedding=args.graph_embedding)
         opts.graph = g
         opts.layers_grid = args.layers if args.layers and len(args.layers) > 1 else []
         opts.batch_grid = (args.batch_size if args.batch_size and

@@ -189,7 +189,7 @@ def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
                            cfg.num_layers).to(device)
         res = train_graph_model(model, extra, cfg, seed, ckpt, on_epoch,
                                 opts.progress)
-        emb = _embed_graphs(model, extra, device)
+        emb = _embed_graphs(model, extra, device, projected=_projected(cfg))
     else:
         data = ds.data
         model = MVGRL(data.num_features, cfg.hidden_channels).to(device)
@@ -211,9 +211,17 @@ def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
     return info
 
 
+def _projected(cfg) -> bool:
+    """Whether a graph config evaluates the head outputs (``embedding="head"``)."""
+    if cfg.embedding not in (None, "encoder", "head"):
+        raise ValueError(f"graph embedding must be 'encoder' or 'head', got "
+                         f"{cfg.embedding!r}.")
+    return cfg.embedding == "head"
+
+
 @torch.no_grad()
-def _embed_graphs(model: MVGRLGraph, graphs: list, device: torch.device
-                  ) -> torch.Tensor:
+def _embed_graphs(model: MVGRLGraph, graphs: list, device: torch.device,
+                  projected: bool = False) -> torch.Tensor:
     from torch_geometric.loader import DataLoader
 
     model.eval()
@@ -222,7 +230,7 @@ def _embed_graphs(model: MVGRLGraph, graphs: list, device: torch.device
         data = data.to(device)
         out.append(model.embed(data.x, data.adj_edge_index, data.adj_edge_weight,
                                data.diff_edge_index, data.diff_edge_weight,
-                               data.batch, data.num_graphs).cpu())
+                               data.batch, data.num_graphs, projected).cpu())
     return torch.cat(out)
 
 

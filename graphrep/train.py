@@ -142,6 +142,12 @@ class GraphTrainConfig:
     epochs: int = 20
     patience: int = 20
     batch_size: int = 128
+    #: the graph embedding kept for evaluation: ``None`` (or ``"encoder"``), the
+    #: encoders' concatenated readouts ``h_G^adj + h_G^diff`` (``L * D`` wide);
+    #: ``"head"``, the same passed through the graph projection head first
+    #: (``D`` wide), as the release and DGL's example evaluate
+    #: (:meth:`~graphrep.models.MVGRLGraph.embed`). Training is the same.
+    embedding: str | None = None
     #: an epoch is seconds on MUTAG but minutes on REDDIT-BINARY; a checkpoint
     #: (two small GCNs, heads, Adam state) costs far less than either
     checkpoint_every: int = 1

@@ -20,9 +20,14 @@ MI estimate in both directions,
 
 with every other graph of the mini-batch supplying the negatives
 (:func:`shared.losses.local_global_loss`, ``estimator="jsd"``). Graphs are
-batched the PyG way (one disjoint union, no padding). The graph representation
-for evaluation is :math:`h_G^{\alpha} + h_G^{\beta}` (encoder outputs, before
-the heads), as in the release.
+batched the PyG way (one disjoint union, no padding).
+
+The graph representation for evaluation is :math:`h_G^{\alpha} + h_G^{\beta}`
+(the encoders' ``L * D`` readouts, before the heads) by default, or with
+``projected=True`` :math:`f_\omega(h_G^{\alpha}) + f_\omega(h_G^{\beta})`
+(``D`` wide), which is what the release's and DGL's ``embed`` return: the
+paper's eq. (3) maps the concatenated readouts to ``D`` dimensions, and the
+release implements that map as the graph head.
 """
 from __future__ import annotations
 
@@ -97,11 +102,15 @@ class MVGRLGraph(nn.Module):
 
     def embed(self, x: Tensor, adj_edge_index: Tensor, adj_edge_weight: Tensor,
               diff_edge_index: Tensor, diff_edge_weight: Tensor, batch: Tensor,
-              num_graphs: int | None = None) -> Tensor:
-        """Graph embeddings ``h_G^adj + h_G^diff``: ``[G, L*D]``."""
+              num_graphs: int | None = None, projected: bool = False) -> Tensor:
+        """Graph embeddings ``h_G^adj + h_G^diff``: ``[G, L*D]``; with
+        ``projected``, ``f_omega(h_G^adj) + f_omega(h_G^diff)``: ``[G, D]``
+        (the release's and DGL's evaluation embedding)."""
         _, g_a, _, g_d = self.encode(x, adj_edge_index, adj_edge_weight,
                                      diff_edge_index, diff_edge_weight, batch,
                                      num_graphs)
+        if projected:
+            g_a, g_d = self.global_head(g_a), self.global_head(g_d)
         return g_a + g_d
 
     def __repr__(self) -> str:
