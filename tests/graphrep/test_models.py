@@ -195,6 +195,23 @@ def test_graph_model_shapes_and_loss(mutag):
     assert emb.shape == (8, 32)
 
 
+def test_graph_embedding_through_the_head(mutag):
+    """``projected=True`` is f_omega(h_G^adj) + f_omega(h_G^diff) (the release's
+    embed), not f_omega of the sum: the head is not linear."""
+    graphs = attach_graph_views(mutag.graphs[:8], DiffusionOptions(), progress=False)
+    data = next(iter(DataLoader(graphs, batch_size=8)))
+    torch.manual_seed(0)
+    m = MVGRLGraph(mutag.num_features, 16, num_layers=3).eval()
+    views = (data.x, data.adj_edge_index, data.adj_edge_weight,
+             data.diff_edge_index, data.diff_edge_weight, data.batch, 8)
+    _, g_a, _, g_d = m.encode(*views)
+    head = m.embed(*views, projected=True)
+    assert head.shape == (8, 16)
+    assert torch.allclose(head, m.global_head(g_a) + m.global_head(g_d))
+    assert not torch.allclose(head, m.global_head(g_a + g_d), atol=1e-3)
+    assert torch.equal(m.embed(*views), g_a + g_d)
+
+
 def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
     from graphrep.cli import main
 
@@ -318,6 +335,41 @@ def test_cli_errors(capsys):
     assert main(["bench", "--dataset", "MUTAG", "--split", "pygcn"]) == 2
     assert main(["bench", "--dataset", "MUTAG", "--subsets", "windows"]) == 2
     assert "--subsets applies to node-level" in capsys.readouterr().err
+    assert main(["bench", "--dataset", "Cora", "--graph-embedding", "head"]) == 2
+    assert "--graph-embedding applies to graph-level" in capsys.readouterr().err
+
+
+def test_graph_embedding_option(data_dir, cache_dir, tmp_path):
+    from graphrep.cli import _options, build_parser, main
+    from graphrep.experiment import _projected, training_signature
+    from graphrep.train import GraphTrainConfig
+
+    def opts(*argv):
+        return _options(build_parser().parse_args(["bench", "--dataset", "MUTAG", *argv]))
+
+    assert opts().graph.embedding is None
+    assert opts("--graph-embedding", "encoder").graph.embedding is None
+    head = opts("--graph-embedding", "head")
+    assert head.graph.embedding == "head"
+    assert all(c.embedding == "head" for c in
+               opts("--graph-embedding", "head", "--layers", "2", "8").graph_configs())
+    # the encoder readout keeps the signature of run dirs written before the option
+    plain = opts().to_json()
+    before = {**plain, "graph": {k: v for k, v in plain["graph"].items()
+                                 if k != "embedding"}}
+    assert training_signature(before) == training_signature(plain)
+    assert training_signature(head.to_json()) != training_signature(plain)
+    with pytest.raises(ValueError, match="'encoder' or 'head'"):
+        _projected(GraphTrainConfig(embedding="heads"))
+    # end to end: the stored embedding is the head's width, not L x hidden
+    out = tmp_path / "head"
+    assert main(["bench", "--dataset", "MUTAG", "--seeds", "0", "--epochs", "1",
+                 "--hidden", "16", "--layers", "3", "--graph-embedding", "head",
+                 "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+                 "--out-dir", str(out), "--quiet"]) == 0
+    emb = torch.load(out / "L3-B128-E1" / "seed_0" / "embedding.pt",
+                     weights_only=False)["embedding"]
+    assert emb.shape == (188, 16)
 
 
 def test_subsets_option_reaches_the_node_config():

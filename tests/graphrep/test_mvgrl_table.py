@@ -46,3 +46,14 @@ def test_runs_on_disjoint_seeds_pool_into_one_row(table, tmp_path):
     assert row["seconds"] == 20.0 and row["peak_rss_mb"] == 102
     assert row["diffusion"] == "dense, index windows"
     assert table.describe_diffusion(tmp_path / "c") == "dense"
+
+
+def test_graph_runs_on_head_outputs_are_labelled(table, tmp_path):
+    for name, embedding in (("enc", None), ("head", "head")):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps(
+            {"dataset": "MUTAG", "graph_level": True, "diffusion": {"kind": "ppr"},
+             "graph": {"num_layers": 2, "embedding": embedding}}))
+    assert table.describe_diffusion(tmp_path / "enc") == "dense"
+    assert table.describe_diffusion(tmp_path / "head") == "dense, head output"
