@@ -47,7 +47,10 @@ def describe_diffusion(run: Path) -> str:
         parts.append(f"A + {d['self_loop_weight']:g}I")
     if (cfg.get("node") or {}).get("subsets") == "windows" and not cfg.get("graph_level"):
         parts.append("index windows")
-    if (cfg.get("graph") or {}).get("embedding") == "head" and cfg.get("graph_level"):
+    graph = (cfg.get("graph") or {}) if cfg.get("graph_level") else {}
+    if graph.get("frozen_encoders"):
+        parts.append("GCNs frozen (release bug)")
+    if graph.get("embedding") == "head":
         parts.append("head output")
     return ", ".join(parts)
 

@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="graph level: evaluate the encoders' concatenated readouts "
                             "(L x hidden wide), or those passed through the graph "
                             "projection head (hidden wide), as the release and DGL do")
+        s.add_argument("--frozen-encoders", action="store_true",
+                       help="graph level, an ablation: train the heads only and keep "
+                            "the GCN encoders at their initial weights, as the release "
+                            "does by mistake (its layers sit in a Python list)")
         s.add_argument("--hidden", type=int, default=512)
         s.add_argument("--lr", type=float, default=1e-3)
         s.add_argument("--patience", type=int, default=20)
@@ -147,6 +151,8 @@ def _options(args: argparse.Namespace):
         raise ValueError("--subsets applies to node-level datasets only.")
     if not graph and args.graph_embedding != "encoder":
         raise ValueError("--graph-embedding applies to graph-level datasets only.")
+    if not graph and args.frozen_encoders:
+        raise ValueError("--frozen-encoders applies to graph-level datasets only.")
     seeds = args.seeds if args.seeds is not None else list(range(5 if graph else 10))
     topk = args.topk if args.topk is not None or graph else NODE_TOPK
     eps, column_scale = args.eps, args.column_scale
@@ -183,6 +189,8 @@ def _options(args: argparse.Namespace):
             g = replace(g, epochs=args.epochs[0])
         if args.graph_embedding != "encoder":  # encoder stays None: older run dirs resume
             g = replace(g, embedding=args.graph_embedding)
+        if args.frozen_encoders:  # trained encoders stay None, as before the option
+            g = replace(g, frozen_encoders=True)
         opts.graph = g
         opts.layers_grid = args.layers if args.layers and len(args.layers) > 1 else []
         opts.batch_grid = (args.batch_size if args.batch_size and

@@ -148,6 +148,11 @@ class GraphTrainConfig:
     #: (``D`` wide), as the release and DGL's example evaluate
     #: (:meth:`~graphrep.models.MVGRLGraph.embed`). Training is the same.
     embedding: str | None = None
+    #: ``True``: the GCN encoders keep their initial weights and only the heads
+    #: learn, which is what the release trains (its layers sit in a Python
+    #: list, out of the optimizer's reach); an ablation that measures that
+    #: bug. ``None``: every layer is trained (the issue's model).
+    frozen_encoders: bool | None = None
     #: an epoch is seconds on MUTAG but minutes on REDDIT-BINARY; a checkpoint
     #: (two small GCNs, heads, Adam state) costs far less than either
     checkpoint_every: int = 1
@@ -367,6 +372,9 @@ def train_graph_model(
     gen = torch.Generator().manual_seed(seed)
     loader = DataLoader(graphs, batch_size=config.batch_size, shuffle=True,
                         generator=gen)
+    if config.frozen_encoders:  # Adam skips parameters that never get a gradient
+        for p in (*model.encoder_adj.parameters(), *model.encoder_diff.parameters()):
+            p.requires_grad_(False)
 
     def epoch_fn(optimizer: torch.optim.Optimizer) -> float:
         total, count = 0.0, 0

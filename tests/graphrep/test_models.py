@@ -212,6 +212,23 @@ def test_graph_embedding_through_the_head(mutag):
     assert torch.equal(m.embed(*views), g_a + g_d)
 
 
+@pytest.mark.parametrize("frozen", [None, True])
+def test_frozen_encoders_ablation_trains_the_heads_only(mutag, frozen):
+    from graphrep.train import GraphTrainConfig, train_graph_model
+
+    graphs = attach_graph_views(mutag.graphs[:32], DiffusionOptions(), progress=False)
+    torch.manual_seed(0)
+    m = MVGRLGraph(mutag.num_features, 16, num_layers=2)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    cfg = GraphTrainConfig(hidden_channels=16, epochs=2, batch_size=16,
+                           frozen_encoders=frozen)
+    train_graph_model(m, graphs, cfg, seed=0, progress=False)
+    moved = {k for k, v in m.state_dict().items() if not torch.equal(v, before[k])}
+    enc = {k for k in before if k.startswith("encoder_")}
+    assert {k for k in before if k.startswith("global_head")} <= moved
+    assert (moved & enc) == (set() if frozen else enc)
+
+
 def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
     from graphrep.cli import main
 
@@ -337,6 +354,8 @@ def test_cli_errors(capsys):
     assert "--subsets applies to node-level" in capsys.readouterr().err
     assert main(["bench", "--dataset", "Cora", "--graph-embedding", "head"]) == 2
     assert "--graph-embedding applies to graph-level" in capsys.readouterr().err
+    assert main(["bench", "--dataset", "Cora", "--frozen-encoders"]) == 2
+    assert "--frozen-encoders applies to graph-level" in capsys.readouterr().err
 
 
 def test_graph_embedding_option(data_dir, cache_dir, tmp_path):
@@ -347,7 +366,8 @@ def test_graph_embedding_option(data_dir, cache_dir, tmp_path):
     def opts(*argv):
         return _options(build_parser().parse_args(["bench", "--dataset", "MUTAG", *argv]))
 
-    assert opts().graph.embedding is None
+    assert opts().graph.embedding is None and opts().graph.frozen_encoders is None
+    assert opts("--frozen-encoders").graph.frozen_encoders is True
     assert opts("--graph-embedding", "encoder").graph.embedding is None
     head = opts("--graph-embedding", "head")
     assert head.graph.embedding == "head"

@@ -48,12 +48,16 @@ def test_runs_on_disjoint_seeds_pool_into_one_row(table, tmp_path):
     assert table.describe_diffusion(tmp_path / "c") == "dense"
 
 
-def test_graph_runs_on_head_outputs_are_labelled(table, tmp_path):
-    for name, embedding in (("enc", None), ("head", "head")):
+def test_graph_ablations_are_labelled(table, tmp_path):
+    for name, embedding, frozen in (("enc", None, None), ("head", "head", None),
+                                    ("release", "head", True)):
         run = tmp_path / name
         run.mkdir()
         (run / "config.json").write_text(json.dumps(
             {"dataset": "MUTAG", "graph_level": True, "diffusion": {"kind": "ppr"},
-             "graph": {"num_layers": 2, "embedding": embedding}}))
+             "graph": {"num_layers": 2, "embedding": embedding,
+                       "frozen_encoders": frozen}}))
     assert table.describe_diffusion(tmp_path / "enc") == "dense"
     assert table.describe_diffusion(tmp_path / "head") == "dense, head output"
+    assert (table.describe_diffusion(tmp_path / "release")
+            == "dense, GCNs frozen (release bug), head output")
