@@ -32,8 +32,9 @@ FIELDS = ["dataset", "split", "view", "diffusion", "protocol", "ours_mean", "our
 
 
 def describe_diffusion(run: Path) -> str:
-    """Sparsification of a run's diffusion view (and the release's index-window
-    subgraphs where a node-level run trained on them), from its config.json."""
+    """Sparsification of a run's diffusion view, from its config.json; plus the
+    release's index-window subgraphs where a node-level run trained on them, and
+    at graph level which embedding was evaluated (and frozen encoders)."""
     cfg_file = run / "config.json"
     if not cfg_file.is_file():
         return ""
@@ -50,8 +51,9 @@ def describe_diffusion(run: Path) -> str:
     graph = (cfg.get("graph") or {}) if cfg.get("graph_level") else {}
     if graph.get("frozen_encoders"):
         parts.append("GCNs frozen (release bug)")
-    if graph.get("embedding") == "head":
-        parts.append("head output")
+    if cfg.get("graph_level"):  # no key: written before the option, encoder readouts
+        parts.append("head output" if graph.get("embedding") == "head"
+                     else "encoder readout")
     return ", ".join(parts)
 
 

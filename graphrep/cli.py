@@ -70,10 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="node level, subgraph training: uniformly random node "
                             "subsets, or the release's contiguous index windows "
                             "(an ablation; Cora and CiteSeer need --no-full-batch)")
-        s.add_argument("--graph-embedding", default="encoder", choices=["encoder", "head"],
-                       help="graph level: evaluate the encoders' concatenated readouts "
-                            "(L x hidden wide), or those passed through the graph "
-                            "projection head (hidden wide), as the release and DGL do")
+        s.add_argument("--graph-embedding", default=None, choices=["head", "encoder"],
+                       help="graph level: evaluate the graph projection head's outputs "
+                            "(hidden wide; the default, as the release and DGL do) or "
+                            "the encoders' concatenated readouts (layers x hidden wide)")
         s.add_argument("--frozen-encoders", action="store_true",
                        help="graph level, an ablation: train the heads only and keep "
                             "the GCN encoders at their initial weights, as the release "
@@ -149,7 +149,7 @@ def _options(args: argparse.Namespace):
         raise ValueError("--split applies to node-level datasets only.")
     if graph and args.subsets != "random":
         raise ValueError("--subsets applies to node-level datasets only.")
-    if not graph and args.graph_embedding != "encoder":
+    if not graph and args.graph_embedding is not None:
         raise ValueError("--graph-embedding applies to graph-level datasets only.")
     if not graph and args.frozen_encoders:
         raise ValueError("--frozen-encoders applies to graph-level datasets only.")
@@ -187,7 +187,7 @@ def _options(args: argparse.Namespace):
             g = replace(g, batch_size=args.batch_size[0])
         if args.epochs and len(args.epochs) == 1:
             g = replace(g, epochs=args.epochs[0])
-        if args.graph_embedding != "encoder":  # encoder stays None: older run dirs resume
+        if args.graph_embedding is not None:
             g = replace(g, embedding=args.graph_embedding)
         if args.frozen_encoders:  # trained encoders stay None, as before the option
             g = replace(g, frozen_encoders=True)

@@ -122,8 +122,20 @@ class RunOptions:
                  "graph": GraphTrainConfig}
         opts = pick(cls, {k: v for k, v in d.items() if k not in parts})
         for name, klass in parts.items():
-            setattr(opts, name, pick(klass, d.get(name)))
+            setattr(opts, name, pick(klass, _with_legacy_defaults(name, d.get(name))))
         return opts
+
+
+#: What a ``config.json`` written before an option existed meant by its absence,
+#: where that differs from the option's default today.
+_LEGACY_DEFAULTS = {"graph": {"embedding": "encoder"}}
+
+
+def _with_legacy_defaults(part: str, values: dict | None) -> dict | None:
+    legacy = _LEGACY_DEFAULTS.get(part)
+    if not legacy or not isinstance(values, dict):
+        return values
+    return {**legacy, **values}
 
 
 def config_name(cfg: GraphTrainConfig | NodeTrainConfig) -> str:
@@ -213,7 +225,7 @@ def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
 
 def _projected(cfg) -> bool:
     """Whether a graph config evaluates the head outputs (``embedding="head"``)."""
-    if cfg.embedding not in (None, "encoder", "head"):
+    if cfg.embedding not in ("encoder", "head"):
         raise ValueError(f"graph embedding must be 'encoder' or 'head', got "
                          f"{cfg.embedding!r}.")
     return cfg.embedding == "head"
@@ -258,7 +270,8 @@ def training_signature(config: dict) -> dict:
     """The part of a run's ``config.json`` that decides what is trained: two run
     directories with equal signatures hold embeddings of the same configuration
     (``--resume`` refuses a directory whose signature differs)."""
-    return {k: _trained_part(config.get(k)) for k in _TRAINING_KEYS}
+    return {k: _trained_part(_with_legacy_defaults(k, config.get(k)))
+            for k in _TRAINING_KEYS}
 
 
 def _check_resumable(old: dict, new: dict, path: Path) -> None:

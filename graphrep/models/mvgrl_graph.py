@@ -22,12 +22,12 @@ with every other graph of the mini-batch supplying the negatives
 (:func:`shared.losses.local_global_loss`, ``estimator="jsd"``). Graphs are
 batched the PyG way (one disjoint union, no padding).
 
-The graph representation for evaluation is :math:`h_G^{\alpha} + h_G^{\beta}`
-(the encoders' ``L * D`` readouts, before the heads) by default, or with
-``projected=True`` :math:`f_\omega(h_G^{\alpha}) + f_\omega(h_G^{\beta})`
-(``D`` wide), which is what the release's and DGL's ``embed`` return: the
-paper's eq. (3) maps the concatenated readouts to ``D`` dimensions, and the
-release implements that map as the graph head.
+The graph representation for evaluation is
+:math:`f_\omega(h_G^{\alpha}) + f_\omega(h_G^{\beta})` (``D`` wide), what the
+release's and DGL's ``embed`` return: the paper's eq. (3) maps the concatenated
+readouts to ``D`` dimensions, and the release implements that map as the graph
+head. ``projected=False`` gives the encoders' readouts
+:math:`h_G^{\alpha} + h_G^{\beta}` (``L * D`` wide) instead.
 """
 from __future__ import annotations
 
@@ -102,10 +102,11 @@ class MVGRLGraph(nn.Module):
 
     def embed(self, x: Tensor, adj_edge_index: Tensor, adj_edge_weight: Tensor,
               diff_edge_index: Tensor, diff_edge_weight: Tensor, batch: Tensor,
-              num_graphs: int | None = None, projected: bool = False) -> Tensor:
-        """Graph embeddings ``h_G^adj + h_G^diff``: ``[G, L*D]``; with
-        ``projected``, ``f_omega(h_G^adj) + f_omega(h_G^diff)``: ``[G, D]``
-        (the release's and DGL's evaluation embedding)."""
+              num_graphs: int | None = None, projected: bool = True) -> Tensor:
+        """Graph embeddings ``f_omega(h_G^adj) + f_omega(h_G^diff)``: ``[G, D]``
+        (the release's and DGL's evaluation embedding); with
+        ``projected=False``, the encoder readouts ``h_G^adj + h_G^diff``:
+        ``[G, L*D]``."""
         _, g_a, _, g_d = self.encode(x, adj_edge_index, adj_edge_weight,
                                      diff_edge_index, diff_edge_weight, batch,
                                      num_graphs)

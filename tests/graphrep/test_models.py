@@ -191,13 +191,14 @@ def test_graph_model_shapes_and_loss(mutag):
     loss.backward()
     assert all(p.grad is not None for p in m.encoder_adj.parameters())
     emb = m.embed(data.x, data.adj_edge_index, data.adj_edge_weight,
-                  data.diff_edge_index, data.diff_edge_weight, data.batch, 8)
+                  data.diff_edge_index, data.diff_edge_weight, data.batch, 8,
+                  projected=False)
     assert emb.shape == (8, 32)
 
 
 def test_graph_embedding_through_the_head(mutag):
-    """``projected=True`` is f_omega(h_G^adj) + f_omega(h_G^diff) (the release's
-    embed), not f_omega of the sum: the head is not linear."""
+    """The default embedding is f_omega(h_G^adj) + f_omega(h_G^diff) (the
+    release's embed), not f_omega of the sum: the head is not linear."""
     graphs = attach_graph_views(mutag.graphs[:8], DiffusionOptions(), progress=False)
     data = next(iter(DataLoader(graphs, batch_size=8)))
     torch.manual_seed(0)
@@ -205,11 +206,11 @@ def test_graph_embedding_through_the_head(mutag):
     views = (data.x, data.adj_edge_index, data.adj_edge_weight,
              data.diff_edge_index, data.diff_edge_weight, data.batch, 8)
     _, g_a, _, g_d = m.encode(*views)
-    head = m.embed(*views, projected=True)
+    head = m.embed(*views)
     assert head.shape == (8, 16)
     assert torch.allclose(head, m.global_head(g_a) + m.global_head(g_d))
     assert not torch.allclose(head, m.global_head(g_a + g_d), atol=1e-3)
-    assert torch.equal(m.embed(*views), g_a + g_d)
+    assert torch.equal(m.embed(*views, projected=False), g_a + g_d)
 
 
 @pytest.mark.parametrize("frozen", [None, True])
@@ -360,31 +361,33 @@ def test_cli_errors(capsys):
 
 def test_graph_embedding_option(data_dir, cache_dir, tmp_path):
     from graphrep.cli import _options, build_parser, main
-    from graphrep.experiment import _projected, training_signature
+    from graphrep.experiment import RunOptions, _projected, training_signature
     from graphrep.train import GraphTrainConfig
 
     def opts(*argv):
         return _options(build_parser().parse_args(["bench", "--dataset", "MUTAG", *argv]))
 
-    assert opts().graph.embedding is None and opts().graph.frozen_encoders is None
+    assert opts().graph.embedding == "head" and opts().graph.frozen_encoders is None
     assert opts("--frozen-encoders").graph.frozen_encoders is True
-    assert opts("--graph-embedding", "encoder").graph.embedding is None
-    head = opts("--graph-embedding", "head")
-    assert head.graph.embedding == "head"
-    assert all(c.embedding == "head" for c in
-               opts("--graph-embedding", "head", "--layers", "2", "8").graph_configs())
-    # the encoder readout keeps the signature of run dirs written before the option
-    plain = opts().to_json()
+    enc = opts("--graph-embedding", "encoder")
+    assert enc.graph.embedding == "encoder"
+    assert all(c.embedding == "encoder" for c in
+               opts("--graph-embedding", "encoder", "--layers", "2", "8").graph_configs())
+    # run dirs written before the option hold encoder readouts: they resume with
+    # --graph-embedding encoder, and are refused under the new default
+    plain = enc.to_json()
     before = {**plain, "graph": {k: v for k, v in plain["graph"].items()
                                  if k != "embedding"}}
     assert training_signature(before) == training_signature(plain)
-    assert training_signature(head.to_json()) != training_signature(plain)
+    assert training_signature(before) != training_signature(opts().to_json())
+    assert RunOptions.from_json(before).graph.embedding == "encoder"
+    assert RunOptions.from_json(opts().to_json()).graph.embedding == "head"
     with pytest.raises(ValueError, match="'encoder' or 'head'"):
         _projected(GraphTrainConfig(embedding="heads"))
     # end to end: the stored embedding is the head's width, not L x hidden
     out = tmp_path / "head"
     assert main(["bench", "--dataset", "MUTAG", "--seeds", "0", "--epochs", "1",
-                 "--hidden", "16", "--layers", "3", "--graph-embedding", "head",
+                 "--hidden", "16", "--layers", "3",
                  "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
                  "--out-dir", str(out), "--quiet"]) == 0
     emb = torch.load(out / "L3-B128-E1" / "seed_0" / "embedding.pt",

@@ -49,15 +49,17 @@ def test_runs_on_disjoint_seeds_pool_into_one_row(table, tmp_path):
 
 
 def test_graph_ablations_are_labelled(table, tmp_path):
-    for name, embedding, frozen in (("enc", None, None), ("head", "head", None),
-                                    ("release", "head", True)):
+    for name, graph in (("legacy", {}), ("enc", {"embedding": "encoder"}),
+                        ("head", {"embedding": "head"}),
+                        ("release", {"embedding": "head", "frozen_encoders": True})):
         run = tmp_path / name
         run.mkdir()
         (run / "config.json").write_text(json.dumps(
             {"dataset": "MUTAG", "graph_level": True, "diffusion": {"kind": "ppr"},
-             "graph": {"num_layers": 2, "embedding": embedding,
-                       "frozen_encoders": frozen}}))
-    assert table.describe_diffusion(tmp_path / "enc") == "dense"
+             "graph": {"num_layers": 2, **graph}}))
+    # written before the option existed: the encoder readouts
+    assert table.describe_diffusion(tmp_path / "legacy") == "dense, encoder readout"
+    assert table.describe_diffusion(tmp_path / "enc") == "dense, encoder readout"
     assert table.describe_diffusion(tmp_path / "head") == "dense, head output"
     assert (table.describe_diffusion(tmp_path / "release")
             == "dense, GCNs frozen (release bug), head output")
