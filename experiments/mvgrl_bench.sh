@@ -120,3 +120,10 @@ $G bench --dataset IMDB-BINARY --layers 2 8 --batch-size 32 128 --epochs 20 --gr
 # its other 15 probe records predate the embedding digest, so a fresh clone re-running this
 # line re-probes them.
 $G bench --dataset IMDB-MULTI --layers 2 8 --batch-size 32 128 --epochs 20 --graph-embedding encoder --out-dir $R/IMDB-MULTI-ppr-sweep --quiet --resume
+
+# Paper protocol on head outputs (the default since session 11), same reduced grid.
+# IMDB-BINARY's L2-B128-E20 cell was copied (cp -rp) from $R/IMDB-BINARY-ppr-head, which
+# was trained with the same options.
+for D in MUTAG PTC_MR IMDB-BINARY; do
+  $G bench --dataset $D --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/$D-ppr-head-sweep --quiet --resume
+done

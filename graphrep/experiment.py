@@ -197,11 +197,12 @@ def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
     on_epoch = lambda rec: metrics.write({**tag, **rec})  # noqa: E731
     ds, extra = payload
     if opts.graph_level:
+        projected = _projected(cfg)  # a bad value fails before training, not after
         model = MVGRLGraph(ds.num_features, cfg.hidden_channels,
                            cfg.num_layers).to(device)
         res = train_graph_model(model, extra, cfg, seed, ckpt, on_epoch,
                                 opts.progress)
-        emb = _embed_graphs(model, extra, device, projected=_projected(cfg))
+        emb = _embed_graphs(model, extra, device, projected)
     else:
         data = ds.data
         model = MVGRL(data.num_features, cfg.hidden_channels).to(device)
@@ -233,7 +234,7 @@ def _projected(cfg) -> bool:
 
 @torch.no_grad()
 def _embed_graphs(model: MVGRLGraph, graphs: list, device: torch.device,
-                  projected: bool = False) -> torch.Tensor:
+                  projected: bool = True) -> torch.Tensor:
     from torch_geometric.loader import DataLoader
 
     model.eval()

@@ -373,7 +373,8 @@ def train_graph_model(
     gen = torch.Generator().manual_seed(seed)
     loader = DataLoader(graphs, batch_size=config.batch_size, shuffle=True,
                         generator=gen)
-    if config.frozen_encoders:  # Adam skips parameters that never get a gradient
+    if config.frozen_encoders:  # Adam skips parameters that never get a gradient;
+        # the encoders stay frozen (requires_grad False) after this call
         for p in (*model.encoder_adj.parameters(), *model.encoder_diff.parameters()):
             p.requires_grad_(False)
 
