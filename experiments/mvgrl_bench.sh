@@ -127,3 +127,7 @@ $G bench --dataset IMDB-MULTI --layers 2 8 --batch-size 32 128 --epochs 20 --gra
 for D in MUTAG PTC_MR IMDB-BINARY; do
   $G bench --dataset $D --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/$D-ppr-head-sweep --quiet --resume
 done
+# Encoder readout or head output, together with the configuration, per outer fold by inner CV.
+for D in MUTAG PTC_MR IMDB-BINARY; do
+  $G select --runs $R/$D-ppr-sweep $R/$D-ppr-head-sweep --out experiments/results/mvgrl_select/$D-grid-encoder-or-head.json
+done

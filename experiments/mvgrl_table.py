@@ -123,6 +123,12 @@ def collect(runs: Path) -> list:
     return rows + merged_rows(runs) + selected_rows(runs.parent / "mvgrl_select")
 
 
+def _candidate_label(candidate: str, candidates: list) -> str:
+    """``run`` for a run of one configuration, ``run/config`` for a grid's cells."""
+    run = candidate.split("/")[0]
+    return run if sum(c.split("/")[0] == run for c in candidates) == 1 else candidate
+
+
 def selected_rows(folder: Path) -> list:
     """One row per ``graphrep select`` result (the view or run chosen per outer fold by
     inner CV among run directories beside ``folder``): its seconds are the selection's
@@ -134,7 +140,8 @@ def selected_rows(folder: Path) -> list:
         runs = sorted({c.split("/")[0] for c in r["candidates"]})
         members = [json.loads((folder.parent / "mvgrl_runs" / run / "results.json").read_text())
                    for run in runs]
-        won = ", ".join(f"{c.split('/')[0]} {n}" for c, n in r["folds_won"].items())
+        won = ", ".join(f"{_candidate_label(c, r['candidates'])} {n}"
+                        for c, n in r["folds_won"].items())
         rows.append(_row({**r, "split": "graph-cv", "view": "chosen per fold",
                           "protocol": f"honest (folds won: {won}, tied {r['folds_tied']})",
                           "peak_rss_mb": max([r["peak_rss_mb"]]

@@ -63,3 +63,9 @@ def test_graph_ablations_are_labelled(table, tmp_path):
     assert table.describe_diffusion(tmp_path / "head") == "dense, head output"
     assert (table.describe_diffusion(tmp_path / "release")
             == "dense, GCNs frozen (release bug), head output")
+
+
+def test_selection_rows_name_a_grid_cell_by_its_config(table):
+    cands = ["a/L2-B32-E20", "a/L8-B32-E20", "b/L2-B128-E20"]
+    assert table._candidate_label("a/L8-B32-E20", cands) == "a/L8-B32-E20"
+    assert table._candidate_label("b/L2-B128-E20", cands) == "b"
