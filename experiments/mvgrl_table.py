@@ -48,10 +48,14 @@ def describe_diffusion(run: Path) -> str:
         parts.append(f"A + {d['self_loop_weight']:g}I")
     if (cfg.get("node") or {}).get("subsets") == "windows" and not cfg.get("graph_level"):
         parts.append("index windows")
-    graph = (cfg.get("graph") or {}) if cfg.get("graph_level") else {}
-    if graph.get("frozen_encoders"):
-        parts.append("GCNs frozen (release bug)")
-    if cfg.get("graph_level"):  # no key: written before the option, encoder readouts
+    if cfg.get("graph_level"):
+        from graphrep.experiment import training_signature
+
+        # the signature reads a config written before an option as that option's
+        # meaning then (no "embedding" key: the encoder readouts)
+        graph = training_signature(cfg)["graph"] or {}
+        if graph.get("frozen_encoders"):
+            parts.append("GCNs frozen (release bug)")
         parts.append("head output" if graph.get("embedding") == "head"
                      else "encoder readout")
     return ", ".join(parts)
