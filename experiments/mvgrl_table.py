@@ -46,19 +46,40 @@ def describe_diffusion(run: Path) -> str:
     parts += ["column min-max"] if d.get("column_scale") == "minmax" else []
     if d.get("self_loop_weight", 1.0) != 1.0:
         parts.append(f"A + {d['self_loop_weight']:g}I")
-    if (cfg.get("node") or {}).get("subsets") == "windows" and not cfg.get("graph_level"):
-        parts.append("index windows")
-    if cfg.get("graph_level"):
-        from graphrep.experiment import training_signature
+    from graphrep.experiment import training_signature
 
-        # the signature reads a config written before an option as that option's
-        # meaning then (no "embedding" key: the encoder readouts)
-        graph = training_signature(cfg)["graph"] or {}
+    # the signature reads a config written before an option as that option's meaning
+    # then (no "embedding" key: the encoder readouts; no "discriminator_init": xavier)
+    sig = training_signature(cfg)
+    if not cfg.get("graph_level") and cfg.get("node"):
+        node = sig["node"] or {}
+        if node.get("subsets") == "windows":
+            parts.append("index windows")
+        parts.append(f"{node.get('discriminator_init')} disc. init")
+    if cfg.get("graph_level"):
+        graph = sig["graph"] or {}
         if graph.get("frozen_encoders"):
             parts.append("GCNs frozen (release bug)")
         parts.append("head output" if graph.get("embedding") == "head"
                      else "encoder readout")
+        parts += _graph_config(cfg)
     return ", ".join(parts)
+
+
+def _graph_config(cfg: dict) -> list:
+    """A graph-level run of one configuration other than the defaults, named (e.g.
+    ``"L4 x 128, B64, E32"``); grids are named per cell by their ``paper`` rows."""
+    from graphrep.train import GraphTrainConfig
+
+    if any(len(cfg.get(k) or []) > 1 for k in ("layers_grid", "batch_grid", "epochs_grid")):
+        return []
+    d = GraphTrainConfig()
+    layers, hidden, batch, epochs = (cfg["graph"].get(k, getattr(d, k)) for k in (
+        "num_layers", "hidden_channels", "batch_size", "epochs"))
+    if (layers, hidden, batch, epochs) == (d.num_layers, d.hidden_channels,
+                                           d.batch_size, d.epochs):
+        return []
+    return [f"L{layers} x {hidden}, B{batch}, E{epochs}"]
 
 
 def _row(r: dict, name: str, diffusion: str = "") -> dict:

@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="node level, subgraph training: uniformly random node "
                             "subsets, or the release's contiguous index windows "
                             "(an ablation; Cora and CiteSeer need --no-full-batch)")
+        s.add_argument("--discriminator-init", default=None, choices=["bilinear", "xavier"],
+                       help="node level: initial scale of the bilinear discriminator: "
+                            "the release's (nn.Bilinear's Xavier fans; the default) or "
+                            "Xavier of the D x D matrix (16x wider; the default until "
+                            "session 12)")
         s.add_argument("--graph-embedding", default=None, choices=["head", "encoder"],
                        help="graph level: evaluate the graph projection head's outputs "
                             "(hidden wide; the default, as the release and DGL do) or "
@@ -153,6 +158,8 @@ def _options(args: argparse.Namespace):
         raise ValueError("--graph-embedding applies to graph-level datasets only.")
     if not graph and args.frozen_encoders:
         raise ValueError("--frozen-encoders applies to graph-level datasets only.")
+    if graph and args.discriminator_init is not None:
+        raise ValueError("--discriminator-init applies to node-level datasets only.")
     seeds = args.seeds if args.seeds is not None else list(range(5 if graph else 10))
     topk = args.topk if args.topk is not None or graph else NODE_TOPK
     eps, column_scale = args.eps, args.column_scale
@@ -215,6 +222,8 @@ def _options(args: argparse.Namespace):
         n = replace(n, full_batch=args.full_batch)  # None: decided by graph size
         if args.subsets != "random":  # random stays None: run dirs before the option resume
             n = replace(n, subsets=args.subsets)
+        if args.discriminator_init is not None:
+            n = replace(n, discriminator_init=args.discriminator_init)
         opts.node = n
     return opts
 

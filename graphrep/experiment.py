@@ -128,7 +128,8 @@ class RunOptions:
 
 #: What a ``config.json`` written before an option existed meant by its absence,
 #: where that differs from the option's default today.
-_LEGACY_DEFAULTS = {"graph": {"embedding": "encoder"}}
+_LEGACY_DEFAULTS = {"graph": {"embedding": "encoder"},
+                    "node": {"discriminator_init": "xavier"}}
 
 
 def _with_legacy_defaults(part: str, values: dict | None) -> dict | None:
@@ -205,7 +206,8 @@ def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
         emb = _embed_graphs(model, extra, device, projected)
     else:
         data = ds.data
-        model = MVGRL(data.num_features, cfg.hidden_channels).to(device)
+        model = MVGRL(data.num_features, cfg.hidden_channels,
+                      discriminator_init=cfg.discriminator_init).to(device)
         res = train_node_model(model, data.x, extra, cfg, seed, ckpt, on_epoch,
                                opts.progress)
         model.eval()
@@ -251,6 +253,9 @@ def _embed_graphs(model: MVGRLGraph, graphs: list, device: torch.device,
 #: whose ``config.json`` differs in any of them (its embeddings would be stale).
 _TRAINING_KEYS = ("dataset", "split", "diffusion", "node", "graph",
                   "layers_grid", "batch_grid", "epochs_grid")
+#: Keys that a run of the other level never reads (its config.json holds them anyway).
+_OTHER_LEVEL_KEYS = {True: ("node",), False: ("graph", "layers_grid", "batch_grid",
+                                              "epochs_grid")}
 
 
 #: Options inside the node/graph configs that do not change what is trained
@@ -270,14 +275,20 @@ def _trained_part(value):
 def training_signature(config: dict) -> dict:
     """The part of a run's ``config.json`` that decides what is trained: two run
     directories with equal signatures hold embeddings of the same configuration
-    (``--resume`` refuses a directory whose signature differs)."""
+    (``--resume`` refuses a directory whose signature differs). The options of the
+    other level (a node-level run's graph options and grids, a graph-level run's node
+    options) are left out: they change nothing it trains."""
+    graph_level = config.get("graph_level")
+    if graph_level is None and "dataset" in config:
+        graph_level = is_graph_level(config["dataset"])
+    other = () if graph_level is None else _OTHER_LEVEL_KEYS[bool(graph_level)]
     return {k: _trained_part(_with_legacy_defaults(k, config.get(k)))
-            for k in _TRAINING_KEYS}
+            for k in _TRAINING_KEYS if k not in other}
 
 
 def _check_resumable(old: dict, new: dict, path: Path) -> None:
     was, now = training_signature(old), training_signature(new)
-    diff = [k for k in _TRAINING_KEYS if k in old and was[k] != now[k]]
+    diff = [k for k in was if k in old and was[k] != now.get(k)]
     if diff:
         changes = []
         for k in diff:

@@ -128,6 +128,12 @@ class NodeTrainConfig:
     #: ``"windows"``, the release's contiguous index windows
     #: (:func:`~graphrep.subgraphs.sample_node_windows`), an ablation only.
     subsets: str | None = None
+    #: scale of the bilinear discriminator's initial weights
+    #: (:class:`~shared.heads.BilinearDiscriminator`): ``"bilinear"``, the release's
+    #: (``xavier_uniform_`` of ``nn.Bilinear``'s ``[1, D, D]`` weight, 16x smaller
+    #: at ``D = 512``), or ``"xavier"`` of the ``[D, D]`` matrix (this package's
+    #: default until session 12; run directories without the key hold it).
+    discriminator_init: str = "bilinear"
     checkpoint_every: int = 25
 
 

@@ -75,6 +75,14 @@ class BilinearDiscriminator(nn.Module):
     Computed as ``((x @ W) * y).sum(-1)``: the same scores as ``nn.Bilinear(dx, dy, 1)``
     without its ``[N, dx, dy]`` intermediate (2 GB for 2000 rows of 512 on current PyTorch).
 
+    ``init`` sets the scale of ``W`` (uniform in ``[-b, b]``, bias zero):
+
+    - ``"xavier"``: Xavier-uniform of the ``[Dx, Dy]`` matrix, ``b = sqrt(6 / (Dx + Dy))``.
+    - ``"bilinear"``: Xavier-uniform as ``nn.Bilinear``'s ``[1, Dx, Dy]`` weight reads it
+      (fan-in ``Dx Dy``, fan-out ``Dy``): ``b = sqrt(6 / (Dx Dy + Dy))``, 16x smaller at
+      ``Dx = Dy = 512``. What the DGI and MVGRL releases get from
+      ``xavier_uniform_(nn.Bilinear(...).weight)``.
+
     Shapes:
         - forward(x ``[N, Dx]``, y ``[N, Dy]`` or ``[Dy]`` broadcast) -> ``[N]`` logits.
         - score_matrix(x ``[N, Dx]``, y ``[M, Dy]``) -> ``[N, M]`` logits (every pair; CURL's
@@ -86,15 +94,23 @@ class BilinearDiscriminator(nn.Module):
         torch.Size([5])
     """
 
-    def __init__(self, dim_x: int, dim_y: int | None = None, bias: bool = True) -> None:
+    def __init__(self, dim_x: int, dim_y: int | None = None, bias: bool = True,
+                 init: Literal["xavier", "bilinear"] = "xavier") -> None:
         super().__init__()
+        if init not in ("xavier", "bilinear"):
+            raise ValueError(f"init must be 'xavier' or 'bilinear', got {init!r}")
         dim_y = dim_x if dim_y is None else dim_y
+        self.init = init
         self.weight = nn.Parameter(torch.empty(dim_x, dim_y))
         self.bias = nn.Parameter(torch.zeros(())) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.xavier_uniform_(self.weight)
+        if self.init == "bilinear":  # the fans of nn.Bilinear's [1, Dx, Dy] weight
+            with torch.no_grad():
+                nn.init.xavier_uniform_(self.weight.view(1, *self.weight.shape))
+        else:
+            nn.init.xavier_uniform_(self.weight)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 

@@ -40,15 +40,21 @@ class MVGRL(nn.Module):
     Args:
         in_channels: node feature width ``F``.
         hidden_channels: embedding width ``D`` (512 in the paper).
+        discriminator_init: initial scale of :math:`W`
+            (:class:`~shared.heads.BilinearDiscriminator`): ``"bilinear"``, the
+            release's (Xavier with ``nn.Bilinear``'s fans, ``b = \sqrt{6 / (D^2 + D)}``),
+            or ``"xavier"`` of the ``[D, D]`` matrix (16x wider at ``D = 512``).
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 512) -> None:
+    def __init__(self, in_channels: int, hidden_channels: int = 512,
+                 discriminator_init: str = "bilinear") -> None:
         super().__init__()
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.encoder_adj = GCNEncoder(in_channels, hidden_channels, 1)
         self.encoder_diff = GCNEncoder(in_channels, hidden_channels, 1)
-        self.discriminator = BilinearDiscriminator(hidden_channels)
+        self.discriminator = BilinearDiscriminator(hidden_channels,
+                                                   init=discriminator_init)
 
     def reset_parameters(self) -> None:
         self.encoder_adj.reset_parameters()

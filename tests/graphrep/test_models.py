@@ -395,6 +395,62 @@ def test_graph_embedding_option(data_dir, cache_dir, tmp_path):
     assert emb.shape == (188, 16)
 
 
+def test_discriminator_init_option(data_dir, cache_dir, tmp_path, capsys):
+    from graphrep.cli import _options, build_parser, main
+    from graphrep.experiment import RunOptions, training_signature
+
+    def opts(*argv):
+        return _options(build_parser().parse_args(["bench", "--dataset", "Cora", *argv]))
+
+    assert opts().node.discriminator_init == "bilinear"
+    old = opts("--discriminator-init", "xavier")
+    assert old.node.discriminator_init == "xavier"
+    # run dirs written before the option trained the wider init: they resume with
+    # --discriminator-init xavier and are refused under the new default
+    plain = old.to_json()
+    before = {**plain, "node": {k: v for k, v in plain["node"].items()
+                                if k != "discriminator_init"}}
+    assert training_signature(before) == training_signature(plain)
+    assert training_signature(before) != training_signature(opts().to_json())
+    assert RunOptions.from_json(before).node.discriminator_init == "xavier"
+    assert main(["bench", "--dataset", "MUTAG", "--discriminator-init", "xavier"]) == 2
+    assert "--discriminator-init applies to node-level" in capsys.readouterr().err
+    # end to end: the trained model starts from the chosen scale (lr 0 keeps it)
+    for init, bound in (("bilinear", (6 / (16 * 16 + 16)) ** 0.5), ("xavier", (6 / 32) ** 0.5)):
+        out = tmp_path / init
+        assert main(["train", "--dataset", "Cora", "--seeds", "0", "--epochs", "1",
+                     "--lr", "0", "--hidden", "16", "--discriminator-init", init,
+                     "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+                     "--out-dir", str(out), "--quiet"]) == 0
+        state = torch.load(out / "default" / "seed_0" / "checkpoint.pt",
+                           weights_only=False)["model"]
+        w = state["discriminator.weight"].abs().max()
+        assert 0.9 * bound < w <= bound
+
+
+def test_signature_ignores_the_other_levels_options(tmp_path):
+    """A node-level run dir resumes whatever the graph options' defaults became (and
+    the reverse): a default changed at one level must not lock out the other's runs."""
+    from graphrep.cli import _options, build_parser
+    from graphrep.experiment import _check_resumable, training_signature
+
+    def cfg(*argv):
+        return _options(build_parser().parse_args(["bench", *argv])).to_json()
+
+    node = cfg("--dataset", "Cora")
+    other = {**node, "graph": {**node["graph"], "embedding": "encoder", "num_layers": 8}}
+    assert training_signature(other) == training_signature(node)
+    _check_resumable(other, node, tmp_path)
+    graph = cfg("--dataset", "MUTAG")
+    other = {**graph, "node": {**graph["node"], "discriminator_init": "xavier"}}
+    assert training_signature(other) == training_signature(graph)
+    _check_resumable(other, graph, tmp_path)
+    # while a change of the run's own level is still refused, naming the option
+    changed = {**graph, "graph": {**graph["graph"], "num_layers": 8}}
+    with pytest.raises(ValueError, match="graph.num_layers: 8 -> 2"):
+        _check_resumable(changed, graph, tmp_path)
+
+
 def test_subsets_option_reaches_the_node_config():
     from graphrep.cli import _options, build_parser
     from graphrep.experiment import training_signature
@@ -551,7 +607,8 @@ def test_training_on_dense_views_follows_the_sparse_path(dense_graph, full_batch
         cfg = NodeTrainConfig(hidden_channels=32, epochs=8, lr=1e-2, sample_size=100,
                               batch_size=2, full_batch=full_batch, dense_views=dense_views)
         torch.manual_seed(0)
-        m = MVGRL(x.size(1), 32)
+        # the wider init moves this small synthetic loss within 8 steps
+        m = MVGRL(x.size(1), 32, discriminator_init="xavier")
         return train_node_model(m, x, views, cfg, seed=0, progress=False).losses
 
     dense, sparse = run(None), run(False)

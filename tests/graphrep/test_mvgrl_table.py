@@ -44,14 +44,17 @@ def test_runs_on_disjoint_seeds_pool_into_one_row(table, tmp_path):
     assert row["ours_mean"] == pytest.approx(82.67, abs=0.01)
     assert row["val_mean"] == "80.00"  # every member's validation nodes, not the first's
     assert row["seconds"] == 20.0 and row["peak_rss_mb"] == 102
-    assert row["diffusion"] == "dense, index windows"
-    assert table.describe_diffusion(tmp_path / "c") == "dense"
+    # written before the discriminator-init option: the wider Xavier init
+    assert row["diffusion"] == "dense, index windows, xavier disc. init"
+    assert table.describe_diffusion(tmp_path / "c") == "dense, xavier disc. init"
 
 
 def test_graph_ablations_are_labelled(table, tmp_path):
     for name, graph in (("legacy", {}), ("enc", {"embedding": "encoder"}),
                         ("head", {"embedding": "head"}),
-                        ("release", {"embedding": "head", "frozen_encoders": True})):
+                        ("release", {"embedding": "head", "frozen_encoders": True}),
+                        ("dgl", {"embedding": "head", "num_layers": 4,
+                                 "hidden_channels": 128, "batch_size": 64, "epochs": 32})):
         run = tmp_path / name
         run.mkdir()
         (run / "config.json").write_text(json.dumps(
@@ -63,6 +66,9 @@ def test_graph_ablations_are_labelled(table, tmp_path):
     assert table.describe_diffusion(tmp_path / "head") == "dense, head output"
     assert (table.describe_diffusion(tmp_path / "release")
             == "dense, GCNs frozen (release bug), head output")
+    # one configuration other than the defaults is named (a grid names its cells)
+    assert (table.describe_diffusion(tmp_path / "dgl")
+            == "dense, head output, L4 x 128, B64, E32")
 
 
 def test_selection_rows_name_a_grid_cell_by_its_config(table):

@@ -47,3 +47,23 @@ def test_projection_head_bad_args():
         ProjectionHead(4, 4, 4, num_layers=0)
     with pytest.raises(ValueError, match="activation"):
         ProjectionHead(4, 4, 4, activation="tanh")
+
+
+def test_bilinear_init_has_nn_bilinear_fans():
+    # "bilinear" draws W as xavier_uniform_ does for nn.Bilinear's [1, Dx, Dy] weight
+    # (the DGI / MVGRL releases): same values from the same seed, bound sqrt(6/(DxDy+Dy))
+    torch.manual_seed(3)
+    ref = torch.nn.Bilinear(512, 256, 1)
+    torch.manual_seed(4)
+    torch.nn.init.xavier_uniform_(ref.weight)
+    torch.manual_seed(4)
+    disc = BilinearDiscriminator(512, 256, init="bilinear")
+    torch.testing.assert_close(disc.weight, ref.weight[0])
+    bound = (6 / (512 * 256 + 256)) ** 0.5
+    assert disc.weight.abs().max() <= bound < 1.01 * disc.weight.abs().max()
+    # the default is Xavier of the [Dx, Dy] matrix: sqrt(171) ~ 13x wider here
+    wide = BilinearDiscriminator(512, 256).weight.abs().max()
+    assert wide > 10 * bound and wide <= (6 / (512 + 256)) ** 0.5
+    assert float(disc.bias) == 0.0
+    with pytest.raises(ValueError, match="init must be"):
+        BilinearDiscriminator(4, init="kaiming")
