@@ -10,42 +10,45 @@ R=experiments/results/mvgrl_runs
 G="python -m graphrep"
 S10="0 1 2 3 4 5 6 7 8 9"
 
+# Node-level runs up to session 11 initialised the discriminator with Xavier of its
+# D x D matrix; since session 12 the default is the release's 16x smaller scale
+# (see the end of this file), so their lines pass --discriminator-init xavier.
 # Node level: Cora on the paper's (pygcn) split and on the Planetoid public split,
 # honest protocol (probe C chosen on validation nodes) then the release's probe.
-$G bench --dataset Cora --split pygcn  --seeds $S10 --out-dir $R/Cora-pygcn-ppr  --quiet --resume
-$G eval  --dataset Cora --split pygcn  --seeds $S10 --out-dir $R/Cora-pygcn-ppr  --quiet --protocol paper
-$G bench --dataset Cora --split public --seeds $S10 --out-dir $R/Cora-public-ppr --quiet --resume
-$G eval  --dataset Cora --split public --seeds $S10 --out-dir $R/Cora-public-ppr --quiet --protocol paper
-$G bench --dataset CiteSeer --seeds 0 1 2 3 4 --out-dir $R/CiteSeer-public-ppr --quiet --resume
-$G eval  --dataset CiteSeer --seeds 0 1 2 3 4 --out-dir $R/CiteSeer-public-ppr --quiet --protocol paper
+$G bench --dataset Cora --discriminator-init xavier --split pygcn  --seeds $S10 --out-dir $R/Cora-pygcn-ppr  --quiet --resume
+$G eval  --dataset Cora --discriminator-init xavier --split pygcn  --seeds $S10 --out-dir $R/Cora-pygcn-ppr  --quiet --protocol paper
+$G bench --dataset Cora --discriminator-init xavier --split public --seeds $S10 --out-dir $R/Cora-public-ppr --quiet --resume
+$G eval  --dataset Cora --discriminator-init xavier --split public --seeds $S10 --out-dir $R/Cora-public-ppr --quiet --protocol paper
+$G bench --dataset CiteSeer --discriminator-init xavier --seeds 0 1 2 3 4 --out-dir $R/CiteSeer-public-ppr --quiet --resume
+$G eval  --dataset CiteSeer --discriminator-init xavier --seeds 0 1 2 3 4 --out-dir $R/CiteSeer-public-ppr --quiet --protocol paper
 # The release's own hyperparameters, fixed in advance (not chosen here): adjacency view
 # A + 2I, 4 random subgraphs of 2000 nodes per step, early stopping on the training loss
 # with patience 20 (at most 3000 epochs). PPR kept to its top 256 entries per node: the
 # release's dense view trains too slowly through the sparse subgraph path for 10 seeds here.
 # (session 8; 8-12 minutes per seed on the shared machine.)
-$G bench --dataset Cora --split pygcn --topk 256 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --seeds $S10 --out-dir $R/Cora-pygcn-ppr-release-top256 --quiet --resume
-$G eval --protocol paper --dataset Cora --split pygcn --topk 256 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --seeds $S10 --out-dir $R/Cora-pygcn-ppr-release-top256 --quiet
+$G bench --dataset Cora --discriminator-init xavier --split pygcn --topk 256 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --seeds $S10 --out-dir $R/Cora-pygcn-ppr-release-top256 --quiet --resume
+$G eval --protocol paper --dataset Cora --discriminator-init xavier --split pygcn --topk 256 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --seeds $S10 --out-dir $R/Cora-pygcn-ppr-release-top256 --quiet
 # The same with the release's exact, unsparsified PPR view (--topk 0), on both splits:
 # since session 9 training holds such a view dense and multiplies [4, 2000, 2000] blocks
 # (experiments/bench_node_views.py), which made it practical.
 REL="--topk 0 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --seeds $S10"
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --split $SPLIT $REL --out-dir $R/Cora-$SPLIT-ppr-release-dense --quiet --resume
-  $G eval --protocol paper --dataset Cora --split $SPLIT $REL --out-dir $R/Cora-$SPLIT-ppr-release-dense --quiet
+  $G bench --dataset Cora --discriminator-init xavier --split $SPLIT $REL --out-dir $R/Cora-$SPLIT-ppr-release-dense --quiet --resume
+  $G eval --protocol paper --dataset Cora --discriminator-init xavier --split $SPLIT $REL --out-dir $R/Cora-$SPLIT-ppr-release-dense --quiet
 done
 # Ablation (session 10): the same, with the release's contiguous index windows instead of
 # random node subsets (--subsets windows), to test whether its sampler explains the gap to
 # 86.8. Two halves of the seeds, run side by side; mvgrl_table.py pools them.
 RELW="--topk 0 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20 --subsets windows"
 for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
-  $G bench --dataset Cora --split pygcn $RELW --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-windows-${HALF##*:} --quiet --resume
-  $G eval --protocol paper --dataset Cora --split pygcn $RELW --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-windows-${HALF##*:} --quiet
+  $G bench --dataset Cora --discriminator-init xavier --split pygcn $RELW --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-windows-${HALF##*:} --quiet --resume
+  $G eval --protocol paper --dataset Cora --discriminator-init xavier --split pygcn $RELW --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-windows-${HALF##*:} --quiet
 done
 # PPR vs heat kernel on both Cora splits.
 # (3 seeds until session 6, then extended to the 10 the node-level protocol asks for;
 # the public split added in session 6.)
-$G bench --dataset Cora --split pygcn --view heat --seeds $S10 --out-dir $R/Cora-pygcn-heat --quiet --resume
-$G bench --dataset Cora --split public --view heat --seeds $S10 --out-dir $R/Cora-public-heat --quiet --resume
+$G bench --dataset Cora --discriminator-init xavier --split pygcn --view heat --seeds $S10 --out-dir $R/Cora-pygcn-heat --quiet --resume
+$G bench --dataset Cora --discriminator-init xavier --split public --view heat --seeds $S10 --out-dir $R/Cora-public-heat --quiet --resume
 
 # Graph level, honest protocol (C by inner CV), 5 seeds. The shared SVC
 # probe (10 outer x 5 inner folds x 7 C, LinearSVC max_iter 1000 as in the
@@ -90,10 +93,10 @@ done
 
 # CiteSeer to 10 seeds (reuses seeds 0-4). Its default diffusion is the release's
 # (eps 0.01 + column min-max, chosen on validation nodes over top-64); top-64 for comparison.
-$G bench --dataset CiteSeer --seeds $S10 --out-dir $R/CiteSeer-public-ppr --quiet --resume
-$G eval  --dataset CiteSeer --seeds $S10 --out-dir $R/CiteSeer-public-ppr --quiet --protocol paper
-$G bench --dataset CiteSeer --topk 64 --seeds $S10 --out-dir $R/CiteSeer-public-ppr-top64 --quiet --resume
-$G eval  --dataset CiteSeer --topk 64 --seeds $S10 --out-dir $R/CiteSeer-public-ppr-top64 --quiet --protocol paper
+$G bench --dataset CiteSeer --discriminator-init xavier --seeds $S10 --out-dir $R/CiteSeer-public-ppr --quiet --resume
+$G eval  --dataset CiteSeer --discriminator-init xavier --seeds $S10 --out-dir $R/CiteSeer-public-ppr --quiet --protocol paper
+$G bench --dataset CiteSeer --discriminator-init xavier --topk 64 --seeds $S10 --out-dir $R/CiteSeer-public-ppr-top64 --quiet --resume
+$G eval  --dataset CiteSeer --discriminator-init xavier --topk 64 --seeds $S10 --out-dir $R/CiteSeer-public-ppr-top64 --quiet --protocol paper
 
 # REDDIT-BINARY (2000 graphs, ~430 nodes, up to 3782): dense per-graph PPR
 # would keep ~1e9 entries, so the diffusion is cut to the top 32 per node
@@ -130,4 +133,33 @@ done
 # Encoder readout or head output, together with the configuration, per outer fold by inner CV.
 for D in MUTAG PTC_MR IMDB-BINARY; do
   $G select --runs $R/$D-ppr-sweep $R/$D-ppr-head-sweep --out experiments/results/mvgrl_select/$D-grid-encoder-or-head.json
+done
+
+# Session 12. The release initialises its discriminator with xavier_uniform_ on
+# nn.Bilinear's [1, 512, 512] weight, whose fans (512 x 512 in, 512 out) make it 16x
+# smaller than Xavier of the 512 x 512 matrix that this package drew before. Chosen on
+# validation nodes (Cora pygcn 86.10 vs 85.60, public 81.86 vs 81.72; same 10 seeds),
+# it is the default since; the default runs again, in new directories.
+$G bench --dataset Cora --split pygcn --out-dir $R/Cora-pygcn-ppr-bilinear-init --quiet --resume
+$G eval --dataset Cora --split pygcn --out-dir $R/Cora-pygcn-ppr-bilinear-init --quiet --protocol paper
+$G bench --dataset Cora --split public --out-dir $R/Cora-public-ppr-bilinear-init --quiet --resume
+$G eval --dataset Cora --split public --out-dir $R/Cora-public-ppr-bilinear-init --quiet --protocol paper
+$G bench --dataset CiteSeer --out-dir $R/CiteSeer-public-ppr-bilinear-init --quiet --resume
+$G eval --dataset CiteSeer --out-dir $R/CiteSeer-public-ppr-bilinear-init --quiet --protocol paper
+
+# Graph level, DGL's example settings as its README runs them, fixed in advance (not
+# chosen here): MUTAG 4 layers x 32, batch 64, 20 epochs; PTC_MR 4 x 128, batch 64,
+# 32 epochs; IMDB 2 x 512, batch 64, 20 epochs. Head output, as DGL evaluates.
+$G bench --dataset MUTAG --layers 4 --hidden 32 --batch-size 64 --epochs 20 --out-dir $R/MUTAG-ppr-head-dgl --quiet --resume
+$G bench --dataset PTC_MR --layers 4 --hidden 128 --batch-size 64 --epochs 32 --out-dir $R/PTC_MR-ppr-head-dgl --quiet --resume
+$G bench --dataset IMDB-BINARY --layers 2 --hidden 512 --batch-size 64 --epochs 20 --out-dir $R/IMDB-BINARY-ppr-head-dgl --quiet --resume
+$G bench --dataset MUTAG --view heat --layers 4 --hidden 32 --batch-size 64 --epochs 20 --out-dir $R/MUTAG-heat-head-dgl --quiet --resume
+$G bench --dataset PTC_MR --view heat --layers 4 --hidden 128 --batch-size 64 --epochs 32 --out-dir $R/PTC_MR-heat-head-dgl --quiet --resume
+# Our default or DGL's settings (and, on MUTAG and PTC_MR, the view too) chosen per
+# outer fold by inner CV: an honest protocol over configurations fixed in advance.
+for D in MUTAG PTC_MR IMDB-BINARY; do
+  $G select --runs $R/$D-ppr-head $R/$D-ppr-head-dgl --out experiments/results/mvgrl_select/$D-default-or-dgl.json
+done
+for D in MUTAG PTC_MR; do
+  $G select --runs $R/$D-ppr-head $R/$D-heat-head $R/$D-ppr-head-dgl $R/$D-heat-head-dgl --out experiments/results/mvgrl_select/$D-view-and-default-or-dgl.json
 done
