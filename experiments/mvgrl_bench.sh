@@ -85,6 +85,9 @@ for D in MUTAG PTC_MR; do
   $G select --runs $R/$D-ppr $R/$D-ppr-head --out experiments/results/mvgrl_select/$D-encoder-or-head.json
   $G select --runs $R/$D-ppr-head $R/$D-heat-head --out experiments/results/mvgrl_select/$D-ppr-or-heat-head.json
 done
+# IMDB-MULTI likewise (session 12): its encoder-readout run's probe records predated the
+# stored inner-CV scores, so the run line above re-trained (bit for bit) and re-probed it.
+$G select --runs $R/IMDB-MULTI-ppr $R/IMDB-MULTI-ppr-head --out experiments/results/mvgrl_select/IMDB-MULTI-encoder-or-head.json
 # What the release trains (an ablation): its GCN layers sit in a Python list, so only
 # the heads learn; the encoders keep their initial weights, evaluated on the heads.
 for D in MUTAG PTC_MR; do
