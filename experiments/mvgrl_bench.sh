@@ -166,3 +166,18 @@ done
 for D in MUTAG PTC_MR; do
   $G select --runs $R/$D-ppr-head $R/$D-heat-head $R/$D-ppr-head-dgl $R/$D-heat-head-dgl --out experiments/results/mvgrl_select/$D-view-and-default-or-dgl.json
 done
+
+# The release's hyperparameters (as above: PPR top-256, A + 2I, 4 random 2000-node
+# subgraphs per step, early stopping with patience 20) with the release's discriminator
+# init, the default since session 12. Halves of the seeds run side by side;
+# mvgrl_table.py pools them. Then the heat-kernel view at the new defaults.
+REL256="--topk 256 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20"
+for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
+  $G bench --dataset Cora --split pygcn $REL256 --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-top256-bilinear-init-${HALF##*:} --quiet --resume
+  $G eval --protocol paper --dataset Cora --split pygcn $REL256 --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-top256-bilinear-init-${HALF##*:} --quiet
+done
+$G bench --dataset Cora --split public $REL256 --seeds 0 1 2 3 4 --out-dir $R/Cora-public-ppr-release-top256-bilinear-init-s0-4 --quiet --resume
+$G eval --protocol paper --dataset Cora --split public $REL256 --seeds 0 1 2 3 4 --out-dir $R/Cora-public-ppr-release-top256-bilinear-init-s0-4 --quiet
+for SPLIT in pygcn public; do
+  $G bench --dataset Cora --split $SPLIT --view heat --out-dir $R/Cora-$SPLIT-heat-bilinear-init --quiet --resume
+done
