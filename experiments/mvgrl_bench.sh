@@ -176,8 +176,10 @@ for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
   $G bench --dataset Cora --split pygcn $REL256 --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-top256-bilinear-init-${HALF##*:} --quiet --resume
   $G eval --protocol paper --dataset Cora --split pygcn $REL256 --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-top256-bilinear-init-${HALF##*:} --quiet
 done
-$G bench --dataset Cora --split public $REL256 --seeds 0 1 2 3 4 --out-dir $R/Cora-public-ppr-release-top256-bilinear-init-s0-4 --quiet --resume
-$G eval --protocol paper --dataset Cora --split public $REL256 --seeds 0 1 2 3 4 --out-dir $R/Cora-public-ppr-release-top256-bilinear-init-s0-4 --quiet
+for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
+  $G bench --dataset Cora --split public $REL256 --seeds ${HALF%%:*} --out-dir $R/Cora-public-ppr-release-top256-bilinear-init-${HALF##*:} --quiet --resume
+  $G eval --protocol paper --dataset Cora --split public $REL256 --seeds ${HALF%%:*} --out-dir $R/Cora-public-ppr-release-top256-bilinear-init-${HALF##*:} --quiet
+done
 for SPLIT in pygcn public; do
   $G bench --dataset Cora --split $SPLIT --view heat --out-dir $R/Cora-$SPLIT-heat-bilinear-init --quiet --resume
 done

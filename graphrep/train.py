@@ -117,9 +117,7 @@ class NodeTrainConfig:
 
     CiteSeer (its eps 0.01 + min-max view) agrees: val 73.36 -> 73.78 (test
     71.97 -> 72.65). All three sets' validation nodes favour the release's
-    scale, so it is the default. A single shared PReLU slope, the release's other difference in
-    this model, tied on pygcn (val 86.20, test 85.75, on top of the new init)
-    and was not adopted.
+    scale, so it is the default.
     """
 
     hidden_channels: int = 512
