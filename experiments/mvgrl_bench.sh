@@ -156,6 +156,7 @@ $G eval --dataset CiteSeer --out-dir $R/CiteSeer-public-ppr-bilinear-init --quie
 $G bench --dataset MUTAG --layers 4 --hidden 32 --batch-size 64 --epochs 20 --out-dir $R/MUTAG-ppr-head-dgl --quiet --resume
 $G bench --dataset PTC_MR --layers 4 --hidden 128 --batch-size 64 --epochs 32 --out-dir $R/PTC_MR-ppr-head-dgl --quiet --resume
 $G bench --dataset IMDB-BINARY --layers 2 --hidden 512 --batch-size 64 --epochs 20 --out-dir $R/IMDB-BINARY-ppr-head-dgl --quiet --resume
+$G bench --dataset IMDB-MULTI --layers 2 --hidden 512 --batch-size 64 --epochs 20 --out-dir $R/IMDB-MULTI-ppr-head-dgl --quiet --resume
 $G bench --dataset MUTAG --view heat --layers 4 --hidden 32 --batch-size 64 --epochs 20 --out-dir $R/MUTAG-heat-head-dgl --quiet --resume
 $G bench --dataset PTC_MR --view heat --layers 4 --hidden 128 --batch-size 64 --epochs 32 --out-dir $R/PTC_MR-heat-head-dgl --quiet --resume
 # Our default or DGL's settings (and, on MUTAG and PTC_MR, the view too) chosen per
