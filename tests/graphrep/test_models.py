@@ -20,6 +20,18 @@ from graphrep.train import NodeTrainConfig, train_node_model
 from graphrep.views import DiffusionOptions, attach_graph_views, node_views
 
 
+def _bench_options(*argv):
+    """The RunOptions that ``graphrep bench ARGV`` builds."""
+    from graphrep.cli import _options, build_parser
+
+    return _options(build_parser().parse_args(["bench", *argv]))
+
+
+def _written_before(config: dict, part: str, key: str) -> dict:
+    """``config`` (a config.json dict) as written before option ``part.key`` existed."""
+    return {**config, part: {k: v for k, v in config[part].items() if k != key}}
+
+
 @pytest.fixture(scope="module")
 def cora_views(cora):
     return node_views(cora.data.edge_index, cora.data.num_nodes,
@@ -360,12 +372,12 @@ def test_cli_errors(capsys):
 
 
 def test_graph_embedding_option(data_dir, cache_dir, tmp_path):
-    from graphrep.cli import _options, build_parser, main
+    from graphrep.cli import main
     from graphrep.experiment import RunOptions, _projected, training_signature
     from graphrep.train import GraphTrainConfig
 
     def opts(*argv):
-        return _options(build_parser().parse_args(["bench", "--dataset", "MUTAG", *argv]))
+        return _bench_options("--dataset", "MUTAG", *argv)
 
     assert opts().graph.embedding == "head" and opts().graph.frozen_encoders is None
     assert opts("--frozen-encoders").graph.frozen_encoders is True
@@ -376,8 +388,7 @@ def test_graph_embedding_option(data_dir, cache_dir, tmp_path):
     # run dirs written before the option hold encoder readouts: they resume with
     # --graph-embedding encoder, and are refused under the new default
     plain = enc.to_json()
-    before = {**plain, "graph": {k: v for k, v in plain["graph"].items()
-                                 if k != "embedding"}}
+    before = _written_before(plain, "graph", "embedding")
     assert training_signature(before) == training_signature(plain)
     assert training_signature(before) != training_signature(opts().to_json())
     assert RunOptions.from_json(before).graph.embedding == "encoder"
@@ -396,11 +407,11 @@ def test_graph_embedding_option(data_dir, cache_dir, tmp_path):
 
 
 def test_discriminator_init_option(data_dir, cache_dir, tmp_path, capsys):
-    from graphrep.cli import _options, build_parser, main
+    from graphrep.cli import main
     from graphrep.experiment import RunOptions, training_signature
 
     def opts(*argv):
-        return _options(build_parser().parse_args(["bench", "--dataset", "Cora", *argv]))
+        return _bench_options("--dataset", "Cora", *argv)
 
     assert opts().node.discriminator_init == "bilinear"
     old = opts("--discriminator-init", "xavier")
@@ -408,8 +419,7 @@ def test_discriminator_init_option(data_dir, cache_dir, tmp_path, capsys):
     # run dirs written before the option trained the wider init: they resume with
     # --discriminator-init xavier and are refused under the new default
     plain = old.to_json()
-    before = {**plain, "node": {k: v for k, v in plain["node"].items()
-                                if k != "discriminator_init"}}
+    before = _written_before(plain, "node", "discriminator_init")
     assert training_signature(before) == training_signature(plain)
     assert training_signature(before) != training_signature(opts().to_json())
     assert RunOptions.from_json(before).node.discriminator_init == "xavier"
@@ -431,11 +441,10 @@ def test_discriminator_init_option(data_dir, cache_dir, tmp_path, capsys):
 def test_signature_ignores_the_other_levels_options(tmp_path):
     """A node-level run dir resumes whatever the graph options' defaults became (and
     the reverse): a default changed at one level must not lock out the other's runs."""
-    from graphrep.cli import _options, build_parser
     from graphrep.experiment import _check_resumable, training_signature
 
     def cfg(*argv):
-        return _options(build_parser().parse_args(["bench", *argv])).to_json()
+        return _bench_options(*argv).to_json()
 
     node = cfg("--dataset", "Cora")
     other = {**node, "graph": {**node["graph"], "embedding": "encoder", "num_layers": 8}}
@@ -452,19 +461,17 @@ def test_signature_ignores_the_other_levels_options(tmp_path):
 
 
 def test_subsets_option_reaches_the_node_config():
-    from graphrep.cli import _options, build_parser
     from graphrep.experiment import training_signature
 
     def node(*argv):
-        return _options(build_parser().parse_args(["bench", "--dataset", "Cora", *argv])).node
+        return _bench_options("--dataset", "Cora", *argv).node
 
     assert node().subsets is None and node("--subsets", "random").subsets is None
-    windows = _options(build_parser().parse_args(
-        ["bench", "--dataset", "Cora", "--subsets", "windows"]))
+    windows = _bench_options("--dataset", "Cora", "--subsets", "windows")
     assert windows.node.subsets == "windows"
     # random subsets keep the signature of run dirs written before the option existed
-    plain = _options(build_parser().parse_args(["bench", "--dataset", "Cora"])).to_json()
-    before = {**plain, "node": {k: v for k, v in plain["node"].items() if k != "subsets"}}
+    plain = _bench_options("--dataset", "Cora").to_json()
+    before = _written_before(plain, "node", "subsets")
     assert training_signature(before) == training_signature(plain)
     assert training_signature(windows.to_json()) != training_signature(plain)
 
@@ -498,10 +505,8 @@ def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
 
 
 def test_node_diffusion_defaults_per_dataset():
-    from graphrep.cli import _options, build_parser
-
     def diffusion(*argv):
-        return _options(build_parser().parse_args(["bench", *argv])).diffusion
+        return _bench_options(*argv).diffusion
 
     cite = diffusion("--dataset", "citeseer")
     assert (cite.topk, cite.eps, cite.column_scale) == (None, 0.01, "minmax")
@@ -620,11 +625,8 @@ def test_training_on_dense_views_follows_the_sparse_path(dense_graph, full_batch
 
 
 def test_device_defaults_to_cuda_when_present(monkeypatch):
-    from graphrep.cli import _options, build_parser
-
     def device(*argv):
-        return _options(build_parser().parse_args(["bench", "--dataset", "MUTAG",
-                                                   *argv])).device
+        return _bench_options("--dataset", "MUTAG", *argv).device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert device() == "cpu"
