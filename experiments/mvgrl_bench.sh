@@ -184,3 +184,12 @@ done
 for SPLIT in pygcn public; do
   $G bench --dataset Cora --split $SPLIT --view heat --out-dir $R/Cora-$SPLIT-heat-bilinear-init --quiet --resume
 done
+
+# Session 13: CiteSeer with the release's schedule as well (its diffusion, eps 0.01 +
+# column min-max, is already CiteSeer's default): A + 2I, 4 random 2000-node subgraphs
+# per step, early stopping with patience 20, with the release's discriminator init.
+RELSCHED="--self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20"
+for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
+  $G bench --dataset CiteSeer $RELSCHED --seeds ${HALF%%:*} --out-dir $R/CiteSeer-public-release-schedule-${HALF##*:} --quiet --resume
+  $G eval --protocol paper --dataset CiteSeer $RELSCHED --seeds ${HALF%%:*} --out-dir $R/CiteSeer-public-release-schedule-${HALF##*:} --quiet
+done
