@@ -1,0 +1,341 @@
+"""The command line and run directories: options, resume, stored probe records."""
+import json
+
+import pytest
+import torch
+
+
+def _bench_options(*argv):
+    """The RunOptions that ``graphrep bench ARGV`` builds."""
+    from graphrep.cli import _options, build_parser
+
+    return _options(build_parser().parse_args(["bench", *argv]))
+
+
+def _written_before(config: dict, part: str, key: str) -> dict:
+    """``config`` (a config.json dict) as written before option ``part.key`` existed."""
+    return {**config, part: {k: v for k, v in config[part].items() if k != key}}
+
+
+def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
+    from graphrep.cli import main
+
+    out = tmp_path / "run"
+    args = ["bench", "--dataset", "MUTAG", "--seeds", "0", "--epochs", "2",
+            "--hidden", "16", "--data-dir", str(data_dir), "--cache-dir",
+            str(cache_dir), "--out-dir", str(out), "--quiet"]
+    assert main(args) == 0
+    res = json.loads((out / "results.json").read_text())
+    for key in ("dataset", "split", "protocol", "accuracy_mean", "accuracy_std",
+                "seeds", "seconds", "peak_rss_mb"):
+        assert key in res
+    assert res["accuracy_mean"] > 50
+    assert (out / "config.json").is_file() and (out / "metrics.jsonl").is_file()
+    # --resume reuses the finished run, including the stored probe result
+    stored = json.loads((out / "L2-B128-E2" / "seed_0" / "svc.json").read_text())
+    assert stored["result"]["accuracy"] * 100 == pytest.approx(res["accuracy_mean"])
+    import graphrep.experiment as experiment
+
+    def no_probe(*a, **k):
+        raise AssertionError("the stored probe result should have been reused")
+
+    monkeypatch.setattr(experiment, "graph_accuracy", no_probe)
+    assert main(args + ["--resume"]) == 0
+    # an evaluation alone re-probes but keeps the training record
+    before = json.loads((out / "results.json").read_text())
+    assert main(["eval"] + args[1:]) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert again["train"] == res["train"] and "L2-B128-E2/seed_0" in again["train"]
+    assert again["train_seconds"] == before["train_seconds"]
+    # the training process's recorded peak memory survives an evaluation-only process
+    assert 0 < res["train"]["L2-B128-E2/seed_0"]["peak_rss_mb"] <= res["peak_rss_mb"]
+    doctored = {k: {**v, "peak_rss_mb": 1e7} for k, v in again["train"].items()}
+    (out / "results.json").write_text(json.dumps({**again, "train": doctored}))
+    assert main(["eval"] + args[1:]) == 0
+    peaks = json.loads((out / "results.json").read_text())
+    assert peaks["peak_rss_mb"] == 1e7 and peaks["process_peak_rss_mb"] < 1e7
+    # ... unless the embedding was written after that record (retrained since)
+    import os
+
+    later = (out / "results.json").stat().st_mtime + 10
+    os.utime(out / "L2-B128-E2" / "seed_0" / "embedding.pt", (later, later))
+    assert main(["eval"] + args[1:]) == 0
+    stale = json.loads((out / "results.json").read_text())
+    assert stale["train"] == {} and "train_seconds" not in stale
+    # ... but refuses one trained with other options
+    other = [a if a != "2" else "3" for a in args]
+    assert main(other + ["--resume"]) == 2
+    # a stored probe result is reused on a fresh checkout that kept only svc.json:
+    # the same seed retrains the same embedding bit for bit, which the record is keyed by
+    monkeypatch.setattr(experiment, "graph_accuracy", no_probe)
+    seed_dir = out / "L2-B128-E2" / "seed_0"
+    emb_before = torch.load(seed_dir / "embedding.pt", weights_only=False)["embedding"]
+    for f in ("embedding.pt", "checkpoint.pt"):
+        (seed_dir / f).unlink()
+    assert main(args + ["--resume"]) == 0
+    emb_after = torch.load(seed_dir / "embedding.pt", weights_only=False)["embedding"]
+    assert torch.equal(emb_before, emb_after)
+    stored = json.loads((seed_dir / "svc.json").read_text())
+    assert stored["input_sha256"] == experiment.embedding_digest(emb_after)
+    monkeypatch.undo()
+    # another embedding under the same name is probed again
+    probed = []
+    monkeypatch.setattr(experiment, "graph_accuracy",
+                        lambda *a, **k: probed.append(1) or stored["result"])
+    torch.save({"embedding": emb_after + 1, "train": {}}, seed_dir / "embedding.pt")
+    assert main(["eval"] + args[1:]) == 0 and probed == [1]
+    torch.save({"embedding": emb_after, "train": {}}, seed_dir / "embedding.pt")
+    assert main(["eval"] + args[1:]) == 0 and probed == [1, 1]
+    monkeypatch.undo()
+
+
+def test_probe_cache_keys_records_by_embedding_content(tmp_path):
+    import os
+
+    from graphrep.experiment import _cached, embedding_digest
+
+    a, b = torch.arange(6.0).view(2, 3), torch.arange(6.0).view(2, 3)
+    assert embedding_digest(a) == embedding_digest(b)
+    assert embedding_digest(a) != embedding_digest(a.view(3, 2))  # shape counts
+    assert embedding_digest(a) != embedding_digest(a.double())  # dtype counts
+    b[1, 2] = 5.000001
+    assert embedding_digest(a) != embedding_digest(b)
+
+    inp, rec = tmp_path / "embedding.pt", tmp_path / "svc.json"
+    inp.write_bytes(b"x")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"accuracy": 0.5}
+
+    key = {"probe": "svc"}
+    assert _cached(rec, key, "d1", inp, compute) == {"accuracy": 0.5} and len(calls) == 1
+    assert _cached(rec, key, "d1", inp, compute) and len(calls) == 1  # same content
+    _cached(rec, key, None, inp, compute)  # input absent: the record stands
+    assert len(calls) == 1
+    _cached(rec, key, "d2", inp, compute)  # other content
+    assert len(calls) == 2
+    _cached(rec, {"probe": "other"}, "d2", inp, compute)  # other settings
+    assert len(calls) == 3
+    _cached(rec, {"probe": "other"}, "d2", inp, compute, required=("folds",))
+    assert len(calls) == 4
+    # a record written before digests were kept stands while its input is not newer
+    # (and gains the digest), and is recomputed once the input is newer
+    rec.write_text(json.dumps({"key": key, "result": {"accuracy": 0.7}}))
+    old = rec.stat().st_mtime
+    os.utime(inp, (old - 10, old - 10))
+    assert _cached(rec, key, "d3", inp, compute) == {"accuracy": 0.7} and len(calls) == 4
+    assert json.loads(rec.read_text())["input_sha256"] == "d3"
+    rec.write_text(json.dumps({"key": key, "result": {"accuracy": 0.7}}))
+    os.utime(inp, (old + 10, old + 10))
+    assert _cached(rec, key, "d3", inp, compute) == {"accuracy": 0.5} and len(calls) == 5
+
+
+def test_cli_errors(capsys):
+    from graphrep.cli import main
+
+    assert main(["bench", "--dataset", "Coraa", "--quiet"]) == 2
+    assert "Valid names" in capsys.readouterr().err
+    assert main(["bench", "--dataset", "MUTAG", "--split", "pygcn"]) == 2
+    assert main(["bench", "--dataset", "MUTAG", "--subsets", "windows"]) == 2
+    assert "--subsets applies to node-level" in capsys.readouterr().err
+    assert main(["bench", "--dataset", "Cora", "--graph-embedding", "head"]) == 2
+    assert "--graph-embedding applies to graph-level" in capsys.readouterr().err
+    assert main(["bench", "--dataset", "Cora", "--frozen-encoders"]) == 2
+    assert "--frozen-encoders applies to graph-level" in capsys.readouterr().err
+
+
+def test_graph_embedding_option(data_dir, cache_dir, tmp_path):
+    from graphrep.cli import main
+    from graphrep.experiment import RunOptions, _projected, training_signature
+    from graphrep.train import GraphTrainConfig
+
+    def opts(*argv):
+        return _bench_options("--dataset", "MUTAG", *argv)
+
+    assert opts().graph.embedding == "head" and opts().graph.frozen_encoders is None
+    assert opts("--frozen-encoders").graph.frozen_encoders is True
+    enc = opts("--graph-embedding", "encoder")
+    assert enc.graph.embedding == "encoder"
+    assert all(c.embedding == "encoder" for c in
+               opts("--graph-embedding", "encoder", "--layers", "2", "8").graph_configs())
+    # run dirs written before the option hold encoder readouts: they resume with
+    # --graph-embedding encoder, and are refused under the new default
+    plain = enc.to_json()
+    before = _written_before(plain, "graph", "embedding")
+    assert training_signature(before) == training_signature(plain)
+    assert training_signature(before) != training_signature(opts().to_json())
+    assert RunOptions.from_json(before).graph.embedding == "encoder"
+    assert RunOptions.from_json(opts().to_json()).graph.embedding == "head"
+    with pytest.raises(ValueError, match="'encoder' or 'head'"):
+        _projected(GraphTrainConfig(embedding="heads"))
+    # end to end: the stored embedding is the head's width, not L x hidden
+    out = tmp_path / "head"
+    assert main(["bench", "--dataset", "MUTAG", "--seeds", "0", "--epochs", "1",
+                 "--hidden", "16", "--layers", "3",
+                 "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+                 "--out-dir", str(out), "--quiet"]) == 0
+    emb = torch.load(out / "L3-B128-E1" / "seed_0" / "embedding.pt",
+                     weights_only=False)["embedding"]
+    assert emb.shape == (188, 16)
+
+
+def test_discriminator_init_option(data_dir, cache_dir, tmp_path, capsys):
+    from graphrep.cli import main
+    from graphrep.experiment import RunOptions, training_signature
+
+    def opts(*argv):
+        return _bench_options("--dataset", "Cora", *argv)
+
+    assert opts().node.discriminator_init == "bilinear"
+    old = opts("--discriminator-init", "xavier")
+    assert old.node.discriminator_init == "xavier"
+    # run dirs written before the option trained the wider init: they resume with
+    # --discriminator-init xavier and are refused under the new default
+    plain = old.to_json()
+    before = _written_before(plain, "node", "discriminator_init")
+    assert training_signature(before) == training_signature(plain)
+    assert training_signature(before) != training_signature(opts().to_json())
+    assert RunOptions.from_json(before).node.discriminator_init == "xavier"
+    assert main(["bench", "--dataset", "MUTAG", "--discriminator-init", "xavier"]) == 2
+    assert "--discriminator-init applies to node-level" in capsys.readouterr().err
+    # end to end: the trained model starts from the chosen scale (lr 0 keeps it)
+    for init, bound in (("bilinear", (6 / (16 * 16 + 16)) ** 0.5), ("xavier", (6 / 32) ** 0.5)):
+        out = tmp_path / init
+        assert main(["train", "--dataset", "Cora", "--seeds", "0", "--epochs", "1",
+                     "--lr", "0", "--hidden", "16", "--discriminator-init", init,
+                     "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+                     "--out-dir", str(out), "--quiet"]) == 0
+        state = torch.load(out / "default" / "seed_0" / "checkpoint.pt",
+                           weights_only=False)["model"]
+        w = state["discriminator.weight"].abs().max()
+        assert 0.9 * bound < w <= bound
+
+
+def test_signature_ignores_the_other_levels_options(tmp_path):
+    """A node-level run dir resumes whatever the graph options' defaults became (and
+    the reverse): a default changed at one level must not lock out the other's runs."""
+    from graphrep.experiment import _check_resumable, training_signature
+
+    def cfg(*argv):
+        return _bench_options(*argv).to_json()
+
+    node = cfg("--dataset", "Cora")
+    other = {**node, "graph": {**node["graph"], "embedding": "encoder", "num_layers": 8}}
+    assert training_signature(other) == training_signature(node)
+    _check_resumable(other, node, tmp_path)
+    graph = cfg("--dataset", "MUTAG")
+    other = {**graph, "node": {**graph["node"], "discriminator_init": "xavier"}}
+    assert training_signature(other) == training_signature(graph)
+    _check_resumable(other, graph, tmp_path)
+    # while a change of the run's own level is still refused, naming the option
+    changed = {**graph, "graph": {**graph["graph"], "num_layers": 8}}
+    with pytest.raises(ValueError, match="graph.num_layers: 8 -> 2"):
+        _check_resumable(changed, graph, tmp_path)
+
+
+def test_subsets_option_reaches_the_node_config():
+    from graphrep.experiment import training_signature
+
+    def node(*argv):
+        return _bench_options("--dataset", "Cora", *argv).node
+
+    assert node().subsets is None and node("--subsets", "random").subsets is None
+    windows = _bench_options("--dataset", "Cora", "--subsets", "windows")
+    assert windows.node.subsets == "windows"
+    # random subsets keep the signature of run dirs written before the option existed
+    plain = _bench_options("--dataset", "Cora").to_json()
+    before = _written_before(plain, "node", "subsets")
+    assert training_signature(before) == training_signature(plain)
+    assert training_signature(windows.to_json()) != training_signature(plain)
+
+
+def test_resume_ignores_bookkeeping_options(tmp_path):
+    from graphrep.experiment import _check_resumable
+
+    old = {"dataset": "MUTAG", "graph": {"lr": 1e-3, "epochs": 20, "checkpoint_every": 5}}
+    _check_resumable(old, {**old, "graph": {**old["graph"], "checkpoint_every": 1}}, tmp_path)
+    with pytest.raises(ValueError, match=r"other training options \(graph: graph\.lr: "
+                                         r"0\.001 -> 0\.01\)"):
+        _check_resumable(old, {**old, "graph": {**old["graph"], "lr": 1e-2}}, tmp_path)
+
+
+def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
+    from dataclasses import asdict
+
+    from graphrep.experiment import _check_resumable
+    from graphrep.views import DiffusionOptions
+
+    new = asdict(DiffusionOptions(topk=32))
+    old = {k: v for k, v in new.items() if k != "column_scale"}
+    _check_resumable({"diffusion": old}, {"diffusion": new}, tmp_path)
+    with pytest.raises(ValueError, match=r"diffusion\.column_scale: None -> minmax"):
+        _check_resumable({"diffusion": old},
+                         {"diffusion": {**new, "column_scale": "minmax"}}, tmp_path)
+    # views cached before the option existed keep their file names (keys written then)
+    assert DiffusionOptions().key() == "ppr-ee075b8e46"
+    assert DiffusionOptions(topk=32).key() == "ppr-4029cb73c6"
+    assert DiffusionOptions(topk=32, column_scale="minmax").key() != "ppr-4029cb73c6"
+
+
+def test_node_diffusion_defaults_per_dataset():
+    def diffusion(*argv):
+        return _bench_options(*argv).diffusion
+
+    cite = diffusion("--dataset", "citeseer")
+    assert (cite.topk, cite.eps, cite.column_scale) == (None, 0.01, "minmax")
+    # any explicit diffusion flag replaces the preset as a whole
+    cite64 = diffusion("--dataset", "CiteSeer", "--topk", "64")
+    assert (cite64.topk, cite64.eps, cite64.column_scale) == (64, None, None)
+    plain = diffusion("--dataset", "CiteSeer", "--column-scale", "none")
+    assert (plain.topk, plain.eps, plain.column_scale) == (64, None, None)
+    # validated for PPR at alpha 0.2 only
+    for other in (["--view", "heat"], ["--alpha", "0.15"]):
+        d = diffusion("--dataset", "CiteSeer", *other)
+        assert (d.topk, d.eps, d.column_scale) == (64, None, None)
+    cora = diffusion("--dataset", "Cora")
+    assert (cora.topk, cora.eps, cora.column_scale) == (64, None, None)
+    assert diffusion("--dataset", "MUTAG").topk is None
+
+
+def test_graph_probe_parallel_fits_give_the_same_result():
+    from graphrep.evaluate import graph_accuracy, nested_config_selection
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(60) % 2
+    emb = torch.randn(60, 8, generator=g) + labels[:, None].float()
+    assert graph_accuracy(emb, labels, n_jobs=2) == graph_accuracy(emb, labels)
+    embs = [emb.numpy(), torch.randn(60, 8, generator=g).numpy()]
+    assert (nested_config_selection(embs, labels.numpy(), n_jobs=2)
+            == nested_config_selection(embs, labels.numpy()))
+
+
+def test_eval_under_another_protocol_keeps_the_newest_training_record(data_dir, cache_dir,
+                                                                      tmp_path):
+    from graphrep.cli import main
+
+    out = tmp_path / "run"
+    common = ["--dataset", "MUTAG", "--epochs", "2", "--hidden", "8", "--data-dir",
+              str(data_dir), "--cache-dir", str(cache_dir), "--out-dir", str(out), "--quiet"]
+    assert main(["bench", *common, "--seeds", "0"]) == 0
+    assert main(["eval", *common, "--seeds", "0", "--protocol", "paper"]) == 0
+    # a seed trained later is recorded in results.json only, not in results_paper.json
+    assert main(["bench", *common, "--seeds", "0", "1", "--resume"]) == 0
+    assert main(["eval", *common, "--seeds", "0", "1", "--protocol", "paper"]) == 0
+    honest = json.loads((out / "results.json").read_text())
+    paper = json.loads((out / "results_paper.json").read_text())
+    assert set(paper["train"]) == {"L2-B128-E2/seed_0", "L2-B128-E2/seed_1"}
+    assert paper["train"] == honest["train"]
+    assert paper["train_seconds"] == honest["train_seconds"]
+
+
+def test_device_defaults_to_cuda_when_present(monkeypatch):
+    def device(*argv):
+        return _bench_options("--dataset", "MUTAG", *argv).device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device() == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device() == "cuda"
+    assert device("--device", "cpu") == "cpu"
