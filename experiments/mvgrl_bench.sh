@@ -193,3 +193,10 @@ for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
   $G bench --dataset CiteSeer $RELSCHED --seeds ${HALF%%:*} --out-dir $R/CiteSeer-public-release-schedule-${HALF##*:} --quiet --resume
   $G eval --protocol paper --dataset CiteSeer $RELSCHED --seeds ${HALF%%:*} --out-dir $R/CiteSeer-public-release-schedule-${HALF##*:} --quiet
 done
+# The heat-kernel view where it had not run: CiteSeer (top-64: CiteSeer's eps + min-max
+# preset is PPR's only) and the IMDB sets on head outputs, then PPR or heat per fold.
+$G bench --dataset CiteSeer --view heat --out-dir $R/CiteSeer-public-heat-bilinear-init --quiet --resume
+for D in IMDB-BINARY IMDB-MULTI; do
+  $G bench --dataset $D --view heat --out-dir $R/$D-heat-head --quiet --resume
+  $G select --runs $R/$D-ppr-head $R/$D-heat-head --out experiments/results/mvgrl_select/$D-ppr-or-heat-head.json
+done
