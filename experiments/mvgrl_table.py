@@ -32,8 +32,8 @@ FIELDS = ["dataset", "split", "view", "diffusion", "protocol", "ours_mean", "our
 
 
 def describe_diffusion(run: Path) -> str:
-    """Sparsification of a run's diffusion view, from its config.json; plus the
-    release's index-window subgraphs where a node-level run trained on them, and
+    """Sparsification of a run's diffusion view, from its config.json; plus a node-level
+    run's schedule where it is not the default (and the release's index windows), and
     at graph level which embedding was evaluated (and frozen encoders)."""
     cfg_file = run / "config.json"
     if not cfg_file.is_file():
@@ -53,6 +53,7 @@ def describe_diffusion(run: Path) -> str:
     sig = training_signature(cfg)
     if not cfg.get("graph_level") and cfg.get("node"):
         node = sig["node"] or {}
+        parts += _node_schedule(node)
         if node.get("subsets") == "windows":
             parts.append("index windows")
         parts.append(f"{node.get('discriminator_init')} disc. init")
@@ -64,6 +65,22 @@ def describe_diffusion(run: Path) -> str:
                      else "encoder readout")
         parts += _graph_config(cfg)
     return ", ".join(parts)
+
+
+def _node_schedule(node: dict) -> list:
+    """A node-level run's training schedule where it is not the default full-batch one
+    (e.g. ``["4 x 2000-node subgraphs", "<= 3000 steps, patience 20"]``)."""
+    from graphrep.train import NodeTrainConfig
+
+    d = NodeTrainConfig()
+    get = {k: node.get(k, getattr(d, k))
+           for k in ("batch_size", "sample_size", "epochs", "patience")}
+    parts = []
+    if node.get("full_batch") is False:
+        parts.append(f"{get['batch_size']} x {get['sample_size']}-node subgraphs")
+    if (get["epochs"], get["patience"]) != (d.epochs, d.patience):
+        parts.append(f"<= {get['epochs']} steps, patience {get['patience']}")
+    return parts
 
 
 def _graph_config(cfg: dict) -> list:

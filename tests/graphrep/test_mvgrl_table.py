@@ -1,4 +1,4 @@
-"""experiments/mvgrl_table.py: runs split over seeds pool into one row."""
+"""experiments/mvgrl_table.py: runs split over seeds pool into one row; row labels."""
 import importlib.util
 import json
 
@@ -16,10 +16,10 @@ def table():
     return mod
 
 
-def _run(root, name, seeds, accs, vals, subsets=None):
+def _run(root, name, seeds, accs, vals, subsets=None, node=None):
     run = root / name
     run.mkdir(parents=True)
-    node = {"epochs": 3000, "batch_size": 4, "subsets": subsets}
+    node = node or {"epochs": 3000, "batch_size": 4, "full_batch": False, "subsets": subsets}
     (run / "config.json").write_text(json.dumps(
         {"dataset": "Cora", "split": "pygcn", "diffusion": {"kind": "ppr", "topk": None},
          "node": node}))
@@ -45,8 +45,13 @@ def test_runs_on_disjoint_seeds_pool_into_one_row(table, tmp_path):
     assert row["val_mean"] == "80.00"  # every member's validation nodes, not the first's
     assert row["seconds"] == 20.0 and row["peak_rss_mb"] == 102
     # written before the discriminator-init option: the wider Xavier init
-    assert row["diffusion"] == "dense, index windows, xavier disc. init"
-    assert table.describe_diffusion(tmp_path / "c") == "dense, xavier disc. init"
+    assert row["diffusion"] == ("dense, 4 x 2000-node subgraphs, <= 3000 steps, patience 20, "
+                                "index windows, xavier disc. init")
+    assert (table.describe_diffusion(tmp_path / "c")
+            == "dense, 4 x 2000-node subgraphs, <= 3000 steps, patience 20, xavier disc. init")
+    # the default schedule (full batch, 100 steps) goes unnamed
+    _run(tmp_path, "d", [4], [85.0], [0.8], node={"discriminator_init": "bilinear"})
+    assert table.describe_diffusion(tmp_path / "d") == "dense, bilinear disc. init"
 
 
 def test_graph_ablations_are_labelled(table, tmp_path):
