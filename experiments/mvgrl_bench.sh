@@ -161,7 +161,7 @@ $G bench --dataset MUTAG --view heat --layers 4 --hidden 32 --batch-size 64 --ep
 $G bench --dataset PTC_MR --view heat --layers 4 --hidden 128 --batch-size 64 --epochs 32 --out-dir $R/PTC_MR-heat-head-dgl --quiet --resume
 # Our default or DGL's settings (and, on MUTAG and PTC_MR, the view too) chosen per
 # outer fold by inner CV: an honest protocol over configurations fixed in advance.
-for D in MUTAG PTC_MR IMDB-BINARY; do
+for D in MUTAG PTC_MR IMDB-BINARY IMDB-MULTI; do
   $G select --runs $R/$D-ppr-head $R/$D-ppr-head-dgl --out experiments/results/mvgrl_select/$D-default-or-dgl.json
 done
 for D in MUTAG PTC_MR; do
