@@ -172,14 +172,14 @@ done
 # subgraphs per step, early stopping with patience 20) with the release's discriminator
 # init, the default since session 12. Halves of the seeds run side by side;
 # mvgrl_table.py pools them. Then the heat-kernel view at the new defaults.
-REL256="--topk 256 --self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20"
-for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
-  $G bench --dataset Cora --split pygcn $REL256 --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-top256-bilinear-init-${HALF##*:} --quiet --resume
-  $G eval --protocol paper --dataset Cora --split pygcn $REL256 --seeds ${HALF%%:*} --out-dir $R/Cora-pygcn-ppr-release-top256-bilinear-init-${HALF##*:} --quiet
-done
-for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
-  $G bench --dataset Cora --split public $REL256 --seeds ${HALF%%:*} --out-dir $R/Cora-public-ppr-release-top256-bilinear-init-${HALF##*:} --quiet --resume
-  $G eval --protocol paper --dataset Cora --split public $REL256 --seeds ${HALF%%:*} --out-dir $R/Cora-public-ppr-release-top256-bilinear-init-${HALF##*:} --quiet
+RELSCHED="--self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20"
+REL256="--topk 256 $RELSCHED"
+for SPLIT in pygcn public; do
+  for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
+    OUT=$R/Cora-$SPLIT-ppr-release-top256-bilinear-init-${HALF##*:}
+    $G bench --dataset Cora --split $SPLIT $REL256 --seeds ${HALF%%:*} --out-dir $OUT --quiet --resume
+    $G eval --protocol paper --dataset Cora --split $SPLIT $REL256 --seeds ${HALF%%:*} --out-dir $OUT --quiet
+  done
 done
 for SPLIT in pygcn public; do
   $G bench --dataset Cora --split $SPLIT --view heat --out-dir $R/Cora-$SPLIT-heat-bilinear-init --quiet --resume
@@ -187,8 +187,8 @@ done
 
 # Session 13: CiteSeer with the release's schedule as well (its diffusion, eps 0.01 +
 # column min-max, is already CiteSeer's default): A + 2I, 4 random 2000-node subgraphs
-# per step, early stopping with patience 20, with the release's discriminator init.
-RELSCHED="--self-loop-weight 2 --no-full-batch --batch-size 4 --sample-size 2000 --epochs 3000 --patience 20"
+# per step, early stopping with patience 20, with the release's discriminator init
+# ($RELSCHED, above).
 for HALF in "0 1 2 3 4:s0-4" "5 6 7 8 9:s5-9"; do
   $G bench --dataset CiteSeer $RELSCHED --seeds ${HALF%%:*} --out-dir $R/CiteSeer-public-release-schedule-${HALF##*:} --quiet --resume
   $G eval --protocol paper --dataset CiteSeer $RELSCHED --seeds ${HALF%%:*} --out-dir $R/CiteSeer-public-release-schedule-${HALF##*:} --quiet
