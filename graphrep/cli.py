@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--seeds", type=int, nargs="+", default=None,
                        help="encoder seeds (default: 0-9 node level, 0-4 graph level)")
         s.add_argument("--epochs", type=int, nargs="+", default=None,
-                       help="max epochs (graph level: several values = a sweep)")
+                       help="max epochs (graph level: several values = a sweep, trained once "
+                            "per seed to the largest, the others taken on the way)")
         s.add_argument("--layers", type=int, nargs="+", default=None,
                        help="graph level: GCN depth(s)")
         s.add_argument("--batch-size", type=int, nargs="+", default=None,

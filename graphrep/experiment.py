@@ -5,7 +5,8 @@ Layout of a run directory::
     config.json          every resolved option
     metrics.jsonl        one line per epoch ({"seed", "config", "epoch", "loss", ...})
                          and per evaluation
-    <config>/seed_<k>/checkpoint.pt   atomic, resumable
+    <config>/seed_<k>/checkpoint.pt   atomic, resumable; once training finished, the
+                                      lowest-loss parameters and the run's record only
     <config>/seed_<k>/embedding.pt    frozen embedding after training
     <config>/seed_<k>/svc.json        graph level: stored probe result, per fold, named
                                       by the embedding's digest (resumes evaluation,
@@ -18,7 +19,9 @@ Layout of a run directory::
                          ``process_peak_rss_mb``: this process's alone)
 
 ``<config>`` is ``default`` for node level and ``L{layers}-B{batch}-E{epochs}``
-at graph level (several when a sweep is given).
+at graph level (several when a sweep is given). Configurations that differ only in
+their epochs share one training run per seed: the longest writes the shorter ones'
+embeddings as it passes their epoch (bit for bit what their own runs would write).
 """
 from __future__ import annotations
 
@@ -51,6 +54,8 @@ from graphrep.subgraphs import view_as_sparse
 from graphrep.train import (
     GraphTrainConfig,
     NodeTrainConfig,
+    TrainResult,
+    save_finished_checkpoint,
     train_graph_model,
     train_node_model,
 )
@@ -182,17 +187,38 @@ def _prepare(opts: RunOptions):
     return payload, {"load_seconds": t1 - t0, "diffusion_seconds": t2 - t1}
 
 
-def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
-               metrics: _Metrics) -> dict:
+def _train_group(opts: RunOptions, payload, group: list, seed: int, run: Path,
+                 metrics: _Metrics) -> dict[str, dict]:
+    """Train one seed of ``group``, configurations that differ only in their epochs
+    (ascending): the longest is trained and hands out the shorter ones' embeddings as
+    it passes them (:func:`graphrep.train.train_graph_model`'s ``budgets``). Returns
+    the training record per configuration name."""
+    dirs = {config_name(cfg): run / config_name(cfg) / f"seed_{seed}" for cfg in group}
+    infos, todo = {}, []
+    for cfg in group:
+        seed_dir = dirs[config_name(cfg)]
+        if not opts.resume:
+            for f in ("checkpoint.pt", "embedding.pt"):
+                (seed_dir / f).unlink(missing_ok=True)
+        elif (seed_dir / "embedding.pt").is_file():
+            infos[config_name(cfg)] = torch.load(seed_dir / "embedding.pt",
+                                                 weights_only=False)["train"]
+            continue
+        todo.append(cfg)
+    while todo:  # a budget a resumed run had already passed trains on its own
+        infos.update(_train_one(opts, payload, todo[-1], todo[:-1], seed, dirs, metrics))
+        todo = [cfg for cfg in todo if config_name(cfg) not in infos]
+    return infos
+
+
+def _train_one(opts: RunOptions, payload, cfg, shorter: list, seed: int,
+               dirs: dict[str, Path], metrics: _Metrics) -> dict[str, dict]:
+    """Train ``cfg`` for one seed into ``dirs[config_name(cfg)]``, and write the
+    embedding (and a finished checkpoint) of each configuration in ``shorter`` (same
+    but fewer epochs) that training passes. Returns the training records written."""
     device = _device(opts.device)
+    seed_dir = dirs[config_name(cfg)]
     seed_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = seed_dir / "checkpoint.pt"
-    emb_file = seed_dir / "embedding.pt"
-    if not opts.resume:
-        for f in (ckpt, emb_file):
-            f.unlink(missing_ok=True)
-    elif emb_file.is_file():
-        return torch.load(emb_file, weights_only=False)["train"]
     seed_everything(seed)
     tag = {"seed": seed, "config": config_name(cfg)}
     on_epoch = lambda rec: metrics.write({**tag, **rec})  # noqa: E731
@@ -201,29 +227,51 @@ def _train_one(opts: RunOptions, payload, cfg, seed: int, seed_dir: Path,
         projected = _projected(cfg)  # a bad value fails before training, not after
         model = MVGRLGraph(ds.num_features, cfg.hidden_channels,
                            cfg.num_layers).to(device)
-        res = train_graph_model(model, extra, cfg, seed, ckpt, on_epoch,
-                                opts.progress)
-        emb = _embed_graphs(model, extra, device, projected)
+
+        def embed() -> torch.Tensor:
+            return _embed_graphs(model, extra, device, projected)
     else:
         data = ds.data
         model = MVGRL(data.num_features, cfg.hidden_channels,
                       discriminator_init=cfg.discriminator_init).to(device)
-        res = train_node_model(model, data.x, extra, cfg, seed, ckpt, on_epoch,
-                               opts.progress)
-        model.eval()
-        emb = model.embed(data.x.to(device),
-                          view_as_sparse(extra.adj, extra.num_nodes).to(device),
-                          view_as_sparse(extra.diff, extra.num_nodes).to(device)
-                          ).cpu()
-    info = {"train_seconds": res.seconds, "epochs_run": len(res.losses),
-            "best_epoch": res.best_epoch, "best_loss": res.best_loss,
-            "stopped_early": res.stopped_early,
-            # this process's peak so far: an upper bound on what training this
-            # embedding needed, kept with it so a later evaluation-only process
-            # (whose own peak is the probe's) still reports it
-            "peak_rss_mb": peak_rss_mb()}
-    atomic_save({"embedding": emb, "train": info}, emb_file)
-    return info
+
+        def embed() -> torch.Tensor:
+            model.eval()
+            return model.embed(data.x.to(device),
+                               view_as_sparse(extra.adj, extra.num_nodes).to(device),
+                               view_as_sparse(extra.diff, extra.num_nodes).to(device)
+                               ).cpu()
+    written = {}
+
+    def keep(name: str, res: TrainResult) -> None:
+        info = {"train_seconds": res.seconds, "epochs_run": len(res.losses),
+                "best_epoch": res.best_epoch, "best_loss": res.best_loss,
+                "stopped_early": res.stopped_early,
+                # this process's peak so far: an upper bound on what training this
+                # embedding needed, kept with it so a later evaluation-only process
+                # (whose own peak is the probe's) still reports it
+                "peak_rss_mb": peak_rss_mb()}
+        with torch.no_grad():
+            emb = embed()
+        atomic_save({"embedding": emb, "train": info}, dirs[name] / "embedding.pt")
+        written[name] = info
+
+    by_epochs = {c.epochs: config_name(c) for c in shorter}
+
+    def on_budget(epochs: int, trained: torch.nn.Module, res: TrainResult) -> None:
+        name = by_epochs[epochs]
+        dirs[name].mkdir(parents=True, exist_ok=True)
+        save_finished_checkpoint(dirs[name] / "checkpoint.pt", trained, res)
+        keep(name, res)
+        metrics.write({"seed": seed, "config": name, "trained_by": config_name(cfg),
+                       "best_epoch": res.best_epoch, "best_loss": res.best_loss})
+
+    train = train_graph_model if opts.graph_level else train_node_model
+    inputs = (extra,) if opts.graph_level else (data.x, extra)
+    res = train(model, *inputs, cfg, seed, seed_dir / "checkpoint.pt", on_epoch,
+                opts.progress, budgets=list(by_epochs), on_budget=on_budget)
+    keep(config_name(cfg), res)
+    return written
 
 
 def _projected(cfg) -> bool:
@@ -305,6 +353,19 @@ def _check_resumable(old: dict, new: dict, path: Path) -> None:
             f"drop --resume.")
 
 
+def _epoch_groups(configs: list) -> list[list]:
+    """``configs`` grouped by everything but their epochs, each group by ascending
+    epochs (one training run serves a group)."""
+    groups: list[tuple[object, list]] = []
+    for cfg in configs:
+        rest = replace(cfg, epochs=0)
+        group = next((g for key, g in groups if key == rest), None)
+        if group is None:
+            groups.append((rest, group := []))
+        group.append(cfg)
+    return [sorted(g, key=lambda c: c.epochs) for _, g in groups]
+
+
 def _configs(opts: RunOptions) -> list:
     return opts.graph_configs() if opts.graph_level else [opts.node]
 
@@ -324,12 +385,10 @@ def train_runs(opts: RunOptions) -> dict:
     t0 = time.perf_counter()
     payload, timing = _prepare(opts)
     per_run = {}
-    for cfg in _configs(opts):
+    for group in _epoch_groups(_configs(opts)):
         for seed in opts.seeds:
-            key = f"{config_name(cfg)}/seed_{seed}"
-            per_run[key] = _train_one(opts, payload, cfg, seed,
-                                      run / config_name(cfg) / f"seed_{seed}",
-                                      metrics)
+            infos = _train_group(opts, payload, group, seed, run, metrics)
+            per_run.update({f"{name}/seed_{seed}": info for name, info in infos.items()})
     timing["train_seconds"] = time.perf_counter() - t0 - sum(timing.values())
     return {"timing": timing, "runs": per_run, "payload": payload}
 

@@ -6,12 +6,18 @@ node subsets of ``sample_size`` nodes (the release's schedule, with random
 subsets instead of index windows). Graph level: one pass over a shuffled PyG
 ``DataLoader`` per epoch. Both keep the parameters of the lowest-loss epoch
 and stop after ``patience`` epochs without improvement.
+
+A run can also hand out its state at shorter epoch budgets (``budgets``): the
+lowest-loss parameters of its first ``b`` epochs are exactly what a run of ``b``
+epochs with the same seed ends with (same draws, same steps; early stopping
+included), so a sweep over epochs trains each configuration once, to its longest
+budget.
 """
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,9 +39,13 @@ from graphrep.views import NodeViews
 from shared.checkpoint import atomic_save
 
 __all__ = ["FULL_BATCH_MAX_NODES", "NodeTrainConfig", "GraphTrainConfig", "TrainResult",
-           "EarlyStopping", "train_node_model", "train_graph_model"]
+           "EarlyStopping", "train_node_model", "train_graph_model",
+           "save_finished_checkpoint"]
 
 MetricsCallback = Callable[[dict[str, float]], None]
+#: ``on_budget(budget, model, result)``: ``model`` holds the lowest-loss parameters of
+#: the first ``budget`` epochs, ``result`` describes those epochs; restored afterwards.
+BudgetCallback = Callable[[int, nn.Module, "TrainResult"], None]
 
 #: Largest graph that ``NodeTrainConfig(full_batch=None)`` trains full-batch.
 FULL_BATCH_MAX_NODES = 5000
@@ -188,6 +198,8 @@ class TrainResult:
     best_epoch: int = -1
     stopped_early: bool = False
     seconds: float = 0.0
+    #: the shorter epoch budgets this run handed to ``on_budget``
+    budgets_done: list[int] = field(default_factory=list)
 
 
 class EarlyStopping:
@@ -225,34 +237,49 @@ class EarlyStopping:
 def _load_checkpoint(path: Path | None, model: nn.Module,
                      optimizer: torch.optim.Optimizer, stopper: EarlyStopping,
                      result: TrainResult, generator: torch.Generator) -> int:
-    """Restore a checkpoint if one exists; return the next epoch to run."""
+    """Restore a checkpoint if one exists; return the next epoch to run (``-1``: the
+    run had finished and ``model`` now holds its lowest-loss parameters)."""
     if path is None or not path.is_file():
         return 0
     ckpt = torch.load(path, weights_only=False, map_location="cpu")
     model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    stopper.load_state_dict(ckpt["stopper"])
     result.losses = list(ckpt["losses"])
     result.seconds = float(ckpt.get("seconds", 0.0))
-    generator.set_state(ckpt["generator"])
-    torch.set_rng_state(ckpt["torch_rng"])
-    if ckpt.get("finished"):
+    if ckpt.get("finished"):  # compact (no optimizer) or, written before, full
+        stopper.best = ckpt["stopper"]["best"]
+        stopper.best_epoch = ckpt["stopper"]["best_epoch"]
         result.stopped_early = bool(ckpt.get("stopped_early"))
         return -1
+    optimizer.load_state_dict(ckpt["optimizer"])
+    stopper.load_state_dict(ckpt["stopper"])
+    generator.set_state(ckpt["generator"])
+    torch.set_rng_state(ckpt["torch_rng"])
     return int(ckpt["epoch"]) + 1
 
 
 def _save_checkpoint(path: Path | None, epoch: int, model: nn.Module,
                      optimizer: torch.optim.Optimizer, stopper: EarlyStopping,
-                     result: TrainResult, generator: torch.Generator,
-                     finished: bool = False) -> None:
+                     result: TrainResult, generator: torch.Generator) -> None:
     if path is None:
         return
     atomic_save({"epoch": epoch, "model": model.state_dict(),
                  "optimizer": optimizer.state_dict(),
                  "stopper": stopper.state_dict(), "losses": result.losses,
                  "seconds": result.seconds, "generator": generator.get_state(),
-                 "torch_rng": torch.get_rng_state(), "finished": finished,
+                 "torch_rng": torch.get_rng_state(), "finished": False,
+                 "stopped_early": result.stopped_early}, path)
+
+
+def save_finished_checkpoint(path: Path | None, model: nn.Module,
+                             result: TrainResult) -> None:
+    """Checkpoint of a finished run: ``model``'s (lowest-loss) parameters and the
+    run's record, without the optimizer state and resume copies, which a finished
+    run no longer needs (a quarter of a running checkpoint's size)."""
+    if path is None:
+        return
+    atomic_save({"epoch": len(result.losses) - 1, "model": model.state_dict(),
+                 "stopper": {"best": result.best_loss, "best_epoch": result.best_epoch},
+                 "losses": result.losses, "seconds": result.seconds, "finished": True,
                  "stopped_early": result.stopped_early}, path)
 
 
@@ -261,19 +288,41 @@ def _run_loop(model: nn.Module,
               patience: int, lr: float, weight_decay: float,
               generator: torch.Generator, checkpoint: Path | None,
               checkpoint_every: int, on_epoch: MetricsCallback | None,
-              progress: bool, desc: str) -> TrainResult:
-    """Shared epoch loop: Adam, early stopping, checkpoints, progress bar."""
+              progress: bool, desc: str, budgets: Sequence[int] = (),
+              on_budget: BudgetCallback | None = None) -> TrainResult:
+    """Shared epoch loop: Adam, early stopping, checkpoints, progress bar, and the
+    lowest-loss state at each of the shorter epoch ``budgets`` handed to
+    ``on_budget`` (a budget whose epoch a resumed run had already passed is not
+    handed out: it is missing from ``result.budgets_done``)."""
+    bad = [b for b in budgets if not 0 < b < epochs]
+    if bad:
+        raise ValueError(f"epoch budgets must lie between 0 and epochs={epochs} "
+                         f"(exclusive), got {bad}.")
+    if budgets and on_budget is None:
+        raise ValueError("budgets were given without on_budget to receive them.")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr,
                                  weight_decay=weight_decay)
     stopper = EarlyStopping(patience)
     result = TrainResult()
     start = _load_checkpoint(checkpoint, model, optimizer, stopper, result,
                              generator)
+    t0 = time.perf_counter() - result.seconds
+
+    def hand_out(budget: int, stopped: bool) -> None:
+        snap = TrainResult(losses=list(result.losses), best_loss=stopper.best,
+                           best_epoch=stopper.best_epoch, stopped_early=stopped,
+                           seconds=time.perf_counter() - t0)
+        current = copy.deepcopy(model.state_dict())
+        if stopper.best_state is not None:
+            model.load_state_dict(stopper.best_state)
+        with torch.random.fork_rng():  # whatever the receiver draws, training does not see
+            on_budget(budget, model, snap)
+        model.load_state_dict(current)
+        result.budgets_done.append(budget)
+
     if start >= 0:
-        t0 = time.perf_counter() - result.seconds
         bar = tqdm(range(start, epochs), desc=desc, disable=not progress,
                    leave=False, initial=start, total=epochs)
-        epoch = start - 1
         for epoch in bar:
             model.train()
             loss = epoch_fn(optimizer)
@@ -283,6 +332,8 @@ def _run_loop(model: nn.Module,
             if on_epoch is not None:
                 on_epoch({"epoch": epoch, "loss": loss, "best_loss": stopper.best})
             result.seconds = time.perf_counter() - t0
+            if epoch + 1 in budgets:  # before the checkpoint that passes it
+                hand_out(epoch + 1, stop)
             if stop:
                 result.stopped_early = True
                 break
@@ -293,11 +344,13 @@ def _run_loop(model: nn.Module,
         result.seconds = time.perf_counter() - t0
         if stopper.best_state is not None:
             model.load_state_dict(stopper.best_state)
-        _save_checkpoint(checkpoint, epoch, model, optimizer, stopper, result,
-                         generator, finished=True)
-    elif stopper.best_state is not None:
-        model.load_state_dict(stopper.best_state)
     result.best_loss, result.best_epoch = stopper.best, stopper.best_epoch
+    # a run that stopped before a budget is what a run of that budget would have been
+    for budget in sorted(budgets):
+        if budget not in result.budgets_done and len(result.losses) < budget:
+            hand_out(budget, True)
+    if start >= 0:
+        save_finished_checkpoint(checkpoint, model, result)
     return result
 
 
@@ -310,6 +363,8 @@ def train_node_model(
     checkpoint: Path | None = None,
     on_epoch: MetricsCallback | None = None,
     progress: bool = True,
+    budgets: Sequence[int] = (),
+    on_budget: BudgetCallback | None = None,
 ) -> TrainResult:
     """Train node-level MVGRL; ``model`` ends with its lowest-loss parameters.
 
@@ -321,6 +376,8 @@ def train_node_model(
         seed: seeds the subset sampler and the feature shuffles.
         checkpoint: file to resume from and write to (atomically).
         on_epoch: called with ``{"epoch", "loss", "best_loss"}`` each epoch.
+        budgets: shorter epoch counts (``0 < b < config.epochs``) whose lowest-loss
+            state goes to ``on_budget`` (:data:`BudgetCallback`) as training passes them.
     """
     device = next(model.parameters()).device
     n = views.num_nodes
@@ -375,7 +432,7 @@ def train_node_model(
     return _run_loop(model, epoch_fn, config.epochs, config.patience, config.lr,
                      config.weight_decay, gen, checkpoint,
                      config.checkpoint_every, on_epoch, progress,
-                     desc="mvgrl node")
+                     desc="mvgrl node", budgets=budgets, on_budget=on_budget)
 
 
 def train_graph_model(
@@ -386,9 +443,12 @@ def train_graph_model(
     checkpoint: Path | None = None,
     on_epoch: MetricsCallback | None = None,
     progress: bool = True,
+    budgets: Sequence[int] = (),
+    on_budget: BudgetCallback | None = None,
 ) -> TrainResult:
     """Train graph-level MVGRL on graphs carrying both views
-    (:func:`graphrep.views.attach_graph_views`)."""
+    (:func:`graphrep.views.attach_graph_views`); arguments as in
+    :func:`train_node_model`."""
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     loader = DataLoader(graphs, batch_size=config.batch_size, shuffle=True,
@@ -416,5 +476,5 @@ def train_graph_model(
     return _run_loop(model, epoch_fn, config.epochs, config.patience, config.lr,
                      config.weight_decay, gen, checkpoint,
                      config.checkpoint_every, on_epoch, progress,
-                     desc="mvgrl graph")
+                     desc="mvgrl graph", budgets=budgets, on_budget=on_budget)
 
