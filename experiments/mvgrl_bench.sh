@@ -206,3 +206,10 @@ done
 for D in MUTAG PTC_MR; do
   $G bench --dataset $D --layers 2 8 12 --batch-size 32 64 128 256 --epochs 20 --out-dir $R/$D-ppr-head-sweep12 --quiet --resume
 done
+# The release's whole sweep (session 14): epochs {20, 40, 100} too, 36 configs. Each
+# (layers, batch, seed) trains once, to 100 epochs, and writes its 40-epoch cell on the
+# way (the same embedding a 40-epoch run writes). The 20-epoch cells are the -sweep12
+# runs' (embedding.pt and svc.json copied; same options, so --resume keeps them).
+for D in MUTAG PTC_MR; do
+  $G bench --dataset $D --layers 2 8 12 --batch-size 32 64 128 256 --epochs 20 40 100 --out-dir $R/$D-ppr-head-sweep36 --quiet --resume
+done
