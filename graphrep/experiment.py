@@ -21,7 +21,8 @@ Layout of a run directory::
 ``<config>`` is ``default`` for node level and ``L{layers}-B{batch}-E{epochs}``
 at graph level (several when a sweep is given). Configurations that differ only in
 their epochs share one training run per seed: the longest writes the shorter ones'
-embeddings as it passes their epoch (bit for bit what their own runs would write).
+embeddings as it passes their epoch (on CPU bit for bit what their own runs would
+write); such a cell's ``train_seconds`` is the time the shared run took to get there.
 """
 from __future__ import annotations
 
@@ -356,14 +357,14 @@ def _check_resumable(old: dict, new: dict, path: Path) -> None:
 def _epoch_groups(configs: list) -> list[list]:
     """``configs`` grouped by everything but their epochs, each group by ascending
     epochs (one training run serves a group)."""
-    groups: list[tuple[object, list]] = []
+    groups: list[tuple[object, dict]] = []
     for cfg in configs:
         rest = replace(cfg, epochs=0)
         group = next((g for key, g in groups if key == rest), None)
         if group is None:
-            groups.append((rest, group := []))
-        group.append(cfg)
-    return [sorted(g, key=lambda c: c.epochs) for _, g in groups]
+            groups.append((rest, group := {}))
+        group.setdefault(cfg.epochs, cfg)  # a repeated value is one configuration
+    return [[g[e] for e in sorted(g)] for _, g in groups]
 
 
 def _configs(opts: RunOptions) -> list:

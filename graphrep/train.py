@@ -294,10 +294,9 @@ def _run_loop(model: nn.Module,
     lowest-loss state at each of the shorter epoch ``budgets`` handed to
     ``on_budget`` (a budget whose epoch a resumed run had already passed is not
     handed out: it is missing from ``result.budgets_done``)."""
-    bad = [b for b in budgets if not 0 < b < epochs]
+    bad = [b for b in budgets if not 0 <= b < epochs]
     if bad:
-        raise ValueError(f"epoch budgets must lie between 0 and epochs={epochs} "
-                         f"(exclusive), got {bad}.")
+        raise ValueError(f"epoch budgets must lie in [0, epochs={epochs}), got {bad}.")
     if budgets and on_budget is None:
         raise ValueError("budgets were given without on_budget to receive them.")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr,
@@ -315,11 +314,18 @@ def _run_loop(model: nn.Module,
         current = copy.deepcopy(model.state_dict())
         if stopper.best_state is not None:
             model.load_state_dict(stopper.best_state)
-        with torch.random.fork_rng():  # whatever the receiver draws, training does not see
-            on_budget(budget, model, snap)
-        model.load_state_dict(current)
+        # whatever the receiver draws, training does not see (CUDA: this device's
+        # generator only; a CPU run leaves CUDA alone)
+        device = next(model.parameters()).device
+        try:
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                on_budget(budget, model, snap)
+        finally:
+            model.load_state_dict(current)
         result.budgets_done.append(budget)
 
+    if start == 0 and 0 in budgets:  # the initial parameters
+        hand_out(0, False)
     if start >= 0:
         bar = tqdm(range(start, epochs), desc=desc, disable=not progress,
                    leave=False, initial=start, total=epochs)
@@ -376,7 +382,7 @@ def train_node_model(
         seed: seeds the subset sampler and the feature shuffles.
         checkpoint: file to resume from and write to (atomically).
         on_epoch: called with ``{"epoch", "loss", "best_loss"}`` each epoch.
-        budgets: shorter epoch counts (``0 < b < config.epochs``) whose lowest-loss
+        budgets: shorter epoch counts (``0 <= b < config.epochs``) whose lowest-loss
             state goes to ``on_budget`` (:data:`BudgetCallback`) as training passes them.
     """
     device = next(model.parameters()).device

@@ -71,9 +71,9 @@ def test_budgets_equal_runs_of_that_many_epochs(losses):
         torch.rand(5)  # the receiver's draws must not change training
         handed[b] = ({k: v.clone() for k, v in model.state_dict().items()}, res)
 
-    longest, res, _ = _toy_run(10, budgets=[3, 6, 8], losses=losses, patience=2,
+    longest, res, _ = _toy_run(10, budgets=[0, 3, 6, 8], losses=losses, patience=2,
                                on_budget=on_budget)
-    assert sorted(handed) == sorted(res.budgets_done) == [3, 6, 8]
+    assert sorted(handed) == sorted(res.budgets_done) == [0, 3, 6, 8]
     for b, (state, snap) in handed.items():
         own, own_res, _ = _toy_run(b, losses=losses, patience=2)
         assert all(torch.equal(state[k], v) for k, v in own.state_dict().items())
@@ -94,10 +94,21 @@ def test_budgets_a_resumed_run_passed_are_not_handed_out(tmp_path):
 
 
 def test_bad_budgets_are_rejected():
-    with pytest.raises(ValueError, match="between 0 and epochs=4"):
-        _toy_run(4, budgets=[4], on_budget=lambda *a: None)
+    for bad in (4, -1):
+        with pytest.raises(ValueError, match=r"in \[0, epochs=4\)"):
+            _toy_run(4, budgets=[bad], on_budget=lambda *a: None)
     with pytest.raises(ValueError, match="without on_budget"):
         _toy_run(4, budgets=[2])
+
+
+def test_epoch_groups():
+    from graphrep.experiment import _epoch_groups
+    from graphrep.train import GraphTrainConfig
+
+    cfgs = [GraphTrainConfig(num_layers=n, epochs=e) for n in (2, 4) for e in (40, 20, 40)]
+    groups = _epoch_groups(cfgs)
+    assert [[(c.num_layers, c.epochs) for c in g] for g in groups] == [
+        [(2, 20), (2, 40)], [(4, 20), (4, 40)]]
 
 
 def test_epoch_sweep_trains_each_config_once(data_dir, cache_dir, tmp_path):
