@@ -205,6 +205,11 @@ def _missing_files_error(name: str, files: Sequence[Path]) -> MissingRawFilesErr
         f"TUDataset/<NAME>/raw, LINQS/cora), or allow downloading.")
 
 
+def _same_file_stats(src: Path, copy: Path) -> bool:
+    a, b = src.stat(), copy.stat()
+    return a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns
+
+
 def _stage_raw_files(
     name: str,
     subdir: str,
@@ -215,8 +220,10 @@ def _stage_raw_files(
 ) -> bool:
     """Copy raw files from ``data_dir/subdir`` into ``cache_dir/subdir``.
 
-    A file is copied when the cache lacks it or holds a copy of a different
-    size. Returns whether every required file is now in the cache.
+    A file is copied when the cache lacks it or holds a copy of a different size
+    or modification time (copies keep the source's), so a corrected raw file
+    replaces a stale copy even at the same size. Returns whether every required
+    file is now in the cache.
     """
     dst = cache_dir / subdir
     if data_dir is not None and (data_dir / subdir).is_dir():
@@ -228,11 +235,13 @@ def _stage_raw_files(
             s, d = src / fname, dst / fname
             if not s.is_file():
                 continue
-            if d.is_file() and d.stat().st_size == s.stat().st_size:
+            if d.is_file() and _same_file_stats(s, d):
                 continue
             dst.mkdir(parents=True, exist_ok=True)
             tmp = d.with_name(d.name + ".tmp")
             shutil.copyfile(s, tmp)
+            shutil.copystat(s, tmp)  # the source's mtime; write bits even if it has none
+            tmp.chmod(tmp.stat().st_mode | 0o600)
             os.replace(tmp, d)
             # The processed tensors were built from other raw bytes.
             processed = dst.parent / "processed"

@@ -427,13 +427,19 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
     out["probe"] = {**PROBE_KEY, "row_space": True}
     nested = opts.protocol == "honest" and len(configs) > 1
     records = {}  # config -> per-seed probe record
-    for cfg in tqdm(configs, desc="svc", disable=not opts.progress, leave=False):
+    bar = tqdm(total=len(configs) * len(opts.seeds), desc="svc", disable=not opts.progress,
+               leave=False)  # one step per (config, seed): a probe takes minutes
+    for cfg in configs:
         name = config_name(cfg)
-        records[name] = [probe_record(run / name / f"seed_{s}", s, ds.labels,
-                                      opts.probe_jobs, required=FOLD_RECORD if nested else ())
-                         for s in opts.seeds]
+        records[name] = []
+        for s in opts.seeds:
+            records[name].append(probe_record(run / name / f"seed_{s}", s, ds.labels,
+                                              opts.probe_jobs,
+                                              required=FOLD_RECORD if nested else ()))
+            bar.update()
         metrics.write({"config": name, "eval": "svc",
                        "accuracies": [r["accuracy"] for r in records[name]]})
+    bar.close()
     table = {name: [r["accuracy"] for r in recs] for name, recs in records.items()}
     out["per_config"] = table
     if opts.protocol == "paper":

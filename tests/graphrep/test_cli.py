@@ -29,7 +29,7 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
     for key in ("dataset", "split", "protocol", "accuracy_mean", "accuracy_std",
                 "seeds", "seconds", "peak_rss_mb"):
         assert key in res
-    assert res["accuracy_mean"] > 50
+    assert res["accuracy_mean"] > 75  # majority class: 66.5% of MUTAG (89.4 here)
     assert (out / "config.json").is_file() and (out / "metrics.jsonl").is_file()
     # --resume reuses the finished run, including the stored probe result
     stored = json.loads((out / "L2-B128-E2" / "seed_0" / "svc.json").read_text())

@@ -30,9 +30,42 @@ def test_cora_pygcn_split(data_dir, cache_dir):
     assert torch.allclose(d.x.sum(1), torch.ones(2708))
 
 
-def test_raw_dir_is_copied_not_written(data_dir, cache_dir):
+def test_raw_dir_is_copied_not_written(cora, data_dir, cache_dir):
     assert (cache_dir / "Planetoid" / "Cora" / "raw" / "ind.cora.x").is_file()
     assert not (data_dir / "Planetoid" / "Cora" / "processed").exists()
+
+
+def test_raw_files_found_through_the_environment(data_dir, tmp_path, monkeypatch):
+    from graphrep.data import DATA_ENV
+
+    monkeypatch.setenv(DATA_ENV, str(data_dir))
+    ds = load_graph_dataset("MUTAG", None, tmp_path / "cache", download=False)
+    assert len(ds.graphs) == 188
+    monkeypatch.delenv(DATA_ENV)
+    with pytest.raises(MissingRawFilesError, match=DATA_ENV):
+        load_graph_dataset("PTC_MR", None, tmp_path / "cache2", download=False)
+
+
+def test_changed_raw_file_replaces_the_cached_copy(tmp_path):
+    import os
+
+    from graphrep.data import _stage_raw_files
+
+    src, cache = tmp_path / "data", tmp_path / "cache"
+    (src / "Set" / "raw").mkdir(parents=True)
+    raw = src / "Set" / "raw" / "a.txt"
+    raw.write_text("1 2 3\n")
+    raw.chmod(0o444)  # read-only data dir, as in CI
+    assert _stage_raw_files("Set", "Set/raw", ["a.txt"], src, cache)
+    copy, processed = cache / "Set" / "raw" / "a.txt", cache / "Set" / "processed"
+    processed.mkdir()
+    assert _stage_raw_files("Set", "Set/raw", ["a.txt"], src, cache)
+    assert processed.is_dir()  # unchanged source: nothing copied, nothing rebuilt
+    raw.chmod(0o644)
+    raw.write_text("1 2 4\n")  # a corrected file of the same size
+    os.utime(raw, ns=(raw.stat().st_atime_ns, raw.stat().st_mtime_ns + 10**9))
+    assert _stage_raw_files("Set", "Set/raw", ["a.txt"], src, cache)
+    assert copy.read_text() == "1 2 4\n" and not processed.exists()
 
 
 def test_mutag_features(mutag):
@@ -114,6 +147,26 @@ def test_isolated_nodes_and_edgeless_graphs(mutag):
 
     g = Data(x=torch.ones(3, mutag.num_features), y=torch.tensor([0]),
              edge_index=torch.empty(2, 0, dtype=torch.long), num_nodes=3)
-    out = attach_graph_views([g], DiffusionOptions(), progress=False)[0]
-    assert out.adj_edge_index.size(1) == 3  # self-loops only
-    assert out.diff_edge_index.size(1) == 3
+    import math
+
+    # self-loops only: D^-1/2 (A + I) D^-1/2 = I; PPR of T = I: alpha / (1 - (1 - alpha))
+    # = 1; heat exp(t (A D^-1 - I)) with A = 0: exp(-t) on the diagonal
+    for kind, diag in (("ppr", 1.0), ("heat", math.exp(-5.0))):
+        out = attach_graph_views([g], DiffusionOptions(kind=kind), progress=False)[0]
+        for ei, ew, value in ((out.adj_edge_index, out.adj_edge_weight, 1.0),
+                              (out.diff_edge_index, out.diff_edge_weight, diag)):
+            assert torch.equal(ei, torch.arange(3).repeat(2, 1))
+            assert torch.allclose(ew.double(), torch.full((3,), value, dtype=torch.float64))
+    # an edgeless graph trains beside ordinary ones: finite loss, finite gradients
+    from torch_geometric.loader import DataLoader
+
+    from graphrep.models import MVGRLGraph
+
+    graphs = attach_graph_views([g, *mutag.graphs[:3]], DiffusionOptions(), progress=False)
+    b = next(iter(DataLoader(graphs, batch_size=4)))
+    m = MVGRLGraph(mutag.num_features, 8, num_layers=2)
+    loss = m(b.x, b.adj_edge_index, b.adj_edge_weight, b.diff_edge_index,
+             b.diff_edge_weight, b.batch, 4)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)

@@ -89,7 +89,8 @@ def test_topk_keeps_k_largest_per_row(graph):
     ei, n = graph
     s = ppr_matrix(ei, n)
     kept = dense(sparsify_dense(s, topk=5), n)
-    assert ((kept != 0).sum(1) <= 5).all()
+    # exactly min(5, row's nonzeros) per row: an emptied row would fail here
+    assert torch.equal((kept != 0).sum(1), (s > 0).sum(1).clamp(max=5))
     for i in range(n):
         nz = kept[i][kept[i] != 0]
         assert torch.allclose(nz.sort().values, s[i][s[i] > 0].topk(len(nz)).values.sort().values.float().double(), atol=1e-6)
@@ -108,7 +109,12 @@ def test_eps_threshold_drops_small_entries(graph):
 def test_power_topk(graph):
     ei, n = graph
     kept = dense(diffusion_view(ei, n, "heat", method="power", topk=3), n)
-    assert ((kept != 0).sum(1) <= 3).all()
+    ref = dense(diffusion_view(ei, n, "heat", method="exact", topk=3), n)
+    ref[ref < 1e-12] = 0  # rounding noise of expm where the kernel is exactly 0
+    # the series keeps the same (up to) three largest entries per row as the exact kernel
+    assert torch.equal(kept != 0, ref != 0)
+    assert ((kept != 0).sum(1) == 3).sum() >= n - 4  # isolated nodes keep only themselves
+    assert torch.allclose(kept, ref, atol=1e-4)
 
 
 def test_minmax_columns_equals_sklearn_on_the_dense_matrix():

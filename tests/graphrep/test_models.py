@@ -166,6 +166,22 @@ def test_full_batch_training(cora, cora_views):
     assert torch.equal(runs[0], runs[1])
 
 
+def test_subgraph_larger_than_the_graph_trains_on_the_whole_graph():
+    """A ``sample_size`` above the node count is cut to the graph, with a warning."""
+    from torch_geometric.utils import erdos_renyi_graph, to_undirected
+
+    torch.manual_seed(0)
+    n = 30
+    ei = to_undirected(erdos_renyi_graph(n, 0.15))
+    views = node_views(ei, n, DiffusionOptions())
+    x = torch.rand(n, 5)
+    cfg = NodeTrainConfig(hidden_channels=8, epochs=3, full_batch=False, batch_size=2,
+                          sample_size=100)
+    with pytest.warns(UserWarning, match="subgraph size 100 exceeds the graph's 30 nodes"):
+        res = train_node_model(MVGRL(5, 8), x, views, cfg, progress=False)
+    assert len(res.losses) == 3 and all(torch.isfinite(torch.tensor(res.losses)))
+
+
 def test_full_batch_step_equals_whole_graph_subset(cora, cora_views):
     """A full-batch step is the subgraph step with one subset = every node."""
     torch.manual_seed(0)
