@@ -128,6 +128,79 @@ def test_node_model_shapes(cora, cora_views):
     assert emb.shape == (2708, 32)
 
 
+def _dense_view(view, n):
+    ei, ew = view
+    m = torch.zeros(n, n)
+    m[ei[1], ei[0]] = ew.float()  # edge j -> i carries S[i, j]
+    return m
+
+
+def test_node_logits_follow_the_paper():
+    """Logits against a dense re-derivation: per subgraph ``h = PReLU(S X W + b)`` in
+    each view, summaries ``sigmoid(mean h)``, positives pair one view's nodes with the
+    other view's summary (both ways), negatives the same on shuffled feature rows."""
+    from torch_geometric.utils import erdos_renyi_graph, to_undirected
+
+    torch.manual_seed(0)
+    n, f, d = 14, 5, 4
+    x = torch.rand(n, f)
+    views = node_views(to_undirected(erdos_renyi_graph(n, 0.3)), n, DiffusionOptions())
+    m = MVGRL(f, d)
+    with torch.no_grad():  # nothing left at its symmetric initial value
+        for p_ in m.parameters():
+            p_.uniform_(-0.5, 0.5)
+    subsets = sample_node_subsets(n, 6, 2, torch.Generator().manual_seed(1))
+    shuffled = subsets[:, torch.randperm(6)]
+    b = cut_subgraph_batch(subsets, [views.adj, views.diff], n)
+    pos, neg = m(x, b.nodes, shuffled.reshape(-1), *b.views, b.batch, 2)
+
+    def enc(encoder, view, rows, feats):
+        conv, act = encoder.convs[0], encoder.acts[0]
+        return act(view[rows][:, rows] @ conv.lin(x[feats]) + conv.bias)
+
+    W, bias = m.discriminator.weight, m.discriminator.bias
+    ref_pos, ref_neg = [[], []], [[], []]
+    for rows, feats in zip(subsets, shuffled, strict=True):
+        h = {v: enc(e, _dense_view(getattr(views, v), n), rows, rows)
+             for v, e in (("adj", m.encoder_adj), ("diff", m.encoder_diff))}
+        c = {v: enc(e, _dense_view(getattr(views, v), n), rows, feats)
+             for v, e in (("adj", m.encoder_adj), ("diff", m.encoder_diff))}
+        s = {v: torch.sigmoid(h[v].mean(0)) for v in h}
+        for k, (node_view, summary_view) in enumerate((("diff", "adj"), ("adj", "diff"))):
+            ref_pos[k].append(h[node_view] @ W.T @ s[summary_view] + bias)
+            ref_neg[k].append(c[node_view] @ W.T @ s[summary_view] + bias)
+    assert torch.allclose(pos, torch.cat([torch.cat(r) for r in ref_pos]), atol=1e-5)
+    assert torch.allclose(neg, torch.cat([torch.cat(r) for r in ref_neg]), atol=1e-5)
+    emb = m.embed(x, view_as_sparse(views.adj, n), view_as_sparse(views.diff, n))
+    every = torch.arange(n)
+    assert torch.allclose(emb, enc(m.encoder_adj, _dense_view(views.adj, n), every, every)
+                          + enc(m.encoder_diff, _dense_view(views.diff, n), every, every),
+                          atol=1e-5)
+
+
+def test_graph_loss_is_symmetric_in_the_views(mutag):
+    """The JSD loss runs both ways (adjacency nodes vs diffusion graphs and the
+    reverse): swapping the views together with their encoders leaves it unchanged,
+    which a one-way loss would not."""
+    graphs = attach_graph_views(mutag.graphs[:6], DiffusionOptions(), progress=False)
+    b = next(iter(DataLoader(graphs, batch_size=6)))
+    torch.manual_seed(0)
+    m = MVGRLGraph(mutag.num_features, 8, num_layers=2)
+    loss = m(b.x, b.adj_edge_index, b.adj_edge_weight, b.diff_edge_index,
+             b.diff_edge_weight, b.batch, 6)
+    m.encoder_adj, m.encoder_diff = m.encoder_diff, m.encoder_adj
+    swapped = m(b.x, b.diff_edge_index, b.diff_edge_weight, b.adj_edge_index,
+                b.adj_edge_weight, b.batch, 6)
+    assert torch.allclose(loss, swapped, atol=1e-6)
+    from shared.losses import local_global_loss
+
+    l_a, g_a, l_d, g_d = m.encode(b.x, b.diff_edge_index, b.diff_edge_weight,
+                                  b.adj_edge_index, b.adj_edge_weight, b.batch, 6)
+    one_way = local_global_loss(m.local_head(l_a), m.global_head(g_d), b.batch,
+                                estimator="jsd")
+    assert not torch.allclose(loss, one_way, atol=1e-3)
+
+
 def _train(cora, views, seed, epochs, hidden=64, sample=500, batch=2):
     torch.manual_seed(seed)
     m = MVGRL(cora.data.num_features, hidden)
