@@ -142,6 +142,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_ranges(args: argparse.Namespace, graph: bool) -> None:
+    """Reject out-of-range numbers before any data is loaded, naming the option."""
+    def bad(option: str, values, ok, need: str) -> None:
+        values = [] if values is None else values if isinstance(values, list) else [values]
+        wrong = [v for v in values if not ok(v)]
+        if wrong:
+            raise ValueError(f"{option} must be {need}, got {wrong[0]}.")
+
+    bad("--seeds", args.seeds, lambda v: v >= 0, ">= 0")
+    bad("--epochs", args.epochs, lambda v: v >= 0, ">= 0 (0: the untrained encoders)")
+    bad("--layers", args.layers, lambda v: v >= 1, ">= 1")
+    bad("--batch-size", args.batch_size, (lambda v: v >= 2) if graph else (lambda v: v >= 1),
+        ">= 2 at graph level (the loss takes its negatives from the other graphs of a "
+        "batch)" if graph else ">= 1")
+    bad("--sample-size", args.sample_size, lambda v: v >= 1, ">= 1")
+    bad("--hidden", args.hidden, lambda v: v >= 1, ">= 1")
+    bad("--lr", args.lr, lambda v: v >= 0, ">= 0")
+    bad("--patience", args.patience, lambda v: v >= 1, ">= 1")
+    bad("--alpha", args.alpha, lambda v: 0 < v <= 1, "in (0, 1]")
+    bad("--t", args.t, lambda v: v > 0, "> 0")
+    bad("--topk", args.topk, lambda v: v >= 0, ">= 0 (0 keeps every entry)")
+    bad("--eps", args.eps, lambda v: v >= 0, ">= 0")
+    bad("--self-loop-weight", args.self_loop_weight, lambda v: v > 0, "> 0")
+    bad("--probe-jobs", args.probe_jobs, lambda v: v >= 1 or v == -1, ">= 1 (or -1: every core)")
+
+
 def _options(args: argparse.Namespace):
     import torch
 
@@ -151,6 +177,7 @@ def _options(args: argparse.Namespace):
 
     dataset = canonical_name(args.dataset)
     graph = is_graph_level(dataset)
+    _check_ranges(args, graph)
     if graph and args.split != "public":
         raise ValueError("--split applies to node-level datasets only.")
     if graph and args.subsets != "random":

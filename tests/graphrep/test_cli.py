@@ -146,6 +146,34 @@ def test_cli_errors(capsys):
     assert "--frozen-encoders applies to graph-level" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("dataset, args, message", [
+    ("MUTAG", ["--epochs", "20", "-3"], "--epochs must be >= 0"),
+    ("MUTAG", ["--batch-size", "1"], "--batch-size must be >= 2 at graph level"),
+    ("Cora", ["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    ("MUTAG", ["--layers", "2", "0"], "--layers must be >= 1"),
+    ("Cora", ["--seeds", "0", "-1"], "--seeds must be >= 0, got -1"),
+    ("Cora", ["--alpha", "0"], "--alpha must be in (0, 1]"),
+    ("Cora", ["--t", "-1"], "--t must be > 0"),
+    ("Cora", ["--topk", "-5"], "--topk must be >= 0"),
+    ("Cora", ["--self-loop-weight", "0"], "--self-loop-weight must be > 0"),
+    ("Cora", ["--patience", "0"], "--patience must be >= 1"),
+    ("Cora", ["--hidden", "0"], "--hidden must be >= 1"),
+    ("MUTAG", ["--probe-jobs", "0"], "--probe-jobs must be >= 1"),
+])
+def test_out_of_range_options_are_rejected_before_loading(dataset, args, message, capsys,
+                                                           monkeypatch):
+    import graphrep.experiment as experiment
+    from graphrep.cli import main
+
+    def no_run(*a, **k):
+        raise AssertionError("nothing should run")
+
+    monkeypatch.setattr(experiment, "bench", no_run)
+    monkeypatch.setattr(experiment, "train_runs", no_run)
+    assert main(["bench", "--dataset", dataset, *args, "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_graph_embedding_option(data_dir, cache_dir, tmp_path):
     from graphrep.cli import main
     from graphrep.experiment import RunOptions, _projected, training_signature
