@@ -213,3 +213,8 @@ done
 for D in MUTAG PTC_MR; do
   $G bench --dataset $D --layers 2 8 12 --batch-size 32 64 128 256 --epochs 20 40 100 --out-dir $R/$D-ppr-head-sweep36 --quiet --resume
 done
+# Control (session 14): the same probe on untrained encoders and heads (--epochs 0: the
+# seeds' initial weights), to show what the contrastive training adds.
+for D in MUTAG PTC_MR IMDB-BINARY IMDB-MULTI; do
+  $G bench --dataset $D --epochs 0 --out-dir $R/$D-ppr-head-untrained --quiet --resume
+done

@@ -96,7 +96,8 @@ def _graph_config(cfg: dict) -> list:
     if (layers, hidden, batch, epochs) == (d.num_layers, d.hidden_channels,
                                            d.batch_size, d.epochs):
         return []
-    return [f"L{layers} x {hidden}, B{batch}, E{epochs}"]
+    untrained = " (untrained encoders and heads)" if epochs == 0 else ""
+    return [f"L{layers} x {hidden}, B{batch}, E{epochs}{untrained}"]
 
 
 def _row(r: dict, name: str, diffusion: str = "") -> dict:

@@ -59,7 +59,8 @@ def test_graph_ablations_are_labelled(table, tmp_path):
                         ("head", {"embedding": "head"}),
                         ("release", {"embedding": "head", "frozen_encoders": True}),
                         ("dgl", {"embedding": "head", "num_layers": 4,
-                                 "hidden_channels": 128, "batch_size": 64, "epochs": 32})):
+                                 "hidden_channels": 128, "batch_size": 64, "epochs": 32}),
+                        ("untrained", {"embedding": "head", "epochs": 0})):
         run = tmp_path / name
         run.mkdir()
         (run / "config.json").write_text(json.dumps(
@@ -74,6 +75,8 @@ def test_graph_ablations_are_labelled(table, tmp_path):
     # one configuration other than the defaults is named (a grid names its cells)
     assert (table.describe_diffusion(tmp_path / "dgl")
             == "dense, head output, L4 x 128, B64, E32")
+    assert (table.describe_diffusion(tmp_path / "untrained")
+            == "dense, head output, L2 x 512, B128, E0 (untrained encoders and heads)")
 
 
 def test_selection_rows_name_a_grid_cell_by_its_config(table):
