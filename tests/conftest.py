@@ -28,3 +28,20 @@ def _sb3_logs_in_pytest_tmp(tmp_path_factory):
         os.environ.pop("SB3_LOGDIR", None)
     else:
         os.environ["SB3_LOGDIR"] = old
+
+
+#: set (``.ci/run`` does) to make any skipped test fail the run: a missing ffmpeg, dataset
+#: or optional package must not let CI go green on fewer tests than it claims
+FAIL_ON_SKIP_ENV = "CONTRASTIVE_FAIL_ON_SKIP"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get(FAIL_ON_SKIP_ENV) != "1" or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped:
+        reporter.ensure_newline()
+        reporter.write_line(f"{len(skipped)} test(s) skipped while {FAIL_ON_SKIP_ENV}=1: "
+                            "failing the run (reasons in the summary)", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -20,18 +20,39 @@ def test_equal_scores_closed_form_at_paper_k():
 
 
 def test_normaliser_fixed_on_first_call_and_memory_momentum():
+    """One step against the paper's formulas: teacher embeddings scored against the
+    student bank and vice versa; Z fixed from the first batch's scores; each bank's rows
+    ``index`` move to ``normalize(m * old + (1 - m) * v)`` of its own side's embedding."""
+    import torch.nn.functional as F
+
     torch.manual_seed(1)
-    crd = CRDLoss(4, 6, n_data=50, feat_dim=8, num_negatives=10, momentum=0.5)
+    m, tau, n_data = 0.3, 0.07, 50
+    crd = CRDLoss(4, 6, n_data=n_data, feat_dim=8, num_negatives=10, momentum=m,
+                  temperature=tau)
     idx = torch.tensor([3, 7])
-    before = crd.memory_student[idx].clone()
-    crd(torch.randn(2, 4), torch.randn(2, 6), idx)
+    ci = torch.cat([idx[:, None], torch.randint(n_data, (2, 10))], 1)
+    f_s, f_t = torch.randn(2, 4), torch.randn(2, 6)
+    bank_s, bank_t = crd.memory_student.clone(), crd.memory_teacher.clone()
+    with torch.no_grad():
+        v_s = F.normalize(crd.embed_student(f_s), dim=1)
+        v_t = F.normalize(crd.embed_teacher(f_t), dim=1)
+    scores_t = torch.einsum("bkd,bd->bk", bank_s[ci], v_t)  # side 0
+    scores_s = torch.einsum("bkd,bd->bk", bank_t[ci], v_s)  # side 1
+    log_z = [torch.logsumexp(x.flatten() / tau, 0) - math.log(x.numel()) + math.log(n_data)
+             for x in (scores_t, scores_s)]
+    loss = crd(f_s, f_t, idx, ci)
+    torch.testing.assert_close(crd.log_z, torch.stack(log_z))
+    torch.testing.assert_close(loss, crd.nce_loss(scores_s / tau - log_z[1])
+                               + crd.nce_loss(scores_t / tau - log_z[0]))
+    for bank, before, v in ((crd.memory_student, bank_s, v_s), (crd.memory_teacher, bank_t, v_t)):
+        torch.testing.assert_close(bank[idx], F.normalize(m * before[idx] + (1 - m) * v, dim=1))
+        rest = torch.ones(n_data, dtype=torch.bool)
+        rest[idx] = False
+        assert torch.equal(bank[rest], before[rest])
+    # Z stays fixed on later calls, whatever their scale
     log_z = crd.log_z.clone()
-    assert torch.isfinite(log_z).all()
     crd(torch.randn(2, 4) * 5, torch.randn(2, 6), torch.tensor([1, 2]))
     torch.testing.assert_close(crd.log_z, log_z)
-    after = crd.memory_student[idx]
-    assert not torch.allclose(before, after)
-    torch.testing.assert_close(after.norm(dim=1), torch.ones(2))
 
 
 def test_gradients_reach_both_embed_heads_and_loss_falls():

@@ -20,15 +20,21 @@ def release_reference(v, t, temperature=0.03, w=0.8):
     return 0.5 * (direction(v, t) + direction(t, v))
 
 
-def paper_unpruned_reference(v, t, temperature, w):
+def paper_unpruned_reference(v, t, temperature, w, v_queue=None, t_queue=None):
+    """The paper's loss, sums written out; queued rows of the other modality join the
+    inter-modal negatives, queued rows of the anchor's modality the intra-modal ones."""
     v, t = F.normalize(v, dim=1), F.normalize(t, dim=1)
+    vq = F.normalize(v_queue, dim=1) if v_queue is not None else v[:0]
+    tq = F.normalize(t_queue, dim=1) if t_queue is not None else t[:0]
     n = v.shape[0]
     total = 0.0
-    for a, b in ((v, t), (t, v)):
+    for a, b, aq, bq in ((v, t, vq, tq), (t, v, tq, vq)):
         for i in range(n):
             pos = math.exp(float(a[i] @ b[i]) / temperature)
             inter = sum(math.exp(float(a[i] @ b[k]) / temperature) for k in range(n) if k != i)
             intra = sum(math.exp(w * float(a[i] @ a[k]) / temperature) for k in range(n) if k != i)
+            inter += sum(math.exp(float(a[i] @ q) / temperature) for q in bq)
+            intra += sum(math.exp(w * float(a[i] @ q) / temperature) for q in aq)
             total += -math.log(pos / (pos + inter + intra))
     return total / (2 * n)
 
@@ -80,6 +86,13 @@ def test_weights_grow_with_connectivity_and_average_one():
     conn = connectivity(v)
     assert w.mean().item() == pytest.approx(1.0, rel=1e-5)
     assert torch.equal(w.argsort(), conn.argsort())
+    # exactly N softmax(connectivity / kappa), from each direction's own modality
+    kappa = 0.5
+    unweighted = crossclr_loss(v, t, weighted=False, reduction="none")
+    weighted = crossclr_loss(v, t, weighted=True, weight_temperature=kappa, reduction="none")
+    for row, x in ((0, v), (1, t)):
+        torch.testing.assert_close(weighted[row] / unweighted[row],
+                                   6 * torch.softmax(connectivity(x) / kappa, dim=0))
 
 
 def test_queue_adds_negatives_in_fifo_order():
@@ -91,8 +104,25 @@ def test_queue_adds_negatives_in_fifo_order():
     loss_fn(*batches[1])
     expected_queue = torch.cat([batches[0][0], batches[1][0]])[-5:]
     torch.testing.assert_close(loss_fn.x_queue, expected_queue)
+    torch.testing.assert_close(loss_fn.y_queue, torch.cat([batches[0][1], batches[1][1]])[-5:])
     third = loss_fn(*batches[2])
     assert third > crossclr_loss(*batches[2], 0.1, weighted=False)  # more negatives, larger loss
+    torch.testing.assert_close(third, crossclr_loss(
+        *batches[2], 0.1, weighted=False, x_queue=expected_queue,
+        y_queue=torch.cat([batches[0][1], batches[1][1]])[-5:]))
+
+
+def test_queued_rows_join_the_right_negative_sets():
+    """x_queue extends x anchors' intra-modal negatives and y anchors' inter-modal ones
+    (and y_queue the reverse), against the paper's sums written out."""
+    torch.manual_seed(5)
+    v, t = torch.randn(5, 4, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)
+    vq, tq = torch.randn(3, 4, dtype=torch.float64), 2 * torch.randn(3, 4, dtype=torch.float64)
+    got = crossclr_loss(v, t, 0.5, 0.8, prune_threshold=math.inf, weighted=False,
+                        x_queue=vq, y_queue=tq)
+    assert got.item() == pytest.approx(paper_unpruned_reference(v, t, 0.5, 0.8, vq, tq), rel=1e-9)
+    swapped = paper_unpruned_reference(v, t, 0.5, 0.8, tq, vq)
+    assert got.item() != pytest.approx(swapped, rel=1e-6)
 
 
 def test_bad_input():

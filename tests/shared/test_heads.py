@@ -36,10 +36,28 @@ def test_projection_head_shapes_and_shortcut(layers):
     head = ProjectionHead(
         8, 16, 4, num_layers=layers, activation="prelu", shortcut=True, batch_norm=True
     )
-    out = head(torch.randn(5, 8))
+    x = torch.randn(5, 8)
+    out = head(x)
     assert out.shape == (5, 4)
     n_linear = sum(isinstance(m, torch.nn.Linear) for m in head.modules())
     assert n_linear == layers + 1
+    torch.testing.assert_close(out, head.mlp(x) + head.shortcut(x))  # the skip is added
+    # Linear, then BatchNorm + activation after every layer but the last
+    kinds = [type(m).__name__ for m in head.mlp]
+    assert kinds == ["Linear", "BatchNorm1d", "PReLU"] * (layers - 1) + ["Linear"]
+
+
+def test_projection_head_final_activation_without_batch_norm():
+    """MVGRL's form: Linear+PReLU blocks, the last one activated too but never
+    batch-normalised; without a shortcut the output is the MLP's alone."""
+    head = ProjectionHead(6, 6, 6, num_layers=3, activation="prelu", batch_norm=True,
+                          final_activation=True)
+    kinds = [type(m).__name__ for m in head.mlp]
+    assert kinds == ["Linear", "BatchNorm1d", "PReLU"] * 2 + ["Linear", "PReLU"]
+    head.eval()
+    x = torch.randn(4, 6)
+    assert head.shortcut is None
+    torch.testing.assert_close(head(x), head.mlp(x))
 
 
 def test_projection_head_bad_args():

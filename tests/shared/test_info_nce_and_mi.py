@@ -130,8 +130,14 @@ def test_jsd_closed_form_and_separation_lowers_loss():
 
 
 def test_dv_is_stable_for_large_scores():
+    # -(E_pos[s] - log E_neg[e^s]) = -(1000 - log((e^900 + e^950) / 2)) = -50 - log 2 + O(e^-50)
     s = torch.tensor([[1000.0, 900.0], [950.0, 1000.0]])
-    assert torch.isfinite(mi_scores_loss(s, torch.eye(2, dtype=torch.bool), "dv"))
+    loss = mi_scores_loss(s, torch.eye(2, dtype=torch.bool), "dv")
+    assert loss.item() == pytest.approx(-50 - math.log(2), rel=1e-6)
+    # and on small scores, against the plain formula
+    s = torch.tensor([[2.0, -1.0], [0.5, 3.0]])
+    plain = -(torch.tensor([2.0, 3.0]).mean() - torch.tensor([-1.0, 0.5]).exp().mean().log())
+    torch.testing.assert_close(mi_scores_loss(s, torch.eye(2, dtype=torch.bool), "dv"), plain)
 
 
 def test_local_global_uses_batch_vector_as_positive_mask():

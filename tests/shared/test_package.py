@@ -44,9 +44,16 @@ def test_failed_write_keeps_previous_file(tmp_path):
 
 
 def test_seed_everything_repeats_and_validates():
+    import random
+
+    import numpy as np
+
     seed_everything(7)
-    a = torch.randn(3)
+    a, b, c = torch.randn(3), np.random.rand(3), random.random()
     seed_everything(7)
-    assert torch.equal(a, torch.randn(3))
+    assert torch.equal(a, torch.randn(3))  # every generator a run may draw from
+    assert np.array_equal(b, np.random.rand(3)) and c == random.random()
+    seed_everything(8)
+    assert not torch.equal(a, torch.randn(3))
     with pytest.raises(ValueError, match="seed"):
         seed_everything(-1)

@@ -30,6 +30,20 @@ def test_logreg_probe_learns_and_beats_noise(digits):
     assert real.C in (0.01, 0.1, 1.0, 10.0, 100.0) and real.val_accuracy is not None
 
 
+def test_logreg_probe_never_reads_test_labels_when_choosing(digits):
+    """C and z-scoring are chosen on the validation rows: scrambling the test rows'
+    labels changes the test accuracy and nothing else."""
+    x, y = digits
+    tr, va, te = masks(len(y))
+    scrambled = y.copy()
+    scrambled[te] = np.random.default_rng(1).permutation(y[te])
+    for standardize in ("select", True):
+        a = logistic_regression_probe(x, y, tr, te, va, standardize=standardize)
+        b = logistic_regression_probe(x, scrambled, tr, te, va, standardize=standardize)
+        assert (a.C, a.standardized, a.val_accuracy) == (b.C, b.standardized, b.val_accuracy)
+        assert b.test_accuracy < 0.3 < 0.9 < a.test_accuracy
+
+
 def test_logreg_probe_is_deterministic_and_cv_selection_without_val(digits):
     x, y = digits
     tr, _, te = masks(len(y))
@@ -42,7 +56,10 @@ def test_svc_cv_chooses_c_from_grid_and_learns(digits):
     x, y = digits
     res = svc_cross_validation(x[:300], y[:300], n_folds=5, inner_folds=3, seed=0)
     assert len(res.fold_accuracies) == 5 and res.mean > 0.85
+    assert len(res.chosen_C) == len(res.inner_scores) == 5
     assert set(res.chosen_C) <= {1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3}
+    assert res.mean == pytest.approx(np.mean(res.fold_accuracies))
+    assert res.std == pytest.approx(np.std(res.fold_accuracies))  # ddof 0, as released
     again = svc_cross_validation(x[:300], y[:300], n_folds=5, inner_folds=3, seed=0)
     assert again.fold_accuracies == res.fold_accuracies
 
