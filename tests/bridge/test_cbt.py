@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from shared.bridge.cbt import CBTCrossModal, CBTVisual, cross_modal_nce, masked_feature_nce
 
@@ -22,6 +23,21 @@ def test_orthogonal_scaled_goes_to_zero():
 def test_cross_modal_nce():
     assert cross_modal_nce(torch.zeros(6, 6)).item() == pytest.approx(math.log(6), abs=1e-6)
     assert cross_modal_nce(50 * torch.eye(4), symmetric=True).item() < 1e-6
+    # a random, non-symmetric score matrix: rows are text -> visual (positive on the diagonal),
+    # symmetric=True also averages in the columns (visual -> text)
+    s = torch.randn(5, 5, generator=torch.Generator().manual_seed(3))
+    rows = -s.log_softmax(dim=1).diagonal().mean()
+    cols = -s.log_softmax(dim=0).diagonal().mean()
+    assert abs(rows.item() - cols.item()) > 1e-3  # the two directions really differ here
+    target = torch.arange(5)
+    assert cross_modal_nce(s).item() == pytest.approx(rows.item(), abs=1e-6)
+    assert cross_modal_nce(s).item() == pytest.approx(F.cross_entropy(s, target).item(), abs=1e-6)
+    assert cross_modal_nce(s, symmetric=True).item() == pytest.approx(
+        0.5 * (rows + cols).item(), abs=1e-6
+    )
+    assert cross_modal_nce(s, symmetric=True).item() == pytest.approx(
+        0.5 * (F.cross_entropy(s, target) + F.cross_entropy(s.T, target)).item(), abs=1e-6
+    )
     with pytest.raises(ValueError, match=r"square \[B, B\]"):
         cross_modal_nce(torch.zeros(3, 4))
 
@@ -35,10 +51,43 @@ def test_models_forward_backward():
     out["loss"].backward()
     assert out["outputs"].shape == (int(mask.sum()), 12)
     assert all(torch.isfinite(p.grad).all() for p in vis.parameters() if p.grad is not None)
+    vis.eval()  # dropout is 0 anyway; eval makes the comparison below exact
+    with torch.no_grad():
+        enc = vis.encode(x, mask)
+        # the masked steps' features are hidden: replacing them by anything changes no output,
+        # at the masked steps (what the loss scores) or anywhere else
+        x2 = x.clone()
+        x2[mask] = 10 * torch.randn(int(mask.sum()), 12)
+        enc2 = vis.encode(x2, mask)
+        assert torch.allclose(enc2[mask], enc[mask], atol=1e-5)
+        assert torch.allclose(enc2, enc, atol=1e-5)
+        # ... while the unmasked steps' features are read (context for the masked steps)
+        x3 = x.clone()
+        x3[~mask] = 10 * torch.randn(int((~mask).sum()), 12)
+        assert not torch.allclose(vis.encode(x3, mask)[mask], enc[mask], atol=1e-3)
+        # forward scores the encoder outputs at the masked steps against the true features
+        out = vis(x, mask)
+        assert torch.equal(out["targets"], x[mask])
+        assert torch.allclose(out["outputs"], enc[mask], atol=1e-6)
+        expected = masked_feature_nce(enc[mask], x[mask])
+        assert out["loss"].item() == pytest.approx(expected.item(), abs=1e-5)
     xm = CBTCrossModal(6, 12, d_model=16, num_layers=1, num_heads=2)
-    res = xm(torch.randn(4, 5, 6), x[:, :8].repeat(2, 1, 1)[:4])
+    text, visual = torch.randn(4, 5, 6), x[:, :8].repeat(2, 1, 1)[:4]
+    res = xm(text, visual)
     assert res["scores"].shape == (4, 4)
     res["loss"].backward()
+    expected = cross_modal_nce(res["scores"].detach())
+    assert res["loss"].item() == pytest.approx(expected.item(), abs=1e-6)
+    xm.eval()
+    with torch.no_grad():
+        s = xm.score_matrix(text, visual)
+        # entry [i, j] scores text i with visual j, one pair at a time
+        for i in range(4):
+            for j in range(4):
+                one = xm.pair_scores(text[i : i + 1], visual[j : j + 1])
+                assert one.shape == (1,)
+                assert s[i, j].item() == pytest.approx(one.item(), abs=1e-5)
+        assert not torch.allclose(s, s.T, atol=1e-4)  # so a transposed matrix would be caught
 
 
 def test_cbt_bad_inputs():

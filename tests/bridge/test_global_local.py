@@ -81,7 +81,21 @@ def test_detach_attention_stops_local_gradient_into_the_attention(detach):
 
 def test_attention_pool_shapes():
     w = audio_spatial_attention(torch.randn(2, 4), torch.randn(2, 6, 4))
-    assert attention_pool(w, torch.randn(2, 3, 6, 5)).shape == (2, 3, 5)
+    maps = torch.randn(2, 3, 6, 5)
+    pooled = attention_pool(w, maps)
+    assert pooled.shape == (2, 3, 5)
+    # documented: out[b, t] = sum_p weights[b, p] * frame_maps[b, t, p]
+    assert torch.allclose(pooled, (w[:, None, :, None] * maps).sum(2), atol=1e-6)
+    for b in range(2):
+        for t in range(3):
+            assert torch.allclose(pooled[b, t], w[b] @ maps[b, t], atol=1e-6)
+    # unnormalised weights are used as given (no re-normalisation inside)
+    raw = torch.randn(2, 6)
+    expected = (raw[:, None, :, None] * maps).sum(2)
+    assert torch.allclose(attention_pool(raw, maps), expected, atol=1e-6)
+    # one-hot weights pick that position's map
+    picked = attention_pool(torch.eye(6)[[4, 1]], maps)
+    assert torch.equal(picked, torch.stack([maps[0, :, 4], maps[1, :, 1]]))
 
 
 def test_bad_shapes_rejected():

@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from shared.bridge.long_short import (
     LongShortLoss,
@@ -31,7 +32,6 @@ def test_aggregator_order_aware(mode):
 
 def test_terms_closed_forms_and_gradients():
     b = 5
-    s = torch.randn(b, 1, 8).expand(b, 3, 8)
     equal = stationary_loss(torch.ones(b, 8), torch.ones(b, 3, 8))
     assert equal.item() == pytest.approx(torch.log(torch.tensor(float(b))).item(), abs=1e-5)
     e = torch.eye(b, 8)
@@ -41,7 +41,30 @@ def test_terms_closed_forms_and_gradients():
     out = LongShortLoss(16, 4, 4, num_short=3, aggregator="gru")(long, short)
     out["loss"].backward()
     assert torch.isfinite(long.grad).all() and torch.isfinite(short.grad).all()
-    assert s.shape == (b, 3, 8)
+
+
+def _cos_ce(q, k, temperature=0.1):
+    """CE of cosine(q_i, k_j) / temperature with the diagonal as targets, from scratch."""
+    logits = F.normalize(q, dim=1) @ F.normalize(k, dim=1).T / temperature
+    return -logits.log_softmax(dim=1).diagonal().mean()
+
+
+def test_terms_equal_their_infonce_closed_forms():
+    b, k = 5, 3
+    g = torch.Generator().manual_seed(1)
+    long, short = torch.randn(b, 8, generator=g), torch.randn(b, k, 8, generator=g)
+    pred = torch.randn(b, 8, generator=g)
+    # stationary: mean over the K short views of InfoNCE(short_k -> long views)
+    per_view = [_cos_ce(short[:, i], long).item() for i in range(k)]
+    assert max(per_view) - min(per_view) > 1e-3  # the views differ, so the mean matters
+    assert stationary_loss(long, short).item() == pytest.approx(sum(per_view) / k, rel=1e-5)
+    # K copies of one short view score exactly as that single view
+    same = short[:, :1].expand(b, k, 8)
+    assert stationary_loss(long, same).item() == pytest.approx(per_view[0], rel=1e-5)
+    # non-stationary: the aggregate retrieves its own long view among the batch's long views
+    expected = _cos_ce(pred, long)
+    assert nonstationary_loss(long, pred).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert abs(_cos_ce(pred, long).item() - _cos_ce(long, pred).item()) > 1e-3  # direction matters
 
 
 def test_bad_shapes():

@@ -53,12 +53,38 @@ def test_ssim_and_loss():
     x = torch.rand(2, 3, 24, 24)
     assert ssim(x, x).item() == pytest.approx(1.0, abs=1e-5)
     assert ssim(x, torch.rand(2, 3, 24, 24)).item() < 0.2
+    # two constant images a, b: no variance or covariance, so SSIM reduces to the luminance
+    # term (2ab + c1) / (a^2 + b^2 + c1), c1 = (0.01 * data_range)^2
+    for a, b, data_range in ((0.2, 0.6, 1.0), (0.5, 0.1, 1.0), (0.4, 1.2, 2.0)):
+        c1 = (0.01 * data_range) ** 2
+        ca, cb = torch.full((1, 3, 16, 16), a), torch.full((1, 3, 16, 16), b)
+        assert ssim(ca, cb, data_range=data_range).item() == pytest.approx(
+            (2 * a * b + c1) / (a * a + b * b + c1), abs=1e-5
+        )
     assert nerv_loss(x, x).item() == pytest.approx(0.0, abs=1e-5)
     y = (x + 0.1).clamp(0, 1)
     expected = 0.7 * (x - y).abs().mean() + 0.3 * (1 - ssim(x, y))
     assert nerv_loss(x, y).item() == pytest.approx(expected.item(), rel=1e-5)
     with pytest.raises(ValueError, match="at least 11x11"):
         ssim(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+
+
+def test_ssim_matches_scikit_image():
+    metrics = pytest.importorskip("skimage.metrics")
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 24, 28, generator=g)
+    y = (0.6 * x + 0.4 * torch.rand(2, 3, 24, 28, generator=g)).clamp(0, 1)
+    # skimage's Gaussian SSIM (truncate 3.5 -> 11-tap window for sigma 1.5) averaged over the
+    # window-valid region, per image; its mean over channels equals our mean over everything
+    ref = [
+        metrics.structural_similarity(
+            x[i].double().numpy(), y[i].double().numpy(), gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False, data_range=1.0, channel_axis=0,
+        )
+        for i in range(2)
+    ]
+    assert ssim(x, y).item() == pytest.approx(sum(ref) / 2, abs=1e-5)
+    assert ssim(x[:1], y[:1]).item() == pytest.approx(ref[0], abs=1e-5)
     with pytest.raises(ValueError, match="same shape"):
         nerv_loss(torch.rand(1, 3, 16, 16), torch.rand(2, 3, 16, 16))
 
@@ -101,6 +127,37 @@ def test_huffman_and_ans():
     assert entropy_bits <= a + 64 and a <= entropy_bits * 1.02 + 64
 
 
+def _assert_quantised_copy(original, report, bits, per_channel_min_size=0):
+    """``report.model`` holds, for every parameter, the dequantised value of the original
+    (per output channel for weights with rows of at least ``per_channel_min_size`` entries,
+    per tensor otherwise): checked against :func:`quantize_tensor` and from scratch."""
+    params = dict(original.named_parameters())
+    changed = 0
+    for name, q in report.model.named_parameters():
+        p = params[name].detach()
+        per_channel = p.dim() > 1 and p[0].numel() >= per_channel_min_size
+        expected = quantize_tensor(p, bits, per_channel=per_channel).dequantized
+        assert torch.equal(q.detach(), expected)
+        changed += int(not torch.equal(q.detach(), p))
+        rows_p = p.reshape(p.shape[0], -1) if per_channel else p.reshape(1, -1)
+        rows_q = q.detach().reshape(rows_p.shape)
+        nz = rows_p != 0
+        assert (rows_q[~nz] == 0).all()  # pruned weights stay exactly zero
+        inf = torch.tensor(float("inf"))
+        lo = torch.where(nz, rows_p, inf).amin(1, keepdim=True)
+        hi = torch.where(nz, rows_p, -inf).amax(1, keepdim=True)
+        step = ((hi - lo) / (2**bits - 1)).expand_as(rows_p)[nz]
+        assert ((rows_q - rows_p)[nz].abs() <= step / 2 + 1e-6).all()
+        k = ((rows_q - lo)[nz] / step.clamp_min(1e-30))[step > 0]  # grid lo + k * step
+        if k.numel():
+            assert (k - k.round()).abs().max() < 1e-3
+            assert k.round().min() >= 0 and k.round().max() <= 2**bits - 1
+        srt = rows_q.sort(1).values  # distinct values per channel: 2^bits levels plus the zero
+        assert (1 + (srt[:, 1:] != srt[:, :-1]).sum(1)).max() <= 2**bits + 1
+    assert changed > 0  # not an unquantised copy
+    return changed
+
+
 def test_compress_report_and_8bit_cost():
     torch.manual_seed(0)
     m = NeRV(stem_dims=(16,), fc_dim=8, strides=(2, 2))
@@ -110,6 +167,11 @@ def test_compress_report_and_8bit_cost():
     t = frame_times(4)
     with torch.no_grad():
         assert (rep.model(t) - m(t)).abs().max() < 0.05
+    _assert_quantised_copy(m, rep, 8)
+    rep3 = compress(m, bits=3)  # few levels: most rows have more entries than levels
+    # every parameter with a non-zero entry moves (global pruning at 0.5 zeroes the whole
+    # first stem Linear here: its init range is the smallest)
+    assert _assert_quantised_copy(m, rep3, 3) == sum(1 for p in m.parameters() if (p != 0).any())
     assert rep.num_nonzero < rep.num_params
     assert rep.total_bits == rep.payload_bits + rep.side_bits
     assert rep.payload_bits < rep.raw_bits  # pruned zeros + skewed codes compress
@@ -131,6 +193,13 @@ def test_compress_per_tensor_for_short_rows_cuts_side_information():
     t = frame_times(4)
     with torch.no_grad():  # still 8-bit accurate
         assert (pt.model(t) - m(t)).abs().max() < 0.05
+    _assert_quantised_copy(m, pc, 8)
+    _assert_quantised_copy(m, pt, 8, per_channel_min_size=256)
+    # the short-row weights really were quantised differently (one range for the tensor)
+    short = [n for n, p in m.named_parameters() if p.dim() > 1 and p[0].numel() < 256]
+    assert short
+    pcp, ptp = dict(pc.model.named_parameters()), dict(pt.model.named_parameters())
+    assert all(not torch.equal(pcp[n], ptp[n]) for n in short)
 
 
 def test_fit_tiny_clip_learns():
