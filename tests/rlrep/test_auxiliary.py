@@ -1,7 +1,13 @@
-"""Auxiliary heads: the losses fall on a fixed batch; SB3 save/load keeps the heads."""
+"""Auxiliary heads: the losses fall on a fixed batch and train the agents' encoders; the
+augmentations are exact crops; the TD targets match a hand computation; SB3 save/load keeps
+the heads."""
+
+import copy
 
 import numpy as np
+import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rlrep.agents import AuxQRDQN, AuxSAC
@@ -45,7 +51,12 @@ def test_curl_loss_falls_on_fixed_batch():
         opt.zero_grad()
         loss.backward()
         opt.step()
+        key0 = [p.detach().clone() for p in curl.key_encoder.parameters()]
         curl.update_key_encoder(encoder)
+        # EMA towards the online encoder: key <- (1 - tau) * key + tau * online, every parameter
+        for key, old, online in zip(curl.key_encoder.parameters(), key0, encoder.parameters(), strict=True):
+            torch.testing.assert_close(key, 0.8 * old + 0.2 * online.detach(), rtol=1e-6, atol=1e-7)
+            assert not key.requires_grad
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
 
 
@@ -57,6 +68,46 @@ def test_augmentations_shapes():
     crop = random_crop(x, 8)[0, 0]
     top, left = int(crop[0, 0] // 10), int(crop[0, 0] % 10)
     assert torch.equal(crop, x[0, 0, top : top + 8, left : left + 8])
+
+
+def _ramp(b, c, h, w):
+    """Every value distinct, so a window of it has exactly one position."""
+    return torch.arange(b * c * h * w, dtype=torch.float32).view(b, c, h, w)
+
+
+def _window(out, source, offsets):
+    """The one (i, j) with ``out == source[:, i:i+h, j:j+w]`` (all channels), or fail."""
+    h, w = out.shape[-2:]
+    hits = [(i, j) for i in offsets for j in offsets if torch.equal(out, source[:, i : i + h, j : j + w])]
+    assert len(hits) == 1, hits
+    return hits[0]
+
+
+def test_random_shift_is_a_replicate_padded_crop():
+    torch.manual_seed(0)
+    pad = 2
+    const = torch.full((4, 3, 10, 10), 7, dtype=torch.uint8)
+    shifted = random_shift(const, pad)
+    assert shifted.dtype == torch.float32 and torch.equal(shifted, const.float())  # replicate, not zero padding
+    x = _ramp(64, 3, 10, 10)
+    out = random_shift(x, pad)
+    assert out.shape == x.shape
+    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    offsets = [_window(out[b], padded[b], range(2 * pad + 1)) for b in range(64)]
+    assert len(set(offsets)) >= 10  # 25 possible shifts, drawn per image
+    assert len({i for i, _ in offsets}) > 1 and len({j for _, j in offsets}) > 1
+
+
+def test_random_crop_windows_every_image_and_channel():
+    torch.manual_seed(0)
+    x = _ramp(64, 3, 10, 10)
+    out = random_crop(x, 7)
+    assert out.shape == (64, 3, 7, 7)
+    offsets = [_window(out[b], x[b], range(4)) for b in range(64)]  # same window in every channel
+    assert len(set(offsets)) >= 8  # 16 possible windows, drawn per image
+    assert len({i for i, _ in offsets}) > 1 and len({j for _, j in offsets}) > 1
+    with pytest.raises(ValueError, match="cannot crop"):
+        random_crop(x, 11)
 
 
 def _same_state(a: nn.Module, b: nn.Module) -> bool:
@@ -88,3 +139,128 @@ def test_save_load_keeps_heads_sac(tmp_path):
     model.save(tmp_path / "s.zip")
     loaded = AuxSAC.load(tmp_path / "s.zip", env=env)
     assert _same_state(model.aux_heads, loaded.aux_heads)
+
+
+# -- the auxiliary losses train the agents' heads and encoders --------------------------------
+AUX_BOTH = dict(names=("rcrl", "curl"), rcrl_hidden_dim=32, rcrl_embed_dim=16, curl_momentum=0.3)
+
+
+def _filled_qrdqn():
+    env = make_vec_env(parse_env_id("PongNoFrameskip-v4"), seed=0)
+    model = AuxQRDQN(env=env, aux=AuxConfig(**AUX_BOTH), buffer_size=200, learning_starts=10_000, seed=0)
+    model.learn(40)  # fills the buffer; no update yet
+    return model, model.quantile_net.features_extractor
+
+
+def _filled_sac():
+    env = make_vec_env(parse_env_id("dmc-state:cartpole-swingup"), seed=0)
+    kwargs = dict(policy_kwargs=dict(features_extractor_class=StateEncoder, net_arch=[32, 32]))
+    model = AuxSAC(env=env, aux=AuxConfig(**AUX_BOTH), buffer_size=200, learning_starts=10_000, seed=0, **kwargs)
+    model.learn(40)
+    return model, model.critic.features_extractor
+
+
+def _one_update(model, encoder, snapshot, rcrl_weight, curl_weight):
+    """Restore ``snapshot``, run one ``train()`` with these weights under fixed seeds; report."""
+    model.set_parameters(copy.deepcopy(snapshot["params"]), exact_match=True)
+    if getattr(model, "log_ent_coef", None) is not None:
+        model.log_ent_coef.data.copy_(snapshot["log_ent_coef"])
+    model._n_updates = 0
+    model.aux_config.rcrl_weight, model.aux_config.curl_weight = rcrl_weight, curl_weight
+    key0 = [p.detach().clone() for p in model.aux_heads["curl"].key_encoder.parameters()]
+    heads0 = {n: p.detach().clone() for n, p in model.aux_heads.named_parameters() if p.requires_grad}
+    model.logger.name_to_value.clear()
+    np.random.seed(1)
+    torch.manual_seed(1)
+    model.train(gradient_steps=1, batch_size=8)
+    return dict(
+        encoder=[p.detach().clone() for p in encoder.parameters()],
+        encoder_grad=[p.grad.clone() for p in encoder.parameters()],
+        heads0=heads0,
+        heads=dict(model.aux_heads.named_parameters()),
+        key0=key0,
+        logs=dict(model.logger.name_to_value),
+    )
+
+
+@pytest.mark.parametrize("make", [_filled_qrdqn, _filled_sac], ids=["qrdqn", "sac"])
+def test_aux_losses_train_heads_and_encoder(make):
+    model, encoder = make()
+    snapshot = {"params": copy.deepcopy(model.get_parameters())}
+    if getattr(model, "log_ent_coef", None) is not None:
+        snapshot["log_ent_coef"] = model.log_ent_coef.detach().clone()
+    none = _one_update(model, encoder, snapshot, 0.0, 0.0)
+    again = _one_update(model, encoder, snapshot, 0.0, 0.0)
+    # control: the comparison below is meaningful (the update is deterministic)
+    assert all(torch.equal(a, b) for a, b in zip(none["encoder"], again["encoder"], strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(none["encoder_grad"], again["encoder_grad"], strict=True))
+    for weights in ((1.0, 0.0), (0.0, 1.0)):  # each loss alone adds a gradient to every encoder tensor
+        run = _one_update(model, encoder, snapshot, *weights)
+        for name in ("encoder_grad", "encoder"):
+            changed = [not torch.equal(x, y) for x, y in zip(run[name], none[name], strict=True)]
+            assert all(changed), (weights, name, changed)
+    both = _one_update(model, encoder, snapshot, 1.0, 1.0)
+    assert set(both["heads0"]) == {n for n, p in both["heads"].items() if p.requires_grad} != set()
+    for name, before in both["heads0"].items():  # one step moved every trainable head parameter
+        assert not torch.equal(before, both["heads"][name]), name
+    tau = model.aux_heads["curl"].momentum_tau
+    keys = model.aux_heads["curl"].key_encoder.parameters()
+    for key, old, online in zip(keys, both["key0"], encoder.parameters(), strict=True):  # key <- EMA
+        torch.testing.assert_close(key, (1 - tau) * old + tau * online.detach(), rtol=1e-5, atol=1e-6)
+    logs = both["logs"]
+    for key in ("aux/rcrl_loss", "aux/rcrl_accuracy", "aux/curl_loss", "aux/curl_accuracy"):
+        assert key in logs and np.isfinite(logs[key]), key
+    assert logs["aux/rcrl_loss"] > 0 and logs["aux/curl_loss"] > 0
+    assert 0 <= logs["aux/rcrl_accuracy"] <= 1 and 0 <= logs["aux/curl_accuracy"] <= 1
+
+
+# -- TD targets against a hand computation --------------------------------------------------
+REWARDS = torch.tensor([[1.0], [-1.0], [0.0], [2.5]])
+DONES = torch.tensor([[0.0], [1.0], [0.0], [0.0]])
+DISCOUNTS = torch.tensor([[0.99**20], [0.99**3], [0.99], [0.99**7]])  # gamma^k of k-step windows
+
+
+def _perturb(module, scale=0.05):
+    torch.manual_seed(123)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(scale * torch.randn_like(p))
+
+
+def test_qrdqn_target_quantiles_by_hand():
+    env = make_vec_env(parse_env_id("PongNoFrameskip-v4"), seed=0)
+    model = AuxQRDQN(env=env, buffer_size=100, learning_starts=10, seed=0)
+    _perturb(model.quantile_net_target)  # the target net differs from the online net
+    next_obs = torch.randint(0, 256, (4, 4, 84, 84)).float()
+    target = model._target_quantiles(next_obs, REWARDS, DONES, DISCOUNTS)
+    with torch.no_grad():
+        z = model.quantile_net_target(next_obs)  # [B, n_quantiles, n_actions]
+        online = model.quantile_net(next_obs)
+    assert target.shape == (4, model.n_quantiles)
+    assert not torch.equal(z, online)
+    for b in range(4):
+        greedy = int(z[b].mean(dim=0).argmax())  # greedy in the mean of the target quantiles
+        expected = REWARDS[b, 0] + (1 - DONES[b, 0]) * DISCOUNTS[b, 0] * z[b, :, greedy]
+        torch.testing.assert_close(target[b], expected)
+    torch.testing.assert_close(target[1], torch.full((model.n_quantiles,), -1.0))  # done: reward only
+
+
+def test_sac_target_q_by_hand():
+    env = make_vec_env(parse_env_id("dmc-state:cartpole-swingup"), seed=0)
+    kwargs = dict(policy_kwargs=dict(features_extractor_class=StateEncoder, net_arch=[32, 32]))
+    model = AuxSAC(env=env, buffer_size=100, learning_starts=10, seed=0, **kwargs)
+    _perturb(model.critic_target)  # target Q heads and target encoder differ from the online ones
+    next_obs = torch.randn(4, *model.observation_space.shape)
+    alpha = torch.tensor(0.3)
+    torch.manual_seed(7)
+    target = model._target_q(next_obs, REWARDS, DONES, DISCOUNTS, alpha)
+    torch.manual_seed(7)
+    with torch.no_grad():  # next action from SB3's own actor (online encoder), value from the target critic
+        actions, log_prob = model.actor.action_log_prob(next_obs)
+        q1, q2 = model.critic_target(next_obs, actions)
+    assert target.shape == (4, 1)
+    for b in range(4):
+        soft_v = min(q1[b, 0], q2[b, 0]) - alpha * log_prob[b]
+        expected = REWARDS[b, 0] + (1 - DONES[b, 0]) * DISCOUNTS[b, 0] * soft_v
+        torch.testing.assert_close(target[b, 0], expected)
+    assert target[1, 0] == -1.0

@@ -1,13 +1,16 @@
 """Segment labelling, pair sampling and frame-stack storage of SegmentReplayBuffer."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3.common.buffers import NStepReplayBuffer
 
 from rlrep.auxiliary import RCRLHead
 from rlrep.buffers import SegmentReplayBuffer
+from rlrep.envs.frame_stack import ChannelFirstFrameStack
 
 OBS = spaces.Box(-1, 1, (2,), np.float32)
 ACT = spaces.Discrete(3)
@@ -107,13 +110,32 @@ def test_pair_labels_are_exact_segment_equality():
     fill(buf, rewards)
     data = buf.sample_pairs(64)
     ids = data.segment_ids
-    assert torch.equal(ids[:64], ids[64:])
-    head = RCRLHead(2, 3)
-    features = data.observations
-    logits, labels = head.pair_logits(features, torch.zeros(128, 3), ids)
-    expected = torch.cat([ids[:64] == ids[64:], ids[:64] == ids[64:].roll(1)]).float()
+    n = 64
+    assert torch.equal(ids[:n], ids[n:])
+    torch.manual_seed(0)
+    head = RCRLHead(2, 3, hidden_dim=16, embed_dim=8)
+    with torch.no_grad():
+        head.discriminator.bias.fill_(0.3)  # a non-zero bias, so it is checked too
+    features = data.observations / 150.0
+    actions = F.one_hot(torch.randint(0, 3, (2 * n,)), 3).float()
+    logits, labels = head.pair_logits(features, actions, ids)
+    expected = torch.cat([ids[:n] == ids[n:], ids[:n] == ids[n:].roll(1)]).float()
     assert torch.equal(labels, expected)
-    assert labels[:64].all() and labels[64:].mean() < 0.5
+    assert labels[:n].all() and labels[n:].mean() < 0.5
+    # the documented pairing, pair by pair: anchor i (row i) with its positive (row n + i), then
+    # with the partner of anchor i - 1 (row n + (i - 1) mod n); s(x, y) = x^T W y + b on the
+    # embeddings of (features, one-hot action)
+    with torch.no_grad():
+        z = head.embed(torch.cat([features, actions], dim=1))
+        w, b = head.discriminator.weight, head.discriminator.bias
+        pairs = [(i, n + i) for i in range(n)] + [(i, n + (i - 1) % n) for i in range(n)]
+        by_hand = torch.stack([z[i] @ w @ z[j] + b for i, j in pairs])
+        hand_labels = torch.tensor([float(ids[i] == ids[j]) for i, j in pairs])
+    torch.testing.assert_close(logits, by_hand)
+    assert torch.equal(labels, hand_labels)
+    loss, accuracy = head.loss(features, actions, ids)
+    torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(by_hand, hand_labels))
+    assert accuracy.item() == pytest.approx(((by_hand > 0).float() == hand_labels).float().mean().item())
 
 
 def test_n_step_matches_sb3():
@@ -132,41 +154,53 @@ def test_n_step_matches_sb3():
         torch.testing.assert_close(getattr(a, field), getattr(b, field))
 
 
+class _RandomFrames(gym.Env):
+    """Random channel-first ``[C, 5, 5]`` frames; an episode ends with probability 0.2 per step."""
+
+    def __init__(self, rng: np.random.Generator, c: int) -> None:
+        self.rng, self.c = rng, c
+        self.observation_space = spaces.Box(0, 255, (c, 5, 5), np.uint8)
+        self.action_space = spaces.Discrete(2)
+
+    def _frame(self) -> np.ndarray:
+        return self.rng.integers(1, 255, (self.c, 5, 5), dtype=np.uint8)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self._frame(), {}
+
+    def step(self, action):
+        return self._frame(), 0.0, bool(self.rng.random() < 0.2), False, {}
+
+
 @pytest.mark.parametrize("n_envs", [1, 2])
 def test_frame_stack_storage_rebuilds_observations(n_envs):
-    """One-frame storage returns the same stacked obs / next obs as full storage."""
-    from rlrep.envs.frame_stack import ChannelFirstFrameStack  # noqa: F401  (padding convention)
-
+    """One-frame storage returns the same stacked obs / next obs as full storage, for the stacks
+    that ChannelFirstFrameStack produces (zero padding after every reset)."""
     k, c = 3, 2
     space = spaces.Box(0, 255, (k * c, 5, 5), np.uint8)
     full = SegmentReplayBuffer(12 * n_envs, space, ACT, device="cpu", n_envs=n_envs, max_segment_length=4)
     small = SegmentReplayBuffer(12 * n_envs, space, ACT, device="cpu", n_envs=n_envs, max_segment_length=4, frame_stack=k)
     rng = np.random.default_rng(0)
-    stacks = np.zeros((n_envs, k * c, 5, 5), np.uint8)
-
-    def push(env, frame):
-        stacks[env, :-c] = stacks[env, c:]
-        stacks[env, -c:] = frame
-
-    for env in range(n_envs):
-        push(env, rng.integers(0, 255, (c, 5, 5)))
+    envs = [ChannelFirstFrameStack(_RandomFrames(rng, c), k, channel_first=True) for _ in range(n_envs)]
+    stacks = np.stack([env.reset()[0] for env in envs])
+    resets = 0
     for _ in range(30):
         obs = stacks.copy()
-        dones = rng.random(n_envs) < 0.2
-        next_obs = stacks.copy()
-        for env in range(n_envs):
-            push(env, rng.integers(0, 255, (c, 5, 5)))
-            next_obs[env] = stacks[env]
-            if dones[env]:  # auto-reset: zero stack + first frame of the new episode
-                stacks[env] = 0
-                push(env, rng.integers(0, 255, (c, 5, 5)))
+        next_obs = np.zeros_like(obs)
+        dones = np.zeros(n_envs, bool)
+        for e, env in enumerate(envs):
+            next_obs[e], _, dones[e], _, _ = env.step(0)
+            stacks[e] = env.reset()[0] if dones[e] else next_obs[e]  # auto-reset, as a VecEnv does
+            resets += int(dones[e])
         for buf in (full, small):
             buf.add(obs, next_obs, np.zeros((n_envs, 1)), np.zeros(n_envs), dones.astype(np.float32), [{}] * n_envs)
+    assert full.full and resets >= 3 and (full.observations[..., :c, :, :] == 0).any()  # padded stacks stored
     offsets = np.arange(k - 1, 12)
     rows = (offsets + full.pos) % 12
     for env in range(n_envs):
-        envs = np.full(len(rows), env)
-        a, b = full._get_samples(rows, env_indices=envs), small._get_samples(rows, env_indices=envs)
+        cols = np.full(len(rows), env)
+        a, b = full._get_samples(rows, env_indices=cols), small._get_samples(rows, env_indices=cols)
         assert torch.equal(a.observations, b.observations)
         assert torch.equal(a.next_observations, b.next_observations)
     assert small.observations.nbytes * k == full.observations.nbytes

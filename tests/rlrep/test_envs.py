@@ -1,11 +1,14 @@
-"""Atari-100k protocol, DMC wrappers, env-id errors, exact env snapshots."""
+"""Atari-100k protocol, DMC wrappers, frame stacking, env-id errors, exact env snapshots, evaluation."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium import spaces
 from stable_baselines3.common.atari_wrappers import ClipRewardEnv, EpisodicLifeEnv, MaxAndSkipEnv
 from stable_baselines3.common.env_checker import check_env
 
 from rlrep.envs import UnknownEnvError, make_env, make_vec_env, parse_env_id
+from rlrep.envs.frame_stack import ChannelFirstFrameStack
 from rlrep.envs.snapshot import get_vec_env_snapshot, set_vec_env_snapshot
 
 
@@ -76,3 +79,84 @@ def test_env_snapshot_restores_exactly(env_id):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
         np.testing.assert_array_equal(a[2], b[2])
+
+
+class _CountingFrames(gym.Env):
+    """Frame ``t`` (1, 2, ... since construction): every pixel and channel distinct, never 0."""
+
+    PATTERN = np.arange(4 * 5 * 2, dtype=np.uint8).reshape(4, 5, 2)  # [H, W, C] channel-last
+
+    def __init__(self, channel_first: bool) -> None:
+        self.channel_first = channel_first
+        shape = (2, 4, 5) if channel_first else (4, 5, 2)
+        self.observation_space = spaces.Box(0, 255, shape, np.uint8)
+        self.action_space = spaces.Discrete(2)
+        self.t = 0
+
+    def frame(self, t: int) -> np.ndarray:
+        """Frame ``t`` as ``[C, H, W]``."""
+        return np.transpose((self.PATTERN.astype(np.int64) + 35 * t) % 255 + 1, (2, 0, 1)).astype(np.uint8)
+
+    def _next(self) -> np.ndarray:
+        self.t += 1
+        f = self.frame(self.t)
+        return f if self.channel_first else np.transpose(f, (1, 2, 0))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self._next(), {}
+
+    def step(self, action):
+        return self._next(), 0.0, False, False, {}
+
+
+@pytest.mark.parametrize("channel_first", [False, True])
+def test_frame_stack_zero_pads_at_every_reset(channel_first):
+    base = _CountingFrames(channel_first)
+    env = ChannelFirstFrameStack(base, n_stack=3, channel_first=channel_first)
+    assert env.observation_space.shape == (6, 4, 5) and env.observation_space.dtype == np.uint8
+    zero = np.zeros((2, 4, 5), np.uint8)
+
+    def stack(*frames):  # oldest first, channel-first
+        return np.concatenate(frames, axis=0)
+
+    first, _ = env.reset()
+    np.testing.assert_array_equal(first, stack(zero, zero, base.frame(1)))
+    second = env.step(0)[0]
+    np.testing.assert_array_equal(second, stack(zero, base.frame(1), base.frame(2)))
+    np.testing.assert_array_equal(first, stack(zero, zero, base.frame(1)))  # returned stacks are copies
+    env.step(0)
+    full = env.step(0)[0]
+    np.testing.assert_array_equal(full, stack(base.frame(2), base.frame(3), base.frame(4)))
+    after_reset, _ = env.reset()  # the old episode's frames are gone: zeros, then the new first frame
+    np.testing.assert_array_equal(after_reset, stack(zero, zero, base.frame(5)))
+    np.testing.assert_array_equal(env.step(0)[0], stack(zero, base.frame(5), base.frame(6)))
+    check_env(ChannelFirstFrameStack(_CountingFrames(channel_first), n_stack=3, channel_first=channel_first), warn=False)
+
+
+def test_evaluate_returns_whole_episode_scores():
+    from rlrep.agents import AuxSAC
+    from rlrep.agents.encoders import StateEncoder
+    from rlrep.evaluate import evaluate
+
+    spec = parse_env_id("dmc-state:cartpole-swingup")
+    kwargs = dict(policy_kwargs=dict(features_extractor_class=StateEncoder, net_arch=[32, 32]))
+    model = AuxSAC(env=make_vec_env(spec, seed=0), buffer_size=100, learning_starts=10, seed=0, **kwargs)
+    np.random.seed(5)
+    global_rng = np.random.get_state()[1].copy()
+    returns = evaluate(model, spec, episodes=2, seed=7)
+    assert np.array_equal(np.random.get_state()[1], global_rng)  # its own RNG: training streams untouched
+    assert len(returns) == 2 and all(isinstance(r, float) for r in returns)
+    # the same rollout by hand: deterministic actions, sum of rewards up to each episode end
+    env = make_vec_env(spec, seed=7, evaluation=True)
+    obs, total, by_hand, steps = env.reset(), 0.0, [], 0
+    while len(by_hand) < 2:
+        action, _ = model.predict(obs, deterministic=True)
+        obs, reward, done, _ = env.step(action)
+        total, steps = total + float(reward[0]), steps + 1
+        if done[0]:
+            by_hand.append(total)
+            total = 0.0
+    assert steps == 2 * 1000 // spec.action_repeat  # two whole 1000-step DMC episodes
+    np.testing.assert_allclose(returns, by_hand, rtol=1e-5, atol=1e-5)
+    assert by_hand[0] > 0 and by_hand[0] != by_hand[1]

@@ -6,10 +6,19 @@ from rlrep.statistics import iqm_with_ci, probability_of_improvement
 
 
 def test_iqm_ignores_the_outer_quartiles_and_brackets_the_point():
-    scores = {"a": np.array([[0.0], [1.0], [1.0], [1.0], [1.0], [1.0], [1.0], [100.0]])}
-    est = iqm_with_ci(scores, reps=200)["a"]
-    assert est.point == pytest.approx(1.0)
-    assert est.low <= est.point <= est.high
+    data = np.array([0.0, 1.0, 2.0, 2.0, 3.0, 9.0, 10.0, 100.0])
+    # IQM (rliable: scipy trim_mean 25%): drop 2 of 8 runs at each end -> mean(2, 2, 3, 9) = 4.0,
+    # which differs from the median (2.5) and the mean (15.875).
+    assert np.median(data) == 2.5 and data.mean() == 15.875
+    est = iqm_with_ci({"a": data[:, None]}, reps=200)["a"]
+    assert est.point == pytest.approx(4.0)
+    assert est.low < est.point < est.high
+    assert est.low >= 0.0 and est.high <= 100.0
+    # several tasks: rliable's IQM pools every run of every task (16 scores, 4 dropped at each
+    # end: mean(2, 3, 9, 10, 10, 20, 20, 30) = 13), not the mean of per-task IQMs (22)
+    two = iqm_with_ci({"a": np.stack([data, 10.0 * data], axis=1)}, reps=200)["a"]
+    assert two.point == pytest.approx(13.0)
+    assert two.low < two.point < two.high
 
 
 def test_probability_of_improvement_extremes():
