@@ -9,7 +9,7 @@ from typing import Any
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from rlrep.auxiliary import AuxConfig, parse_aux
+from rlrep.auxiliary import AuxConfig, odd_batch_message, parse_aux
 from rlrep.envs import EnvSpec, parse_env_id
 
 
@@ -56,6 +56,9 @@ class TrainConfig:
             if value is not None and value <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
         parse_aux(self.aux)  # raises on an unknown --aux
+        if ("rcrl" in self.aux_names and self.rcrl_partners == "batch"
+                and self.batch_size is not None and self.batch_size % 2):
+            raise ValueError(odd_batch_message(self.batch_size))
 
     @property
     def aux_names(self) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import torch as th
 from stable_baselines3.common.preprocessing import preprocess_obs
 from torch import nn
 
-from rlrep.auxiliary import AuxConfig, CURLHead, RCRLHead
+from rlrep.auxiliary import AuxConfig, CURLHead, RCRLHead, odd_batch_message
 from rlrep.buffers import SegmentReplayBuffer, SegmentReplaySamples
 
 
@@ -42,6 +42,8 @@ class AuxiliaryMixin:
         assert isinstance(buffer, SegmentReplayBuffer)
         if not self.aux_config.rcrl:
             return buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[attr-defined]
+        if self.aux_config.rcrl_partners == "batch" and batch_size % 2:
+            raise ValueError(odd_batch_message(batch_size))
         n_anchors = batch_size // 2 if self.aux_config.rcrl_partners == "batch" else batch_size
         return buffer.sample_pairs(n_anchors, env=self._vec_normalize_env)  # type: ignore[attr-defined]
 

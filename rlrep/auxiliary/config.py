@@ -22,6 +22,13 @@ def parse_aux(spec: str) -> tuple[str, ...]:
     return tuple(sorted(set(names), key=AUX_CHOICES.index))
 
 
+def odd_batch_message(batch_size: int) -> str:
+    """Why RCRL's ``"batch"`` partners refuse an odd RL batch, and the two ways out."""
+    return (f"RCRL with rcrl_partners='batch' splits the RL batch into anchors and their "
+            f"partners, so the batch size must be even, got {batch_size}: use an even "
+            f"--batch-size or --rcrl-partners extra.")
+
+
 @dataclass
 class AuxConfig:
     """Auxiliary-loss settings. Defaults marked (spec) are our choices (the RCRL paper's are unknown).

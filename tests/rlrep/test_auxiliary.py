@@ -214,6 +214,15 @@ def test_aux_losses_train_heads_and_encoder(make):
     assert 0 <= logs["aux/rcrl_accuracy"] <= 1 and 0 <= logs["aux/curl_accuracy"] <= 1
 
 
+@pytest.mark.parametrize("make", [_filled_qrdqn, _filled_sac], ids=["qrdqn", "sac"])
+def test_odd_batch_with_rcrl_batch_partners_is_refused(make):
+    """Anchors and partners split the RL batch: an odd one would crash QR-DQN's reshape
+    and silently train SAC on one row fewer."""
+    model, _ = make()
+    with pytest.raises(ValueError, match="batch size must be even, got 7"):
+        model.train(1, batch_size=7)
+
+
 # -- TD targets against a hand computation --------------------------------------------------
 REWARDS = torch.tensor([[1.0], [-1.0], [0.0], [2.5]])
 DONES = torch.tensor([[0.0], [1.0], [0.0], [0.0]])
