@@ -41,7 +41,6 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter is not None else []
     if skipped:
-        reporter.ensure_newline()
-        reporter.write_line(f"{len(skipped)} test(s) skipped while {FAIL_ON_SKIP_ENV}=1: "
+        reporter.write_line(f"\n{len(skipped)} test(s) skipped while {FAIL_ON_SKIP_ENV}=1: "
                             "failing the run (reasons in the summary)", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
