@@ -317,6 +317,8 @@ def plot(runs: Path, out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for m in sorted(runs.glob("*/metrics.jsonl")):
+        if not (m.parent / "results.json").is_file():  # unfinished: not in the table either
+            continue
         losses = [json.loads(line) for line in m.read_text().splitlines()]
         losses = [r["loss"] for r in losses if r.get("seed") == losses[0].get("seed")
                   and "loss" in r and r.get("config") == losses[0].get("config")]
