@@ -239,9 +239,8 @@ def _stage_raw_files(
                 continue
             dst.mkdir(parents=True, exist_ok=True)
             tmp = d.with_name(d.name + ".tmp")
-            shutil.copyfile(s, tmp)
-            shutil.copystat(s, tmp)  # the source's mtime; write bits even if it has none
-            tmp.chmod(tmp.stat().st_mode | 0o600)
+            shutil.copy2(s, tmp)  # keeps the source's mtime (compared above)
+            tmp.chmod(tmp.stat().st_mode | 0o600)  # writable even from a read-only source
             os.replace(tmp, d)
             # The processed tensors were built from other raw bytes.
             processed = dst.parent / "processed"

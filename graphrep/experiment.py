@@ -252,9 +252,7 @@ def _train_one(opts: RunOptions, payload, cfg, shorter: list, seed: int,
                 # embedding needed, kept with it so a later evaluation-only process
                 # (whose own peak is the probe's) still reports it
                 "peak_rss_mb": peak_rss_mb()}
-        with torch.no_grad():
-            emb = embed()
-        atomic_save({"embedding": emb, "train": info}, dirs[name] / "embedding.pt")
+        atomic_save({"embedding": embed(), "train": info}, dirs[name] / "embedding.pt")
         written[name] = info
 
     by_epochs = {c.epochs: config_name(c) for c in shorter}
