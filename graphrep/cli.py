@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from graphrep.data import CACHE_ENV, DATA_ENV, GRAPH_DATASETS, NODE_DATASETS
+from graphrep.diffusion import EXACT_MAX_NODES
 
 __all__ = ["build_parser", "main", "NODE_TOPK", "NODE_DIFFUSION_DEFAULTS"]
 
@@ -54,8 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"one of {', '.join(list(NODE_DATASETS) + list(GRAPH_DATASETS))}")
         s.add_argument("--split", default="public", choices=["public", "pygcn"],
                        help="node level: Planetoid public split or pygcn split (Cora)")
-        s.add_argument("--view", default="ppr", choices=["ppr", "heat"])
-        s.add_argument("--protocol", default="honest", choices=["honest", "paper"])
+        s.add_argument("--view", default="ppr", choices=["ppr", "heat"],
+                       help="diffusion view: personalised PageRank or heat kernel")
+        s.add_argument("--protocol", default="honest", choices=["honest", "paper"],
+                       help="honest: choices on validation nodes / inner folds only; "
+                            "paper: the release's probe and best-config-on-test selection")
         s.add_argument("--seeds", type=int, nargs="+", default=None,
                        help="encoder seeds (default: 0-9 node level, 0-4 graph level)")
         s.add_argument("--epochs", type=int, nargs="+", default=None,
@@ -84,13 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="graph level, an ablation: train the heads only and keep "
                             "the GCN encoders at their initial weights, as the release "
                             "does by mistake (its layers sit in a Python list)")
-        s.add_argument("--hidden", type=int, default=512)
-        s.add_argument("--lr", type=float, default=1e-3)
-        s.add_argument("--patience", type=int, default=20)
+        s.add_argument("--hidden", type=int, default=512,
+                       help="embedding width of encoders and heads")
+        s.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+        s.add_argument("--patience", type=int, default=20,
+                       help="stop after this many epochs without a lower training loss")
         s.add_argument("--alpha", type=float, default=0.2, help="PPR teleport")
         s.add_argument("--t", type=float, default=5.0, help="heat-kernel time")
         s.add_argument("--diffusion-method", default="auto",
-                       choices=["auto", "exact", "power"])
+                       choices=["auto", "exact", "power"],
+                       help="exact: dense closed form; power: sparse series, memory "
+                            f"linear in the kept entries; auto: exact up to {EXACT_MAX_NODES} nodes")
         s.add_argument("--topk", type=int, default=None,
                        help="keep the k largest diffusion entries per node; "
                             "0 keeps all (default: 64 node level, which tied "
