@@ -218,3 +218,7 @@ done
 for D in MUTAG PTC_MR IMDB-BINARY IMDB-MULTI; do
   $G bench --dataset $D --epochs 0 --out-dir $R/$D-ppr-head-untrained --quiet --resume
 done
+# The same control at node level (session 15): untrained GCN encoders, the same probe.
+$G bench --dataset Cora --split pygcn --epochs 0 --out-dir $R/Cora-pygcn-ppr-untrained --quiet --resume
+$G bench --dataset Cora --epochs 0 --out-dir $R/Cora-public-ppr-untrained --quiet --resume
+$G bench --dataset CiteSeer --epochs 0 --out-dir $R/CiteSeer-public-ppr-untrained --quiet --resume
