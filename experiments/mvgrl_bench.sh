@@ -210,6 +210,10 @@ done
 # (layers, batch, seed) trains once, to 100 epochs, and writes its 40-epoch cell on the
 # way (the same embedding a 40-epoch run writes). The 20-epoch cells are the -sweep12
 # runs' (embedding.pt and svc.json copied; same options, so --resume keeps them).
+# Session 15 split PTC_MR's L12-B64/B128/B256 cells off to a second process (same
+# options, --layers 12 --batch-size 256 128 64, its own --out-dir; finished seed
+# directories copied in before this run reached them, which --resume then keeps), so
+# its results.json `seconds` counts this process only.
 for D in MUTAG PTC_MR; do
   $G bench --dataset $D --layers 2 8 12 --batch-size 32 64 128 256 --epochs 20 40 100 --out-dir $R/$D-ppr-head-sweep36 --quiet --resume
 done

@@ -78,7 +78,9 @@ def _node_schedule(node: dict) -> list:
     parts = []
     if node.get("full_batch") is False:
         parts.append(f"{get['batch_size']} x {get['sample_size']}-node subgraphs")
-    if (get["epochs"], get["patience"]) != (d.epochs, d.patience):
+    if get["epochs"] == 0:
+        parts.append("0 steps (untrained encoders)")
+    elif (get["epochs"], get["patience"]) != (d.epochs, d.patience):
         parts.append(f"<= {get['epochs']} steps, patience {get['patience']}")
     return parts
 
