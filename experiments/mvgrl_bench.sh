@@ -108,6 +108,9 @@ $G eval  --dataset CiteSeer --discriminator-init xavier --topk 64 --seeds $S10 -
 $G bench --dataset REDDIT-BINARY --seeds 0 --topk 32 --graph-embedding encoder --out-dir $R/REDDIT-BINARY-ppr-s0 --quiet --resume
 # Seeds 1-4 in their own directory (same config; mvgrl_table.py pools the two into one row).
 $G bench --dataset REDDIT-BINARY --seeds 1 2 3 4 --topk 32 --graph-embedding encoder --out-dir $R/REDDIT-BINARY-ppr-s1-4 --quiet --resume
+# The default embedding (head outputs) on REDDIT-BINARY, started in session 15 (~2 h per
+# seed on one core; checkpoints every 5 epochs, so it resumes across sessions).
+$G bench --dataset REDDIT-BINARY --seeds 0 --topk 32 --out-dir $R/REDDIT-BINARY-ppr-head-s0 --quiet --resume
 
 # Paper protocol on a reduced grid of the release's sweep (layers {2, 8} x batch
 # {32, 128}, 20 epochs; the release: layers {2, 8, 12} x batch {32, 64, 128, 256}
