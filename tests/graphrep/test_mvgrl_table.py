@@ -52,6 +52,10 @@ def test_runs_on_disjoint_seeds_pool_into_one_row(table, tmp_path):
     # the default schedule (full batch, 100 steps) goes unnamed
     _run(tmp_path, "d", [4], [85.0], [0.8], node={"discriminator_init": "bilinear"})
     assert table.describe_diffusion(tmp_path / "d") == "dense, bilinear disc. init"
+    # an untrained control (--epochs 0) says so, whatever its patience
+    _run(tmp_path, "e", [5], [72.0], [0.7], node={"epochs": 0, "discriminator_init": "bilinear"})
+    assert (table.describe_diffusion(tmp_path / "e")
+            == "dense, 0 steps (untrained encoders), bilinear disc. init")
 
 
 def test_graph_ablations_are_labelled(table, tmp_path):
