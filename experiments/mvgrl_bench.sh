@@ -136,6 +136,9 @@ $G bench --dataset IMDB-MULTI --layers 2 8 --batch-size 32 128 --epochs 20 --gra
 for D in MUTAG PTC_MR IMDB-BINARY; do
   $G bench --dataset $D --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/$D-ppr-head-sweep --quiet --resume
 done
+# IMDB-MULTI likewise (started in session 15; its L2-B128-E20 cell copied with cp -rp from
+# $R/IMDB-MULTI-ppr-head; a probe takes ~15 min per (config, seed) here).
+$G bench --dataset IMDB-MULTI --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/IMDB-MULTI-ppr-head-sweep --quiet --resume
 # Encoder readout or head output, together with the configuration, per outer fold by inner CV.
 for D in MUTAG PTC_MR IMDB-BINARY; do
   $G select --runs $R/$D-ppr-sweep $R/$D-ppr-head-sweep --out experiments/results/mvgrl_select/$D-grid-encoder-or-head.json
