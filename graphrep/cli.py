@@ -168,7 +168,7 @@ def _check_ranges(args: argparse.Namespace, graph: bool) -> None:
     bad("--hidden", args.hidden, lambda v: v >= 1, ">= 1")
     bad("--lr", args.lr, lambda v: v >= 0, ">= 0")
     bad("--patience", args.patience, lambda v: v >= 1, ">= 1")
-    bad("--alpha", args.alpha, lambda v: 0 < v <= 1, "in (0, 1]")
+    bad("--alpha", args.alpha, lambda v: 0 < v < 1, "in (0, 1)")
     bad("--t", args.t, lambda v: v > 0, "> 0")
     bad("--topk", args.topk, lambda v: v >= 0, ">= 0 (0 keeps every entry)")
     bad("--eps", args.eps, lambda v: v >= 0, ">= 0")
@@ -180,7 +180,7 @@ def _options(args: argparse.Namespace):
     import torch
 
     from graphrep.data import canonical_name, is_graph_level
-    from graphrep.experiment import RunOptions
+    from graphrep.experiment import RunOptions, resolve_device
     from graphrep.views import DiffusionOptions
 
     dataset = canonical_name(args.dataset)
@@ -210,6 +210,7 @@ def _options(args: argparse.Namespace):
     if column_scale == "none":
         column_scale = None
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    resolve_device(device)  # before minutes of loading and diffusion
     opts = RunOptions(
         dataset=dataset, split=args.split, protocol=args.protocol, seeds=seeds,
         device=device, data_dir=args.data_dir, cache_dir=args.cache_dir,

@@ -55,6 +55,7 @@ __all__ = [
     "CACHE_ENV",
     "MAX_DEGREE_CAP",
     "DEGREE_CAPS",
+    "TU_NODE_LABELLED",
     "NODE_DATASETS",
     "GRAPH_DATASETS",
     "DatasetFormatError",
@@ -76,6 +77,10 @@ MAX_DEGREE_CAP = 150
 #: Smaller caps where the default would make the feature matrix too large
 #: (REDDIT-BINARY: 860k nodes, degrees up to 3062).
 DEGREE_CAPS: dict[str, int] = {"REDDIT-BINARY": 32}
+
+#: TU sets whose nodes carry labels: their ``_node_labels.txt`` is required, since
+#: without it PyG would build the set silently without the label features.
+TU_NODE_LABELLED: frozenset[str] = frozenset({"MUTAG", "PTC_MR", "NCI1", "PROTEINS"})
 
 #: Node-classification datasets and the splits each supports.
 NODE_DATASETS: dict[str, tuple[str, ...]] = {
@@ -196,13 +201,20 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
     return Path(env) if env else None
 
 
-def _missing_files_error(name: str, files: Sequence[Path]) -> MissingRawFilesError:
+def _missing_files_error(name: str, files: Sequence[Path],
+                         partial_in: Path | None = None) -> MissingRawFilesError:
+    """The error naming the missing raw ``files`` and the variable to set.
+    ``partial_in``: the cache directory holding a partial copy, which keeps PyG from
+    downloading the set."""
     listing = "\n  ".join(str(f) for f in files)
+    fallback = ("or allow downloading." if partial_in is None else
+                f"or delete the partial copy in {partial_in} (and its source) to let "
+                f"PyG download the whole set.")
     return MissingRawFilesError(
         f"Raw files of {name} not found:\n  {listing}\n"
         f"Point --data-dir or the {DATA_ENV} environment variable at a "
         f"directory holding them (layout: Planetoid/<Name>/raw, "
-        f"TUDataset/<NAME>/raw, LINQS/cora), or allow downloading.")
+        f"TUDataset/<NAME>/raw, LINQS/cora), {fallback}")
 
 
 def _same_file_stats(src: Path, copy: Path) -> bool:
@@ -353,15 +365,65 @@ def _find_corrupt_planetoid_file(raw_dir: Path) -> Path | None:
     return None
 
 
-def _find_corrupt_tu_file(raw_dir: Path, name: str) -> Path | None:
+def _find_corrupt_tu_file(raw_dir: Path, name: str) -> str | None:
+    """``"<file>:<line>: <token> is not a number"`` for the first TU file of ``name``
+    in ``raw_dir`` holding a token that is not a number (or not UTF-8), else None."""
     for f in sorted(raw_dir.glob(f"{name}_*.txt")):
         try:
             with open(f, encoding="utf-8") as fh:
-                for line in fh:
+                for lineno, line in enumerate(fh, 1):
                     for tok in line.replace(",", " ").split():
-                        float(tok)
-        except (ValueError, UnicodeDecodeError):
-            return f
+                        try:
+                            float(tok)
+                        except ValueError:
+                            return f"{f}:{lineno}: {tok!r} is not a number"
+        except UnicodeDecodeError as exc:
+            return f"{f}: not UTF-8 text ({exc})"
+    return None
+
+
+def _check_tu_files(raw_dir: Path, name: str) -> None:
+    """Raise :class:`DatasetFormatError` naming the first TU file of ``name`` in
+    ``raw_dir`` that does not parse as numbers or does not fit the others."""
+    bad = _find_corrupt_tu_file(raw_dir, name)
+    if bad is not None:
+        raise DatasetFormatError(f"Cannot parse {bad}.")
+    reason = _tu_inconsistency(raw_dir, name)
+    if reason is not None:
+        raise DatasetFormatError(f"{reason}. Replace the file with the original TU file.")
+
+
+def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
+    """Where TU files that parse as numbers still do not fit together: an edge
+    endpoint outside ``1..N`` (``N`` = lines of ``graph_indicator``), or a per-node,
+    per-edge or per-graph file with the wrong number of lines. Returns a message
+    naming the file (and line), or None."""
+    def rows(suffix: str) -> np.ndarray | None:
+        f = raw_dir / f"{name}_{suffix}.txt"
+        if not f.is_file():
+            return None
+        return np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
+
+    indicator = rows("graph_indicator")
+    if indicator is None or indicator.size == 0:
+        return None
+    n, g = len(indicator), int(indicator.max())
+    edges = rows("A")
+    if edges is not None and edges.size:
+        bad = np.flatnonzero(((edges < 1) | (edges > n)).any(axis=1))
+        if bad.size:
+            i = int(bad[0])
+            return (f"{raw_dir / f'{name}_A.txt'}:{i + 1}: edge {edges[i].astype(int).tolist()} "
+                    f"names a node outside 1..{n} ({n} = the lines of "
+                    f"{name}_graph_indicator.txt)")
+    expected = {"graph_labels": (g, "graphs"), "node_labels": (n, "nodes"),
+                "node_attributes": (n, "nodes"),
+                "edge_labels": (None if edges is None else len(edges), "edges")}
+    for suffix, (count, what) in expected.items():
+        r = rows(suffix)
+        if r is not None and count is not None and len(r) != count:
+            return (f"{raw_dir / f'{name}_{suffix}.txt'} has {len(r)} lines for "
+                    f"{count} {what}")
     return None
 
 
@@ -422,9 +484,12 @@ def load_node_dataset(
         raise _missing_files_error(canon, [base / f for f in required]) from exc
     except Exception as exc:
         bad = _find_corrupt_planetoid_file(cache / subdir)
-        if bad is None:
-            raise
-        raise DatasetFormatError(f"Cannot parse {bad}: {exc}") from exc
+        if bad is not None:
+            raise DatasetFormatError(f"Cannot parse {bad}: {exc}") from exc
+        raise DatasetFormatError(
+            f"Cannot build {canon} from the raw files in {(root or cache) / subdir}: "
+            f"{type(exc).__name__}: {exc}. Every file unpickles, so they do not fit "
+            f"together; replace them with the original Planetoid files.") from exc
     data = ds[0]
     data.x = _row_normalize(data.x)
     return NodeDataset(canon, split, data)
@@ -502,23 +567,31 @@ def load_graph_dataset(
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     required = [f"{canon}_A.txt", f"{canon}_graph_indicator.txt",
                 f"{canon}_graph_labels.txt"]
+    if canon in TU_NODE_LABELLED:
+        required.append(f"{canon}_node_labels.txt")
     subdir = f"TUDataset/{canon}/raw"
     ok = _stage_raw_files(canon, subdir, required, root, cache,
                           optional_glob=f"{canon}_*.txt")
-    if not ok and not download:
+    # PyG downloads a TU set only when its edge or indicator file is absent, so a
+    # partial set would be processed as it is (no labels, or no label features).
+    partial = any((cache / subdir / f).is_file() for f in required)
+    if not ok and (partial or not download):
         base = (root or cache) / subdir
         raise _missing_files_error(
-            canon, [base / f for f in required if not (base / f).is_file()])
+            canon, [base / f for f in required if not (base / f).is_file()],
+            partial_in=cache / subdir if partial and download else None)
+    if ok and not (cache / "TUDataset" / canon / "processed").is_dir():
+        _check_tu_files(cache / subdir, canon)  # PyG would process them as they are
     try:
         ds = TUDataset(str(cache / "TUDataset"), canon, use_node_attr=True)
     except (OSError, ConnectionError) as exc:
         base = (root or cache) / subdir
         raise _missing_files_error(canon, [base / f for f in required]) from exc
     except Exception as exc:
-        bad = _find_corrupt_tu_file(cache / subdir, canon)
-        if bad is None:
-            raise
-        raise DatasetFormatError(f"Cannot parse {bad}: {exc}") from exc
+        raise DatasetFormatError(
+            f"Cannot build {canon} from the raw files in {(root or cache) / subdir}: "
+            f"{type(exc).__name__}: {exc}. Replace them with the original TU "
+            f"files.") from exc
     if max_degree_cap is None:
         max_degree_cap = DEGREE_CAPS.get(canon, MAX_DEGREE_CAP)
     graphs, desc = _graph_features(ds, max_degree_cap)

@@ -66,7 +66,8 @@ from shared.probes import DEFAULT_SVC_MAX_ITER, SVC_DUAL
 from shared.seeding import seed_everything
 
 __all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench", "probe_record",
-           "PROBE_KEY", "embedding_digest", "config_name", "train_peaks", "training_signature"]
+           "PROBE_KEY", "embedding_digest", "config_name", "train_peaks", "training_signature",
+           "resolve_device"]
 
 
 def peak_rss_mb() -> float:
@@ -162,10 +163,26 @@ class _Metrics:
             f.write(json.dumps(record) + "\n")
 
 
-def _device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but CUDA is not available.")
-    return torch.device(name)
+def resolve_device(name: str) -> torch.device:
+    """``torch.device(name)``, checked: a CUDA device must exist here. Raises
+    ValueError naming ``--device`` and what to pass instead."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {name!r} is not a device ({exc}); pass cpu, cuda or "
+                         f"cuda:<index>.") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"--device {name} was asked for but CUDA is not available "
+                             f"here; pass --device cpu (or leave --device out: CUDA is "
+                             f"used when present).")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"--device {name}: this machine has {count} CUDA device(s), "
+                             f"cuda:0..cuda:{count - 1}.")
+    elif device.type != "cpu":
+        raise ValueError(f"--device {name}: graphrep runs on cpu or cuda.")
+    return device
 
 
 def _prepare(opts: RunOptions):
@@ -217,7 +234,7 @@ def _train_one(opts: RunOptions, payload, cfg, shorter: list, seed: int,
     """Train ``cfg`` for one seed into ``dirs[config_name(cfg)]``, and write the
     embedding (and a finished checkpoint) of each configuration in ``shorter`` (same
     but fewer epochs) that training passes. Returns the training records written."""
-    device = _device(opts.device)
+    device = resolve_device(opts.device)
     seed_dir = dirs[config_name(cfg)]
     seed_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)

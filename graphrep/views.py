@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from graphrep.diffusion import SparseView, adjacency_view, diffusion_view
 from shared.checkpoint import atomic_save
 
-__all__ = ["DiffusionOptions", "NodeViews", "node_views", "attach_graph_views", "check_dense_budget",
+__all__ = ["DiffusionOptions", "NodeViews", "node_views", "attach_graph_views", "structure_digest", "check_dense_budget",
            "MAX_DENSE_VIEW_ENTRIES"]
 
 
@@ -96,6 +96,17 @@ def check_dense_budget(graphs: list[Data], options: DiffusionOptions) -> None:
         )
 
 
+def structure_digest(graphs: list[Data]) -> str:
+    """SHA-256 of every graph's node count and ``edge_index`` (``[2, E]``), in order:
+    what the views are built from."""
+    h = hashlib.sha256()
+    for g in graphs:
+        ei = g.edge_index.detach().cpu().to(torch.int64).contiguous()
+        h.update(f"{g.num_nodes}:{ei.size(1)};".encode())
+        h.update(ei.numpy().tobytes())
+    return h.hexdigest()
+
+
 def attach_graph_views(graphs: list[Data], options: DiffusionOptions,
                        cache_file: Path | None = None,
                        progress: bool = True) -> list[Data]:
@@ -104,13 +115,16 @@ def attach_graph_views(graphs: list[Data], options: DiffusionOptions,
     Args:
         graphs: graphs with ``x``, ``edge_index`` and ``y``.
         options: diffusion options.
-        cache_file: load the views from / save them to this file.
+        cache_file: load the views from / save them to this file; a stored file is
+            used only when it was built from the same graphs (:func:`structure_digest`:
+            a corrected raw file with the same number of graphs rebuilds the views).
     """
     views = None
+    digest = structure_digest(graphs) if cache_file is not None else None
     if cache_file is not None and cache_file.is_file():
         cached = torch.load(cache_file, weights_only=True)
-        if len(cached) == len(graphs):
-            views = cached
+        if isinstance(cached, dict) and cached.get("structure_sha256") == digest:
+            views = cached["views"]
     if views is None:
         check_dense_budget(graphs, options)
         views = []
@@ -121,7 +135,7 @@ def attach_graph_views(graphs: list[Data], options: DiffusionOptions,
             d_i, d_w = options.build(g.edge_index, g.num_nodes)
             views.append((a_i, a_w, d_i, d_w))
         if cache_file is not None:
-            atomic_save(views, cache_file)
+            atomic_save({"structure_sha256": digest, "views": views}, cache_file)
     out = []
     for g, (a_i, a_w, d_i, d_w) in zip(graphs, views, strict=True):
         out.append(Data(x=g.x, y=g.y, num_nodes=g.num_nodes,

@@ -152,7 +152,8 @@ def test_cli_errors(capsys):
     ("Cora", ["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
     ("MUTAG", ["--layers", "2", "0"], "--layers must be >= 1"),
     ("Cora", ["--seeds", "0", "-1"], "--seeds must be >= 0, got -1"),
-    ("Cora", ["--alpha", "0"], "--alpha must be in (0, 1]"),
+    ("Cora", ["--alpha", "0"], "--alpha must be in (0, 1)"),
+    ("Cora", ["--alpha", "1"], "--alpha must be in (0, 1)"),
     ("Cora", ["--t", "-1"], "--t must be > 0"),
     ("Cora", ["--topk", "-5"], "--topk must be >= 0"),
     ("Cora", ["--self-loop-weight", "0"], "--self-loop-weight must be > 0"),
@@ -365,5 +366,28 @@ def test_device_defaults_to_cuda_when_present(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert device() == "cpu"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert device() == "cuda"
     assert device("--device", "cpu") == "cpu"
+    assert device("--device", "cuda:0") == "cuda:0"
+
+
+@pytest.mark.parametrize("name, cuda, message", [
+    ("cuda", 0, "CUDA is not available here; pass --device cpu"),
+    ("cuda:0", 0, "CUDA is not available here; pass --device cpu"),
+    ("cuda:1", 1, "has 1 CUDA device(s), cuda:0..cuda:0"),
+    ("gpu", 1, "is not a device"),
+    ("meta", 1, "runs on cpu or cuda"),
+])
+def test_unusable_device_is_rejected_before_loading(name, cuda, message, capsys, monkeypatch):
+    import graphrep.experiment as experiment
+    from graphrep.cli import main
+
+    def no_run(*a, **k):
+        raise AssertionError("nothing should run")
+
+    monkeypatch.setattr(experiment, "bench", no_run)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda)
+    assert main(["bench", "--dataset", "MUTAG", "--device", name, "--quiet"]) == 2
+    assert message in capsys.readouterr().err

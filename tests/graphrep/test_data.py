@@ -116,7 +116,29 @@ def test_corrupt_tu_file_is_named(data_dir, tmp_path):
     root = _copy(data_dir, tmp_path, "TUDataset/MUTAG")
     bad = root / "TUDataset/MUTAG/raw/MUTAG_graph_indicator.txt"
     bad.write_text("1\n1\nnot-a-number\n")
-    with pytest.raises(DatasetFormatError, match="MUTAG_graph_indicator.txt"):
+    with pytest.raises(DatasetFormatError, match="MUTAG_graph_indicator.txt:3: .not-a-number. is not"):
+        load_graph_dataset("MUTAG", root, tmp_path / "cache", download=False)
+
+
+@pytest.mark.parametrize("dropped", ["MUTAG_graph_labels.txt", "MUTAG_node_labels.txt"])
+def test_partial_tu_set_is_named_even_with_download_allowed(data_dir, tmp_path, dropped):
+    # PyG downloads a TU set only when A or graph_indicator is absent: without this
+    # check a set lacking labels would crash later, or lose its label features silently
+    root = _copy(data_dir, tmp_path, "TUDataset/MUTAG")
+    (root / "TUDataset/MUTAG/raw" / dropped).unlink()
+    with pytest.raises(MissingRawFilesError, match=f"{dropped}(.|\n)*partial copy"):
+        load_graph_dataset("MUTAG", root, tmp_path / "cache", download=True)
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (("MUTAG_A.txt", "99999, 1\n"), r"MUTAG_A.txt:7443: edge \[99999, 1\].*1\.\.3371"),
+    (("MUTAG_graph_labels.txt", "1\n"), "MUTAG_graph_labels.txt has 189 lines for 188 graphs"),
+])
+def test_tu_files_that_parse_but_do_not_fit_are_named(data_dir, tmp_path, mutate, match):
+    root = _copy(data_dir, tmp_path, "TUDataset/MUTAG")
+    f = root / "TUDataset/MUTAG/raw" / mutate[0]
+    f.write_text(f.read_text() + mutate[1])
+    with pytest.raises(DatasetFormatError, match=match):
         load_graph_dataset("MUTAG", root, tmp_path / "cache", download=False)
 
 
@@ -126,6 +148,10 @@ def test_corrupt_planetoid_file_is_named(data_dir, tmp_path):
     bad.write_bytes(b"garbage, not a pickle")
     with pytest.raises(DatasetFormatError, match="ind.cora.tx"):
         load_node_dataset("Cora", "public", root, tmp_path / "cache", download=False)
+    # files that unpickle but do not fit together (140 test rows for 1000 test ids)
+    shutil.copyfile(root / "Planetoid/Cora/raw/ind.cora.x", bad)
+    with pytest.raises(DatasetFormatError, match="Planetoid/Cora/raw.*do not fit together"):
+        load_node_dataset("Cora", "public", root, tmp_path / "cache2", download=False)
 
 
 def test_corrupt_linqs_file_is_named(data_dir, tmp_path):

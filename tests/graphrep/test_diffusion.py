@@ -181,3 +181,28 @@ def test_dense_graph_views_over_budget_name_the_fix(monkeypatch):
     # sparsified views are not limited
     out = views.attach_graph_views(graphs, views.DiffusionOptions(topk=4), progress=False)
     assert len(out) == 4
+
+
+def test_cached_graph_views_are_rebuilt_when_the_graphs_change(tmp_path):
+    from torch_geometric.data import Data
+
+    from graphrep.views import DiffusionOptions, attach_graph_views
+
+    def graphs(edges):
+        return [Data(x=torch.ones(3, 1), edge_index=torch.tensor(edges).t(), num_nodes=3)
+                for _ in range(2)]
+
+    cache, opts = tmp_path / "views.pt", DiffusionOptions()
+    path = graphs([[0, 1], [1, 0]])
+    first = attach_graph_views(path, opts, cache, progress=False)
+    assert cache.is_file()
+    again = attach_graph_views(path, opts, cache, progress=False)
+    assert torch.equal(again[0].diff_edge_weight, first[0].diff_edge_weight)
+    # same number of graphs, other edges (a corrected raw file): the cache is not reused
+    moved = graphs([[1, 2], [2, 1]])
+    fresh = attach_graph_views(moved, opts, cache, progress=False)
+    direct = attach_graph_views(moved, opts, progress=False)
+    assert not torch.equal(fresh[0].adj_edge_weight, first[0].adj_edge_weight)
+    for a, b in zip(fresh, direct, strict=True):
+        assert torch.equal(a.adj_edge_index, b.adj_edge_index)
+        assert torch.equal(a.diff_edge_weight, b.diff_edge_weight)
