@@ -61,7 +61,7 @@ from graphrep.train import (
     train_node_model,
 )
 from graphrep.views import DiffusionOptions, attach_graph_views, node_views
-from shared.checkpoint import atomic_save, atomic_write_json
+from shared.checkpoint import atomic_save, atomic_write_json, atomic_write_text
 from shared.probes import DEFAULT_SVC_MAX_ITER, SVC_DUAL
 from shared.seeding import seed_everything
 
@@ -155,12 +155,40 @@ def config_name(cfg: GraphTrainConfig | NodeTrainConfig) -> str:
 
 
 class _Metrics:
+    """``metrics.jsonl``, appended one JSON record per line."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._training: set[tuple] = set()
 
     def write(self, record: dict) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+
+    def write_epoch(self, tag: dict, record: dict) -> None:
+        """Append ``{**tag, **record}`` (``record["epoch"]``). The first epoch this
+        process writes for a ``tag`` (seed and config) first drops that tag's lines from
+        this epoch on: a killed run logged epochs past its last checkpoint, and the
+        resumed run trains them again, so each epoch keeps one line (the resumed one)."""
+        key = (tag["seed"], tag["config"])
+        if key not in self._training:
+            self._training.add(key)
+            self._drop_epochs(tag, record["epoch"])
+        self.write({**tag, **record})
+
+    def _drop_epochs(self, tag: dict, first: int) -> None:
+        if not self.path.is_file():
+            return
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if not _logged_from(json.loads(line), tag, first)]
+        if len(kept) < len(lines):
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+
+
+def _logged_from(record: dict, tag: dict, first: int) -> bool:
+    """Whether ``record`` is an epoch line of ``tag`` (seed, config) at epoch >= first."""
+    return ("epoch" in record and record.get("epoch", -1) >= first
+            and all(record.get(k) == v for k, v in tag.items()))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -215,10 +243,7 @@ def _train_group(opts: RunOptions, payload, group: list, seed: int, run: Path,
     infos, todo = {}, []
     for cfg in group:
         seed_dir = dirs[config_name(cfg)]
-        if not opts.resume:
-            for f in ("checkpoint.pt", "embedding.pt"):
-                (seed_dir / f).unlink(missing_ok=True)
-        elif (seed_dir / "embedding.pt").is_file():
+        if opts.resume and (seed_dir / "embedding.pt").is_file():
             infos[config_name(cfg)] = torch.load(seed_dir / "embedding.pt",
                                                  weights_only=False)["train"]
             continue
@@ -239,7 +264,7 @@ def _train_one(opts: RunOptions, payload, cfg, shorter: list, seed: int,
     seed_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
     tag = {"seed": seed, "config": config_name(cfg)}
-    on_epoch = lambda rec: metrics.write({**tag, **rec})  # noqa: E731
+    on_epoch = lambda rec: metrics.write_epoch(tag, rec)  # noqa: E731
     ds, extra = payload
     if opts.graph_level:
         projected = _projected(cfg)  # a bad value fails before training, not after
@@ -350,7 +375,10 @@ def training_signature(config: dict) -> dict:
             for k in _TRAINING_KEYS if k not in other}
 
 
-def _check_resumable(old: dict, new: dict, path: Path) -> None:
+def _check_resumable(old: dict, new: dict, path: Path, action: str = "--resume") -> None:
+    """Raise ValueError when ``new`` options would train something other than what
+    ``old`` (the run's ``config.json`` at ``path``) trained; ``action`` names the
+    command refused (``--resume`` or ``eval``)."""
     was, now = training_signature(old), training_signature(new)
     diff = [k for k in was if k in old and was[k] != now.get(k)]
     if diff:
@@ -362,11 +390,12 @@ def _check_resumable(old: dict, new: dict, path: Path) -> None:
                             for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
             else:
                 changes.append(f"{k}: {a} -> {b}")
+        fix = ("use a new --out-dir, or drop --resume" if action == "--resume"
+               else "or train these options into their own --out-dir")
         raise ValueError(
-            f"--resume: {path} was written with other training options "
+            f"{action}: {path} was written with other training options "
             f"({', '.join(diff)}: {'; '.join(changes)}); pass the run's options "
-            f"again (e.g. the --topk it was trained with), use a new --out-dir, or "
-            f"drop --resume.")
+            f"again (e.g. the --topk it was trained with), {fix}.")
 
 
 def _epoch_groups(configs: list) -> list[list]:
@@ -386,6 +415,24 @@ def _configs(opts: RunOptions) -> list:
     return opts.graph_configs() if opts.graph_level else [opts.node]
 
 
+#: What a run writes per (configuration, seed) and per run directory.
+_SEED_OUTPUTS = ("checkpoint.pt", "embedding.pt", "svc.json")
+_RUN_OUTPUTS = ("metrics.jsonl", "results.json", "results_*.json")
+
+
+def _clear_run_outputs(run: Path) -> None:
+    """Delete what an earlier run wrote into ``run`` (and nothing else), before a fresh
+    run writes its ``config.json``: otherwise a fresh run killed part way would leave
+    the earlier run's embeddings and probe records beside it, and a later ``--resume``
+    (which compares options with the new ``config.json``) would take them as its own."""
+    for seed_dir in run.glob("*/seed_*"):
+        for name in _SEED_OUTPUTS:
+            (seed_dir / name).unlink(missing_ok=True)
+    for pattern in _RUN_OUTPUTS:
+        for f in run.glob(pattern):
+            f.unlink()
+
+
 def train_runs(opts: RunOptions) -> dict:
     """Train every (configuration, seed); write config.json, metrics, checkpoints
     and embeddings. Returns timing information."""
@@ -394,10 +441,10 @@ def train_runs(opts: RunOptions) -> dict:
     cfg_file = run / "config.json"
     if opts.resume and cfg_file.is_file():
         _check_resumable(json.loads(cfg_file.read_text()), opts.to_json(), cfg_file)
+    if not opts.resume:
+        _clear_run_outputs(run)
     atomic_write_json(cfg_file, opts.to_json())
     metrics = _Metrics(run / "metrics.jsonl")
-    if not opts.resume and metrics.path.exists():
-        metrics.path.unlink()
     t0 = time.perf_counter()
     payload, timing = _prepare(opts)
     per_run = {}
@@ -581,6 +628,10 @@ def train_peaks(results: dict) -> list[float]:
 def bench(opts: RunOptions, train: bool = True) -> dict:
     """Train (unless ``train=False``) and evaluate; write ``results.json``."""
     t0 = time.perf_counter()
+    cfg_file = Path(opts.out_dir) / "config.json"
+    if not train and cfg_file.is_file():  # embeddings are found by the options' names
+        _check_resumable(json.loads(cfg_file.read_text()), opts.to_json(), cfg_file,
+                         action="eval")
     payload, timing, runs = None, {}, {}
     if train:
         tr = train_runs(opts)
@@ -605,7 +656,6 @@ def bench(opts: RunOptions, train: bool = True) -> dict:
         **ev,
     }
     name = "results.json"
-    cfg_file = Path(opts.out_dir) / "config.json"
     if not train and cfg_file.is_file():
         trained = json.loads(cfg_file.read_text()).get("protocol")
         if trained != opts.protocol:  # re-evaluation under another protocol

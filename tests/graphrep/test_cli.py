@@ -391,3 +391,76 @@ def test_unusable_device_is_rejected_before_loading(name, cuda, message, capsys,
     monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda)
     assert main(["bench", "--dataset", "MUTAG", "--device", name, "--quiet"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_fresh_run_clears_the_earlier_runs_outputs(data_dir, cache_dir, tmp_path, monkeypatch):
+    """A run without --resume into a used directory, killed before it trains, leaves
+    none of the earlier run's embeddings, probe records or results: otherwise a later
+    --resume (checked against the new config.json) would take them as its own."""
+    import graphrep.experiment as experiment
+    from graphrep.cli import main
+
+    out = tmp_path / "run"
+    common = ["--dataset", "MUTAG", "--seeds", "0", "1", "--epochs", "2", "--hidden", "16",
+              "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+              "--out-dir", str(out), "--quiet"]
+    assert main(["bench", *common]) == 0
+    seed_dirs = [out / "L2-B128-E2" / f"seed_{s}" for s in (0, 1)]
+    assert all((d / "svc.json").is_file() and (d / "embedding.pt").is_file() for d in seed_dirs)
+    (out / "L2-B128-E2" / "seed_0" / "notes.txt").write_text("the user's own file")
+
+    def killed(*a, **k):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(experiment, "_prepare", killed)
+    assert main(["train", *common, "--topk", "4"]) == 2
+    assert json.loads((out / "config.json").read_text())["diffusion"]["topk"] == 4
+    left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert left == ["L2-B128-E2/seed_0/notes.txt", "config.json"]
+
+
+def test_eval_refuses_options_the_run_was_not_trained_with(data_dir, cache_dir, tmp_path,
+                                                           capsys):
+    from graphrep.cli import main
+
+    out = tmp_path / "run"
+    common = ["--dataset", "MUTAG", "--seeds", "0", "--epochs", "2", "--hidden", "16",
+              "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+              "--out-dir", str(out), "--quiet"]
+    assert main(["train", *common]) == 0
+    capsys.readouterr()
+    assert main(["eval", *common, "--view", "heat"]) == 2
+    err = capsys.readouterr().err
+    assert "eval:" in err and "diffusion.kind: ppr -> heat" in err
+    assert not (out / "results.json").exists()
+    # the node level finds its embeddings under one name whatever the options: a pygcn
+    # evaluation of a public-split run would pair them with labels in another node order
+    node = ["--dataset", "Cora", "--seeds", "0", "--data-dir", str(data_dir),
+            "--cache-dir", str(cache_dir), "--out-dir", str(tmp_path / "cora"), "--quiet"]
+    (tmp_path / "cora").mkdir()
+    (tmp_path / "cora" / "config.json").write_text(
+        json.dumps(_bench_options(*node, "--split", "public").to_json()))
+    assert main(["eval", *node, "--split", "pygcn"]) == 2
+    assert "split: public -> pygcn" in capsys.readouterr().err
+
+
+def test_resumed_training_keeps_one_metrics_line_per_epoch(tmp_path):
+    from graphrep.experiment import _Metrics
+
+    path = tmp_path / "metrics.jsonl"
+    a, b = {"seed": 0, "config": "A"}, {"seed": 1, "config": "A"}
+    killed = _Metrics(path)
+    for e in range(7):  # a run that logged epochs 0..6, its last checkpoint after 4
+        killed.write_epoch(a, {"epoch": e, "loss": float(e)})
+    killed.write_epoch(b, {"epoch": 0, "loss": 9.0})
+    killed.write({"seed": 0, "eval": "honest", "accuracy": 0.5})
+    resumed = _Metrics(path)
+    for e in (5, 6, 7):
+        resumed.write_epoch(a, {"epoch": e, "loss": -float(e)})
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    epochs_a = [(r["epoch"], r["loss"]) for r in lines
+                if r.get("config") == "A" and r.get("seed") == 0 and "epoch" in r]
+    assert epochs_a == [(0, 0.0), (1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0),
+                        (5, -5.0), (6, -6.0), (7, -7.0)]
+    assert {"seed": 1, "config": "A", "epoch": 0, "loss": 9.0} in lines
+    assert {"seed": 0, "eval": "honest", "accuracy": 0.5} in lines
