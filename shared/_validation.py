@@ -45,12 +45,20 @@ def check_temperature(temperature: float) -> None:
 
 
 def check_mask(name: str, mask: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Return ``mask`` as bool after checking its shape."""
+    """Return ``mask`` as bool after checking its shape and that it is bool or holds
+    only 0 and 1 (a soft or scaled mask would otherwise count every nonzero as True)."""
     if not isinstance(mask, Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
     if tuple(mask.shape) != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(mask.shape)}")
-    return mask.bool()
+    if mask.dtype != torch.bool:
+        off = mask[(mask != 0) & (mask != 1)]
+        if off.numel():
+            raise ValueError(f"{name} must be a bool mask (or hold only 0 and 1), got the "
+                             f"value {off.flatten()[0].item()!r}; threshold it first, e.g. "
+                             f"{name} > 0.5")
+        return mask.bool()
+    return mask
 
 
 def upcast(x: Tensor) -> Tensor:

@@ -16,6 +16,30 @@ from typing import IO, Any
 import torch
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where /proc allows (changing it
+    briefly would race with files other threads create meanwhile)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a plain ``open(path, "w")`` would leave: the existing file's,
+    else ``0o666`` less the umask (``mkstemp`` creates its file with ``0o600``)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
 def _atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,6 +49,7 @@ def _atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path
             write(f)
             f.flush()
             os.fsync(f.fileno())
+            os.fchmod(f.fileno(), _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -149,7 +149,7 @@ class CBTVisual(nn.Module):
         outputs, targets = e[mask], features[mask]
         loss = masked_feature_nce(outputs, targets)
         with torch.no_grad():
-            acc = float(((outputs @ targets.T).argmax(1) == torch.arange(len(targets))).float().mean())
+            acc = float(((outputs @ targets.T).argmax(1) == torch.arange(len(targets), device=targets.device)).float().mean())
         return {"loss": loss, "outputs": outputs, "targets": targets, "accuracy": acc}
 
 
@@ -208,5 +208,5 @@ class CBTCrossModal(nn.Module):
     def forward(self, text: Tensor, visual: Tensor) -> dict[str, Tensor | float]:
         s = self.score_matrix(text, visual)
         with torch.no_grad():
-            acc = float((s.argmax(1) == torch.arange(len(s))).float().mean())
+            acc = float((s.argmax(1) == torch.arange(len(s), device=s.device)).float().mean())
         return {"loss": cross_modal_nce(s), "scores": s, "accuracy": acc}

@@ -94,15 +94,18 @@ class CRDLoss(nn.Module):
         b, k = index.shape[0], self.num_negatives
         if self.labels is None:
             negatives = torch.randint(self.n_data, (b, k), device=index.device)
-        else:
-            negatives = torch.empty(b, k, dtype=torch.long, device=index.device)
-            anchor_labels = self.labels[index]
+        else:  # drawn where the labels live, returned where index lives
+            dev = self.labels.device
+            negatives = torch.empty(b, k, dtype=torch.long, device=dev)
+            anchor_labels = self.labels[index.to(dev)]
             for c in anchor_labels.unique():
                 rows = anchor_labels == c
                 pool = torch.nonzero(self.labels != c).flatten()
                 if pool.numel() == 0:
                     raise ValueError(f"class {int(c)} has no samples of another class to contrast")
-                negatives[rows] = pool[torch.randint(pool.numel(), (int(rows.sum()), k))]
+                draw = torch.randint(pool.numel(), (int(rows.sum()), k), device=dev)
+                negatives[rows] = pool[draw]
+            negatives = negatives.to(index.device)
         return torch.cat([index[:, None], negatives], dim=1)
 
     def forward(
@@ -127,6 +130,11 @@ class CRDLoss(nn.Module):
             raise ValueError(
                 f"contrast_index must lie in [0, n_data={self.n_data}), got values in "
                 f"[{int(contrast_index.min())}, {int(contrast_index.max())}]"
+            )
+        elif not torch.equal(contrast_index[:, 0], index.to(contrast_index.device)):
+            raise ValueError(
+                "contrast_index[:, 0] must equal index (column 0 is each sample's positive); "
+                "build it with sample_contrast_index(index)"
             )
         v_s = F.normalize(self.embed_student(f_s), dim=1)
         v_t = F.normalize(self.embed_teacher(f_t), dim=1)

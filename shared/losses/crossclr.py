@@ -101,9 +101,10 @@ def crossclr_loss(
     if x_input.shape[0] != x.shape[0] or y_input.shape[0] != y.shape[0]:
         raise ValueError("x_input / y_input must have one row per sample of x / y")
 
-    xn, yn = F.normalize(x, dim=1), F.normalize(y, dim=1)
-    xq = F.normalize(x_queue, dim=1) if x_queue is not None else None
-    yq = F.normalize(y_queue, dim=1) if y_queue is not None else None
+    # float32 before the norms: a float16 row norm past 65504 is inf (the row becomes 0)
+    xn, yn = F.normalize(upcast(x), dim=1), F.normalize(upcast(y), dim=1)
+    xq = F.normalize(upcast(x_queue), dim=1) if x_queue is not None else None
+    yq = F.normalize(upcast(y_queue), dim=1) if y_queue is not None else None
     conn_x, conn_y = connectivity(x_input), connectivity(y_input)
     settings = dict(
         temperature=temperature, intra_weight=intra_weight, prune_threshold=prune_threshold,

@@ -79,9 +79,10 @@ def info_nce(
         positive_mask = torch.eye(n, dtype=torch.bool, device=query.device)
     positive_mask = check_mask("positive_mask", positive_mask, (n, m))
 
+    query, keys = upcast(query), upcast(keys)  # float32 norms and products (float16 overflow)
     if similarity == "cosine" and normalize:
         query, keys = F.normalize(query, dim=1), F.normalize(keys, dim=1)
-    logits = upcast(query @ keys.T) / temperature
+    logits = (query @ keys.T) / temperature
     return masked_log_softmax_loss(logits, positive_mask, exclude_mask)
 
 

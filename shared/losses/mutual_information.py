@@ -103,7 +103,7 @@ def local_global_loss(
         )
     if batch.numel() and (int(batch.min()) < 0 or int(batch.max()) >= global_.shape[0]):
         raise ValueError(f"batch entries must lie in [0, {global_.shape[0]})")
-    scores = local @ global_.T
+    scores = upcast(local) @ upcast(global_).T  # float32 products (float16 overflows)
     pos_mask = batch[:, None] == torch.arange(global_.shape[0], device=batch.device)[None, :]
     return mi_scores_loss(scores, pos_mask, estimator)
 

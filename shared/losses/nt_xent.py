@@ -78,7 +78,8 @@ def nt_xent(
         raise ValueError("chunk_size and gather_distributed cannot be combined")
 
     n = z1.shape[0]
-    z = torch.cat([z1, z2], dim=0)
+    # float32 before the norm and the products: a float16 row norm past 65504 is inf
+    z = upcast(torch.cat([z1, z2], dim=0))
     if normalize:
         z = F.normalize(z, dim=1)
 

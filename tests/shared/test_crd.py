@@ -138,3 +138,12 @@ def test_contrast_index_out_of_range_is_rejected():
     for bad in (torch.tensor([[0, 1, 2, -1], [1, 2, 3, 4]]), torch.tensor([[0, 1, 2, 10]] * 2)):
         with pytest.raises(ValueError, match=r"contrast_index must lie in \[0, n_data=10\)"):
             crd(f, f, torch.tensor([0, 1]), bad)
+
+
+def test_contrast_index_must_start_with_the_samples_own_index():
+    crd = CRDLoss(4, 4, n_data=10, feat_dim=8, num_negatives=3)
+    f, index = torch.randn(2, 4), torch.tensor([0, 1])
+    swapped = torch.tensor([[1, 2, 3, 4], [0, 5, 6, 7]])  # column 0 is another sample
+    with pytest.raises(ValueError, match=r"contrast_index\[:, 0\] must equal index"):
+        crd(f, f, index, swapped)
+    assert torch.isfinite(crd(f, f, index, crd.sample_contrast_index(index)))

@@ -163,3 +163,25 @@ def test_local_global_rejects_bad_input():
         local_global_loss(h, g[:1], torch.tensor([0, 0, 0]))
     with pytest.raises(ValueError, match="estimator"):
         local_global_loss(h, g, torch.tensor([0, 1, 1]), "nce")
+
+
+@pytest.mark.parametrize("similarity, scale", [("cosine", 1e4), ("dot", 30.0)])
+def test_info_nce_half_precision_overflow_free(similarity, scale):
+    torch.manual_seed(0)
+    q = torch.randn(8, 64) * scale
+    k = q + scale * torch.randn(8, 64)  # loss near 1: gradients far from underflow
+    t = 0.5 if similarity == "cosine" else 30000.0
+    ref = info_nce(q, k, temperature=t, similarity=similarity)
+    qh = q.half().requires_grad_()
+    loss = info_nce(qh, k.half(), temperature=t, similarity=similarity)
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-2, abs=1e-3)
+    g, = torch.autograd.grad(loss, [qh])
+    assert torch.isfinite(g).all() and bool((g != 0).any(dim=1).all())
+
+
+def test_masks_must_be_bool_or_zero_one():
+    q = torch.randn(3, 4)
+    for soft in (torch.eye(3) * 0.3, torch.full((3, 3), 2.0)):
+        with pytest.raises(ValueError, match="positive_mask must be a bool mask"):
+            info_nce(q, q, soft)
+    assert torch.isclose(info_nce(q, q, torch.eye(3)), info_nce(q, q))  # 0/1 floats are fine

@@ -154,3 +154,21 @@ def test_module_wrapper_matches_function_and_rejects_bad_temperature():
     torch.testing.assert_close(NTXentLoss(0.3)(z1, z2), nt_xent(z1, z2, 0.3))
     with pytest.raises(ValueError, match="temperature"):
         NTXentLoss(temperature=0)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_half_precision_inputs_with_large_norms_match_float32(normalize):
+    """float16 rows whose norm passes 65504 (cosine), or whose products do (dot): the
+    losses are computed in float32, so they match the float32 value, dense and chunked."""
+    torch.manual_seed(0)
+    z1 = torch.randn(8, 64)
+    z2 = z1 + 0.1 * torch.randn(8, 64)
+    scale, t = (1e4, 0.5) if normalize else (30.0, 0.5)  # dot: logits past 65504
+    a, b = (z * scale for z in (z1, z2))
+    ref = nt_xent(a, b, temperature=t, normalize=normalize)
+    for chunk in (None, 4):
+        h1, h2 = a.half().requires_grad_(), b.half().requires_grad_()
+        loss = nt_xent(h1, h2, temperature=t, normalize=normalize, chunk_size=chunk)
+        assert loss.item() == pytest.approx(ref.item(), rel=1e-2, abs=1e-3)
+        g, = torch.autograd.grad(loss, [h1])
+        assert torch.isfinite(g).all()

@@ -29,6 +29,21 @@ def test_atomic_save_roundtrip_and_no_temp_left(tmp_path):
     assert sorted(os.listdir(path.parent)) == ["ckpt.pt"]
 
 
+def test_atomic_writes_leave_the_permissions_a_plain_write_would(tmp_path):
+    old = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.json"
+        atomic_write_json(fresh, {"a": 1})
+        plain = tmp_path / "plain.json"
+        plain.write_text("{}")
+        assert fresh.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o644
+        plain.chmod(0o640)  # an existing file keeps its mode
+        atomic_save({"v": 1}, plain)
+        assert plain.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
+
+
 def test_failed_write_keeps_previous_file(tmp_path):
     path = tmp_path / "ckpt.pt"
     atomic_save({"v": 1}, path)
