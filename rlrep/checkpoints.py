@@ -58,21 +58,29 @@ def save_checkpoint(model: BaseAlgorithm, directory: Path, extra: dict[str, Any]
     state = {"rng": _rng_state(model), "env": get_vec_env_snapshot(model.get_env()), "extra": extra}
     atomic_save(state, tmp / "state.pt")
     final = directory / name
-    if final.exists():
-        shutil.rmtree(final)
+    old = directory / f".old-{name}-{os.getpid()}"
+    if final.exists():  # moved aside, not deleted, until the new copy is in place
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
     os.replace(tmp, final)
     atomic_write_text(directory / "LATEST", name)
+    shutil.rmtree(old, ignore_errors=True)
     for old in sorted(p for p in directory.glob("step_*") if p.is_dir())[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
 def latest_checkpoint(directory: Path) -> Path | None:
+    """The checkpoint ``LATEST`` names; if that one is missing (a kill while it was being
+    rewritten), the newest complete ``step_*`` left."""
     pointer = directory / "LATEST"
     if not pointer.exists():
         return None
     path = directory / pointer.read_text().strip()
-    return path if path.is_dir() else None
+    if path.is_dir():
+        return path
+    complete = sorted(p for p in directory.glob("step_*") if (p / "state.pt").is_file())
+    return complete[-1] if complete else None
 
 
 def load_checkpoint(model_class: type[BaseAlgorithm], path: Path, env: Any, **load_kwargs: Any) -> tuple[BaseAlgorithm, dict[str, Any]]:

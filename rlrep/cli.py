@@ -20,11 +20,19 @@ from rlrep.config import TrainConfig
 from rlrep.envs import UnknownEnvError, parse_env_id
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     d = TrainConfig(env="PongNoFrameskip-v4")
     p.add_argument("--env", help="PongNoFrameskip-v4 | dmc:<domain>-<task> | dmc-state:<domain>-<task>")
     p.add_argument("--aux", default=d.aux, help="none | rcrl | curl | rcrl,curl (default: none)")
-    p.add_argument("--steps", type=int, default=d.steps, help="agent steps (default: 100000)")
+    # default None: --resume keeps the run's own budget unless --steps is given (in any spelling)
+    p.add_argument("--steps", type=int, default=None, help=f"agent steps (default: {d.steps})")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--run-dir", help="run directory (default: runs/<env>-<aux>-s<seed>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its latest checkpoint")
@@ -58,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_args(sub.add_parser("train", help="train an agent (resumable)"))
     ev = sub.add_parser("eval", help="evaluate a run's latest checkpoint")
     ev.add_argument("run_dir")
-    ev.add_argument("--episodes", type=int, default=10)
+    ev.add_argument("--episodes", type=_positive_int, default=10)
     ev.add_argument("--seed", type=int, default=12345)
     return parser
 
@@ -67,13 +75,15 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from rlrep.training import train
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "resume")}
+    if options["steps"] is None:
+        options["steps"] = TrainConfig(env="PongNoFrameskip-v4").steps
     if args.resume:
         if not args.run_dir:
             parser.error("--resume needs --run-dir")
         saved = Path(args.run_dir) / "config.json"
         if saved.exists():  # the saved options win; only the run dir and the step budget may change
             stored = json.loads(saved.read_text())
-            stored.update(run_dir=args.run_dir, steps=args.steps if "--steps" in sys.argv else stored["steps"])
+            stored.update(run_dir=args.run_dir, steps=stored["steps"] if args.steps is None else args.steps)
             options = stored
     if not options.get("env"):
         parser.error("--env is required (e.g. --env PongNoFrameskip-v4, dmc:cartpole-swingup, dmc-state:cartpole-swingup)")

@@ -72,7 +72,11 @@ class AuxiliaryMixin:
             assert key_observations is not None
             curl: CURLHead = self.aux_heads["curl"]  # type: ignore[assignment]
             keys = curl.keys(self._preprocess(key_observations))
-            loss, accuracy = curl.loss(features[:batch_size], keys)
+            exclude = None
+            if cfg.rcrl:  # RCRL's positives (same segment) are not CURL's negatives
+                seg = segment_ids[:batch_size]
+                exclude = (seg[:, None] == seg[None, :]) & ~th.eye(len(seg), dtype=th.bool, device=seg.device)
+            loss, accuracy = curl.loss(features[:batch_size], keys, exclude)
             total = total + cfg.curl_weight * loss
             logs.update({"aux/curl_loss": loss.item(), "aux/curl_accuracy": accuracy.item()})
         return total, logs

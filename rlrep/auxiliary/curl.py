@@ -38,10 +38,22 @@ class CURLHead(nn.Module):
         """Preprocessed observations ``[N, ...]`` -> key features ``[N, D]`` (no gradient)."""
         return self.key_encoder(observations)
 
-    def loss(self, queries: th.Tensor, keys: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
-        """InfoNCE of queries ``[N, D]`` against keys ``[N, D]``; returns (loss, top-1 accuracy)."""
+    def loss(
+        self, queries: th.Tensor, keys: th.Tensor, exclude: th.Tensor | None = None
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """InfoNCE of queries ``[N, D]`` against keys ``[N, D]``; returns (loss, top-1 accuracy).
+
+        :param exclude: ``[N, N]`` bool, keys left out of a query's negatives (never the
+            diagonal): with RCRL, the other rows of the query's segment, which RCRL pulls
+            together and CURL would otherwise push apart.
+        """
         logits = self.score.score_matrix(queries, keys)  # [N, N]
         targets = th.arange(logits.shape[0], device=logits.device)
+        if exclude is not None:
+            if exclude.shape != logits.shape or bool(exclude.diagonal().any()):
+                raise ValueError(f"exclude must be [N, N] = {tuple(logits.shape)} bool and leave "
+                                 f"the diagonal (the positives) out")
+            logits = logits.masked_fill(exclude, float("-inf"))
         loss = F.cross_entropy(logits, targets)
         accuracy = (logits.argmax(dim=1) == targets).float().mean()
         return loss, accuracy.detach()

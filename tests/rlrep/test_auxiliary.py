@@ -3,6 +3,7 @@ augmentations are exact crops; the TD targets match a hand computation; SB3 save
 the heads."""
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -36,6 +37,30 @@ def test_rcrl_loss_falls_on_fixed_batch():
         loss.backward()
         opt.step()
     assert loss.item() < 0.3 * first and acc.item() > 0.9
+
+
+def test_curl_loss_leaves_excluded_keys_out_of_the_negatives():
+    torch.manual_seed(0)
+    curl = CURLHead(nn.Identity(), 4, momentum_tau=0.1)
+    q, k = torch.randn(4, 4), torch.randn(4, 4)
+    logits = curl.score.score_matrix(q, k)
+    exclude = torch.zeros(4, 4, dtype=torch.bool)
+    exclude[0, 1] = exclude[1, 0] = True  # rows 0 and 1 share a segment
+    loss, _ = curl.loss(q, k, exclude)
+    expected = torch.stack([
+        -torch.log_softmax(logits[i][~exclude[i]], 0)[int((~exclude[i])[:i].sum())] for i in range(4)
+    ]).mean()
+    torch.testing.assert_close(loss, expected)
+    # a query whose duplicate sits among the keys: with it excluded the loss can reach 0
+    dup = torch.cat([q[:2], q[:2]])
+    both = torch.zeros(4, 4, dtype=torch.bool)
+    both[[0, 1, 2, 3], [2, 3, 0, 1]] = True
+    with torch.no_grad():
+        curl.score.weight.copy_(torch.eye(4) * 50)  # scores q_i . k_j, sharp
+    assert curl.loss(dup, dup)[0] > math.log(2) - 1e-4
+    assert curl.loss(dup, dup, both)[0] < 0.05
+    with pytest.raises(ValueError, match="diagonal"):
+        curl.loss(q, k, torch.eye(4, dtype=torch.bool))
 
 
 def test_curl_loss_falls_on_fixed_batch():
@@ -273,3 +298,29 @@ def test_sac_target_q_by_hand():
         expected = REWARDS[b, 0] + (1 - DONES[b, 0]) * DISCOUNTS[b, 0] * soft_v
         torch.testing.assert_close(target[b, 0], expected)
     assert target[1, 0] == -1.0
+
+
+@pytest.mark.parametrize("make", [_filled_qrdqn, _filled_sac], ids=["qrdqn", "sac"])
+def test_rcrl_positives_are_not_curl_negatives(make, monkeypatch):
+    """With both heads, the RL batch holds anchors and their same-segment partners: CURL
+    leaves a query's segment mates out of its negatives (an identical transition among
+    them would hold its loss above log 2)."""
+    model, _ = make()
+    seen = {}
+    real_loss, real_sample = CURLHead.loss, model._sample_replay
+
+    def spy_loss(self, queries, keys, exclude=None):
+        seen["exclude"] = exclude
+        return real_loss(self, queries, keys, exclude)
+
+    def spy_sample(batch_size):
+        seen["data"] = real_sample(batch_size)
+        return seen["data"]
+
+    monkeypatch.setattr(CURLHead, "loss", spy_loss)
+    monkeypatch.setattr(model, "_sample_replay", spy_sample)
+    model.train(gradient_steps=1, batch_size=8)
+    seg = seen["data"].segment_ids[:8].flatten()
+    expected = (seg[:, None] == seg[None, :]) & ~torch.eye(8, dtype=torch.bool)
+    assert torch.equal(seen["exclude"], expected)
+    assert expected[torch.arange(4), torch.arange(4) + 4].all()  # anchor i, partner 4 + i

@@ -96,3 +96,38 @@ def test_kill_and_resume_gives_same_result(tmp_path):
     assert res_a["steps"] == res_b["steps"] == 500 and res_a["gradient_updates"] == res_b["gradient_updates"]
     episodes = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     assert episodes(straight) == episodes(killed)
+
+
+@pytest.mark.parametrize("given, expected", [([], 700), (["--steps", "900"], 900), (["--steps=900"], 900)])
+def test_resume_keeps_the_runs_budget_unless_steps_is_given(tmp_path, monkeypatch, given, expected):
+    import rlrep.training
+    from rlrep.config import TrainConfig
+
+    config = TrainConfig(env="dmc-state:cartpole-swingup", steps=700, seed=3)
+    (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
+    seen = {}
+    monkeypatch.setattr(rlrep.training, "train", lambda cfg, resume: seen.update(cfg=cfg, resume=resume) or {})
+    monkeypatch.setattr(sys, "argv", ["rlrep"])  # not the caller's argv: main() is given its own
+    assert main(["train", "--run-dir", str(tmp_path), "--resume", *given]) == 0
+    assert seen["resume"] and seen["cfg"].steps == expected and seen["cfg"].seed == 3
+    assert main(["train", "--env", "dmc-state:cartpole-swingup", "--run-dir", str(tmp_path / "new")]) == 0
+    assert seen["cfg"].steps == TrainConfig(env="PongNoFrameskip-v4").steps  # the default budget
+
+
+def test_eval_needs_at_least_one_episode(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["eval", str(tmp_path), "--episodes", "0"])
+    assert info.value.code == 2 and "must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_latest_checkpoint_survives_a_kill_while_it_is_rewritten(tmp_path):
+    from rlrep.checkpoints import latest_checkpoint
+
+    for step in (100, 200):
+        (tmp_path / f"step_{step:09d}").mkdir()
+        (tmp_path / f"step_{step:09d}" / "state.pt").write_bytes(b"x")
+    (tmp_path / "LATEST").write_text("step_000000200")
+    assert latest_checkpoint(tmp_path) == tmp_path / "step_000000200"
+    # killed after the old step_200 was moved aside and before the new one replaced it
+    (tmp_path / "step_000000200").rename(tmp_path / ".old-step_000000200-1")
+    assert latest_checkpoint(tmp_path) == tmp_path / "step_000000100"
