@@ -46,7 +46,9 @@ def augment_digits(
         raise ValueError(f"x must be [N, 64] flattened 8x8 digits, got {tuple(x.shape)}")
     n = x.shape[0]
     img = x.view(n, 1, 8, 8)
-    r = lambda *s: torch.rand(*s, generator=generator)  # noqa: E731
+    # drawn where the generator lives (CPU by default), used where x lives
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    r = lambda *s: torch.rand(*s, generator=generator, device=gen_device).to(x.device)  # noqa: E731
     ang = (2 * r(n) - 1) * math.radians(max_rotation)
     sc = scale[0] + (scale[1] - scale[0]) * r(n)
     cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc
@@ -56,12 +58,13 @@ def augment_digits(
     )
     grid = F.affine_grid(theta, list(img.shape), align_corners=False)
     out = F.grid_sample(img, grid, align_corners=False, padding_mode="zeros")
-    out = out * (0.7 + 0.6 * r(n, 1, 1, 1)) + noise * torch.randn(out.shape, generator=generator)
+    out = out * (0.7 + 0.6 * r(n, 1, 1, 1)) + noise * torch.randn(
+        out.shape, generator=generator, device=gen_device).to(x.device)
     erase = r(n) < erase_prob
     if erase.any():
         ys = (r(n) * 6).long()
         xs = (r(n) * 6).long()
-        rows = torch.arange(8)
+        rows = torch.arange(8, device=x.device)
         m = ((rows[None, :, None] >= ys[:, None, None]) & (rows[None, :, None] < ys[:, None, None] + 3)
              & (rows[None, None, :] >= xs[:, None, None]) & (rows[None, None, :] < xs[:, None, None] + 3))
         out = torch.where((m & erase[:, None, None])[:, None], torch.zeros_like(out), out)

@@ -122,13 +122,17 @@ class CBTVisual(nn.Module):
 
     @staticmethod
     def random_mask(
-        batch: int, length: int, rate: float = 0.15, generator: torch.Generator | None = None
+        batch: int, length: int, rate: float = 0.15, generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
     ) -> Tensor:
-        """``[batch, length]`` bool with about ``rate`` of the steps masked (at least one per row)."""
-        mask = torch.rand(batch, length, generator=generator) < rate
-        first = torch.randint(0, length, (batch,), generator=generator)
-        mask[torch.arange(batch), first] = True
-        return mask
+        """``[batch, length]`` bool, on ``device``: each step masked with probability ``rate``,
+        and one uniformly drawn step per row always (so ``1 + (length - 1) * rate`` masked
+        steps per row on average). Drawn on the generator's device (CPU by default)."""
+        gen_device = generator.device if generator is not None else torch.device("cpu")
+        mask = torch.rand(batch, length, generator=generator, device=gen_device) < rate
+        first = torch.randint(0, length, (batch,), generator=generator, device=gen_device)
+        mask[torch.arange(batch, device=gen_device), first] = True
+        return mask.to(device) if device is not None else mask
 
     def encode(self, features: Tensor, mask: Tensor) -> Tensor:
         """Transformer outputs projected back to feature space: ``[B, T, D]``."""
@@ -140,12 +144,17 @@ class CBTVisual(nn.Module):
             raise ValueError(f"mask must be a bool tensor of shape ({b}, {t})")
         if t > self.pos.shape[0]:
             raise ValueError(f"sequence length {t} exceeds max_len {self.pos.shape[0]}")
+        mask = mask.to(features.device)
         h = self.inp(features)
         h = torch.where(mask[..., None], self.mask_token.expand_as(h), h) + self.pos[:t]
         return self.out(self.encoder(h))
 
     def forward(self, features: Tensor, mask: Tensor) -> dict[str, Tensor | float]:
         e = self.encode(features, mask)
+        mask = mask.to(features.device)
+        if not bool(mask.any()):
+            raise ValueError("mask selects no step: the loss needs at least one masked step "
+                             "(CBTVisual.random_mask masks one per row at least)")
         outputs, targets = e[mask], features[mask]
         loss = masked_feature_nce(outputs, targets)
         with torch.no_grad():

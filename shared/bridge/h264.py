@@ -93,7 +93,7 @@ def h264_encode(
         )
     t, _, h, w = frames.shape
     rgb = (frames.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-    raw = rgb.numpy().tobytes()
+    raw = rgb.cpu().numpy().tobytes()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "clip.h264")
         enc = [
@@ -115,7 +115,7 @@ def h264_encode(
         )
         seconds = time.perf_counter() - start
     decoded = np.frombuffer(out, dtype=np.uint8).reshape(t, h, w, 3).astype(np.float64) / 255
-    ref = rgb.numpy().astype(np.float64) / 255
+    ref = rgb.cpu().numpy().astype(np.float64) / 255
     mse = float(((decoded - ref) ** 2).mean())
     return H264Result(
         crf=crf,

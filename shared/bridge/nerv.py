@@ -64,9 +64,9 @@ def _activation(name: str) -> nn.Module:
     return _ACTS[name]()
 
 
-def frame_times(num_frames: int) -> Tensor:
+def frame_times(num_frames: int, device: torch.device | str | None = None) -> Tensor:
     """Normalised frame indices ``t_i = i / num_frames`` (the release's convention): ``[T]``."""
-    return torch.arange(num_frames, dtype=torch.float32) / num_frames
+    return torch.arange(num_frames, dtype=torch.float32, device=device) / num_frames
 
 
 def positional_encoding(t: Tensor, levels: int = 80, base: float = 1.25) -> Tensor:
@@ -277,7 +277,7 @@ def fit_nerv(
             f"got {tuple(frames.shape)}"
         )
     n = frames.shape[0]
-    t_all = frame_times(n)
+    t_all = frame_times(n, frames.device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
     steps_per_epoch = math.ceil(n / batch_size)
     total = epochs * steps_per_epoch
@@ -310,5 +310,5 @@ def fit_nerv(
 def reconstruct(model: NeRV, num_frames: int, batch_size: int = 8) -> Tensor:
     """Decode all frames: ``[num_frames, 3, H, W]``."""
     model.eval()
-    t = frame_times(num_frames)
+    t = frame_times(num_frames, next(model.parameters()).device)
     return torch.cat([model(t[i : i + batch_size]) for i in range(0, num_frames, batch_size)])

@@ -276,7 +276,7 @@ def compress(
             p.copy_(q.dequantized)
             codes = q.codes.reshape(-1)
             codes = torch.where(codes < 0, torch.full_like(codes, zero_symbol), codes)
-            streams.append(codes.numpy())
+            streams.append(codes.cpu().numpy())
             side += 64 * len(q.minimum)
             n_params += p.numel()
             n_nonzero += int((q.codes >= 0).sum())

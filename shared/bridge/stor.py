@@ -209,10 +209,10 @@ class SpaceTimeCropSampler:
         return CropPair(
             clip1=torch.stack(c1),
             clip2=torch.stack(c2),
-            spatial_label=sl,
-            temporal_label=tl,
-            spatial_rate=torch.tensor(sr),
-            temporal_rate=torch.tensor(tr),
+            spatial_label=sl.to(video.device),
+            temporal_label=tl.to(video.device),
+            spatial_rate=torch.tensor(sr, device=video.device),
+            temporal_rate=torch.tensor(tr, device=video.device),
         )
 
 
