@@ -98,3 +98,12 @@ def test_cbt_bad_inputs():
         vis(torch.randn(2, 5, 11), torch.ones(2, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match="same shape"):
         masked_feature_nce(torch.randn(3, 4), torch.randn(2, 4))
+
+
+def test_interpolation_baseline_reads_only_unmasked_steps():
+    from shared.bridge.demos.cbt import _interpolate_masked
+
+    x = torch.arange(6.0).view(1, 6, 1)
+    mask = torch.tensor([[True, False, True, True, False, True]])
+    # ends: the one unmasked side; steps 2-3: the mean of steps 1 and 4 (not each other)
+    assert _interpolate_masked(x, mask).flatten().tolist() == [1.0, 1.0, 2.5, 2.5, 4.0, 4.0]

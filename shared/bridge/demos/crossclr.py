@@ -49,7 +49,9 @@ def _train(arm: str, data, epochs: int, seed: int, temperature: float = 0.1):
     n = len(data.x)
     thr = float("inf")
     if arm == "crossclr_paper":
-        # "influential" = top 10% connectivity on the input embeddings of a batch
+        # "influential": connectivity above a fixed threshold, the 0.9 quantile of the whole
+        # training set's x connectivity, applied to each batch's x and y connectivity alike
+        # (batch connectivities run higher, so more than 10% of a batch is pruned)
         thr = float(torch.quantile(connectivity(data.x), 0.9))
     for _ in range(epochs):
         perm = torch.randperm(n, generator=g)
