@@ -104,7 +104,9 @@ class SpaceTimeCropSampler:
             (default ``1 / s``).
 
     Raises:
-        ValueError: if the clip is too small to realise some rate (e.g. ``T < t + t - round(r t)``).
+        ValueError: if the clip is too small to realise some rate (e.g. ``T < t + t - round(r t)``),
+            or two rate classes cannot be told apart (a spatial offset within the tolerance
+            of both, or the same temporal shift).
     """
 
     def __init__(
@@ -155,6 +157,22 @@ class SpaceTimeCropSampler:
                     f"clip has {self.frames}"
                 )
             self._shift.append(shift)
+        # an offset or shift admissible for two classes would label one crop pair two ways
+        for i in range(len(self.rates)):
+            for j in range(i + 1, len(self.rates)):
+                shared = set(self._spatial[i]) & set(self._spatial[j])
+                if shared:
+                    raise ValueError(
+                        f"spatial rates {self.rates[i]} and {self.rates[j]} share the offset(s) "
+                        f"{sorted(shared)[:3]} with {self.s}x{self.s} crops and tolerance "
+                        f"{tol:.3f}: use larger crops or a smaller spatial_tolerance"
+                    )
+                if self._shift[i] == self._shift[j]:
+                    raise ValueError(
+                        f"temporal rates {self.rates[i]} and {self.rates[j]} give the same "
+                        f"shift ({self._shift[i]} frames) with {self.t}-frame crops: use "
+                        f"longer crops"
+                    )
 
     def sample_boxes(
         self, spatial_label: int, temporal_label: int, generator: torch.Generator | None = None

@@ -180,3 +180,13 @@ def test_byol_closed_forms_and_ema():
     before = target.weight.detach().clone()
     ema_update_(target, online, 0.9)
     assert torch.allclose(target.weight, 0.9 * before + 0.1 * online.weight)
+
+
+@pytest.mark.parametrize("crop_frames, crop_size, message", [
+    (4, 20, "temporal rates 0.6 and 0.4 give the same shift"),
+    (8, 8, r"spatial rates 1.0 and 0.8 share the offset"),
+])
+def test_indistinguishable_rate_classes_are_refused(crop_frames, crop_size, message):
+    # one crop pair would carry two labels: the overlap heads would be trained on noise
+    with pytest.raises(ValueError, match=message):
+        SpaceTimeCropSampler(16, 32, 32, crop_frames, crop_size)
