@@ -51,10 +51,14 @@ class RunCallback(BaseCallback):
             self.counters["next_checkpoint"] = (step // self.config.checkpoint_freq + 1) * self.config.checkpoint_freq
             self.checkpoint()
 
-    def run_evaluation(self, episodes: int) -> dict[str, Any]:
+    def run_evaluation(self, episodes: int, final: bool = False) -> dict[str, Any]:
+        """Evaluate for ``episodes`` episodes and log the record (``final``: the run's last
+        evaluation, after its last checkpoint)."""
         step = self.num_timesteps
         returns = evaluate(self.model, self.config.env_spec, episodes, seed=self.config.seed + 10_000 + step, epsilon=self.config.eval_epsilon) if episodes else []
         record = {"type": "eval", "step": step, "returns": returns, "mean_return": sum(returns) / max(len(returns), 1)}
+        if final:
+            record["final"] = True
         train_logs = {k: float(v) for k, v in self.model.logger.name_to_value.items() if k.startswith(("train/", "aux/"))}
         record["train"] = train_logs
         self.write_metric(record)

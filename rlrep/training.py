@@ -20,7 +20,7 @@ from rlrep.checkpoints import latest_checkpoint, load_checkpoint
 from rlrep.config import TrainConfig, build_model, model_class
 from rlrep.envs import make_vec_env
 from rlrep.evaluate import atari_game, human_normalized
-from shared.checkpoint import atomic_write_json
+from shared.checkpoint import atomic_write_json, atomic_write_text
 from shared.seeding import seed_everything
 
 
@@ -31,11 +31,13 @@ def default_run_dir(config: TrainConfig) -> Path:
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines logged after ``step`` (they are re-logged by the resumed run)."""
+    """Drop metric lines logged after the checkpoint at ``step``: those of later steps, and the
+    final evaluation (logged after the last checkpoint); the resumed run logs them again."""
     if not path.exists():
         return
-    lines = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in lines))
+    records = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in records if (r := json.loads(line))["step"] <= step and not r.get("final")]
+    atomic_write_text(path, "".join(line + "\n" for line in kept))
 
 
 def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
@@ -74,7 +76,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         )
     callback.init_callback(model)
     callback.checkpoint()
-    final = callback.run_evaluation(config.final_eval_episodes)
+    final = callback.run_evaluation(config.final_eval_episodes, final=True)
     results: dict[str, Any] = {
         "env": config.env,
         "aux": config.aux,

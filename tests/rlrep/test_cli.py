@@ -131,3 +131,15 @@ def test_latest_checkpoint_survives_a_kill_while_it_is_rewritten(tmp_path):
     # killed after the old step_200 was moved aside and before the new one replaced it
     (tmp_path / "step_000000200").rename(tmp_path / ".old-step_000000200-1")
     assert latest_checkpoint(tmp_path) == tmp_path / "step_000000100"
+
+
+def test_resume_drops_what_was_logged_after_the_checkpoint(tmp_path):
+    from rlrep.training import _truncate_metrics
+
+    path = tmp_path / "metrics.jsonl"
+    records = [{"type": "episode", "step": 90, "return": 1.0}, {"type": "eval", "step": 100, "returns": []},
+               {"type": "episode", "step": 120, "return": 2.0},
+               {"type": "eval", "step": 100, "returns": [], "final": True}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _truncate_metrics(path, 100)  # the final evaluation follows the last checkpoint: logged again
+    assert [json.loads(x) for x in path.read_text().splitlines()] == records[:2]
