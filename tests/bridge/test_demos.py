@@ -197,16 +197,18 @@ def test_global_local_demo_rejects_unknown_arm():
 
 @pytest.mark.parametrize("shared", [True, False])
 def test_global_local_ablation_arms_run_end_to_end(shared):
-    """The two ablations (detached attention, separate encoders) train and are scored; without
-    the paper's three arms there is no claim to check."""
+    """The two ablations (detached attention, separate encoders) train, both terms falling
+    over three epochs, and are scored; without the paper's three arms there is no claim to
+    check."""
     from shared.bridge.demos.global_local import run
 
-    res = run(quick=True, n_train=32, epochs=1, shared_encoders=shared,
+    res = run(quick=True, n_train=32, epochs=3, shared_encoders=shared,
               arms=("global+local_detached",))
     assert res["claim_holds"] is None and res["shared_encoders"] is shared
     m = res["metrics"]["global+local_detached"]
-    assert 0.0 <= m["frame_alignment"] <= 1.0 and 0.0 <= m["localisation"] <= 1.0
-    assert all(math.isfinite(v) for v in m["train_global_first_last"] + m["train_local_first_last"])
+    assert {"frame_alignment", "localisation"} <= set(m)
+    for first, last in (m["train_global_first_last"], m["train_local_first_last"]):
+        assert math.isfinite(first) and last < first
 
 
 def test_crd_digits_quick_run_trains_teacher_and_every_student_arm():

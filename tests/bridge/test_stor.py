@@ -32,7 +32,7 @@ def test_sample_pairs_shapes_and_rates():
     rates = torch.tensor(RATES)
     assert (pair.spatial_rate - rates[pair.spatial_label]).abs().max() <= 0.05 + 1e-6
     assert (pair.temporal_rate - rates[pair.temporal_label]).abs().max() <= 1 / 16 + 1e-6
-    # content check: rate 1.0 in both -> identical crops
+    # a box overlaps itself fully (the crops' contents are compared in the next test)
     box = CropBox(0, 0, 0, 8, 20)
     assert box.spatial_overlap(box) == 1.0 and box.temporal_overlap(box) == 1.0
 

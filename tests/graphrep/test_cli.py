@@ -17,7 +17,7 @@ def _written_before(config: dict, part: str, key: str) -> dict:
     return {**config, part: {k: v for k, v in config[part].items() if k != key}}
 
 
-def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
+def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch, capsys):
     from graphrep.cli import main
 
     out = tmp_path / "run"
@@ -64,7 +64,9 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch):
     assert stale["train"] == {} and "train_seconds" not in stale
     # ... but refuses one trained with other options
     other = [a if a != "2" else "3" for a in args]
+    capsys.readouterr()
     assert main(other + ["--resume"]) == 2
+    assert "--resume:" in (err := capsys.readouterr().err) and "epochs: 2 -> 3" in err
     # a stored probe result is reused on a fresh checkout that kept only svc.json:
     # the same seed retrains the same embedding bit for bit, which the record is keyed by
     monkeypatch.setattr(experiment, "graph_accuracy", no_probe)
@@ -138,6 +140,7 @@ def test_cli_errors(capsys):
     assert main(["bench", "--dataset", "Coraa", "--quiet"]) == 2
     assert "Valid names" in capsys.readouterr().err
     assert main(["bench", "--dataset", "MUTAG", "--split", "pygcn"]) == 2
+    assert "--split applies to node-level" in capsys.readouterr().err
     assert main(["bench", "--dataset", "MUTAG", "--subsets", "windows"]) == 2
     assert "--subsets applies to node-level" in capsys.readouterr().err
     assert main(["bench", "--dataset", "Cora", "--graph-embedding", "head"]) == 2

@@ -68,17 +68,19 @@ def test_env_snapshot_restores_exactly(env_id):
     venv, other = make_vec_env(spec, seed=3), make_vec_env(spec, seed=99)
     venv.reset()
     other.reset()
-    rng = np.random.default_rng(0)
     for _ in range(40):
         venv.step(np.array([venv.action_space.sample()]))
     set_vec_env_snapshot(other, get_vec_env_snapshot(venv))
     actions = [np.array([venv.action_space.sample()]) for _ in range(300)]
-    del rng
-    for action in actions:  # crosses life losses / episode ends and their resets
+    ends = 0
+    for action in actions:
         a, b = venv.step(action), other.step(action)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
         np.testing.assert_array_equal(a[2], b[2])
+        ends += int(a[2][0])
+    if env_id.startswith("dmc"):  # 125-step episodes: the run crosses episode ends and resets
+        assert ends >= 2
 
 
 class _CountingFrames(gym.Env):

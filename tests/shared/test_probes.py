@@ -45,11 +45,18 @@ def test_logreg_probe_never_reads_test_labels_when_choosing(digits):
 
 
 def test_logreg_probe_is_deterministic_and_cv_selection_without_val(digits):
+    """Without validation rows C is chosen by CV on the training rows: repeatable, and
+    blind to the test labels (scrambling them moves the test accuracy only)."""
     x, y = digits
     tr, _, te = masks(len(y))
     a = logistic_regression_probe(x, y, tr, te, seed=3)
     b = logistic_regression_probe(x, y, tr, te, seed=3)
     assert a == b and a.val_accuracy is None
+    scrambled = y.copy()
+    scrambled[te] = np.random.default_rng(1).permutation(y[te])
+    c = logistic_regression_probe(x, scrambled, tr, te, seed=3)
+    assert (c.C, c.standardized) == (a.C, a.standardized)
+    assert c.test_accuracy < 0.3 < 0.9 < a.test_accuracy
 
 
 def test_svc_cv_chooses_c_from_grid_and_learns(digits):
