@@ -104,12 +104,12 @@ $G eval  --dataset CiteSeer --discriminator-init xavier --topk 64 --seeds $S10 -
 # REDDIT-BINARY (2000 graphs, ~430 nodes, up to 3782): dense per-graph PPR
 # would keep ~1e9 entries, so the diffusion is cut to the top 32 per node
 # (fixed in advance). One seed: diffusion ~6 min, then several minutes per
-# epoch on a loaded core; --resume continues from the last 5-epoch checkpoint.
+# epoch on a loaded core; --resume continues from the last checkpoint (one per epoch).
 $G bench --dataset REDDIT-BINARY --seeds 0 --topk 32 --graph-embedding encoder --out-dir $R/REDDIT-BINARY-ppr-s0 --quiet --resume
 # Seeds 1-4 in their own directory (same config; mvgrl_table.py pools the two into one row).
 $G bench --dataset REDDIT-BINARY --seeds 1 2 3 4 --topk 32 --graph-embedding encoder --out-dir $R/REDDIT-BINARY-ppr-s1-4 --quiet --resume
 # The default embedding (head outputs) on REDDIT-BINARY, started in session 15 (~2 h per
-# seed on one core; checkpoints every 5 epochs, so it resumes across sessions).
+# seed on one core; a checkpoint every epoch, so it resumes across sessions).
 $G bench --dataset REDDIT-BINARY --seeds 0 --topk 32 --out-dir $R/REDDIT-BINARY-ppr-head-s0 --quiet --resume
 
 # Paper protocol on a reduced grid of the release's sweep (layers {2, 8} x batch

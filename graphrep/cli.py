@@ -26,6 +26,10 @@ __all__ = ["build_parser", "main", "NODE_TOPK", "NODE_DIFFUSION_DEFAULTS"]
 #: Node-level default of ``--topk`` (PPR / heat entries kept per node).
 NODE_TOPK = 64
 
+#: Graph-level default of ``--topk`` per dataset (dense elsewhere): REDDIT-BINARY's dense
+#: views would hold ~1e9 entries (over the dense budget), so they keep the top 32 per node.
+GRAPH_TOPK_DEFAULTS = {"REDDIT-BINARY": 32}
+
 #: Per-dataset diffusion defaults for the PPR view at alpha 0.2, used when none of
 #: ``--topk``, ``--eps`` and ``--column-scale`` is given (other views: top-64). CiteSeer: the release's treatment (entries below the eps of
 #: {1e-5, ..., 1e-2} whose kept entries per node come closest to the mean degree, 0.01 here
@@ -103,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keep the k largest diffusion entries per node; "
                             "0 keeps all (default: 64 node level, which tied "
                             "with 256 on Cora's validation nodes; all graph "
-                            "level)")
+                            "level, except 32 on REDDIT-BINARY)")
         s.add_argument("--eps", type=float, default=None,
                        help="drop diffusion entries below eps")
         s.add_argument("--column-scale", choices=["minmax", "none"], default=None,
@@ -197,7 +201,10 @@ def _options(args: argparse.Namespace):
     if graph and args.discriminator_init is not None:
         raise ValueError("--discriminator-init applies to node-level datasets only.")
     seeds = args.seeds if args.seeds is not None else list(range(5 if graph else 10))
-    topk = args.topk if args.topk is not None or graph else NODE_TOPK
+    if args.topk is not None:
+        topk = args.topk
+    else:
+        topk = GRAPH_TOPK_DEFAULTS.get(dataset) if graph else NODE_TOPK
     eps, column_scale = args.eps, args.column_scale
     # presets were validated for PPR at the default teleport only
     if (not graph and args.view == "ppr" and args.alpha == 0.2

@@ -362,6 +362,22 @@ def test_eval_under_another_protocol_keeps_the_newest_training_record(data_dir, 
     assert paper["train_seconds"] == honest["train_seconds"]
 
 
+def test_reddit_keeps_the_top_32_diffusion_entries_by_default():
+    # its dense views would exceed the dense budget: the default must run as documented
+    assert _bench_options("--dataset", "REDDIT-BINARY").diffusion.topk == 32
+    assert _bench_options("--dataset", "REDDIT-BINARY", "--topk", "64").diffusion.topk == 64
+    assert _bench_options("--dataset", "REDDIT-BINARY", "--topk", "0").diffusion.topk is None
+    assert _bench_options("--dataset", "MUTAG").diffusion.topk is None
+    # the committed REDDIT runs passed --topk 32: the default resumes them
+    from graphrep.experiment import training_signature
+    from tests.conftest import REPO
+
+    run = json.loads((REPO / "experiments/results/mvgrl_runs/REDDIT-BINARY-ppr-s1-4/config.json")
+                     .read_text())
+    opts = _bench_options("--dataset", "REDDIT-BINARY", "--graph-embedding", "encoder")
+    assert training_signature(opts.to_json()) == training_signature(run)
+
+
 def test_device_defaults_to_cuda_when_present(monkeypatch):
     def device(*argv):
         return _bench_options("--dataset", "MUTAG", *argv).device
