@@ -23,26 +23,29 @@ from pathlib import Path
 import torch as th
 from stable_baselines3.common.logger import configure
 
-from rlrep.auxiliary import AuxConfig
 from rlrep.config import TrainConfig, build_model
 from rlrep.envs import make_vec_env
 
+#: TrainConfig options per variant: each agent is built as `rlrep train --aux ...` builds it
+#: (until session 16 the heads were swapped into a base agent afterwards, which left the
+#: QR-DQN agent's augmentation off in the CURL variants).
 VARIANTS = {
-    "base": dict(names=()),
-    "+RCRL": dict(names=("rcrl",)),
-    "+RCRL (extra partners)": dict(names=("rcrl",), rcrl_partners="extra"),
-    "+CURL": dict(names=("curl",)),
-    "+RCRL+CURL": dict(names=("rcrl", "curl")),
+    "base": dict(aux="none"),
+    "+RCRL": dict(aux="rcrl"),
+    "+RCRL (extra partners)": dict(aux="rcrl", rcrl_partners="extra"),
+    "+CURL": dict(aux="curl"),
+    "+RCRL+CURL": dict(aux="rcrl,curl"),
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def build(env_id: str, batch_size: int, fill: int, variant: dict) -> object:
-    config = TrainConfig(env=env_id, batch_size=batch_size, buffer_size=10_000, learning_starts=fill + 1, tensorboard=False)
+    config = TrainConfig(env=env_id, batch_size=batch_size, buffer_size=10_000, learning_starts=fill + 1,
+                         tensorboard=False, **variant)
     env = make_vec_env(config.env_spec, seed=0)
     model = build_model(config, env)
-    model.aux_config = AuxConfig(**variant)  # rebuild the heads for this variant
-    model._setup_model()
+    if hasattr(model, "augment"):  # QR-DQN augments only with CURL (SAC crops pixels always)
+        assert model.augment == ("curl" in config.aux_names)
     model.learn(fill)  # random-policy transitions only: learning_starts > fill
     model.set_logger(configure(folder=None, format_strings=[]))
     return model

@@ -81,17 +81,31 @@ def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
         if ref:
             lines += ["", f"Reference scores for {game} (CURL paper, Table 2): random {ref['random']:.1f}, "
                       f"human {ref['human']:.1f}, DER {ref['der']:.1f}, CURL {ref['curl']:.1f}, SimPLe {ref['simple']:.1f}."]
-    by_arm: dict[str, list[float]] = defaultdict(list)
+    matrices = _score_matrices(rows)
+    if matrices:
+        est = iqm_with_ci(matrices)
+        lines += ["", "IQM of human-normalised scores over finished runs (95% stratified-bootstrap CI, "
+                  "resampling runs within each game; one seed gives a degenerate interval):", "",
+                  "| aux | runs x games | IQM | 95% CI |", "|---|---:|---:|---|"]
+        for arm, e in est.items():
+            n, g = matrices[arm].shape
+            lines.append(f"| {arm} | {n} x {g} | {e.point:.3f} | [{e.low:.3f}, {e.high:.3f}] |")
+    return "\n".join(lines) + "\n", rows
+
+
+def _score_matrices(rows: list[dict]) -> dict[str, np.ndarray]:
+    """Per arm, the ``[runs, games]`` human-normalised scores of finished runs that rliable's
+    stratified bootstrap expects (one column per game, resampled within it). Games each
+    keep their first ``n`` seeds, ``n`` the fewest any game of the arm has."""
+    per: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         if r["finished"] and r["human_normalised"] is not None:
-            by_arm[r["aux"]].append(r["human_normalised"])
-    if by_arm:
-        est = iqm_with_ci({k: np.array(v)[:, None] for k, v in by_arm.items()})
-        lines += ["", "IQM of human-normalised scores over finished runs (95% stratified-bootstrap CI; one "
-                  "seed gives a degenerate interval):", "", "| aux | runs | IQM | 95% CI |", "|---|---:|---:|---|"]
-        for arm, e in est.items():
-            lines.append(f"| {arm} | {len(by_arm[arm])} | {e.point:.3f} | [{e.low:.3f}, {e.high:.3f}] |")
-    return "\n".join(lines) + "\n", rows
+            per[r["aux"]][r["game"]].append((r["seed"], r["human_normalised"]))
+    out = {}
+    for arm, games in per.items():
+        n = min(len(v) for v in games.values())
+        out[arm] = np.array([[score for _, score in sorted(games[g])[:n]] for g in sorted(games)]).T
+    return out
 
 
 def plot_curves(runs: list[dict], path: Path) -> None:

@@ -41,3 +41,25 @@ def test_human_normalised_from_packaged_table():
     assert human_normalized("RoadRunner", 11.5) == pytest.approx(0.0)
     assert human_normalized("RoadRunner", 7845.0) == pytest.approx(1.0)
     assert human_normalized("NotAGame", 1.0) is None
+
+
+def test_atari_table_keeps_one_column_per_game():
+    """rliable's stratified bootstrap resamples runs within each game: the table must hand it a
+    [runs, games] matrix, not every game's runs pooled into one column."""
+    import sys
+
+    from tests.conftest import REPO
+
+    sys.path.insert(0, str(REPO / "experiments"))
+    try:
+        from rl_atari_table import _score_matrices
+    finally:
+        sys.path.remove(str(REPO / "experiments"))
+    rows = [dict(finished=True, human_normalised=h, aux=a, game=g, seed=s)
+            for a, g, s, h in [("none", "Pong", 1, 2.0), ("none", "Pong", 0, 1.0), ("none", "Boxing", 0, 3.0),
+                               ("none", "Boxing", 1, 4.0), ("none", "Boxing", 2, 9.0), ("rcrl", "Pong", 0, 5.0)]]
+    rows.append(dict(finished=False, human_normalised=7.0, aux="rcrl", game="Pong", seed=1))
+    m = _score_matrices(rows)
+    # games sorted (Boxing, Pong); seeds in order; Boxing's third seed dropped (Pong has two)
+    np.testing.assert_array_equal(m["none"], [[3.0, 1.0], [4.0, 2.0]])
+    np.testing.assert_array_equal(m["rcrl"], [[5.0]])
