@@ -111,6 +111,8 @@ $G bench --dataset REDDIT-BINARY --seeds 1 2 3 4 --topk 32 --graph-embedding enc
 # The default embedding (head outputs) on REDDIT-BINARY, started in session 15 (~2 h per
 # seed on one core; a checkpoint every epoch, so it resumes across sessions).
 $G bench --dataset REDDIT-BINARY --seeds 0 --topk 32 --out-dir $R/REDDIT-BINARY-ppr-head-s0 --quiet --resume
+# Seeds 1-4 of the same (started in session 16, in their own directory; pooled with s0).
+$G bench --dataset REDDIT-BINARY --seeds 1 2 3 4 --topk 32 --out-dir $R/REDDIT-BINARY-ppr-head-s1-4 --quiet --resume
 
 # Paper protocol on a reduced grid of the release's sweep (layers {2, 8} x batch
 # {32, 128}, 20 epochs; the release: layers {2, 8, 12} x batch {32, 64, 128, 256}
