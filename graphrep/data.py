@@ -482,14 +482,18 @@ def load_node_dataset(
     except (OSError, ConnectionError) as exc:
         base = (root or cache) / subdir
         raise _missing_files_error(canon, [base / f for f in required]) from exc
+    except MemoryError:
+        raise
     except Exception as exc:
         bad = _find_corrupt_planetoid_file(cache / subdir)
         if bad is not None:
             raise DatasetFormatError(f"Cannot parse {bad}: {exc}") from exc
         raise DatasetFormatError(
             f"Cannot build {canon} from the raw files in {(root or cache) / subdir}: "
-            f"{type(exc).__name__}: {exc}. Every file unpickles, so they do not fit "
-            f"together; replace them with the original Planetoid files.") from exc
+            f"{type(exc).__name__}: {exc}. Every file unpickles: if they are not the "
+            f"original Planetoid files they do not fit together (replace them), else "
+            f"delete {cache / 'Planetoid' / canon / 'processed'} (built by another PyG "
+            f"version?) and retry.") from exc
     data = ds[0]
     data.x = _row_normalize(data.x)
     return NodeDataset(canon, split, data)
@@ -579,7 +583,7 @@ def load_graph_dataset(
         base = (root or cache) / subdir
         raise _missing_files_error(
             canon, [base / f for f in required if not (base / f).is_file()],
-            partial_in=cache / subdir if partial and download else None)
+            partial_in=cache / subdir if partial else None)
     if ok and not (cache / "TUDataset" / canon / "processed").is_dir():
         _check_tu_files(cache / subdir, canon)  # PyG would process them as they are
     try:
@@ -587,11 +591,19 @@ def load_graph_dataset(
     except (OSError, ConnectionError) as exc:
         base = (root or cache) / subdir
         raise _missing_files_error(canon, [base / f for f in required]) from exc
+    except MemoryError:
+        raise
     except Exception as exc:
+        try:
+            _check_tu_files(cache / subdir, canon)
+        except DatasetFormatError as named:
+            raise named from exc
         raise DatasetFormatError(
             f"Cannot build {canon} from the raw files in {(root or cache) / subdir}: "
-            f"{type(exc).__name__}: {exc}. Replace them with the original TU "
-            f"files.") from exc
+            f"{type(exc).__name__}: {exc}. They pass the format checks: if they are not "
+            f"the original TU files replace them, else delete "
+            f"{cache / 'TUDataset' / canon / 'processed'} (built by another PyG version?) "
+            f"and retry.") from exc
     if max_degree_cap is None:
         max_degree_cap = DEGREE_CAPS.get(canon, MAX_DEGREE_CAP)
     graphs, desc = _graph_features(ds, max_degree_cap)

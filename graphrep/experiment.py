@@ -180,9 +180,19 @@ class _Metrics:
         if not self.path.is_file():
             return
         lines = self.path.read_text(encoding="utf-8").splitlines()
-        kept = [line for line in lines if not _logged_from(json.loads(line), tag, first)]
+        kept = [line for line in lines if not _logged_from(_parsed(line), tag, first)]
         if len(kept) < len(lines):
             atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+
+
+def _parsed(line: str) -> dict:
+    """A metrics line's record; a line that does not parse (an interrupted write) is kept
+    as it is, so it reads as no record."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _logged_from(record: dict, tag: dict, first: int) -> bool:
@@ -441,12 +451,12 @@ def train_runs(opts: RunOptions) -> dict:
     cfg_file = run / "config.json"
     if opts.resume and cfg_file.is_file():
         _check_resumable(json.loads(cfg_file.read_text()), opts.to_json(), cfg_file)
+    t0 = time.perf_counter()
+    payload, timing = _prepare(opts)  # before anything is deleted: bad data leaves the run as it was
     if not opts.resume:
         _clear_run_outputs(run)
     atomic_write_json(cfg_file, opts.to_json())
     metrics = _Metrics(run / "metrics.jsonl")
-    t0 = time.perf_counter()
-    payload, timing = _prepare(opts)
     per_run = {}
     for group in _epoch_groups(_configs(opts)):
         for seed in opts.seeds:

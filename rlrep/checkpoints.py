@@ -9,7 +9,9 @@ Layout of ``<run_dir>/checkpoints/``::
 
 A checkpoint is written into a temporary directory and published with one ``os.replace``, then
 ``LATEST`` is rewritten atomically (``shared.checkpoint``); a ``kill -9`` at any moment leaves the
-previous checkpoint intact and ``LATEST`` pointing at a complete one.
+previous checkpoint intact. Rewriting an existing step first moves it aside (``.old-step_*``);
+if a kill leaves ``LATEST`` naming a step that is gone, :func:`latest_checkpoint` takes the
+newest complete one, moved-aside copies included.
 """
 
 from __future__ import annotations
@@ -79,8 +81,13 @@ def latest_checkpoint(directory: Path) -> Path | None:
     path = directory / pointer.read_text().strip()
     if path.is_dir():
         return path
-    complete = sorted(p for p in directory.glob("step_*") if (p / "state.pt").is_file())
-    return complete[-1] if complete else None
+    def step(p: Path) -> str:
+        return p.name.removeprefix(".old-").split("-")[0]
+
+    # a step moved aside (".old-step_*") still holds a complete checkpoint
+    complete = [p for p in (*directory.glob("step_*"), *directory.glob(".old-step_*"))
+                if (p / "state.pt").is_file()]
+    return max(complete, key=step) if complete else None
 
 
 def load_checkpoint(model_class: type[BaseAlgorithm], path: Path, env: Any, **load_kwargs: Any) -> tuple[BaseAlgorithm, dict[str, Any]]:

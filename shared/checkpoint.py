@@ -49,7 +49,10 @@ def _atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path
             write(f)
             f.flush()
             os.fsync(f.fileno())
-            os.fchmod(f.fileno(), _mode_for(path))
+            try:
+                os.fchmod(f.fileno(), _mode_for(path))
+            except OSError:  # a filesystem without modes (vfat, some mounts) keeps its own
+                pass
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -431,7 +431,13 @@ def test_fresh_run_clears_the_earlier_runs_outputs(data_dir, cache_dir, tmp_path
     def killed(*a, **k):
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(experiment, "_prepare", killed)
+    before = sorted(p for p in out.rglob("*") if p.is_file())
+    real_prepare = experiment._prepare
+    monkeypatch.setattr(experiment, "_prepare", killed)  # bad data: nothing is deleted yet
+    assert main(["train", *common, "--topk", "4"]) == 2
+    assert sorted(p for p in out.rglob("*") if p.is_file()) == before
+    monkeypatch.setattr(experiment, "_prepare", real_prepare)
+    monkeypatch.setattr(experiment, "_train_group", killed)  # killed once training starts
     assert main(["train", *common, "--topk", "4"]) == 2
     assert json.loads((out / "config.json").read_text())["diffusion"]["topk"] == 4
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
@@ -483,3 +489,8 @@ def test_resumed_training_keeps_one_metrics_line_per_epoch(tmp_path):
                         (5, -5.0), (6, -6.0), (7, -7.0)]
     assert {"seed": 1, "config": "A", "epoch": 0, "loss": 9.0} in lines
     assert {"seed": 0, "eval": "honest", "accuracy": 0.5} in lines
+    # a line cut short by a kill neither blocks the resume nor is dropped
+    with open(path, "a") as f:
+        f.write('{"seed": 0, "config": "A", "ep\n')
+    _Metrics(path).write_epoch(a, {"epoch": 8, "loss": -8.0})
+    assert '{"seed": 0, "config": "A", "ep' in path.read_text().splitlines()

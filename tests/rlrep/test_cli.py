@@ -156,6 +156,10 @@ def test_latest_checkpoint_survives_a_kill_while_it_is_rewritten(tmp_path):
     assert latest_checkpoint(tmp_path) == tmp_path / "step_000000200"
     # killed after the old step_200 was moved aside and before the new one replaced it
     (tmp_path / "step_000000200").rename(tmp_path / ".old-step_000000200-1")
+    assert latest_checkpoint(tmp_path) == tmp_path / ".old-step_000000200-1"  # still complete
+    import shutil
+
+    shutil.rmtree(tmp_path / ".old-step_000000200-1")
     assert latest_checkpoint(tmp_path) == tmp_path / "step_000000100"
 
 
