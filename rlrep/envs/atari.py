@@ -13,6 +13,8 @@ episode returns it reports are always the raw score of a full game.
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 from stable_baselines3.common.atari_wrappers import AtariWrapper
 from stable_baselines3.common.monitor import Monitor
@@ -57,4 +59,37 @@ def make_atari(env_id: str, *, evaluation: bool = False, frame_stack: int = ATAR
         clip_reward=not evaluation,
         action_repeat_probability=0.0,
     )
+    if evaluation and "FIRE" in env.unwrapped.get_action_meanings():
+        env = FireAfterLifeLoss(env)
     return ChannelFirstFrameStack(env, frame_stack)
+
+
+class FireAfterLifeLoss(gym.Wrapper):
+    """Evaluation's counterpart of training's FIRE on reset: after each lost life, press FIRE
+    (actions 1 then 2, as SB3's ``FireResetEnv`` does on reset).
+
+    Training ends an episode at every life loss, so ``FireResetEnv`` relaunches the game
+    and the agent never learns to; evaluation plays the full game, where a game such as
+    Breakout would otherwise wait, until the policy happens to pick FIRE or the frame cap.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.lives = 0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+        obs, info = self.env.reset(**kwargs)
+        self.lives = int(self.env.unwrapped.ale.lives())
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        lives = int(self.env.unwrapped.ale.lives())
+        if 0 < lives < self.lives and not (terminated or truncated):
+            for fire in (1, 2):
+                obs, extra, terminated, truncated, info = self.env.step(fire)
+                reward += extra
+                if terminated or truncated:
+                    break
+        self.lives = int(self.env.unwrapped.ale.lives())
+        return obs, reward, terminated, truncated, info

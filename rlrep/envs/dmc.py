@@ -114,6 +114,9 @@ class DMCEnv(gym.Env):
         mujoco.mj_getState(physics.model.ptr, physics.data.ptr, state, spec)
         return {
             "mj_state": state,
+            # tasks edit the model at reset (reacher's target, finger's damping and site
+            # colours): the integration state alone would resume under the default model
+            "mj_model": {name: np.array(value) for name, value in _model_arrays(physics.model.ptr)},
             "task_random": self._env.task._random.get_state(),
             "step_count": self._env._step_count,
             "reset_next_step": self._env._reset_next_step,
@@ -123,6 +126,9 @@ class DMCEnv(gym.Env):
         import mujoco
 
         physics = self._env.physics
+        arrays = dict(_model_arrays(physics.model.ptr))
+        for name, value in snapshot.get("mj_model", {}).items():  # absent in older checkpoints
+            arrays[name][...] = value
         spec = mujoco.mjtState.mjSTATE_INTEGRATION
         mujoco.mj_setState(physics.model.ptr, physics.data.ptr, snapshot["mj_state"], spec)
         mujoco.mj_forward(physics.model.ptr, physics.data.ptr)
@@ -155,3 +161,23 @@ def make_dmc(
     if from_pixels:
         env = ChannelFirstFrameStack(env, frame_stack)
     return env
+
+
+#: Model arrays no task edits and too large to copy into every checkpoint (textures: 11.8 MB).
+_MODEL_ARRAYS_SKIPPED = frozenset({"tex_data"})
+
+
+def _model_arrays(model: Any) -> list[tuple[str, np.ndarray]]:
+    """Every numeric array field of a ``mujoco.MjModel`` (views into the model, writable),
+    textures excepted (:data:`_MODEL_ARRAYS_SKIPPED`)."""
+    out = []
+    for name in dir(model):
+        if name.startswith("_") or name in _MODEL_ARRAYS_SKIPPED:
+            continue
+        try:
+            value = getattr(model, name)
+        except Exception:  # properties that need arguments or are not readable
+            continue
+        if isinstance(value, np.ndarray) and value.dtype.kind in "fiub" and value.flags.writeable:
+            out.append((name, value))
+    return out

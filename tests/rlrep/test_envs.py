@@ -62,12 +62,15 @@ def test_unknown_env_id_explains_naming(bad):
     assert "dmc-state:cartpole-swingup" in str(info.value)
 
 
-@pytest.mark.parametrize("env_id", ["PongNoFrameskip-v4", "dmc-state:cartpole-swingup"])
+@pytest.mark.parametrize("env_id", ["PongNoFrameskip-v4", "dmc-state:cartpole-swingup",
+                                    "dmc-state:reacher-easy", "dmc-state:finger-spin"])
 def test_env_snapshot_restores_exactly(env_id):
+    """Restored into an env of another seed, the snapshot continues bit for bit; reacher and
+    finger edit the physics model at reset (target position, damping), which it carries."""
     spec = parse_env_id(env_id)
     venv, other = make_vec_env(spec, seed=3), make_vec_env(spec, seed=99)
     venv.reset()
-    other.reset()
+    # other stays as built, un-reset: as on resume, where the snapshot is applied to a fresh env
     for _ in range(40):
         venv.step(np.array([venv.action_space.sample()]))
     set_vec_env_snapshot(other, get_vec_env_snapshot(venv))
@@ -79,7 +82,7 @@ def test_env_snapshot_restores_exactly(env_id):
         np.testing.assert_array_equal(a[1], b[1])
         np.testing.assert_array_equal(a[2], b[2])
         ends += int(a[2][0])
-    if env_id.startswith("dmc"):  # 125-step episodes: the run crosses episode ends and resets
+    if env_id == "dmc-state:cartpole-swingup":  # 125-step episodes: the run crosses ends and resets
         assert ends >= 2
 
 
@@ -162,3 +165,18 @@ def test_evaluate_returns_whole_episode_scores():
     assert steps == 2 * 1000 // spec.action_repeat  # two whole 1000-step DMC episodes
     np.testing.assert_allclose(returns, by_hand, rtol=1e-5, atol=1e-5)
     assert by_hand[0] > 0 and by_hand[0] != by_hand[1]
+
+
+def test_evaluation_relaunches_breakout_after_a_lost_life():
+    """Training's FIRE-on-reset relaunches the game at every life-loss episode end; the
+    full-game evaluation presses FIRE after each lost life, or an idle policy would hold
+    Breakout at its second life until the frame cap."""
+    from rlrep.envs.atari import make_atari
+
+    env = make_atari("BreakoutNoFrameskip-v4", evaluation=True)
+    env.reset(seed=0)
+    steps, terminated, truncated = 0, False, False
+    while not (terminated or truncated) and steps < 2000:
+        *_, terminated, truncated, _ = env.step(0)  # NOOP only
+        steps += 1
+    assert terminated and env.unwrapped.ale.lives() == 0 and steps < 500
