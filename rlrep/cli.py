@@ -50,7 +50,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learning-starts", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--n-steps", type=int, help="multi-step return (Atari; default 20)")
-    p.add_argument("--action-repeat", type=int, help="DMC action repeat (default per domain)")
+    p.add_argument("--action-repeat", type=int, help="DMC action repeat (default per domain; Atari: fixed at 4)")
     p.add_argument("--rcrl-weight", type=float, default=d.rcrl_weight)
     p.add_argument("--rcrl-partners", choices=["batch", "extra"], default=d.rcrl_partners)
     p.add_argument("--rcrl-embed-dim", type=int, default=d.rcrl_embed_dim)

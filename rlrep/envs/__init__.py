@@ -66,6 +66,9 @@ def parse_env_id(env_id: str, action_repeat: int | None = None) -> EnvSpec:
             repeat = action_repeat or default_action_repeat(domain)
             return EnvSpec(env_id, kind, domain, task, repeat)  # type: ignore[arg-type]
     if is_atari_id(env_id):
+        if action_repeat not in (None, 4):
+            raise ValueError(f"Atari's frame skip is fixed at 4 (the Atari-100k protocol); "
+                             f"drop --action-repeat {action_repeat}")
         return EnvSpec(env_id, "atari", action_repeat=4)
     hint = ""
     if env_id.startswith("ALE/"):

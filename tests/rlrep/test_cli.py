@@ -64,6 +64,7 @@ def test_dmc_pixels_smoke(tmp_path):
         (["--env", "PongNoFrameskip-v4", "--rcrl-partners", "all"], "invalid choice"),
         (["--aux", "rcrl"], "--env is required"),
         (["--env", "PongNoFrameskip-v4", "--resume"], "--resume needs --run-dir"),
+        (["--env", "PongNoFrameskip-v4", "--action-repeat", "8"], "drop --action-repeat 8"),
         (["--env", "PongNoFrameskip-v4", "--aux", "rcrl", "--batch-size", "7"],
          "the batch size must be even, got 7: use an even --batch-size or --rcrl-partners extra"),
     ],
