@@ -162,8 +162,11 @@ class _Metrics:
         self._training: set[tuple] = set()
 
     def write(self, record: dict) -> None:
+        # strict JSON: a non-finite number (best_loss of an untrained budget: inf) is null
+        clean = {k: None if isinstance(v, float) and not np.isfinite(v) else v
+                 for k, v in record.items()}
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps(clean) + "\n")
 
     def write_epoch(self, tag: dict, record: dict) -> None:
         """Append ``{**tag, **record}`` (``record["epoch"]``). The first epoch this

@@ -477,7 +477,11 @@ def train_graph_model(
             loss.backward()
             optimizer.step()
             total, count = total + float(loss.detach()) * data.num_graphs, count + data.num_graphs
-        return total / max(count, 1)
+        if count == 0:
+            raise ValueError("no batch held two graphs, so the loss (which takes its negatives "
+                             "from the other graphs of a batch) never ran: train on at least "
+                             "2 graphs with batch_size >= 2")
+        return total / count
 
     return _run_loop(model, epoch_fn, config.epochs, config.patience, config.lr,
                      config.weight_decay, gen, checkpoint,

@@ -139,3 +139,26 @@ def test_epoch_sweep_trains_each_config_once(data_dir, cache_dir, tmp_path):
     assert main(["train", *common, "--epochs", "2", "4", "--out-dir", str(sweep),
                  "--resume"]) == 0
     assert torch.equal(emb(sweep, "L2-B128-E2")["embedding"], short["embedding"])
+
+
+def test_graph_training_without_a_two_graph_batch_is_refused(mutag):
+    """The JSD loss takes its negatives from the other graphs of a batch: one graph gives no
+    batch to train on, which must not pass as a loss of 0 every epoch."""
+    from graphrep.models import MVGRLGraph
+    from graphrep.train import GraphTrainConfig, train_graph_model
+    from graphrep.views import DiffusionOptions, attach_graph_views
+
+    graphs = attach_graph_views(mutag.graphs[:1], DiffusionOptions(), progress=False)
+    model = MVGRLGraph(mutag.num_features, 8, num_layers=1)
+    with pytest.raises(ValueError, match="no batch held two graphs"):
+        train_graph_model(model, graphs, GraphTrainConfig(epochs=2, hidden_channels=8, num_layers=1),
+                          progress=False)
+
+
+def test_metrics_lines_are_strict_json(tmp_path):
+    from graphrep.experiment import _Metrics
+
+    path = tmp_path / "metrics.jsonl"
+    _Metrics(path).write({"config": "L2-B128-E0", "best_epoch": -1, "best_loss": float("inf")})
+    assert json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(c)) == {
+        "config": "L2-B128-E0", "best_epoch": -1, "best_loss": None}
