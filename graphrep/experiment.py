@@ -604,30 +604,34 @@ def _cached(path: Path, key: dict, digest: str | None, input_file: Path, compute
 _TRAINING_RECORD = ("load_seconds", "diffusion_seconds", "train_seconds")
 
 
-def _keep_training_record(run: Path, name: str, results: dict) -> None:
-    """An evaluation-only run (``graphrep eval``) keeps the training record of the
-    results files it follows (``name`` and ``results.json``, merged): per (config, seed),
-    only where that embedding is no newer than the file holding the record, i.e. was not
-    retrained since. The run's timing keys come from a file whose records are all kept and
-    cover every kept one."""
+def _keep_training_record(run: Path, name: str, results: dict, keys: list[str]) -> None:
+    """An evaluation-only run (``graphrep eval``) keeps the training record of each
+    evaluated embedding (``keys``: ``"<config>/seed_<k>"``): the record stored in its
+    ``embedding.pt``, else (embeddings written before they held one) the record of the
+    results files it follows (``name`` and ``results.json``), where that embedding is
+    no newer than the file, i.e. was not retrained since. The run's timing keys come
+    from a results file whose records equal the kept ones."""
     files = [run / n for n in dict.fromkeys((name, "results.json")) if (run / n).is_file()]
-    wanted = {f"seed_{s}" for s in results["seeds"]}
-    kept, olds = {}, []
-    for previous in files:
-        old = json.loads(previous.read_text())
-        olds.append(old)
-        written = previous.stat().st_mtime
-        for key, rec in old.get("train", {}).items():
-            emb = run / key / "embedding.pt"
-            if (key not in kept and key.rsplit("/", 1)[-1] in wanted and emb.is_file()
-                    and emb.stat().st_mtime <= written):
-                kept[key] = rec
+    olds = [(json.loads(f.read_text()), f.stat().st_mtime) for f in files]
+    kept = {}
+    for key in keys:
+        emb = run / key / "embedding.pt"
+        if not emb.is_file():
+            continue
+        own = torch.load(emb, weights_only=False).get("train")
+        if own is not None:
+            kept[key] = own
+            continue
+        for old, written in olds:
+            if key in old.get("train", {}) and emb.stat().st_mtime <= written:
+                kept[key] = old["train"][key]
+                break
     results["train"] = kept
-    for old in olds:
-        if kept and set(old.get("train", {})) == set(kept):
-            for key in _TRAINING_RECORD:
-                if key in old:
-                    results[key] = old[key]
+    for old, _ in olds:
+        if kept and old.get("train") == kept:
+            for k in _TRAINING_RECORD:
+                if k in old:
+                    results[k] = old[k]
             break
 
 
@@ -674,7 +678,9 @@ def bench(opts: RunOptions, train: bool = True) -> dict:
         if trained != opts.protocol:  # re-evaluation under another protocol
             name = f"results_{opts.protocol}.json"
     if not train:
-        _keep_training_record(Path(opts.out_dir), name, results)
+        _keep_training_record(Path(opts.out_dir), name, results,
+                              [f"{config_name(c)}/seed_{s}" for c in _configs(opts)
+                               for s in opts.seeds])
     results["peak_rss_mb"] = max([results["process_peak_rss_mb"]] + train_peaks(results))
     atomic_write_json(Path(opts.out_dir) / name, results)
     results["results_file"] = name

@@ -49,16 +49,35 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch, capsy
     assert again["train_seconds"] == before["train_seconds"]
     # the training process's recorded peak memory survives an evaluation-only process
     assert 0 < res["train"]["L2-B128-E2/seed_0"]["peak_rss_mb"] <= res["peak_rss_mb"]
-    doctored = {k: {**v, "peak_rss_mb": 1e7} for k, v in again["train"].items()}
-    (out / "results.json").write_text(json.dumps({**again, "train": doctored}))
+    emb_file = out / "L2-B128-E2" / "seed_0" / "embedding.pt"
+    stored_emb = torch.load(emb_file, weights_only=False)
+    torch.save({**stored_emb, "train": {**stored_emb["train"], "peak_rss_mb": 1e7}},
+               emb_file)
     assert main(["eval"] + args[1:]) == 0
     peaks = json.loads((out / "results.json").read_text())
     assert peaks["peak_rss_mb"] == 1e7 and peaks["process_peak_rss_mb"] < 1e7
-    # ... unless the embedding was written after that record (retrained since)
+    torch.save(stored_emb, emb_file)
+    # the record comes from the embedding itself: with no results file left (a run
+    # evaluated before its bench finished), the evaluation still reports its training
+    (out / "results.json").unlink()
+    assert main(["eval"] + args[1:]) == 0
+    alone = json.loads((out / "results.json").read_text())
+    assert alone["train"] == res["train"] and "train_seconds" not in alone
+    assert alone["peak_rss_mb"] >= res["train"]["L2-B128-E2/seed_0"]["peak_rss_mb"]
+    # an embedding written before embeddings held their record takes the results
+    # file's, unless the embedding was written after that file (retrained since)
     import os
 
+    legacy = torch.load(emb_file, weights_only=False)
+    del legacy["train"]
+    torch.save(legacy, emb_file)
+    (out / "results.json").write_text(json.dumps(again))
+    os.utime(emb_file, (0, 0))
+    assert main(["eval"] + args[1:]) == 0
+    old = json.loads((out / "results.json").read_text())
+    assert old["train"] == res["train"] and old["train_seconds"] == before["train_seconds"]
     later = (out / "results.json").stat().st_mtime + 10
-    os.utime(out / "L2-B128-E2" / "seed_0" / "embedding.pt", (later, later))
+    os.utime(emb_file, (later, later))
     assert main(["eval"] + args[1:]) == 0
     stale = json.loads((out / "results.json").read_text())
     assert stale["train"] == {} and "train_seconds" not in stale
