@@ -112,7 +112,9 @@ $G bench --dataset REDDIT-BINARY --seeds 1 2 3 4 --topk 32 --graph-embedding enc
 # seed on one core; a checkpoint every epoch, so it resumes across sessions).
 $G bench --dataset REDDIT-BINARY --seeds 0 --topk 32 --out-dir $R/REDDIT-BINARY-ppr-head-s0 --quiet --resume
 # Seeds 1-4 of the same (started in session 16, in their own directory; pooled with s0).
-$G bench --dataset REDDIT-BINARY --seeds 1 2 3 4 --topk 32 --out-dir $R/REDDIT-BINARY-ppr-head-s1-4 --quiet --resume
+# (session 17: split in two, so that two processes can train at once; ~2.5 h per seed each here)
+$G bench --dataset REDDIT-BINARY --seeds 1 2 --topk 32 --out-dir $R/REDDIT-BINARY-ppr-head-s1-2 --quiet --resume
+$G bench --dataset REDDIT-BINARY --seeds 3 4 --topk 32 --out-dir $R/REDDIT-BINARY-ppr-head-s3-4 --quiet --resume
 
 # Paper protocol on a reduced grid of the release's sweep (layers {2, 8} x batch
 # {32, 128}, 20 epochs; the release: layers {2, 8, 12} x batch {32, 64, 128, 256}
@@ -142,7 +144,7 @@ done
 # $R/IMDB-MULTI-ppr-head; a probe takes ~15 min per (config, seed) here).
 $G bench --dataset IMDB-MULTI --layers 2 8 --batch-size 32 128 --epochs 20 --out-dir $R/IMDB-MULTI-ppr-head-sweep --quiet --resume
 # Encoder readout or head output, together with the configuration, per outer fold by inner CV.
-for D in MUTAG PTC_MR IMDB-BINARY; do
+for D in MUTAG PTC_MR IMDB-BINARY IMDB-MULTI; do
   $G select --runs $R/$D-ppr-sweep $R/$D-ppr-head-sweep --out experiments/results/mvgrl_select/$D-grid-encoder-or-head.json
 done
 
