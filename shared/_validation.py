@@ -59,8 +59,3 @@ def check_mask(name: str, mask: Tensor, shape: tuple[int, ...]) -> Tensor:
                              f"{name} > 0.5")
         return mask.bool()
     return mask
-
-
-def upcast(x: Tensor) -> Tensor:
-    """float16 / bfloat16 -> float32 (for logits and softmax); other dtypes unchanged."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from shared._validation import check_matrix, upcast
+from shared._precision import autocast_off, upcast
+from shared._validation import check_matrix
 
 
 class CRDLoss(nn.Module):
@@ -136,14 +137,15 @@ class CRDLoss(nn.Module):
                 "contrast_index[:, 0] must equal index (column 0 is each sample's positive); "
                 "build it with sample_contrast_index(index)"
             )
-        v_s = F.normalize(self.embed_student(f_s), dim=1)
-        v_t = F.normalize(self.embed_teacher(f_t), dim=1)
-        # Teacher embedding against the student bank, and vice versa: [B, K+1] scores.
-        scores_t = self.memory_scores(self.memory_student, v_t, contrast_index)
-        scores_s = self.memory_scores(self.memory_teacher, v_s, contrast_index)
-        log_x_t = self._log_normalised(scores_t, side=0)
-        log_x_s = self._log_normalised(scores_s, side=1)
-        loss = self.nce_loss(log_x_s) + self.nce_loss(log_x_t)
+        h_s, h_t = self.embed_student(f_s), self.embed_teacher(f_t)  # caller's autocast, if any
+        with autocast_off(h_s.device):
+            v_s, v_t = F.normalize(upcast(h_s), dim=1), F.normalize(upcast(h_t), dim=1)
+            # Teacher embedding against the student bank, and vice versa: [B, K+1] scores.
+            scores_t = self.memory_scores(self.memory_student, v_t, contrast_index)
+            scores_s = self.memory_scores(self.memory_teacher, v_s, contrast_index)
+            log_x_t = self._log_normalised(scores_t, side=0)
+            log_x_s = self._log_normalised(scores_s, side=1)
+            loss = self.nce_loss(log_x_s) + self.nce_loss(log_x_t)
         self._update_memory(index, v_s.detach(), v_t.detach())
         return loss
 

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from shared._validation import check_matrix, check_same_shape, check_temperature, upcast
+from shared._precision import autocast_off, upcast
+from shared._validation import check_matrix, check_same_shape, check_temperature
 
 SelfMode = Literal["mask", "zero_logit"]
 
@@ -22,8 +23,9 @@ def connectivity(x: Tensor) -> Tensor:
     r"""``[N, D] -> [N]``: mean cosine similarity of each sample to the others,
     :math:`C_i = \frac{1}{N-1} \sum_{j \ne i} \cos(x_i, x_j)` (the paper's measure of how
     "influential" a sample is)."""
-    xn = F.normalize(upcast(x), dim=1)
-    sim = xn @ xn.T
+    with autocast_off(x.device):
+        xn = F.normalize(upcast(x), dim=1)
+        sim = xn @ xn.T
     n = x.shape[0]
     return (sim.sum(dim=1) - sim.diagonal()) / max(n - 1, 1)
 
@@ -101,17 +103,18 @@ def crossclr_loss(
     if x_input.shape[0] != x.shape[0] or y_input.shape[0] != y.shape[0]:
         raise ValueError("x_input / y_input must have one row per sample of x / y")
 
-    # float32 before the norms: a float16 row norm past 65504 is inf (the row becomes 0)
-    xn, yn = F.normalize(upcast(x), dim=1), F.normalize(upcast(y), dim=1)
-    xq = F.normalize(upcast(x_queue), dim=1) if x_queue is not None else None
-    yq = F.normalize(upcast(y_queue), dim=1) if y_queue is not None else None
-    conn_x, conn_y = connectivity(x_input), connectivity(y_input)
     settings = dict(
         temperature=temperature, intra_weight=intra_weight, prune_threshold=prune_threshold,
         weighted=weighted, weight_temperature=weight_temperature, self_mode=self_mode,
     )  # fmt: skip
-    loss_x = _one_direction(xn, yn, xq, yq, conn_x, conn_y, **settings)
-    loss_y = _one_direction(yn, xn, yq, xq, conn_y, conn_x, **settings)
+    with autocast_off(x.device):
+        # float32 before the norms: a float16 row norm past 65504 is inf (the row becomes 0)
+        xn, yn = F.normalize(upcast(x), dim=1), F.normalize(upcast(y), dim=1)
+        xq = F.normalize(upcast(x_queue), dim=1) if x_queue is not None else None
+        yq = F.normalize(upcast(y_queue), dim=1) if y_queue is not None else None
+        conn_x, conn_y = connectivity(x_input), connectivity(y_input)
+        loss_x = _one_direction(xn, yn, xq, yq, conn_x, conn_y, **settings)
+        loss_y = _one_direction(yn, xn, yq, xq, conn_y, conn_x, **settings)
     if reduction == "none":
         return torch.stack([loss_x, loss_y])
     return 0.5 * (loss_x.mean() + loss_y.mean())

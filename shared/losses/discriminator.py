@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from shared._validation import check_finite, upcast
+from shared._precision import upcast
+from shared._validation import check_finite
 
 Convention = Literal["separate", "pooled"]
 

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from shared._validation import check_mask, check_matrix, check_temperature, upcast
+from shared._precision import autocast_off, upcast
+from shared._validation import check_mask, check_matrix, check_temperature
 
 Similarity = Literal["cosine", "dot"]
 
@@ -79,11 +80,12 @@ def info_nce(
         positive_mask = torch.eye(n, dtype=torch.bool, device=query.device)
     positive_mask = check_mask("positive_mask", positive_mask, (n, m))
 
-    query, keys = upcast(query), upcast(keys)  # float32 norms and products (float16 overflow)
-    if similarity == "cosine" and normalize:
-        query, keys = F.normalize(query, dim=1), F.normalize(keys, dim=1)
-    logits = (query @ keys.T) / temperature
-    return masked_log_softmax_loss(logits, positive_mask, exclude_mask)
+    with autocast_off(query.device):
+        query, keys = upcast(query), upcast(keys)  # float32 norms and products (fp16 overflow)
+        if similarity == "cosine" and normalize:
+            query, keys = F.normalize(query, dim=1), F.normalize(keys, dim=1)
+        logits = (query @ keys.T) / temperature
+        return masked_log_softmax_loss(logits, positive_mask, exclude_mask)
 
 
 def masked_log_softmax_loss(

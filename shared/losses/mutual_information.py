@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from shared._validation import check_finite, check_mask, check_matrix, upcast
+from shared._precision import autocast_off, upcast
+from shared._validation import check_finite, check_mask, check_matrix
 from shared.losses.info_nce import masked_log_softmax_loss
 
 Estimator = Literal["jsd", "dv", "infonce"]
@@ -103,7 +104,8 @@ def local_global_loss(
         )
     if batch.numel() and (int(batch.min()) < 0 or int(batch.max()) >= global_.shape[0]):
         raise ValueError(f"batch entries must lie in [0, {global_.shape[0]})")
-    scores = upcast(local) @ upcast(global_).T  # float32 products (float16 overflows)
+    with autocast_off(local.device):
+        scores = upcast(local) @ upcast(global_).T  # float32 products (float16 overflows)
     pos_mask = batch[:, None] == torch.arange(global_.shape[0], device=batch.device)[None, :]
     return mi_scores_loss(scores, pos_mask, estimator)
 

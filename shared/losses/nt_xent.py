@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from shared._validation import check_matrix, check_same_shape, check_temperature, upcast
+from shared._precision import autocast_off, upcast
+from shared._validation import check_matrix, check_same_shape, check_temperature
 
 Reduction = Literal["mean", "sum", "none", "simclr"]
 _REDUCTIONS = ("mean", "sum", "none", "simclr")
@@ -78,18 +79,19 @@ def nt_xent(
         raise ValueError("chunk_size and gather_distributed cannot be combined")
 
     n = z1.shape[0]
-    # float32 before the norm and the products: a float16 row norm past 65504 is inf
-    z = upcast(torch.cat([z1, z2], dim=0))
-    if normalize:
-        z = F.normalize(z, dim=1)
+    with autocast_off(z1.device):
+        # float32 before the norm and the products: a float16 row norm past 65504 is inf
+        z = upcast(torch.cat([z1, z2], dim=0))
+        if normalize:
+            z = F.normalize(z, dim=1)
 
-    if gather_distributed:
-        losses = _nt_xent_gathered(z, n, temperature)
-    elif chunk_size is not None:
-        losses = _ChunkedNTXent.apply(z, n, float(temperature), int(chunk_size))
-    else:
-        losses = _nt_xent_dense(z, n, temperature)
-    return _reduce(losses, reduction)
+        if gather_distributed:
+            losses = _nt_xent_gathered(z, n, temperature)
+        elif chunk_size is not None:
+            losses = _ChunkedNTXent.apply(z, n, float(temperature), int(chunk_size))
+        else:
+            losses = _nt_xent_dense(z, n, temperature)
+        return _reduce(losses, reduction)
 
 
 def _positive_index(n: int, device: torch.device, offset: int = 0) -> Tensor:
@@ -159,14 +161,15 @@ class _ChunkedNTXent(torch.autograd.Function):
         pos = _positive_index(n, z.device)
         grad = torch.zeros_like(z32)
         g = upcast(grad_losses)
-        for start in range(0, 2 * n, chunk):
-            rows = torch.arange(start, min(start + chunk, 2 * n), device=z.device)
-            logits = _block_logits(z32, rows, temperature)
-            block = torch.softmax(logits, dim=1)
-            block[torch.arange(len(rows), device=z.device), pos[rows]] -= 1.0
-            block *= g[rows, None]
-            grad[rows] += block @ z32
-            grad += block.T @ z32[rows]
+        with autocast_off(z.device):  # backward may run under the caller's autocast
+            for start in range(0, 2 * n, chunk):
+                rows = torch.arange(start, min(start + chunk, 2 * n), device=z.device)
+                logits = _block_logits(z32, rows, temperature)
+                block = torch.softmax(logits, dim=1)
+                block[torch.arange(len(rows), device=z.device), pos[rows]] -= 1.0
+                block *= g[rows, None]
+                grad[rows] += block @ z32
+                grad += block.T @ z32[rows]
         return (grad / temperature).to(z.dtype), None, None, None
 
 
