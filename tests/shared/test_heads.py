@@ -82,6 +82,6 @@ def test_bilinear_init_has_nn_bilinear_fans():
     # the default is Xavier of the [Dx, Dy] matrix: sqrt(171) ~ 13x wider here
     wide = BilinearDiscriminator(512, 256).weight.abs().max()
     assert wide > 10 * bound and wide <= (6 / (512 + 256)) ** 0.5
-    assert float(disc.bias) == 0.0
+    assert float(disc.bias.detach()) == 0.0
     with pytest.raises(ValueError, match="init must be"):
         BilinearDiscriminator(4, init="kaiming")
