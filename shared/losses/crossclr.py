@@ -137,8 +137,8 @@ def _one_direction(
     """``[N]`` losses of anchors ``a`` [N, D] with positives ``b`` [N, D] (already normalised)."""
     n = a.shape[0]
     eye = torch.eye(n, dtype=torch.bool, device=a.device)
-    inter = upcast(a @ b.T) / temperature  # [N, N], positives on the diagonal
-    intra = intra_weight * upcast(a @ a.T) / temperature  # [N, N]
+    inter = (a @ b.T) / temperature  # [N, N], positives on the diagonal (a, b float32)
+    intra = intra_weight * (a @ a.T) / temperature  # [N, N]
     # A pruned sample k is removed from column k of both negative sets (never its own positive).
     pruned_b = (conn_b > prune_threshold)[None, :] & ~eye
     pruned_a = (conn_a > prune_threshold)[None, :].expand(n, n)
@@ -150,8 +150,8 @@ def _one_direction(
     blocks = [inter, intra]
     if b_queue is not None and a_queue is not None:
         blocks += [
-            upcast(a @ b_queue.T) / temperature,
-            intra_weight * upcast(a @ a_queue.T) / temperature,
+            (a @ b_queue.T) / temperature,
+            intra_weight * (a @ a_queue.T) / temperature,
         ]
     logits = torch.cat(blocks, dim=1)
     losses = torch.logsumexp(logits, dim=1) - inter.diagonal()
