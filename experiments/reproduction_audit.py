@@ -19,7 +19,7 @@ Grids (``--layers`` / ``--batch-size`` / ``--epochs`` sweeps) are audited on the
 configuration. One JSON record per (run, seed) is appended to ``--out``::
 
     GRAPHREP_DATA=../shared/data python experiments/reproduction_audit.py \\
-        --runs MUTAG-ppr-head PTC_MR-ppr-head --seeds 0 \\
+        --runs MUTAG-ppr-head PTC_MR-ppr-head \\
         --out experiments/results/reproduction_audit.jsonl
 """
 
@@ -101,6 +101,11 @@ def audit_run(run: Path, seed: int, data_dir: str | None, probe: bool) -> dict:
                                           else committed_sha == rec["embedding_sha256"])
             if stored is not None:
                 rec["committed_accuracy"] = stored["result"]["accuracy"]
+            else:  # runs committed without probe records: their results file
+                accs = committed_results.get("per_config", {}).get(name)
+                seeds = committed_results.get("seeds", [])
+                if accs and seed in seeds:
+                    rec["committed_accuracy"] = accs[seeds.index(seed)]
             if probe and not rec["identical_embedding"]:
                 labels = trained_labels(opts)
                 rec["accuracy"] = probe_record(seed_dir, seed, labels)["accuracy"]
@@ -146,12 +151,21 @@ def trained_labels(opts: RunOptions) -> torch.Tensor:
     return load_graph_dataset(opts.dataset, opts.data_dir).labels
 
 
+def _first_seed(run: Path) -> list[int]:
+    cfg_file = run / "config.json"
+    if not cfg_file.is_file():
+        raise SystemExit(f"{cfg_file} is missing: is {run.name!r} a run directory under "
+                         f"{RUNS_DIR}?")
+    return json.loads(cfg_file.read_text())["seeds"][:1]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", nargs="+", default=DEFAULT_RUNS,
                    help=f"run directory names under {RUNS_DIR} (default: %(default)s)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="seeds to retrain (default: each run's first seed)")
     p.add_argument("--data-dir", default=None, help="raw data (else $GRAPHREP_DATA)")
     p.add_argument("--probe", action="store_true",
                    help="graph level: probe an embedding that differs from the committed one")
@@ -159,7 +173,8 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     for name in args.runs:
-        for seed in args.seeds:
+        seeds = args.seeds or _first_seed(RUNS_DIR / name)
+        for seed in seeds:
             rec = audit_run(RUNS_DIR / name, seed, args.data_dir, args.probe)
             print(f"{name} seed {seed}: {verdict(rec)}; best loss {rec['best_loss']!r} vs "
                   f"{rec['committed_best_loss']!r}; accuracy {rec.get('accuracy')} vs "

@@ -46,6 +46,10 @@ def test_graph_run_is_reproduced_and_a_changed_record_is_caught(audit, data_dir,
     rec = audit.audit_run(run, 0, None, probe=False)
     assert rec["identical_embedding"] is None
     assert audit.verdict(rec).startswith("no digest committed")
+    # a run committed without probe records is compared with its results file
+    svc.unlink()
+    rec = audit.audit_run(run, 0, None, probe=True)
+    assert rec["committed_accuracy"] == stored["result"]["accuracy"] and rec["same_accuracy"]
 
 
 def test_node_run_compares_accuracy_and_training(audit, data_dir, cache_dir, tmp_path):
