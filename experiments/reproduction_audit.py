@@ -16,7 +16,8 @@ named run from its ``config.json`` into a scratch directory and compares:
 * both: the best training loss and its epoch, where ``results.json`` records them.
 
 Grids (``--layers`` / ``--batch-size`` / ``--epochs`` sweeps) are audited on their first
-configuration. One JSON record per (run, seed) is appended to ``--out``::
+configuration. One JSON record per (run, seed) is appended to ``--out``, and the
+newest record of each is tabulated beside it (same name, ``.md``)::
 
     GRAPHREP_DATA=../shared/data python experiments/reproduction_audit.py \\
         --runs MUTAG-ppr-head PTC_MR-ppr-head \\
@@ -132,23 +133,48 @@ def audit_run(run: Path, seed: int, data_dir: str | None, probe: bool) -> dict:
 
 def verdict(rec: dict) -> str:
     """One line on what :func:`audit_run`'s record shows."""
-    same = rec.get("identical_embedding")
-    if same:
+    if rec.get("identical_embedding"):
         return "embedding reproduced bit for bit"
+    loss = {True: "same best loss", False: "best loss DIFFERS",
+            None: "no best loss committed"}[rec["same_best_loss"]]
     acc = {True: "same accuracy", False: "accuracy DIFFERS", None: "accuracy not compared"}[
         rec.get("same_accuracy")]
-    if same is None and rec["level"] == "graph":
-        return f"no digest committed (legacy record), {acc}"
+    parts = [loss, acc]
     if rec["level"] == "graph":
-        return f"embedding DIFFERS, {acc}"
-    loss = {True: "same best loss", False: "best loss DIFFERS", None: "no best loss committed"}
-    return f"{loss[rec['same_best_loss']]}, {acc}"
+        parts.insert(0, "embedding DIFFERS" if rec["identical_embedding"] is False
+                     else "no digest committed (legacy record)")
+    return ", ".join(parts)
 
 
 def trained_labels(opts: RunOptions) -> torch.Tensor:
     """Graph labels ``[G]`` of the run's dataset (read from the cache the run filled)."""
     from graphrep.data import load_graph_dataset
     return load_graph_dataset(opts.dataset, opts.data_dir).labels
+
+
+def write_table(records_file: Path, table_file: Path) -> None:
+    """A markdown table of the newest record of each (run, seed) in ``records_file``."""
+    newest: dict = {}
+    for line in records_file.read_text().splitlines():
+        rec = json.loads(line)
+        newest[(rec["run"], rec["seed"])] = rec
+
+    def pct(value) -> str:
+        return "" if value is None else f"{100 * value:.2f}"
+
+    rows = ["| run | seed | config | verdict | accuracy (HEAD / committed) | best loss "
+            "(HEAD / committed) | s | commit |", "|---|---|---|---|---|---|---|---|"]
+    for rec in newest.values():
+        rows.append(
+            f"| {rec['run']} | {rec['seed']} | {rec['config']} | {verdict(rec)} | "
+            f"{pct(rec.get('accuracy'))} / {pct(rec.get('committed_accuracy'))} | "
+            f"{rec['best_loss']:.6g} / {rec['committed_best_loss'] or float('nan'):.6g} | "
+            f"{rec['seconds']:.0f} | {(rec.get('commit') or '')[:7]} |")
+    table_file.write_text(
+        "# MVGRL runs retrained at HEAD against what is committed\n\n"
+        "Built by `experiments/reproduction_audit.py` from "
+        f"`{records_file.name}` (newest record per run and seed).\n\n"
+        + "\n".join(rows) + "\n")
 
 
 def _first_seed(run: Path) -> list[int]:
@@ -182,6 +208,7 @@ def main() -> None:
             if args.out is not None:
                 with args.out.open("a") as f:
                     f.write(json.dumps(rec) + "\n")
+                write_table(args.out, args.out.with_suffix(".md"))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def test_graph_run_is_reproduced_and_a_changed_record_is_caught(audit, data_dir,
     rec = audit.audit_run(run, 0, None, probe=True)
     assert rec["identical_embedding"] is False
     assert rec["accuracy"] == stored["result"]["accuracy"] and rec["same_accuracy"]
-    assert audit.verdict(rec) == "embedding DIFFERS, same accuracy"
+    assert audit.verdict(rec) == "embedding DIFFERS, same best loss, same accuracy"
     # a record written before digests were kept cannot vouch for the embedding
     svc.write_text(json.dumps({k: v for k, v in stored.items() if k != "input_sha256"}))
     rec = audit.audit_run(run, 0, None, probe=False)
