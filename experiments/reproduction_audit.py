@@ -53,11 +53,16 @@ DEFAULT_RUNS = ["Cora-pygcn-ppr-bilinear-init", "Cora-public-ppr-bilinear-init",
 
 
 def _head_commit() -> str | None:
+    """HEAD's hash, with ``-dirty`` when the packages' code differs from it."""
+    repo = Path(__file__).parent.parent
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True, cwd=Path(__file__).parent).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=repo).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "graphrep", "shared"],
+                               cwd=repo).returncode != 0
     except (OSError, subprocess.CalledProcessError):
         return None
+    return head + ("-dirty" if dirty else "")
 
 
 def audit_options(run: Path, seed: int, scratch: Path, data_dir: str | None) -> RunOptions:
@@ -149,7 +154,13 @@ def verdict(rec: dict) -> str:
 def trained_labels(opts: RunOptions) -> torch.Tensor:
     """Graph labels ``[G]`` of the run's dataset (read from the cache the run filled)."""
     from graphrep.data import load_graph_dataset
-    return load_graph_dataset(opts.dataset, opts.data_dir).labels
+    return load_graph_dataset(opts.dataset, opts.data_dir, opts.cache_dir).labels
+
+
+def _short(commit: str | None) -> str:
+    if not commit:
+        return ""
+    return commit[:7] + ("-dirty" if commit.endswith("-dirty") else "")
 
 
 def write_table(records_file: Path, table_file: Path) -> None:
@@ -169,7 +180,7 @@ def write_table(records_file: Path, table_file: Path) -> None:
             f"| {rec['run']} | {rec['seed']} | {rec['config']} | {verdict(rec)} | "
             f"{pct(rec.get('accuracy'))} / {pct(rec.get('committed_accuracy'))} | "
             f"{rec['best_loss']:.6g} / {rec['committed_best_loss'] or float('nan'):.6g} | "
-            f"{rec['seconds']:.0f} | {(rec.get('commit') or '')[:7]} |")
+            f"{rec['seconds']:.0f} | {_short(rec.get('commit'))} |")
     table_file.write_text(
         "# MVGRL runs retrained at HEAD against what is committed\n\n"
         "Built by `experiments/reproduction_audit.py` from "
