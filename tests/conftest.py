@@ -3,6 +3,7 @@ machines this project is tested on), headless rendering, and the benchmark data 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -10,6 +11,14 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_experiment(name: str):
+    """The script ``experiments/<name>.py`` as a module (experiments/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 torch.set_num_threads(1)
 os.environ.setdefault("MUJOCO_GL", "egl")

@@ -1,19 +1,12 @@
 """The bookkeeping of experiments/bridge_*.py (resume keys, report cells), with the demos faked."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+from tests.conftest import load_experiment
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+_load = load_experiment
 
 
 def _fake_metrics(claim: bool, arms=("global_only", "local_only", "global+local"),

@@ -1,19 +1,14 @@
 """experiments/mvgrl_table.py: runs split over seeds pool into one row; row labels."""
-import importlib.util
 import json
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import load_experiment
 
 
 @pytest.fixture(scope="module")
 def table():
-    spec = importlib.util.spec_from_file_location(
-        "mvgrl_table", REPO / "experiments" / "mvgrl_table.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_experiment("mvgrl_table")
 
 
 def _run(root, name, seeds, accs, vals, subsets=None, node=None):

@@ -1,19 +1,14 @@
 """experiments/reproduction_audit.py: a retrained seed is compared with the committed run."""
-import importlib.util
 import json
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import load_experiment
 
 
 @pytest.fixture(scope="module")
 def audit():
-    spec = importlib.util.spec_from_file_location(
-        "reproduction_audit", REPO / "experiments" / "reproduction_audit.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_experiment("reproduction_audit")
 
 
 def _bench(data_dir, cache_dir, out, *argv):
