@@ -65,23 +65,23 @@ def _head_commit() -> str | None:
     return head + ("-dirty" if dirty else "")
 
 
-def audit_options(run: Path, seed: int, scratch: Path, data_dir: str | None) -> RunOptions:
-    """The committed run's options, narrowed to one seed and its first configuration,
-    writing into ``scratch``."""
+def _config(run: Path) -> dict:
+    """A committed run's ``config.json``."""
     cfg_file = run / "config.json"
     if not cfg_file.is_file():
         raise SystemExit(f"{cfg_file} is missing: is {run.name!r} a run directory under "
                          f"{RUNS_DIR}?")
-    opts = RunOptions.from_json(json.loads(cfg_file.read_text()))
+    return json.loads(cfg_file.read_text())
+
+
+def audit_options(run: Path, seed: int, scratch: Path, data_dir: str | None) -> RunOptions:
+    """The committed run's options, narrowed to one seed and its first configuration,
+    writing into ``scratch``."""
+    opts = RunOptions.from_json(_config(run))
     first = opts.graph_configs()[0]
     return replace(opts, out_dir=str(scratch), seeds=[seed], resume=False, progress=False,
                    data_dir=data_dir or opts.data_dir, graph=first, layers_grid=[],
                    batch_grid=[], epochs_grid=[], device="cpu")
-
-
-def _committed_train(results: dict, key: str) -> dict:
-    train = results.get("train")
-    return train.get(key, {}) if isinstance(train, dict) else {}
 
 
 def audit_run(run: Path, seed: int, data_dir: str | None, probe: bool) -> dict:
@@ -95,7 +95,8 @@ def audit_run(run: Path, seed: int, data_dir: str | None, probe: bool) -> dict:
         rec: dict = {"run": run.name, "seed": seed, "config": name,
                      "level": "graph" if opts.graph_level else "node"}
         if opts.graph_level:
-            trained = train_runs(opts)["runs"][key]
+            run_out = train_runs(opts)
+            trained = run_out["runs"][key]
             seed_dir = Path(tmp) / name / f"seed_{seed}"
             emb = torch.load(seed_dir / "embedding.pt", weights_only=False)["embedding"]
             svc_file = run / name / f"seed_{seed}" / "svc.json"
@@ -113,8 +114,8 @@ def audit_run(run: Path, seed: int, data_dir: str | None, probe: bool) -> dict:
                 if accs and seed in seeds:
                     rec["committed_accuracy"] = accs[seeds.index(seed)]
             if probe and not rec["identical_embedding"]:
-                labels = trained_labels(opts)
-                rec["accuracy"] = probe_record(seed_dir, seed, labels)["accuracy"]
+                ds, _ = run_out["payload"]
+                rec["accuracy"] = probe_record(seed_dir, seed, ds.labels)["accuracy"]
         else:
             res = bench(opts)
             trained = res["train"][key]
@@ -122,7 +123,7 @@ def audit_run(run: Path, seed: int, data_dir: str | None, probe: bool) -> dict:
             seeds = committed_results.get("seeds", [])
             if seed in seeds:
                 rec["committed_accuracy"] = committed_results["accuracies"][seeds.index(seed)] / 100
-    committed = _committed_train(committed_results, key)
+    committed = committed_results.get("train", {}).get(key, {})
     rec["best_loss"], rec["best_epoch"] = trained["best_loss"], trained["best_epoch"]
     rec["committed_best_loss"] = committed.get("best_loss")
     rec["committed_best_epoch"] = committed.get("best_epoch")
@@ -151,10 +152,8 @@ def verdict(rec: dict) -> str:
     return ", ".join(parts)
 
 
-def trained_labels(opts: RunOptions) -> torch.Tensor:
-    """Graph labels ``[G]`` of the run's dataset (read from the cache the run filled)."""
-    from graphrep.data import load_graph_dataset
-    return load_graph_dataset(opts.dataset, opts.data_dir, opts.cache_dir).labels
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
 
 
 def _short(commit: str | None) -> str:
@@ -179,21 +178,13 @@ def write_table(records_file: Path, table_file: Path) -> None:
         rows.append(
             f"| {rec['run']} | {rec['seed']} | {rec['config']} | {verdict(rec)} | "
             f"{pct(rec.get('accuracy'))} / {pct(rec.get('committed_accuracy'))} | "
-            f"{rec['best_loss']:.6g} / {rec['committed_best_loss'] or float('nan'):.6g} | "
+            f"{rec['best_loss']:.6g} / {_num(rec['committed_best_loss'])} | "
             f"{rec['seconds']:.0f} | {_short(rec.get('commit'))} |")
     table_file.write_text(
         "# MVGRL runs retrained at HEAD against what is committed\n\n"
         "Built by `experiments/reproduction_audit.py` from "
         f"`{records_file.name}` (newest record per run and seed).\n\n"
         + "\n".join(rows) + "\n")
-
-
-def _first_seed(run: Path) -> list[int]:
-    cfg_file = run / "config.json"
-    if not cfg_file.is_file():
-        raise SystemExit(f"{cfg_file} is missing: is {run.name!r} a run directory under "
-                         f"{RUNS_DIR}?")
-    return json.loads(cfg_file.read_text())["seeds"][:1]
 
 
 def main() -> None:
@@ -210,7 +201,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     for name in args.runs:
-        seeds = args.seeds or _first_seed(RUNS_DIR / name)
+        seeds = args.seeds or _config(RUNS_DIR / name)["seeds"][:1]
         for seed in seeds:
             rec = audit_run(RUNS_DIR / name, seed, args.data_dir, args.probe)
             print(f"{name} seed {seed}: {verdict(rec)}; best loss {rec['best_loss']!r} vs "
