@@ -25,12 +25,17 @@ Computation methods:
   by ``eigh`` on the symmetric similar matrix or ``scipy.linalg.expm``).
   :math:`O(N^2)` memory, :math:`O(N^3)` time: for graphs up to a few thousand
   nodes.
-* ``"power"``: sparse series, memory linear in the kept entries: PPR as
+* ``"power"``: sparse series: PPR as
   :math:`\alpha \sum_k ((1-\alpha)\hat{A})^k`, heat as the Taylor series
   :math:`e^{-t} \sum_k \frac{t^k}{k!} (A D^{-1})^k`, each term pruned below
-  ``prune`` and stopped when the remaining mass is below ``tol``.
-  (PyG's push-based ``get_ppr`` needs numba, which is optional, and has no
-  heat kernel.)
+  ``prune`` and stopped when the remaining mass is below ``tol``. Computed a
+  block of rows at a time, sparsified (``eps``, ``topk``) before the next
+  block, so memory is the kept entries plus one block of
+  :data:`POWER_BLOCK_ENTRIES` (the whole series at once would fill towards
+  :math:`N^2` entries: the terms spread over the graph faster than ``prune``
+  thins them). Time grows as (terms) x nnz(A) x N: minutes for tens of
+  thousands of nodes, impractical for millions. (PyG's push-based
+  ``get_ppr`` needs numba, which is optional, and has no heat kernel.)
 * ``"auto"``: exact up to :data:`EXACT_MAX_NODES` nodes, power otherwise.
 
 Sparsification after either method: ``eps`` drops entries below a threshold,
@@ -39,8 +44,13 @@ Sparsification after either method: ``eps`` drops entries below a threshold,
 then rescales every column of ``S`` to ``[0, 1]`` as scikit-learn's
 ``MinMaxScaler`` would on the dense matrix (implicit zeros count): the
 release's treatment of CiteSeer, after its epsilon sparsification.
+
+Views are computed once per graph on the CPU (float64, partly with scipy); given
+CUDA tensors, the public functions return their results on that device.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,6 +62,7 @@ from torch_geometric.utils import coalesce, remove_self_loops
 
 __all__ = [
     "EXACT_MAX_NODES",
+    "POWER_BLOCK_ENTRIES",
     "SparseView",
     "adjacency_view",
     "ppr_matrix",
@@ -67,6 +78,22 @@ EXACT_MAX_NODES = 6000
 SparseView = tuple[Tensor, Tensor]
 
 
+def _computed_on_cpu(fn):
+    """Run ``fn`` on CPU copies of its tensor arguments and return its tensors on the
+    device of the first one: views are computed once per graph, in float64, partly with
+    scipy, so a CUDA ``edge_index`` gets a CUDA view computed on the CPU."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        device = next((a.device for a in args if isinstance(a, Tensor)), None)
+        if device is None or device.type == "cpu":
+            return fn(*args, **kwargs)
+        out = fn(*(a.cpu() if isinstance(a, Tensor) else a for a in args),
+                 **{k: v.cpu() if isinstance(v, Tensor) else v for k, v in kwargs.items()})
+        return tuple(o.to(device) for o in out) if isinstance(out, tuple) else out.to(device)
+    return wrapper
+
+
+@_computed_on_cpu
 def adjacency_view(edge_index: Tensor, num_nodes: int,
                    dtype: torch.dtype = torch.float,
                    self_loop_weight: float = 1.0) -> SparseView:
@@ -123,6 +150,7 @@ def _col_transition(edge_index: Tensor, num_nodes: int) -> SparseView:
     return GDC().transition_matrix(edge_index, ew, num_nodes, "col")
 
 
+@_computed_on_cpu
 def ppr_matrix(edge_index: Tensor, num_nodes: int, alpha: float = 0.2) -> Tensor:
     r"""Dense exact :math:`\alpha (I - (1-\alpha) \hat{A})^{-1}`, float64 ``[N, N]``."""
     _check(edge_index, num_nodes)
@@ -135,12 +163,16 @@ def ppr_matrix(edge_index: Tensor, num_nodes: int, alpha: float = 0.2) -> Tensor
         .reshape(num_nodes, num_nodes)
 
 
+@_computed_on_cpu
 def heat_matrix(edge_index: Tensor, num_nodes: int, t: float = 5.0) -> Tensor:
     r"""Dense exact :math:`\exp(t A D^{-1} - t I)`, float64 ``[N, N]``.
 
     ``A D^{-1} = D^{1/2} (D^{-1/2} A D^{-1/2}) D^{-1/2}``, so the exponential
     is taken of the symmetric matrix by ``eigh`` and scaled back; isolated
-    nodes (``d = 0``) have a zero column and keep :math:`e^{-t}`.
+    nodes (``d = 0``) have a zero column and keep :math:`e^{-t}`. Entries where the
+    kernel vanishes (between components) carry ``eigh``'s rounding, about 1e-16 of
+    either sign; ``eps`` or ``topk`` in :func:`sparsify_dense` drops them. (Left so:
+    zeroing them would change the committed heat-kernel runs' embeddings.)
     """
     _check(edge_index, num_nodes)
     if t <= 0:
@@ -162,6 +194,7 @@ def heat_matrix(edge_index: Tensor, num_nodes: int, t: float = 5.0) -> Tensor:
     return half.view(-1, 1) * exp_sym / half.view(1, -1)
 
 
+@_computed_on_cpu
 def sparsify_dense(matrix: Tensor, eps: float | None = None,
                    topk: int | None = None,
                    dtype: torch.dtype = torch.float) -> SparseView:
@@ -170,23 +203,28 @@ def sparsify_dense(matrix: Tensor, eps: float | None = None,
     Keeps entries ``>= eps`` (``eps=None``: every nonzero entry) and, if
     ``topk`` is set, only the ``topk`` largest of each row.
     """
-    n = matrix.size(0)
+    if topk is not None and topk < 1:
+        raise ValueError(f"topk must be >= 1, got {topk}.")
+    rows, cols, vals = _dense_entries(matrix, eps, topk)
+    edge_index = torch.stack([cols, rows], dim=0)  # source j, target i
+    return coalesce(edge_index, vals.to(dtype), matrix.size(0))
+
+
+def _dense_entries(matrix: Tensor, eps: float | None,
+                   topk: int | None) -> tuple[Tensor, Tensor, Tensor]:
+    """The entries of a dense ``[R, N]`` block that :func:`sparsify_dense` keeps, as
+    ``(rows [nnz], cols [nnz], values [nnz])``."""
+    r, n = matrix.shape
     if topk is not None:
-        if topk < 1:
-            raise ValueError(f"topk must be >= 1, got {topk}.")
         k = min(topk, n)
         vals, cols = matrix.topk(k, dim=1)
-        rows = torch.arange(n).repeat_interleave(k)
-        rows, cols, vals = rows, cols.reshape(-1), vals.reshape(-1)
+        rows = torch.arange(r).repeat_interleave(k)
+        cols, vals = cols.reshape(-1), vals.reshape(-1)
         keep = vals > 0 if eps is None else vals >= eps
-    else:
-        keep_mask = matrix != 0 if eps is None else matrix >= eps
-        rows, cols = keep_mask.nonzero(as_tuple=True)
-        vals = matrix[rows, cols]
-        keep = torch.ones_like(vals, dtype=torch.bool)
-    rows, cols, vals = rows[keep], cols[keep], vals[keep]
-    edge_index = torch.stack([cols, rows], dim=0)  # source j, target i
-    return coalesce(edge_index, vals.to(dtype), n)
+        return rows[keep], cols[keep], vals[keep]
+    keep_mask = matrix != 0 if eps is None else matrix >= eps
+    rows, cols = keep_mask.nonzero(as_tuple=True)
+    return rows, cols, matrix[rows, cols]
 
 
 def _to_scipy(edge_index: Tensor, edge_weight: Tensor, n: int) -> sp.csr_matrix:
@@ -196,53 +234,88 @@ def _to_scipy(edge_index: Tensor, edge_weight: Tensor, n: int) -> sp.csr_matrix:
         shape=(n, n))
 
 
-def _prune(mat: sp.csr_matrix, threshold: float) -> sp.csr_matrix:
+def _prune(mat: sp.csr_matrix | np.ndarray, threshold: float) -> sp.csr_matrix | np.ndarray:
+    """Zero the entries below ``threshold`` in magnitude (dropped from a sparse ``mat``)."""
     if threshold > 0:
-        mat.data[np.abs(mat.data) < threshold] = 0.0
-        mat.eliminate_zeros()
+        if sp.issparse(mat):
+            mat.data[np.abs(mat.data) < threshold] = 0.0
+            mat.eliminate_zeros()
+        else:
+            mat[np.abs(mat) < threshold] = 0.0
     return mat
 
 
-def _series(trans: sp.csr_matrix, coeff, prune: float, tol: float,
-            max_terms: int) -> sp.csr_matrix:
-    """``sum_k c_k T^k`` with ``c_k = coeff(k)``, pruning each term.
+def _series_rows(trans: sp.csr_matrix, coeff, prune: float, tol: float, max_terms: int,
+                 eps: float | None, topk: int | None, block_entries: int,
+                 dtype: torch.dtype) -> SparseView:
+    """``S = sum_k c_k T^k`` (``c_k = coeff(k)``), sparsified row by row, computed in
+    blocks of rows so that memory stays bounded on any graph.
 
-    ``coeff(k)`` returns ``(c_k, tail_k)``: the coefficient and the total mass
-    of the coefficients after ``k`` (the error bound for column-stochastic T).
+    Rows ``J`` of ``S`` are the columns ``J`` of ``S^T = sum_k c_k (T^T)^k``, so each
+    block iterates ``X_k = T^T X_{k-1}`` from ``X_0 = I[:, J]`` (``N x |J|``, each
+    ``X_k`` pruned below ``prune``), keeps ``eps`` and ``topk`` on the block's rows as
+    :func:`sparsify_dense` does, and only what is kept leaves the block. ``X_k`` starts
+    sparse (cheap while the walks stay local) and turns dense once a quarter full. An
+    intermediate holds at most ``N |J|`` entries, ``|J| = max(1, block_entries // N)``,
+    against ``N^2`` for the whole series; the work is at most (terms) x nnz(T) x N
+    multiply-adds, as for the whole series.
+
+    ``coeff(k)`` returns ``(c_k, tail_k)``: the coefficient and the total mass of the
+    coefficients after ``k`` (the error bound for a stochastic ``T``).
     """
     n = trans.shape[0]
-    power = sp.identity(n, format="csr", dtype=np.float64)
-    c0, tail = coeff(0)
-    total = power * c0
-    for k in range(1, max_terms + 1):
-        power = _prune(trans @ power, prune)
+    trans_t = trans.T.tocsr()
+    coeffs = []
+    for k in range(max_terms + 1):
         ck, tail = coeff(k)
-        total = total + power * ck
-        if tail < tol:
+        coeffs.append(ck)
+        if k > 0 and tail < tol:
             break
-    return total.tocsr()
+    width = max(1, min(n, block_entries // n))
+    rows, cols, vals = [], [], []
+    for start in range(0, n, width):
+        stop = min(n, start + width)
+        power = sp.csr_matrix((np.ones(stop - start), (np.arange(start, stop),
+                                                       np.arange(stop - start))),
+                              shape=(n, stop - start))
+        total = power * coeffs[0]
+        for ck in coeffs[1:]:
+            power = trans_t @ power
+            if sp.issparse(power) and power.nnz > power.shape[0] * power.shape[1] / 4:
+                power, total = power.toarray(), total.toarray()
+            power = _prune(power, prune)
+            total = total + power * ck
+        block = total.toarray() if sp.issparse(total) else np.asarray(total)
+        r, c, v = _dense_entries(torch.from_numpy(block.T), eps, topk)
+        rows.append(r + start)
+        cols.append(c)
+        vals.append(v)
+    edge_index = torch.stack([torch.cat(cols), torch.cat(rows)])  # source j, target i
+    return coalesce(edge_index, torch.cat(vals).to(dtype), n)
 
 
-def _power_ppr(edge_index: Tensor, n: int, alpha: float, prune: float,
-               tol: float) -> sp.csr_matrix:
-    ei, ew = _sym_transition(edge_index, n)
-    trans = _to_scipy(ei, ew, n)  # symmetric
-    beta = 1.0 - alpha
-    return _series(trans, lambda k: (alpha * beta ** k, beta ** (k + 1)),
-                   prune, tol, max_terms=10_000)
+#: ``"power"`` method: entries of one block of the series (``N`` x block width), which
+#: bounds its memory (about 12 bytes an entry, a few blocks alive at once)
+POWER_BLOCK_ENTRIES = 1 << 22
 
 
-def _power_heat(edge_index: Tensor, n: int, t: float, prune: float,
-                tol: float) -> sp.csr_matrix:
-    from scipy.stats import poisson
+def _power_diffusion(edge_index: Tensor, n: int, kind: str, alpha: float, t: float,
+                     prune: float, tol: float, eps: float | None, topk: int | None,
+                     block_entries: int, dtype: torch.dtype) -> SparseView:
+    if kind == "ppr":
+        ei, ew = _sym_transition(edge_index, n)
+        beta = 1.0 - alpha
+        coeff = lambda k: (alpha * beta ** k, beta ** (k + 1))  # noqa: E731
+    else:
+        from scipy.stats import poisson
 
-    ei, ew = _col_transition(edge_index, n)
-    trans = _to_scipy(ei, ew, n)  # row i, col j = A_ij / d_j
-    return _series(trans, lambda k: (float(poisson.pmf(k, t)),
-                                     float(poisson.sf(k, t))),
-                   prune, tol, max_terms=10_000)
+        ei, ew = _col_transition(edge_index, n)  # row i, col j = A_ij / d_j
+        coeff = lambda k: (float(poisson.pmf(k, t)), float(poisson.sf(k, t)))  # noqa: E731
+    return _series_rows(_to_scipy(ei, ew, n), coeff, prune, tol, max_terms=10_000,
+                        eps=eps, topk=topk, block_entries=block_entries, dtype=dtype)
 
 
+@_computed_on_cpu
 def diffusion_view(
     edge_index: Tensor,
     num_nodes: int,
@@ -301,19 +374,13 @@ def _diffuse(edge_index: Tensor, num_nodes: int, kind: str, alpha: float, t: flo
         raise ValueError(
             f"Unknown diffusion method {method!r}; choose 'exact', 'power' or "
             f"'auto'.")
-    mat = (_power_ppr(edge_index, num_nodes, alpha, prune, tol) if kind == "ppr"
-           else _power_heat(edge_index, num_nodes, t, prune, tol))
-    mat = _prune(mat.tocsr(), eps or 0.0)
-    if topk is not None:
-        if topk < 1:
-            raise ValueError(f"topk must be >= 1, got {topk}.")
-        mat = _row_topk(mat, topk)
-    coo = mat.tocoo()
-    edge_index = torch.from_numpy(np.stack([coo.col, coo.row])).long()
-    weight = torch.from_numpy(coo.data).to(dtype)
-    return coalesce(edge_index, weight, num_nodes)
+    if topk is not None and topk < 1:
+        raise ValueError(f"topk must be >= 1, got {topk}.")
+    return _power_diffusion(edge_index, num_nodes, kind, alpha, t, prune, tol, eps, topk,
+                            POWER_BLOCK_ENTRIES, dtype)
 
 
+@_computed_on_cpu
 def minmax_columns(edge_index: Tensor, edge_weight: Tensor,
                    num_nodes: int) -> SparseView:
     r"""Scale every column of a sparse view to ``[0, 1]``.
@@ -351,19 +418,3 @@ def minmax_columns(edge_index: Tensor, edge_weight: Tensor,
     scaled = (w - col_min[col]) / span[col]
     keep = scaled != 0
     return edge_index[:, keep], scaled[keep]
-
-
-def _row_topk(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the ``k`` largest entries of every row of a CSR matrix."""
-    mat = mat.tocsr()
-    mat.sort_indices()
-    data, indptr = mat.data, mat.indptr
-    keep = np.ones_like(data, dtype=bool)
-    for r in np.nonzero(np.diff(indptr) > k)[0]:
-        lo, hi = indptr[r], indptr[r + 1]
-        order = np.argsort(-data[lo:hi], kind="stable")
-        keep[lo + order[k:]] = False
-    out = mat.copy()
-    out.data = np.where(keep, data, 0.0)
-    out.eliminate_zeros()
-    return out

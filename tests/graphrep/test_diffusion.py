@@ -117,6 +117,50 @@ def test_power_topk(graph):
     assert torch.allclose(kept, ref, atol=1e-4)
 
 
+@pytest.mark.parametrize("kind", ["ppr", "heat"])
+def test_power_in_row_blocks_equals_one_block(graph, kind, monkeypatch):
+    """Blocks of 3 rows (the last one short) give the view the whole series gives,
+    sparsified the same way."""
+    import graphrep.diffusion as diffusion
+
+    ei, n = graph
+    opts = dict(method="power", prune=0.0, tol=1e-9, topk=4, eps=1e-3)
+    whole = dense(diffusion_view(ei, n, kind, **opts), n)
+    monkeypatch.setattr(diffusion, "POWER_BLOCK_ENTRIES", 3 * n)
+    blocked = dense(diffusion_view(ei, n, kind, **opts), n)
+    assert torch.equal(blocked != 0, whole != 0)
+    assert torch.allclose(blocked, whole, atol=1e-12)
+    exact = dense(diffusion_view(ei, n, kind, method="exact"), n)
+    assert torch.allclose(blocked[blocked != 0], exact[blocked != 0], atol=1e-6)
+
+
+def test_power_memory_is_bounded_by_the_block(monkeypatch):
+    """No intermediate of the series holds more than one block (``N x width``
+    entries), where the whole series at once fills towards ``N^2`` on a connected
+    graph long before ``prune`` thins it."""
+    import graphrep.diffusion as diffusion
+
+    torch.manual_seed(0)
+    n = 600
+    ring = torch.stack([torch.arange(n), torch.arange(1, n + 1) % n])  # connected
+    ei = to_undirected(torch.cat([ring, erdos_renyi_graph(n, 4 / n)], dim=1))
+    width = 8
+    monkeypatch.setattr(diffusion, "POWER_BLOCK_ENTRIES", width * n)
+    peak = []
+    prune = diffusion._prune
+
+    def counting_prune(mat, threshold):  # sees every term, sparse or (once full) dense
+        peak.append(mat.nnz if hasattr(mat, "nnz") else mat.size)
+        return prune(mat, threshold)
+
+    monkeypatch.setattr(diffusion, "_prune", counting_prune)
+    view = diffusion_view(ei, n, "ppr", method="power", topk=16)
+    assert max(peak) <= n * width
+    assert view[1].numel() == n * 16  # every node keeps its 16 strongest sources
+    # the same graph's whole series: terms fill most of the N^2 positions
+    assert (ppr_matrix(ei, n) > 1e-6).double().mean() > 0.5
+
+
 def test_minmax_columns_equals_sklearn_on_the_dense_matrix():
     from sklearn.preprocessing import MinMaxScaler
 
