@@ -202,14 +202,19 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
 
 
 def _missing_files_error(name: str, files: Sequence[Path],
-                         partial_in: Path | None = None) -> MissingRawFilesError:
+                         partial_in: Path | None = None,
+                         downloadable: bool = True) -> MissingRawFilesError:
     """The error naming the missing raw ``files`` and the variable to set.
     ``partial_in``: the cache directory holding a partial copy, which keeps PyG from
-    downloading the set."""
+    downloading the set; ``downloadable``: whether PyG could download the set."""
     listing = "\n  ".join(str(f) for f in files)
-    fallback = ("or allow downloading." if partial_in is None else
-                f"or delete the partial copy in {partial_in} (and its source) to let "
-                f"PyG download the whole set.")
+    if not downloadable:
+        fallback = "which is not downloaded (no PyG loader reads these files)."
+    elif partial_in is None:
+        fallback = "or allow downloading."
+    else:
+        fallback = (f"or delete the partial copy in {partial_in} (and its source) to let "
+                    f"PyG download the whole set.")
     return MissingRawFilesError(
         f"Raw files of {name} not found:\n  {listing}\n"
         f"Point --data-dir or the {DATA_ENV} environment variable at a "
@@ -261,6 +266,29 @@ def _stage_raw_files(
     return all((dst / f).is_file() for f in required)
 
 
+def _source_dir(data_dir: Path | None, subdir: str) -> Path | None:
+    """``data_dir/subdir`` when the cache's raw files were copied from there."""
+    if data_dir is not None and (data_dir / subdir).is_dir():
+        return data_dir / subdir
+    return None
+
+
+def _source_of(cached: Path, data_dir: Path | None, subdir: str) -> Path:
+    """The file a cached raw file was copied from, else the cached file itself."""
+    src = _source_dir(data_dir, subdir)
+    return src / cached.name if src is not None and (src / cached.name).is_file() \
+        else cached
+
+
+def _cache_error(name: str, where: Path, exc: BaseException) -> RuntimeError:
+    """PyG failed to build ``name`` in the cache although its raw files are there."""
+    return RuntimeError(
+        f"Cannot build {name} in the cache {where}: {type(exc).__name__}: {exc}. The raw "
+        f"files are in place; make the cache writable with free space, point "
+        f"--cache-dir or {CACHE_ENV} elsewhere, or delete {where / 'processed'} and "
+        f"retry.")
+
+
 # --------------------------------------------------------------------------
 # node-level datasets
 # --------------------------------------------------------------------------
@@ -286,7 +314,7 @@ def load_linqs_cora(directory: str | Path) -> Data:
     content, cites = directory / "cora.content", directory / "cora.cites"
     missing = [f for f in (content, cites) if not f.is_file()]
     if missing:
-        raise _missing_files_error("Cora (pygcn split)", missing)
+        raise _missing_files_error("Cora (pygcn split)", missing, downloadable=False)
 
     ids: dict[str, int] = {}
     feats: list[np.ndarray] = []
@@ -382,14 +410,17 @@ def _find_corrupt_tu_file(raw_dir: Path, name: str) -> str | None:
     return None
 
 
-def _check_tu_files(raw_dir: Path, name: str) -> None:
+def _check_tu_files(raw_dir: Path, name: str, source: Path | None = None) -> None:
     """Raise :class:`DatasetFormatError` naming the first TU file of ``name`` in
-    ``raw_dir`` that does not parse as numbers or does not fit the others."""
+    ``raw_dir`` that does not parse as numbers or does not fit the others; named in
+    ``source`` (the directory ``raw_dir``'s files were copied from), if given, since
+    replacing the cache copy would not last: the source is copied over it again."""
     bad = _find_corrupt_tu_file(raw_dir, name)
-    if bad is not None:
-        raise DatasetFormatError(f"Cannot parse {bad}.")
-    reason = _tu_inconsistency(raw_dir, name)
+    reason = (f"Cannot parse {bad}" if bad is not None
+              else _tu_inconsistency(raw_dir, name))
     if reason is not None:
+        if source is not None:
+            reason = reason.replace(str(raw_dir), str(source))
         raise DatasetFormatError(f"{reason}. Replace the file with the original TU file.")
 
 
@@ -466,7 +497,7 @@ def load_node_dataset(
         where = candidates[0] if candidates else Path("LINQS") / "cora"
         raise _missing_files_error(
             "Cora (pygcn split)",
-            [where / "cora.content", where / "cora.cites"])
+            [where / "cora.content", where / "cora.cites"], downloadable=False)
 
     low = canon.lower()
     required = [f"ind.{low}.{s}" for s in
@@ -480,6 +511,8 @@ def load_node_dataset(
     try:
         ds = Planetoid(str(cache / "Planetoid"), canon, split="public")
     except (OSError, ConnectionError) as exc:
+        if ok:  # the raw files were in place: the cache failed, not the files
+            raise _cache_error(canon, cache / "Planetoid" / canon, exc) from exc
         base = (root or cache) / subdir
         raise _missing_files_error(canon, [base / f for f in required]) from exc
     except MemoryError:
@@ -487,7 +520,8 @@ def load_node_dataset(
     except Exception as exc:
         bad = _find_corrupt_planetoid_file(cache / subdir)
         if bad is not None:
-            raise DatasetFormatError(f"Cannot parse {bad}: {exc}") from exc
+            raise DatasetFormatError(f"Cannot parse {_source_of(bad, root, subdir)}: "
+                                     f"{exc}") from exc
         raise DatasetFormatError(
             f"Cannot build {canon} from the raw files in {(root or cache) / subdir}: "
             f"{type(exc).__name__}: {exc}. Every file unpickles: if they are not the "
@@ -585,17 +619,20 @@ def load_graph_dataset(
             canon, [base / f for f in required if not (base / f).is_file()],
             partial_in=cache / subdir if partial else None)
     if ok and not (cache / "TUDataset" / canon / "processed").is_dir():
-        _check_tu_files(cache / subdir, canon)  # PyG would process them as they are
+        # PyG would process them as they are
+        _check_tu_files(cache / subdir, canon, source=_source_dir(root, subdir))
     try:
         ds = TUDataset(str(cache / "TUDataset"), canon, use_node_attr=True)
     except (OSError, ConnectionError) as exc:
+        if ok:  # the raw files were in place: the cache failed, not the files
+            raise _cache_error(canon, cache / "TUDataset" / canon, exc) from exc
         base = (root or cache) / subdir
         raise _missing_files_error(canon, [base / f for f in required]) from exc
     except MemoryError:
         raise
     except Exception as exc:
         try:
-            _check_tu_files(cache / subdir, canon)
+            _check_tu_files(cache / subdir, canon, source=_source_dir(root, subdir))
         except DatasetFormatError as named:
             raise named from exc
         raise DatasetFormatError(

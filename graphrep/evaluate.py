@@ -88,6 +88,23 @@ def node_accuracy(emb: Tensor, data, protocol: str = "honest",
     raise ValueError(f"Unknown protocol {protocol!r}; choose from {PROTOCOLS}.")
 
 
+#: outer folds of the graph-level probe
+GRAPH_FOLDS = 10
+
+
+def check_graph_labels(labels: Tensor, dataset: str) -> None:
+    """Reject, before any training, labels ``[G]`` that the stratified
+    :data:`GRAPH_FOLDS`-fold probe cannot split: every class needs a graph in every
+    outer fold."""
+    classes, counts = torch.unique(labels, return_counts=True)
+    small = {int(c): int(n) for c, n in zip(classes, counts, strict=True) if n < GRAPH_FOLDS}
+    if small:
+        raise ValueError(
+            f"{dataset}: the graph-level probe is stratified {GRAPH_FOLDS}-fold CV, so "
+            f"every class needs at least {GRAPH_FOLDS} graphs; class: count "
+            f"{small}. Drop or merge those classes (or add graphs) before training.")
+
+
 def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0,
                    n_jobs: int | None = None) -> dict:
     """10-fold SVC accuracy (fraction) of one graph embedding ``[G, D]``, with the
@@ -98,7 +115,7 @@ def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0,
         ``{"accuracy", "fold_std", "fold_accuracies", "inner_scores", "chosen_C",
         "seed"}`` (the seed fixes the folds).
     """
-    res = svc_cross_validation(emb, labels, seed=seed, n_jobs=n_jobs)
+    res = svc_cross_validation(emb, labels, n_folds=GRAPH_FOLDS, seed=seed, n_jobs=n_jobs)
     return {"accuracy": res.mean, "fold_std": res.std,
             "fold_accuracies": res.fold_accuracies, "inner_scores": res.inner_scores,
             "chosen_C": res.chosen_C, "seed": seed}

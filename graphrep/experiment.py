@@ -46,6 +46,7 @@ from graphrep.data import (
 from graphrep.evaluate import (
     FOLD_RECORD,
     SVC_C_GRID,
+    check_graph_labels,
     graph_accuracy,
     node_accuracy,
     select_per_seed,
@@ -232,6 +233,7 @@ def _prepare(opts: RunOptions):
     t0 = time.perf_counter()
     if opts.graph_level:
         ds = load_graph_dataset(opts.dataset, opts.data_dir, cache)
+        check_graph_labels(ds.labels, ds.name)  # before hours of training, not after
         t1 = time.perf_counter()
         cache_file = cache / "views" / f"{ds.name}-{opts.diffusion.key()}.pt"
         graphs = attach_graph_views(ds.graphs, opts.diffusion, cache_file,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -414,6 +415,13 @@ def train_node_model(
     if full_batch and config.subsets == "windows":
         raise ValueError("subsets='windows' draws subgraphs, but this graph trains full "
                          "batch: pass full_batch=False (--no-full-batch).")
+    defaults = NodeTrainConfig()
+    if full_batch and (config.batch_size, config.sample_size) != (defaults.batch_size,
+                                                                  defaults.sample_size):
+        warnings.warn(f"batch_size={config.batch_size} and sample_size="
+                      f"{config.sample_size} set the subgraphs, but this graph of {n} "
+                      f"nodes trains full batch and ignores them: pass full_batch=False "
+                      f"(--no-full-batch) to train on subgraphs.", stacklevel=2)
 
     def epoch_fn(optimizer: torch.optim.Optimizer) -> float:
         if full_batch:

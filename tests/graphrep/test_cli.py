@@ -513,3 +513,29 @@ def test_resumed_training_keeps_one_metrics_line_per_epoch(tmp_path):
         f.write('{"seed": 0, "config": "A", "ep\n')
     _Metrics(path).write_epoch(a, {"epoch": 8, "loss": -8.0})
     assert '{"seed": 0, "config": "A", "ep' in path.read_text().splitlines()
+
+
+def test_class_too_small_for_the_probe_is_rejected_before_training(data_dir, tmp_path,
+                                                                   capsys):
+    """A class with fewer graphs than the probe's 10 outer folds fails at once, not
+    after every seed has trained (the probe would raise only then)."""
+    import shutil
+
+    from graphrep.cli import main
+
+    root = tmp_path / "data"
+    shutil.copytree(data_dir / "TUDataset" / "MUTAG", root / "TUDataset" / "MUTAG")
+    labels_file = root / "TUDataset" / "MUTAG" / "raw" / "MUTAG_graph_labels.txt"
+    labels_file.chmod(0o644)
+    labels = labels_file.read_text().split()
+    rare = [i for i, y in enumerate(labels) if y == "-1"][6:]  # keep 6 graphs of class -1
+    for i in rare:
+        labels[i] = "1"
+    labels_file.write_text("\n".join(labels) + "\n")
+    out = tmp_path / "run"
+    assert main(["bench", "--dataset", "MUTAG", "--seeds", "0", "--epochs", "1",
+                 "--data-dir", str(root), "--cache-dir", str(tmp_path / "cache"),
+                 "--out-dir", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "at least 10 graphs" in err and "{0: 6}" in err
+    assert not list(out.glob("*/seed_*"))  # nothing trained

@@ -100,8 +100,9 @@ def test_missing_raw_files_name_files_and_variable(tmp_path):
     with pytest.raises(MissingRawFilesError, match="MUTAG_A.txt(.|\n)*GRAPHREP_DATA"):
         load_graph_dataset("MUTAG", tmp_path / "none", tmp_path / "c",
                            download=False)
-    with pytest.raises(MissingRawFilesError, match="cora.content"):
+    with pytest.raises(MissingRawFilesError, match="cora.content") as err:
         load_node_dataset("Cora", "pygcn", tmp_path / "none", tmp_path / "c")
+    assert "not downloaded" in str(err.value) and "allow downloading" not in str(err.value)
 
 
 def _copy(data_dir, tmp_path, sub):
@@ -116,8 +117,22 @@ def test_corrupt_tu_file_is_named(data_dir, tmp_path):
     root = _copy(data_dir, tmp_path, "TUDataset/MUTAG")
     bad = root / "TUDataset/MUTAG/raw/MUTAG_graph_indicator.txt"
     bad.write_text("1\n1\nnot-a-number\n")
-    with pytest.raises(DatasetFormatError, match="MUTAG_graph_indicator.txt:3: .not-a-number. is not"):
+    with pytest.raises(DatasetFormatError, match="MUTAG_graph_indicator.txt:3: .not-a-number. is not") as err:
         load_graph_dataset("MUTAG", root, tmp_path / "cache", download=False)
+    # the user's file, not its cache copy (which the source would overwrite again)
+    assert str(bad) in str(err.value) and str(tmp_path / "cache") not in str(err.value)
+
+
+def test_cache_failure_is_not_reported_as_missing_raw_files(data_dir, tmp_path):
+    """The raw files are in place but PyG cannot write its processed files: the error
+    names the cache and the real cause, not the (present) raw files."""
+    cache = tmp_path / "cache"
+    (cache / "TUDataset" / "MUTAG").mkdir(parents=True)
+    (cache / "TUDataset" / "MUTAG" / "processed").write_text("not a directory")
+    with pytest.raises(RuntimeError, match="Cannot build MUTAG in the cache(.|\n)*"
+                                           "FileExistsError") as err:
+        load_graph_dataset("MUTAG", data_dir, cache, download=False)
+    assert not isinstance(err.value, MissingRawFilesError)
 
 
 @pytest.mark.parametrize("dropped", ["MUTAG_graph_labels.txt", "MUTAG_node_labels.txt"])

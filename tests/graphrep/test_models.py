@@ -117,6 +117,9 @@ def test_training_draws_the_configured_subsets(cora, cora_views, monkeypatch, su
         train_node_model(m, cora.data.x, cora_views,
                          replace(cfg, subsets="windows", full_batch=True), seed=0,
                          progress=False)
+    with pytest.warns(UserWarning, match="trains full batch and ignores them"):
+        train_node_model(m, cora.data.x, cora_views, replace(cfg, full_batch=True, subsets=None, epochs=1),
+                         seed=0, progress=False)
 
 def test_node_model_shapes(cora, cora_views):
     m = MVGRL(cora.data.num_features, 32)
