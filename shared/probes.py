@@ -67,7 +67,10 @@ class CVResult:
 
 def _to_numpy(x) -> np.ndarray:
     if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        if x.is_floating_point() and x.element_size() < 4:  # numpy has no bfloat16
+            x = x.float()
+        x = x.numpy()
     return np.asarray(x)
 
 

@@ -191,8 +191,17 @@ class CrossCLRLoss(nn.Module):
             queue_size,
             self_mode,
         )
-        self.register_buffer("x_queue", None)
+        self.register_buffer("x_queue", None)  # [<= queue_size, D] once the first batch passed
         self.register_buffer("y_queue", None)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # The queues fill batch by batch, so their size is known only from what is loaded:
+        # take it from there (a state saved before the first batch holds no queue).
+        for name in ("x_queue", "y_queue"):
+            mine, saved = getattr(self, name), state_dict.get(prefix + name)
+            device = mine.device if mine is not None else None
+            setattr(self, name, None if saved is None else saved.detach().clone().to(device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(
         self, x: Tensor, y: Tensor, x_input: Tensor | None = None, y_input: Tensor | None = None
@@ -217,8 +226,9 @@ class CrossCLRLoss(nn.Module):
 
     @torch.no_grad()
     def _enqueue(self, x: Tensor, y: Tensor) -> None:
-        if self.x_queue is None:
-            self.x_queue, self.y_queue = x[-self.queue_size :], y[-self.queue_size :]
+        if self.x_queue is None:  # copies: the caller may change x and y in place
+            self.x_queue = x[-self.queue_size :].clone()
+            self.y_queue = y[-self.queue_size :].clone()
         else:
             self.x_queue = torch.cat([self.x_queue, x])[-self.queue_size :]
             self.y_queue = torch.cat([self.y_queue, y])[-self.queue_size :]

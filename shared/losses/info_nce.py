@@ -96,7 +96,7 @@ def masked_log_softmax_loss(
     The shared arithmetic of :func:`info_nce` and the InfoNCE mutual-information estimator.
     ``logits``: ``[N, M]``; masks: ``[N, M]`` bool.
     """
-    positive_mask = positive_mask.bool()
+    positive_mask = check_mask("positive_mask", positive_mask, tuple(logits.shape))
     if exclude_mask is not None:
         exclude_mask = check_mask("exclude_mask", exclude_mask, tuple(logits.shape))
         if bool((exclude_mask & positive_mask).any()):

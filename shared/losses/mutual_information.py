@@ -106,6 +106,7 @@ def local_global_loss(
         raise ValueError(f"batch entries must lie in [0, {global_.shape[0]})")
     with autocast_off(local.device):
         scores = upcast(local) @ upcast(global_).T  # float32 products (float16 overflows)
+    batch = batch.to(scores.device)
     pos_mask = batch[:, None] == torch.arange(global_.shape[0], device=batch.device)[None, :]
     return mi_scores_loss(scores, pos_mask, estimator)
 

@@ -54,7 +54,9 @@ def nt_xent(
         gather_distributed: gather keys from every process of the default
             ``torch.distributed`` group (differentiably); local anchors are scored against all
             ``2 N W`` keys, the positive index offset by rank. Per-process losses average to the
-            single-process loss on the concatenated batch.
+            single-process loss on the concatenated batch. Every process must pass the same
+            ``N`` (e.g. ``DataLoader(drop_last=True)``): not checked, since the check would
+            cost a second collective per step.
 
     Returns:
         A scalar, or ``[2N]`` for ``reduction="none"``. Logits are computed in float32 even

@@ -19,6 +19,30 @@ def test_equal_scores_closed_form_at_paper_k():
     assert loss.item() == pytest.approx(21.40, abs=0.01)
 
 
+def release_nce(log_x, n_data):
+    """RepDistiller's ``ContrastLoss`` written out on probabilities: column 0 is the
+    positive, ``P(data) = x / (x + K / n)`` for it and ``P(noise) = (K / n) / (x + K / n)``
+    for the K negatives, summed and divided by the batch size."""
+    x = log_x.double().exp()
+    k = x.shape[1] - 1
+    pn = k / n_data
+    d1 = torch.log(x[:, 0] / (x[:, 0] + pn))
+    d0 = torch.log(pn / (x[:, 1:] + pn))
+    return -(d1.sum() + d0.sum()) / x.shape[0]
+
+
+def test_nce_loss_against_the_release_on_unequal_scores():
+    """Unequal scores, so a wrong positive column or a swapped noise term would show
+    (the equal-scores closed form cannot tell the columns apart)."""
+    torch.manual_seed(3)
+    n_data = 100
+    crd = CRDLoss(4, 4, n_data=n_data, feat_dim=8, num_negatives=10)
+    log_x = 2 * torch.randn(3, 11) - math.log(n_data)
+    torch.testing.assert_close(crd.nce_loss(log_x).double(), release_nce(log_x, n_data))
+    swapped = log_x[:, [1, 0, *range(2, 11)]]  # another column as the positive
+    assert not torch.allclose(crd.nce_loss(swapped).double(), release_nce(log_x, n_data))
+
+
 def test_normaliser_fixed_on_first_call_and_memory_momentum():
     """One step against the paper's formulas: teacher embeddings scored against the
     student bank and vice versa; Z fixed from the first batch's scores; each bank's rows
@@ -42,8 +66,8 @@ def test_normaliser_fixed_on_first_call_and_memory_momentum():
              for x in (scores_t, scores_s)]
     loss = crd(f_s, f_t, idx, ci)
     torch.testing.assert_close(crd.log_z, torch.stack(log_z))
-    torch.testing.assert_close(loss, crd.nce_loss(scores_s / tau - log_z[1])
-                               + crd.nce_loss(scores_t / tau - log_z[0]))
+    torch.testing.assert_close(loss.double(), release_nce(scores_s / tau - log_z[1], n_data)
+                               + release_nce(scores_t / tau - log_z[0], n_data))
     for bank, before, v in ((crd.memory_student, bank_s, v_s), (crd.memory_teacher, bank_t, v_t)):
         torch.testing.assert_close(bank[idx], F.normalize(m * before[idx] + (1 - m) * v, dim=1))
         rest = torch.ones(n_data, dtype=torch.bool)

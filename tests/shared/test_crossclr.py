@@ -112,6 +112,25 @@ def test_queue_adds_negatives_in_fifo_order():
         y_queue=torch.cat([batches[0][1], batches[1][1]])[-5:]))
 
 
+def test_queue_state_round_trips_and_does_not_alias_inputs():
+    """A loss with a filled queue saves and loads into a fresh module (resume), the
+    loaded one computes the same next loss, and a state saved before the first batch
+    empties a filled queue; the queue holds copies, not views of the caller's tensors."""
+    torch.manual_seed(5)
+    x, y = torch.randn(3, 4), torch.randn(3, 4)
+    trained = CrossCLRLoss(temperature=0.1, queue_size=4)
+    trained(x, y)
+    x.add_(100.0)
+    assert not torch.equal(trained.x_queue, x)  # unchanged by the in-place edit
+    resumed = CrossCLRLoss(temperature=0.1, queue_size=4)
+    resumed.load_state_dict(trained.state_dict())
+    torch.testing.assert_close(resumed.x_queue, trained.x_queue)
+    nxt = torch.randn(3, 4), torch.randn(3, 4)
+    torch.testing.assert_close(resumed(*nxt), trained(*nxt))
+    resumed.load_state_dict(CrossCLRLoss(temperature=0.1, queue_size=4).state_dict())
+    assert resumed.x_queue is None and resumed.y_queue is None
+
+
 def test_queued_rows_join_the_right_negative_sets():
     """x_queue extends x anchors' intra-modal negatives and y anchors' inter-modal ones
     (and y_queue the reverse), against the paper's sums written out."""

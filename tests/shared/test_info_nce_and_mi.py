@@ -185,3 +185,7 @@ def test_masks_must_be_bool_or_zero_one():
         with pytest.raises(ValueError, match="positive_mask must be a bool mask"):
             info_nce(q, q, soft)
     assert torch.isclose(info_nce(q, q, torch.eye(3)), info_nce(q, q))  # 0/1 floats are fine
+    from shared.losses.info_nce import masked_log_softmax_loss
+
+    with pytest.raises(ValueError, match=r"positive_mask must have shape \(3, 3\)"):
+        masked_log_softmax_loss(q @ q.T, torch.ones(3, 1, dtype=torch.bool))  # no broadcast

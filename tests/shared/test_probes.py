@@ -30,6 +30,16 @@ def test_logreg_probe_learns_and_beats_noise(digits):
     assert real.C in (0.01, 0.1, 1.0, 10.0, 100.0) and real.val_accuracy is not None
 
 
+def test_probes_take_half_precision_embeddings(digits):
+    """bfloat16 / float16 embeddings (autocast training) are probed as float32."""
+    x, y = digits
+    tr, va, te = masks(len(y))
+    ref = logistic_regression_probe(torch.tensor(x).bfloat16().float(), y, tr, te, va)
+    for dtype in (torch.bfloat16, torch.float16):
+        res = logistic_regression_probe(torch.tensor(x).to(dtype), y, tr, te, va)
+        assert res.test_accuracy == pytest.approx(ref.test_accuracy, abs=0.01)
+
+
 def test_logreg_probe_never_reads_test_labels_when_choosing(digits):
     """C and z-scoring are chosen on the validation rows: scrambling the test rows'
     labels changes the test accuracy and nothing else."""
