@@ -250,3 +250,23 @@ def test_cached_graph_views_are_rebuilt_when_the_graphs_change(tmp_path):
     for a, b in zip(fresh, direct, strict=True):
         assert torch.equal(a.adj_edge_index, b.adj_edge_index)
         assert torch.equal(a.diff_edge_weight, b.diff_edge_weight)
+
+
+def test_bench_diffusion_script_compares_the_methods(tmp_path, monkeypatch):
+    """experiments/bench_diffusion.py: both methods run in child processes and keep the
+    same entries of a small graph (up to near-ties), within the series' tolerance."""
+    import json
+    import sys
+
+    from tests.conftest import load_experiment
+
+    bench = load_experiment("bench_diffusion")
+    monkeypatch.setattr(sys, "argv", ["bench_diffusion.py", "--nodes", "300", "--kinds",
+                                      "ppr", "--topk", "16", "--out", str(tmp_path)])
+    bench.main()
+    rows = json.loads((tmp_path / "bench_diffusion.json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["power", "exact"]
+    assert rows[0]["kept"] == rows[1]["kept"] == 300 * 16
+    # near-ties at the 16th place may swap (the series stops at tol 1e-6)
+    assert rows[0]["same_entries"] > 0.99 and rows[0]["max_abs_diff"] < 1e-5
+    assert "| 300 |" in (tmp_path / "bench_diffusion.md").read_text()
