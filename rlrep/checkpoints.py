@@ -35,6 +35,8 @@ def _rng_state(model: BaseAlgorithm) -> dict[str, Any]:
         "python": random.getstate(),
         "numpy": np.random.get_state(),
         "torch": th.get_rng_state(),
+        # every CUDA device's generator (augmentation crops draw on the policy's device)
+        "cuda": th.cuda.get_rng_state_all() if th.cuda.is_available() else None,
         "model_action_space": model.action_space.np_random.bit_generator.state,
         "env_action_space": model.get_env().action_space.np_random.bit_generator.state,  # type: ignore[union-attr]
     }
@@ -44,6 +46,9 @@ def _set_rng_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     th.set_rng_state(state["torch"])
+    cuda = state.get("cuda")  # absent in checkpoints written before it was kept
+    if cuda and th.cuda.is_available() and len(cuda) == th.cuda.device_count():
+        th.cuda.set_rng_state_all(cuda)
     model.action_space.np_random.bit_generator.state = state["model_action_space"]
     model.get_env().action_space.np_random.bit_generator.state = state["env_action_space"]  # type: ignore[union-attr]
 
@@ -90,10 +95,13 @@ def latest_checkpoint(directory: Path) -> Path | None:
     return max(complete, key=step) if complete else None
 
 
-def load_checkpoint(model_class: type[BaseAlgorithm], path: Path, env: Any, **load_kwargs: Any) -> tuple[BaseAlgorithm, dict[str, Any]]:
-    """Rebuild the model on ``env`` (a fresh env of the same spec), restore buffer, env state and RNGs."""
+def load_checkpoint(model_class: type[BaseAlgorithm], path: Path, env: Any, device: str = "auto",
+                    **load_kwargs: Any) -> tuple[BaseAlgorithm, dict[str, Any]]:
+    """Rebuild the model on ``env`` (a fresh env of the same spec) and ``device``, restore
+    buffer, env state and RNGs."""
     # force_reset=False keeps the saved last observation: the restored env continues from it.
-    model = model_class.load(path / "model.zip", env=env, device="cpu", force_reset=False, **load_kwargs)
+    model = model_class.load(path / "model.zip", env=env, device=device, force_reset=False,
+                             **load_kwargs)
     model.load_replay_buffer(path / "replay_buffer.pkl")  # type: ignore[attr-defined]
     state = th.load(path / "state.pt", weights_only=False)
     set_vec_env_snapshot(model.get_env(), state["env"])

@@ -32,7 +32,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", help="PongNoFrameskip-v4 | dmc:<domain>-<task> | dmc-state:<domain>-<task>")
     p.add_argument("--aux", default=d.aux, help="none | rcrl | curl | rcrl,curl (default: none)")
     # default None: --resume keeps the run's own budget unless --steps is given (in any spelling)
-    p.add_argument("--steps", type=int, default=None, help=f"agent steps (default: {d.steps})")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"agent steps (default: {d.steps}); Atari-100k is 100k agent steps (400k "
+                        f"frames), while DMC-100k counts environment steps: 100000 / action "
+                        f"repeat agent steps (cartpole 12500, cheetah 25000, walker 50000)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--run-dir", help="run directory (default: runs/<env>-<aux>-s<seed>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its latest checkpoint")
@@ -43,6 +46,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--final-eval-episodes", type=int, default=d.final_eval_episodes)
     p.add_argument("--eval-epsilon", type=float, default=d.eval_epsilon)
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1)")
+    p.add_argument("--device", default=d.device,
+                   help="auto (CUDA when present; default) | cpu | cuda | cuda:<i>")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
     p.add_argument("--batch-size", type=int)
@@ -68,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("run_dir")
     ev.add_argument("--episodes", type=_positive_int, default=10)
     ev.add_argument("--seed", type=int, default=12345)
+    ev.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
     return parser
 
 
@@ -81,9 +87,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if not args.run_dir:
             parser.error("--resume needs --run-dir")
         saved = Path(args.run_dir) / "config.json"
-        if saved.exists():  # the saved options win; only the run dir and the step budget may change
+        if saved.exists():  # the saved options win; only the run dir, step budget and device may change
             stored = json.loads(saved.read_text())
-            stored.update(run_dir=args.run_dir, steps=stored["steps"] if args.steps is None else args.steps)
+            stored.update(run_dir=args.run_dir, steps=stored["steps"] if args.steps is None else args.steps,
+                          device=args.device)
             options = stored
     if not options.get("env"):
         parser.error("--env is required (e.g. --env PongNoFrameskip-v4, dmc:cartpole-swingup, dmc-state:cartpole-swingup)")
@@ -113,7 +120,7 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     checkpoint = latest_checkpoint(run_dir / "checkpoints")
     if checkpoint is None:
         parser.error(f"{run_dir} has no checkpoint yet")
-    model = model_class(config).load(checkpoint / "model.zip", device="cpu")
+    model = model_class(config).load(checkpoint / "model.zip", device=args.device)
     returns = evaluate(model, config.env_spec, args.episodes, seed=args.seed, epsilon=config.eval_epsilon)
     print(json.dumps({"checkpoint": str(checkpoint), "returns": returns, "mean_return": sum(returns) / len(returns)}, indent=2))
     return 0

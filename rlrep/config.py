@@ -44,8 +44,19 @@ class TrainConfig:
     curl_momentum: float | None = None
     segment_max_length: int = 32
     segment_threshold: float | None = None
+    #: "auto" (CUDA when present), "cpu", "cuda" or "cuda:<i>"; not a training option: a
+    #: resumed run may continue on another device
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.device != "auto":
+            import torch as th
+
+            try:
+                th.device(self.device)
+            except RuntimeError as error:
+                raise ValueError(f"--device must be auto, cpu, cuda or cuda:<i>, got "
+                                 f"{self.device!r}") from error
         for name in ("steps", "checkpoint_freq", "eval_freq", "threads", "keep_checkpoints"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
@@ -88,9 +99,17 @@ def aux_config(config: TrainConfig) -> AuxConfig:
     )
 
 
+#: CURL's learning rate per DMC domain where it is not the agent's default (1e-3)
+CURL_DOMAIN_LEARNING_RATE = {"cheetah": 2e-4}
+
+
 def _overrides(config: TrainConfig) -> dict[str, Any]:
     names = ("batch_size", "buffer_size", "learning_starts", "learning_rate")
-    return {n: getattr(config, n) for n in names if getattr(config, n) is not None}
+    out = {n: getattr(config, n) for n in names if getattr(config, n) is not None}
+    spec = config.env_spec
+    if not spec.is_atari and config.learning_rate is None and spec.domain in CURL_DOMAIN_LEARNING_RATE:
+        out["learning_rate"] = CURL_DOMAIN_LEARNING_RATE[spec.domain]
+    return out
 
 
 def build_model(config: TrainConfig, env: VecEnv, tensorboard_log: str | None = None) -> BaseAlgorithm:
@@ -102,7 +121,7 @@ def build_model(config: TrainConfig, env: VecEnv, tensorboard_log: str | None = 
     segments: dict[str, Any] = {"max_segment_length": config.segment_max_length}
     if config.segment_threshold is not None:
         segments["reward_threshold"] = config.segment_threshold
-    common = dict(aux=aux_config(config), seed=config.seed, device="cpu", tensorboard_log=tensorboard_log, segment_kwargs=segments)
+    common = dict(aux=aux_config(config), seed=config.seed, device=config.device, tensorboard_log=tensorboard_log, segment_kwargs=segments)
     if spec.is_atari:
         extra = {"n_steps": config.n_steps} if config.n_steps is not None else {}
         return AuxQRDQN(env=env, **common, **extra, **_overrides(config))

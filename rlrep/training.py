@@ -53,7 +53,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
     env = make_vec_env(config.env_spec, n_envs=1, seed=config.seed)
     if checkpoint is not None:
-        model, extra = load_checkpoint(model_class(config), checkpoint, env, tensorboard_log=tb_dir)
+        model, extra = load_checkpoint(model_class(config), checkpoint, env, device=config.device,
+                                       tensorboard_log=tb_dir)
         counters = extra["counters"]
         _truncate_metrics(run_dir / "metrics.jsonl", model.num_timesteps)
         print(f"resuming {run_dir} from {checkpoint.name} (step {model.num_timesteps})")
@@ -82,6 +83,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         "aux": config.aux,
         "seed": config.seed,
         "steps": model.num_timesteps,
+        # environment steps: Atari frames (frame skip 4), DMC physics steps of the action repeat
+        "env_steps": model.num_timesteps * (4 if config.env_spec.is_atari else config.env_spec.action_repeat),
         "gradient_updates": int(model._n_updates),
         "eval_returns": final["returns"],
         "eval_mean_return": final["mean_return"],

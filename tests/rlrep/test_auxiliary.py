@@ -324,3 +324,54 @@ def test_rcrl_positives_are_not_curl_negatives(make, monkeypatch):
     expected = (seg[:, None] == seg[None, :]) & ~torch.eye(8, dtype=torch.bool)
     assert torch.equal(seen["exclude"], expected)
     assert expected[torch.arange(4), torch.arange(4) + 4].all()  # anchor i, partner 4 + i
+
+
+def test_curl_query_and_key_take_separate_crops(monkeypatch):
+    """CURL's two views of an observation are two independent random shifts: the key
+    batch is augmented again from the same stored frames, not copied from the query."""
+    model, _ = _filled_qrdqn()
+    calls = []
+    real = model._augmented
+
+    def spy(observations):
+        out = real(observations)
+        calls.append((observations, out))
+        return out
+
+    monkeypatch.setattr(model, "_augmented", spy)
+    model.train(gradient_steps=1, batch_size=8)
+    (query_in, query_out), _, (key_in, key_out) = calls  # observations, next obs, keys
+    assert torch.equal(key_in, query_in[:8])
+    assert not torch.equal(key_out, query_out[:8])
+
+
+def test_sac_key_encoder_moves_with_the_target_critic():
+    """CURL's key encoder is the target critic's encoder: it takes its EMA step only on
+    target-update steps (every ``target_update_interval`` = 2 updates)."""
+    model, _ = _filled_sac()
+    assert model.target_update_interval == 2
+    key = model.aux_heads["curl"].key_encoder
+    for n_updates, moves in ((1, False), (2, True)):
+        model._n_updates = n_updates
+        before = [p.detach().clone() for p in key.parameters()]
+        model.train(gradient_steps=1, batch_size=8)
+        changed = any(not torch.equal(a, b) for a, b in zip(before, key.parameters(), strict=True))
+        assert changed == moves, n_updates
+
+
+def test_agent_settings_follow_curl_per_domain_and_device():
+    """CURL trains cheetah at lr 2e-4 (others 1e-3) unless --learning-rate is given; the
+    default device is CUDA when present, else the CPU."""
+    from rlrep.config import TrainConfig, _overrides, build_model
+
+    assert _overrides(TrainConfig(env="dmc-state:cheetah-run"))["learning_rate"] == 2e-4
+    assert _overrides(TrainConfig(env="dmc-state:cheetah-run", learning_rate=5e-4))["learning_rate"] == 5e-4
+    assert "learning_rate" not in _overrides(TrainConfig(env="dmc-state:cartpole-swingup"))
+    assert "learning_rate" not in _overrides(TrainConfig(env="PongNoFrameskip-v4"))
+    config = TrainConfig(env="dmc-state:cheetah-run", buffer_size=100, tensorboard=False)
+    env = make_vec_env(config.env_spec, seed=0)
+    model = build_model(config, env)
+    assert model.learning_rate == 2e-4
+    assert model.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    old = {k: v for k, v in config.to_dict().items() if k != "device"}  # a config.json from before
+    assert TrainConfig.from_dict(old).device == "auto"

@@ -138,20 +138,29 @@ def test_pair_labels_are_exact_segment_equality():
     assert accuracy.item() == pytest.approx(((by_hand > 0).float() == hand_labels).float().mean().item())
 
 
-def test_n_step_matches_sb3():
+@pytest.mark.parametrize("with_timeouts", [False, True])
+def test_n_step_matches_sb3(with_timeouts):
+    """n-step windows, rewards, discounts and terminal flags as SB3's NStepReplayBuffer,
+    time-limit truncations included (they end the window but are not terminal)."""
     np.random.seed(0)
     mine = make(size=32, n_steps=3, gamma=0.9, max_segment_length=8)
     ref = NStepReplayBuffer(32, OBS, ACT, device="cpu", n_steps=3, gamma=0.9)
     rewards = np.random.random(40).astype(np.float32)
-    dones = (np.random.random(40) < 0.1).astype(np.float32)
+    dones = (np.random.random(40) < 0.2).astype(np.float32)
+    truncated = dones.astype(bool) & (np.arange(40) % 2 == 0) if with_timeouts else np.zeros(40, bool)
     for t in range(40):
         obs = np.full((1, 2), t, np.float32)
+        infos = [{"TimeLimit.truncated": True} if truncated[t] else {}]
         for buf in (mine, ref):
-            buf.add(obs, obs + 1, np.zeros((1, 1)), rewards[t : t + 1], dones[t : t + 1], [{}])
+            buf.add(obs, obs + 1, np.zeros((1, 1)), rewards[t : t + 1], dones[t : t + 1], infos)
+    assert (mine.timeouts.sum() > 0) == with_timeouts
     inds = np.arange(32)
     a, b = mine._get_samples(inds), ref._get_samples(inds)
     for field in ("observations", "next_observations", "rewards", "dones", "discounts"):
         torch.testing.assert_close(getattr(a, field), getattr(b, field))
+    if with_timeouts:  # a window ending at a truncation bootstraps (done 0)
+        rows = [i for i in inds if mine.timeouts[i, 0]]
+        assert rows and all(a.dones[i] == 0 for i in rows)
 
 
 class _RandomFrames(gym.Env):

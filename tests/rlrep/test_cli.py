@@ -37,6 +37,7 @@ def test_pong_every_aux(tmp_path, aux):
     main(["train", "--env", "PongNoFrameskip-v4", "--aux", aux, "--steps", "200", "--run-dir", str(tmp_path), *TINY])
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["steps"] == 200 and results["gradient_updates"] > 100
+    assert results["env_steps"] == 800  # frames: frame skip 4
     assert _saved_heads(tmp_path) == _heads(aux)  # the agent carries (and saves) what --aux asked for
 
 
@@ -44,7 +45,9 @@ def test_pong_every_aux(tmp_path, aux):
 @pytest.mark.parametrize("aux", ["none", "rcrl", "curl", "rcrl,curl"])
 def test_dmc_state_every_aux(tmp_path, aux):
     main(["train", "--env", "dmc-state:cartpole-swingup", "--aux", aux, "--steps", "250", "--run-dir", str(tmp_path), *TINY])
-    assert json.loads((tmp_path / "results.json").read_text())["gradient_updates"] > 100
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["gradient_updates"] > 100
+    assert results["env_steps"] == 250 * 8  # cartpole's action repeat
     assert _saved_heads(tmp_path) == _heads(aux)
 
 
@@ -67,6 +70,7 @@ def test_dmc_pixels_smoke(tmp_path):
         (["--env", "PongNoFrameskip-v4", "--action-repeat", "8"], "drop --action-repeat 8"),
         (["--env", "PongNoFrameskip-v4", "--aux", "rcrl", "--batch-size", "7"],
          "the batch size must be even, got 7: use an even --batch-size or --rcrl-partners extra"),
+        (["--env", "PongNoFrameskip-v4", "--device", "gpu"], "--device must be auto, cpu, cuda"),
     ],
 )
 def test_bad_flags(capsys, argv, message):

@@ -128,7 +128,8 @@ class AuxSAC(AuxiliaryMixin, SAC):
                     self.encoder_tau,
                 )
                 polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
-            self._update_key_encoder(self.critic.features_extractor)
+                # CURL's key encoder is the target critic's encoder: it moves with it
+                self._update_key_encoder(self.critic.features_extractor)
             self._n_updates += 1
 
             logs["train/critic_loss"].append(critic_loss.item())
