@@ -6,9 +6,11 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
+from shared._validation import check_finite
+
 
 def check_tensor(name: str, x: Tensor, ndim: int, layout: str) -> None:
-    """Raise ``ValueError`` unless ``x`` is a floating tensor with ``ndim`` dimensions.
+    """Raise ``ValueError`` unless ``x`` is a finite floating tensor with ``ndim`` dimensions.
 
     ``layout`` names the expected dimensions (for example ``"[B, P, D]"``) and is quoted in
     the message.
@@ -19,6 +21,8 @@ def check_tensor(name: str, x: Tensor, ndim: int, layout: str) -> None:
         raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if x.device.type != "meta":  # meta tensors (device checks) carry no values
+        check_finite(name, x)
 
 
 def check_dims_match(what: str, names: Sequence[str], sizes: Sequence[int]) -> None:

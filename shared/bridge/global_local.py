@@ -50,6 +50,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from shared._precision import autocast_off, upcast
 from shared.bridge._checks import check_dims_match, check_tensor
 
 __all__ = [
@@ -79,9 +80,11 @@ def multiple_instance_nce(scores: Tensor) -> Tensor:
         "scores' first two dims (anchors and candidates)", ["N", "N'"], [n, scores.shape[1]]
     )
     idx = torch.arange(n, device=scores.device)
-    positive = torch.logsumexp(scores[idx, idx], dim=1)  # [N]
-    both = torch.cat([scores, scores.transpose(0, 1)], dim=1).reshape(n, -1)  # [N, 2NK]
-    return (torch.logsumexp(both, dim=1) - positive).mean()
+    with autocast_off(scores.device):  # raw dot products, no temperature: float32 at least
+        scores = upcast(scores)
+        positive = torch.logsumexp(scores[idx, idx], dim=1)  # [N]
+        both = torch.cat([scores, scores.transpose(0, 1)], dim=1).reshape(n, -1)  # [N, 2NK]
+        return (torch.logsumexp(both, dim=1) - positive).mean()
 
 
 def global_audio_visual_loss(audio: Tensor, video_map: Tensor) -> Tensor:
@@ -99,7 +102,8 @@ def global_audio_visual_loss(audio: Tensor, video_map: Tensor) -> Tensor:
     check_tensor("video_map", video_map, 3, "[B, P, D]")
     check_dims_match("batch size", ["audio", "video_map"], [audio.shape[0], video_map.shape[0]])
     check_dims_match("feature dim", ["audio", "video_map"], [audio.shape[1], video_map.shape[2]])
-    scores = torch.einsum("id,jpd->ijp", audio, video_map)  # [B, B, P]
+    with autocast_off(audio.device):  # half-precision dot products overflow or round away
+        scores = torch.einsum("id,jpd->ijp", upcast(audio), upcast(video_map))  # [B, B, P]
     return multiple_instance_nce(scores)
 
 
@@ -116,7 +120,8 @@ def audio_spatial_attention(audio: Tensor, video_map: Tensor) -> Tensor:
     check_tensor("video_map", video_map, 3, "[B, P, D]")
     check_dims_match("batch size", ["audio", "video_map"], [audio.shape[0], video_map.shape[0]])
     check_dims_match("feature dim", ["audio", "video_map"], [audio.shape[1], video_map.shape[2]])
-    return torch.softmax(torch.einsum("bd,bpd->bp", audio, video_map), dim=-1)
+    with autocast_off(audio.device):
+        return torch.softmax(torch.einsum("bd,bpd->bp", upcast(audio), upcast(video_map)), dim=-1)
 
 
 def attention_pool(weights: Tensor, frame_maps: Tensor) -> Tensor:
@@ -175,7 +180,8 @@ def local_audio_visual_loss(
         a = audio_frames.reshape(b * ta, d)[: k * b * t].reshape(b * t, k, d)
     else:
         raise ValueError(f"chunking must be 'clip' or 'release', got {chunking!r}")
-    scores = torch.einsum("id,jkd->ijk", v, a)  # [B*T, B*T, k]
+    with autocast_off(v.device):
+        scores = torch.einsum("id,jkd->ijk", upcast(v), upcast(a))  # [B*T, B*T, k]
     return multiple_instance_nce(scores)
 
 

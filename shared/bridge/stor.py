@@ -8,8 +8,9 @@ the crops' features, and a contrastive term pulls the two crops' embeddings toge
 Definitions used here (equal-sized crops, so "overlap rate" is unambiguous):
 
 * spatial rate = ``|A ∩ B| / |A|`` of the two ``s x s`` windows, realised by integer offsets
-  ``(dy, dx)`` with ``(s - dy)(s - dx) / s^2`` closest to the requested rate (within
-  ``spatial_tolerance``, default ``1 / s``), offsets chosen uniformly among the valid ones;
+  ``(dy, dx)`` with ``(s - dy)(s - dx) / s^2`` within ``spatial_tolerance`` (default
+  ``1 / s``) of the requested rate, chosen uniformly among all such offsets, not only the
+  closest ones;
 * temporal rate = shared frames / ``t`` for two ``t``-frame windows: overlap
   ``round(rate * t)`` frames, so the realised rate is within ``1 / (2t)`` of the request.
 

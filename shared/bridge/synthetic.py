@@ -172,7 +172,8 @@ class AudioVisualClips:
     """Output of :func:`audio_visual_clips`.
 
     Attributes:
-        video: ``[N, T, 3, H, W]`` two white squares, only one of them "sounds".
+        video: ``[N, T, 3, H, W]`` two squares, only one of them "sounds" (white when
+            ``n_classes == 1``, else in its class's colour).
         audio: ``[N, Ta, F]`` log-magnitude spectrogram of the tone, ``Ta = T * hop_ratio``.
         source_mask: ``[N, T, H, W]`` bool, pixels of the sounding square.
         distractor_mask: ``[N, T, H, W]`` bool, pixels of the silent square.

@@ -26,6 +26,50 @@ def test_local_equal_logits_is_log_2bt(b, t, ta, chunking):
     assert loss.item() == pytest.approx(math.log(2 * b * t), abs=1e-5)
 
 
+def _per_anchor_reference(scores):
+    """The release's loss written anchor by anchor: row i (i against every candidate's
+    instances) and column i (every anchor against i's instances) share one denominator."""
+    n = scores.shape[0]
+    losses = []
+    for i in range(n):
+        denominator = torch.cat([scores[i].flatten(), scores[:, i].flatten()])
+        losses.append(torch.logsumexp(denominator, 0) - torch.logsumexp(scores[i, i], 0))
+    return torch.stack(losses).mean()
+
+
+def test_losses_against_a_per_anchor_reference():
+    """Random scores, so a loss that dropped the column half (or counted the row twice)
+    would differ; the equal-score and aligned cases cannot tell."""
+    torch.manual_seed(0)
+    s = 3 * torch.randn(5, 5, 3)
+    torch.testing.assert_close(multiple_instance_nce(s), _per_anchor_reference(s))
+    a, v = torch.randn(4, 6), torch.randn(4, 9, 6)
+    torch.testing.assert_close(global_audio_visual_loss(a, v),
+                               _per_anchor_reference(torch.einsum("id,jpd->ijp", a, v)))
+    af, vf = torch.randn(2, 8, 6), torch.randn(2, 4, 6)  # 2 audio frames per video frame
+    chunks = af.reshape(2 * 4, 2, 6)  # clip chunking: chunk t of clip b follows frame t
+    torch.testing.assert_close(
+        local_audio_visual_loss(af, vf, chunking="clip"),
+        _per_anchor_reference(torch.einsum("id,jkd->ijk", vf.reshape(8, 6), chunks)))
+
+
+def test_half_precision_and_autocast_keep_float32_scores():
+    """Raw dot products (no temperature) in bfloat16 round the loss below its floor
+    log 2; the loss runs in float32 whatever the inputs or autocast."""
+    torch.manual_seed(0)
+    a = torch.randn(16, 128) * 2
+    v = torch.randn(16, 9, 128) * 2 + 0.5 * a[:, None]
+    ref = global_audio_visual_loss(a, v)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        auto = global_audio_visual_loss(a, v)
+    assert auto.dtype == torch.float32 and auto >= math.log(2) - 1e-5
+    torch.testing.assert_close(auto, ref)
+    low = global_audio_visual_loss(a.bfloat16(), v.bfloat16())
+    assert low.dtype == torch.float32 and low >= math.log(2) - 1e-5
+    with pytest.raises(ValueError, match="audio contains 16 NaN"):
+        global_audio_visual_loss(torch.where(torch.arange(128) == 3, float("nan"), a), v)  # column 3
+
+
 def test_perfect_alignment_is_log_2():
     b, p = 6, 4
     s = torch.full((b, b, p), -50.0)

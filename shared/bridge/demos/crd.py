@@ -8,7 +8,7 @@ the distillation terms see the teacher's outputs on the same augmented batch.
 Teacher ``64 -> 256 -> 256 -> 10`` MLP trained with cross-entropy; student
 ``64 -> 16 -> 10``. Student arms (same init, data order, augmentation, schedule): CE alone;
 CE + CRD (:class:`shared.losses.CRDLoss` between the penultimate features, 16-d student vs
-256-d teacher, weight 0.8, 512 negatives drawn from the 1257 training samples, temperature
+256-d teacher, weight 0.8, 512 negatives drawn from the 1258 training samples, temperature
 0.07, memory momentum 0.5); CE + KD (T=4) + CRD (RepDistiller's ``-r 1 -a 1 -b 0.8``); KD
 alone for reference (``0.1 CE + 0.9 KD``, RepDistiller's ``-r 0.1 -a 0.9``; until session 5
 this arm was ``CE + KD``, which is what the validation numbers below used). Test accuracy,
