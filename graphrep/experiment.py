@@ -45,6 +45,7 @@ from graphrep.data import (
 )
 from graphrep.evaluate import (
     FOLD_RECORD,
+    RELEASE_PROBE_WEIGHT_DECAY,
     SVC_C_GRID,
     check_graph_labels,
     graph_accuracy,
@@ -490,13 +491,16 @@ def evaluate_runs(opts: RunOptions, payload=None) -> dict:
         accs = []
         for seed in tqdm(opts.seeds, desc="probe", disable=not opts.progress,
                          leave=False):
-            r = node_accuracy(emb(configs[0], seed), ds.data, opts.protocol, seed)
+            r = node_accuracy(emb(configs[0], seed), ds.data, opts.protocol, seed,
+                              dataset=ds.name)
             metrics.write({"seed": seed, "eval": opts.protocol, **r})
             out["per_seed"][seed] = r
             accs.append(r["accuracy"])
         out["accuracies"] = accs
         out["probe"] = ({"probe": "logreg", "standardize": "select"}
-                        if opts.protocol == "honest" else {"probe": "release_logreg"})
+                        if opts.protocol == "honest" else
+                        {"probe": "release_logreg",
+                         "weight_decay": RELEASE_PROBE_WEIGHT_DECAY.get(ds.name, 0.0)})
         return out
 
     # fits on row-space coordinates unless graphs outnumber features 4:1 (same classifier;

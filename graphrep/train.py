@@ -206,6 +206,11 @@ class TrainResult:
 class EarlyStopping:
     """Track the lowest loss; keep a copy of the parameters at that epoch.
 
+    The loss of an epoch is computed before its optimizer step and the copy taken after
+    it, so the kept parameters are those one step past the lowest loss: what the MVGRL
+    release saves (its node-level ``train.py`` runs ``optimiser.step()``, then ``if loss <
+    best: torch.save(model.state_dict(), ...)``), kept for comparability.
+
     Args:
         patience: epochs without improvement before stopping.
     """

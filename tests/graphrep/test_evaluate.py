@@ -20,6 +20,25 @@ def test_node_probe_reads_planted_classes_and_not_noise(cora, protocol):
         node_accuracy(noise, data, "best")
 
 
+def test_paper_probe_takes_the_release_weight_decay(cora, monkeypatch):
+    """The release's probe: Adam with weight decay 0.01 on CiteSeer, none elsewhere."""
+    import graphrep.evaluate as evaluate
+
+    seen = []
+    adam = torch.optim.Adam
+
+    def recording_adam(params, **kw):
+        seen.append(kw["weight_decay"])
+        return adam(params, **kw)
+
+    monkeypatch.setattr(evaluate.torch.optim, "Adam", recording_adam)
+    emb = torch.randn(cora.data.num_nodes, 8)
+    for name, wd in (("CiteSeer", 0.01), ("Cora", 0.0), (None, 0.0)):
+        seen.clear()
+        out = evaluate.node_accuracy(emb, cora.data, "paper", dataset=name)
+        assert len(seen) == 50 and set(seen) == {wd} and out["weight_decay"] == wd
+
+
 def test_cora_bench_then_paper_eval(data_dir, cache_dir, tmp_path):
     """The README's main job, small: bench (honest) writes results.json; eval under the
     paper protocol writes results_paper.json beside it from the same embedding."""
