@@ -213,3 +213,19 @@ def test_frame_stack_storage_rebuilds_observations(n_envs):
         assert torch.equal(a.observations, b.observations)
         assert torch.equal(a.next_observations, b.next_observations)
     assert small.observations.nbytes * k == full.observations.nbytes
+
+
+def test_full_frame_stacked_buffer_never_samples_rows_without_their_history():
+    """In a full buffer storing single frames, the ``frame_stack - 1`` oldest rows have lost
+    the frames before them: they are never sampled, by ``sample`` or as pair anchors."""
+    size, k = 16, 4
+    space = spaces.Box(0, 255, (k, 5, 5), np.uint8)
+    buf = SegmentReplayBuffer(size, space, ACT, device="cpu", frame_stack=k, max_segment_length=8)
+    for t in range(size + 5):  # full, wrapped: pos = 5
+        obs = np.full((1, k, 5, 5), t % 255, np.uint8)
+        buf.add(obs, obs, np.zeros((1, 1)), np.zeros(1, np.float32), np.zeros(1, np.float32), [{}])
+    assert buf.full and buf._min_offset == k - 1
+    np.random.seed(0)
+    rows = buf._sample_rows(10_000)
+    age = (rows - buf.pos) % size  # 0 = the oldest row
+    assert age.min() == k - 1 and set(age) == set(range(k - 1, size))

@@ -55,6 +55,17 @@ def test_dmc_state_and_pixels():
     assert parse_env_id("dmc:cheetah-run").action_repeat == 4
 
 
+def test_dmc_time_limit_is_a_truncation():
+    """DMC tasks end at 1000 physics steps (125 agent steps at cartpole's action repeat 8)
+    by the time limit: truncated, not terminated, so the critic bootstraps there."""
+    env = make_env(parse_env_id("dmc-state:cartpole-swingup"))
+    env.reset(seed=0)
+    zero = np.zeros(env.action_space.shape, np.float32)
+    for step in range(1, 126):
+        _, _, terminated, truncated, _ = env.step(zero)
+        assert not terminated and truncated == (step == 125), step
+
+
 @pytest.mark.parametrize("bad", ["Pong-v5", "ALE/Pong-v5", "dmc:cartpole-nope", "dmc-state:", "cartpole"])
 def test_unknown_env_id_explains_naming(bad):
     with pytest.raises(UnknownEnvError, match="PongNoFrameskip-v4") as info:
