@@ -293,8 +293,11 @@ def audio_visual_clips(
     loudness = 0.4 + 0.6 * xs / hi
     hop = max(1, sample_rate // (n_frames * hop_ratio))
     n_samples = hop * n_frames * hop_ratio
-    # per-sample frequency and amplitude by linear interpolation of the per-frame values
-    idx = torch.linspace(0, n_frames - 1, n_samples)
+    # per-sample frequency and amplitude by linear interpolation of the per-frame values,
+    # frame t's value at the centre of its samples [t, t + 1) * n_samples / n_frames, so
+    # audio chunk t (STFT frames t * hop_ratio ...) hears frame t (a linspace over
+    # [0, n_frames - 1] ran ahead: the last chunk heard frames 6-7 of 8)
+    idx = ((torch.arange(n_samples) + 0.5) * n_frames / n_samples - 0.5).clamp(0, n_frames - 1)
     i0 = idx.floor().long().clamp(max=n_frames - 1)
     i1 = (i0 + 1).clamp(max=n_frames - 1)
     w = (idx - i0.float())[None, :]

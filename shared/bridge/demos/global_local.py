@@ -30,8 +30,29 @@ Training: Adam lr 3e-3 (at 1e-3 the global loss barely left ``log(2B)`` in the q
 gradient-norm clip 5, batches of 32; the first- and last-epoch training losses are in the
 results. Sizes and schedule (768 clips, 20 epochs) are those of sessions 1-4, not re-chosen.
 
-Findings, neutral distractors (session 5; ``--seeds 0 1 2 3 4``, test clips, 190 s): the
-check passes on the means but the evidence is weak. Class retrieval is solved by any arm
+Audio-video alignment (session 19): until then the synthetic audio ran ahead of the video
+(the tone's per-sample pitch was interpolated over ``T - 1`` frame intervals, so the last
+audio chunk heard frames 6-7 of 8; :func:`~shared.bridge.synthetic.audio_visual_clips` now
+centres frame ``t`` on chunk ``t``), which blurred frame alignment; the paragraphs after
+this one were measured on those old clips. On aligned clips (``--seeds 0 1 2 3
+4``, test clips, 182 s): frame alignment with both terms 0.682 +- 0.031 vs local alone
+0.691 +- 0.043 (global alone 0.120, chance 0.125); per seed -0.033, -0.047, -0.016, +0.044,
++0.009, so the check fails on the means and holds in 2 of 5 seeds. Class retrieval is still
+solved by any arm with the global term (global alone 0.999, both 1.000; local alone 0.683);
+localisation with both terms 0.631 vs global alone 0.666 (lower in 3 of 5 seeds).
+On aligned validation clips (``experiments/bridge_global_local_sweep.py --distractor
+neutral``, 6 size/schedule cells x seeds 0-2) the check holds in 4 of 18 runs (9 of 18 on
+the old clips, whose sweep rows git keeps at 363118e): both terms align frames worse than local alone in 14 of 18 runs and in 5 of
+6 cells (cell means -0.051 to -0.020; +0.013 at 256 clips, 40 epochs). With class-coloured
+distractors (``--distractor class``) it holds in 1 of 18 (as before). The detached ablation
+below, rerun: frame alignment 0.560 vs local alone 0.694 (both 0.674; neutral) and 0.417 vs
+0.633 (both 0.624; class), lower in 6 of 6 runs, as before. So with the audio aligned the
+finding is firmer: the local term alone aligns frames as well as both terms or better, and
+"they help each other" does not hold on this data.
+
+Findings, neutral distractors (session 5, on the clips before the alignment fix; ``--seeds
+0 1 2 3 4``, test clips, 190 s): the check passed on the means but the evidence was weak.
+Class retrieval is solved by any arm
 with the global term (1.000 for global alone and for both, every seed; local alone 0.431,
 0.23-0.60 by seed; untrained 0.21), so its half of the check is a tie at the ceiling.
 Frame alignment: both 0.657 +- 0.052 vs local alone 0.643 +- 0.064 (global alone 0.126,
@@ -46,9 +67,10 @@ clips (cell means). So: each term learns what it targets; at 768 clips both term
 match local alone on alignment within seed noise, at 256 clips they align worse, and they
 localise worse throughout; "they help each other" is not established on this data.
 
-Ablation (session 6): could the global term help alignment through the attention alone? Arm
-``global+local_detached`` trains both terms but stops the local term's gradient at the
-audio-guided attention, so only the global term shapes where frames are pooled
+Ablation (session 6, clips before the alignment fix): could the global term help alignment
+through the attention alone? Arm ``global+local_detached`` trains both terms but stops the
+local term's gradient at the audio-guided attention, so only the global term shapes where
+frames are pooled
 (``python experiments/bridge_global_local_sweep.py --distractor neutral --n-train 768
 --epochs 20 --extra-arm global+local_detached``, and ``--distractor class``; validation
 clips, seeds 0-2). Frame alignment drops below local alone in 6 of 6 runs: neutral 0.539 vs
@@ -57,8 +79,9 @@ localisation stays below global alone (neutral 0.637 vs 0.711, class 0.730 vs 0.
 the encoder trunk is shared. So alignment needs the local term to shape the attention
 itself; an attention that only the global term trains pools worse frames for it.
 
-Ablation (session 6): separate encoders per pathway (``run(shared_encoders=False)``, so the
-terms meet only in the attention; validation clips, 768 clips, 20 epochs, seeds 0-2:
+Ablation (session 6, clips before the alignment fix): separate encoders per pathway
+(``run(shared_encoders=False)``, so the terms meet only in the attention; validation clips,
+768 clips, 20 epochs, seeds 0-2:
 ``python -c "from shared.bridge.demos import global_local as g; [print(d, s, g.run(seed=s,
 validation=True, shared_encoders=False, distractor=d)['summary']) for d in ('neutral',
 'class') for s in (0, 1, 2)]"``, about 15 min; not stored in a results file). The claim holds
@@ -67,8 +90,9 @@ in 1 of 6 runs. Frame alignment with both terms vs local alone: neutral 0.785 / 
 of 3, by 0.01-0.05); but class R@1 with both terms falls below global alone in every class
 run (0.152 / 0.621, 0.504 / 0.781, 0.301 / 0.332). Not the paper's claim either.
 
-Earlier design, class-coloured distractors (``distractor="class"``; sessions 2-4; 768
-clips, 20 epochs, seeds 0-2): each term learned what it targets (global alone:
+Earlier design, class-coloured distractors (``distractor="class"``; sessions 2-4, clips
+before the alignment fix; 768 clips, 20 epochs, seeds 0-2): each term learned what it targets
+(global alone:
 localisation 0.905, class R@1 0.474; local alone: frame alignment 0.584), both together
 gave class R@1 0.423 and alignment 0.567, and the claim held in 1 seed of 3 (1 of 18 runs
 of the validation sweep). The metric ``distractor_class_a2v_r1`` (the retrieved clip shows
