@@ -54,3 +54,21 @@ def test_falls_back_to_imageio_ffmpeg(monkeypatch):
         assert h264.h264_encode(_pan(t=4), crf=20).psnr > 30
     finally:
         h264.ffmpeg_executable.cache_clear()
+
+
+def test_annex_b_units_split_on_start_codes():
+    from shared.bridge.h264 import annex_b_units
+
+    stream = (b"\x00\x00\x00\x01\x67\xaa\xbb" + b"\x00\x00\x01\x06" + b"x" * 10
+              + b"\x00\x00\x01\x65\x01\x02")
+    # from each 00 00 01 to the next; a 4-byte start code's first zero is not counted
+    assert annex_b_units(stream) == [(7, 6), (6, 14), (5, 6)]
+
+
+@needs_ffmpeg
+def test_bits_leave_out_x264s_sei_text():
+    """x264 writes its version and options as an SEI unit (hundreds of bytes, whatever the
+    clip); the rate counts the coded video only."""
+    r = h264_encode(_pan(t=4), crf=30)
+    assert 4000 < r.sei_bits < 8000
+    assert r.bits > 0 and r.bpp == pytest.approx(r.bits / (4 * 32 * 48))
