@@ -84,7 +84,8 @@ def _computed_on_cpu(fn):
     scipy, so a CUDA ``edge_index`` gets a CUDA view computed on the CPU."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        device = next((a.device for a in args if isinstance(a, Tensor)), None)
+        device = next((a.device for a in (*args, *kwargs.values()) if isinstance(a, Tensor)),
+                      None)
         if device is None or device.type == "cpu":
             return fn(*args, **kwargs)
         out = fn(*(a.cpu() if isinstance(a, Tensor) else a for a in args),

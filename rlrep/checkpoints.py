@@ -36,7 +36,7 @@ def _rng_state(model: BaseAlgorithm) -> dict[str, Any]:
         "numpy": np.random.get_state(),
         "torch": th.get_rng_state(),
         # every CUDA device's generator (augmentation crops draw on the policy's device)
-        "cuda": th.cuda.get_rng_state_all() if th.cuda.is_available() else None,
+        "cuda": th.cuda.get_rng_state_all() if th.cuda.is_initialized() else None,
         "model_action_space": model.action_space.np_random.bit_generator.state,
         "env_action_space": model.get_env().action_space.np_random.bit_generator.state,  # type: ignore[union-attr]
     }

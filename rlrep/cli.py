@@ -46,8 +46,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--final-eval-episodes", type=int, default=d.final_eval_episodes)
     p.add_argument("--eval-epsilon", type=float, default=d.eval_epsilon)
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1)")
-    p.add_argument("--device", default=d.device,
-                   help="auto (CUDA when present; default) | cpu | cuda | cuda:<i>")
+    # default None: a new run takes TrainConfig's ("auto"), --resume keeps the run's own
+    p.add_argument("--device", default=None,
+                   help=f"{d.device} (default: CUDA when present) | cpu | cuda | cuda:<i>")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
     p.add_argument("--batch-size", type=int)
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("run_dir")
     ev.add_argument("--episodes", type=_positive_int, default=10)
     ev.add_argument("--seed", type=int, default=12345)
-    ev.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda")
+    ev.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda | cuda:<i>")
     return parser
 
 
@@ -83,14 +84,17 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     options = {k: v for k, v in vars(args).items() if k not in ("command", "resume")}
     if options["steps"] is None:
         options["steps"] = TrainConfig(env="PongNoFrameskip-v4").steps
+    if options["device"] is None:
+        del options["device"]
     if args.resume:
         if not args.run_dir:
             parser.error("--resume needs --run-dir")
         saved = Path(args.run_dir) / "config.json"
         if saved.exists():  # the saved options win; only the run dir, step budget and device may change
             stored = json.loads(saved.read_text())
-            stored.update(run_dir=args.run_dir, steps=stored["steps"] if args.steps is None else args.steps,
-                          device=args.device)
+            stored.update(run_dir=args.run_dir, steps=stored["steps"] if args.steps is None else args.steps)
+            if args.device is not None:
+                stored["device"] = args.device
             options = stored
     if not options.get("env"):
         parser.error("--env is required (e.g. --env PongNoFrameskip-v4, dmc:cartpole-swingup, dmc-state:cartpole-swingup)")

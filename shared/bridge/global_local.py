@@ -142,7 +142,8 @@ def attention_pool(weights: Tensor, frame_maps: Tensor) -> Tensor:
     check_dims_match(
         "positions", ["weights", "frame_maps"], [weights.shape[1], frame_maps.shape[2]]
     )
-    return torch.einsum("bp,btpd->btd", weights, frame_maps)
+    # the weights are float32 (audio_spatial_attention); half-precision maps join them there
+    return torch.einsum("bp,btpd->btd", upcast(weights), upcast(frame_maps))
 
 
 def local_audio_visual_loss(

@@ -206,6 +206,9 @@ class CrossCLRLoss(nn.Module):
     def forward(
         self, x: Tensor, y: Tensor, x_input: Tensor | None = None, y_input: Tensor | None = None
     ) -> Tensor:
+        if self.x_queue is not None and self.x_queue.device != x.device:
+            # a queue loaded into a fresh module stays where the checkpoint put it
+            self.x_queue, self.y_queue = self.x_queue.to(x.device), self.y_queue.to(y.device)
         loss = crossclr_loss(
             x,
             y,

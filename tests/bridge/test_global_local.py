@@ -66,6 +66,11 @@ def test_half_precision_and_autocast_keep_float32_scores():
     torch.testing.assert_close(auto, ref)
     low = global_audio_visual_loss(a.bfloat16(), v.bfloat16())
     assert low.dtype == torch.float32 and low >= math.log(2) - 1e-5
+    loss = GlobalLocalLoss()  # the whole objective, attention pooling included
+    args = (torch.randn(4, 8), torch.randn(4, 9, 8), torch.randn(4, 16, 8), torch.randn(4, 4, 9, 8))
+    for dtype in (torch.float16, torch.bfloat16):
+        half = loss(*(x.to(dtype) for x in args))["loss"]
+        assert half.dtype == torch.float32 and torch.isfinite(half)
     with pytest.raises(ValueError, match="audio contains 16 NaN"):
         global_audio_visual_loss(torch.where(torch.arange(128) == 3, float("nan"), a), v)  # column 3
 

@@ -143,6 +143,13 @@ def test_resume_keeps_the_runs_budget_unless_steps_is_given(tmp_path, monkeypatc
     assert seen["resume"] and seen["cfg"].steps == expected and seen["cfg"].seed == 3
     assert main(["train", "--env", "dmc-state:cartpole-swingup", "--run-dir", str(tmp_path / "new")]) == 0
     assert seen["cfg"].steps == TrainConfig(env="PongNoFrameskip-v4").steps  # the default budget
+    assert seen["cfg"].device == "auto"  # a new run's default device
+    # the run's device is kept on resume unless --device is given
+    (tmp_path / "config.json").write_text(json.dumps({**config.to_dict(), "device": "cpu"}))
+    assert main(["train", "--run-dir", str(tmp_path), "--resume"]) == 0
+    assert seen["cfg"].device == "cpu"
+    assert main(["train", "--run-dir", str(tmp_path), "--resume", "--device", "auto"]) == 0
+    assert seen["cfg"].device == "auto"
 
 
 def test_eval_needs_at_least_one_episode(tmp_path, capsys):
