@@ -121,6 +121,12 @@ def _markdown(all_res: dict) -> str:
             lines += ["H.264 at each NeRV point's bpp: " + "; ".join(
                 f"NeRV-{g['size']} prune {g['prune']:.1f}: {g['psnr']:.2f} vs {g['h264_psnr']:.2f} dB "
                 f"(gap {g['gap_db']:.1f})" for g in gaps), ""]
+            pruned = [p for p in r["points"] if p["coder"] == "huffman" and "layer_sparsity" in p
+                      and p["prune"] > 0]
+            if pruned:  # global pruning can empty whole layers
+                lines += ["Sparsity per prunable layer (stem Linears, then block convs): " + "; ".join(
+                    f"NeRV-{p['size']} prune {p['prune']:.1f}: "
+                    + " ".join(f"{s:.2f}" for s in p["layer_sparsity"]) for p in pruned), ""]
         if name == "nerv":
             lines += ["| model | prune | sparsity | coder | PSNR fp32 pruned | PSNR 8-bit | bpp | raw 8-bit bpp |",
                       "|---|---|---|---|---|---|---|---|"]

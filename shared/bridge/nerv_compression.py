@@ -96,6 +96,14 @@ def sparsity(model: nn.Module) -> float:
     return sum(int((w == 0).sum()) for w in ws) / total
 
 
+def layer_sparsity(model: nn.Module) -> list[float]:
+    """Fraction of exactly-zero entries of each prunable weight, in
+    :func:`prunable_parameters` order (global pruning can empty whole layers whose weights
+    are small, which the global :func:`sparsity` hides)."""
+    ws = [getattr(m, n).detach() for m, n in prunable_parameters(model)]
+    return [float((w == 0).float().mean()) for w in ws]
+
+
 @dataclass
 class QuantizedTensor:
     """Per-channel uniform quantisation of one tensor.

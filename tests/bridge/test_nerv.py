@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -18,6 +19,8 @@ from shared.bridge.nerv_compression import (
     finalize_pruning_,
     global_prune_,
     huffman_code_lengths,
+    layer_sparsity,
+    prunable_parameters,
     quantize_tensor,
     sparsity,
 )
@@ -97,6 +100,16 @@ def test_pruning_sparsity():
     assert sparsity(m) == pytest.approx(0.6, abs=0.01)
     assert not any(n.endswith("_mask") for n, _ in m.named_buffers())
     assert (m.head.weight != 0).all()  # head not pruned
+    # per layer: one fraction per prunable weight, averaging (by size) to the global one
+    sizes = [getattr(mod, n).numel() for mod, n in prunable_parameters(m)]
+    per_layer = layer_sparsity(m)
+    assert len(per_layer) == len(sizes) and all(0 <= f <= 1 for f in per_layer)
+    assert sum(f * n for f, n in zip(per_layer, sizes, strict=True)) / sum(sizes) == pytest.approx(sparsity(m))
+    with torch.no_grad():  # a layer of small weights is emptied first by a global threshold
+        prunable_parameters(m)[0][0].weight.mul_(1e-6)
+    m2 = copy.deepcopy(m)
+    global_prune_(m2, 0.5)
+    assert layer_sparsity(m2)[0] == 1.0
 
 
 @pytest.mark.parametrize("release_scale", [False, True])

@@ -21,18 +21,21 @@ clips, where a model's bits are spread over ~2000x more pixels. A pan is also H.
 case (global motion, motion compensation does almost all the work).
 
 Findings (full run; rerun in session 19): NeRV-S (55k parameters, 150 epochs, 36 s) fits to
-28.0 dB, NeRV-M (206k, 120 epochs, 43 s) to 32.4 dB; 8-bit quantisation costs under
-0.05 dB; per-tensor quantisation of the stem's short rows cuts NeRV-S from 1.74 to 1.32 bpp at the same PSNR.
-Pruning 50% / 80% with a 20-epoch fine-tune costs 2.4 / 9.7 dB. Every NeRV point lies at
+28.0 dB, NeRV-M (206k, 120 epochs, 44 s) to 32.4 dB; 8-bit quantisation costs under
+0.05 dB; per-tensor quantisation of the stem's short rows cuts NeRV-S from 1.74 to 1.32 bpp
+at the same PSNR.
+Pruning 50% / 80% with a 20-epoch fine-tune costs 2.4 / 9.7 dB; the global L1 threshold
+thins the layers unevenly but empties none (at 80% the first stem Linear keeps 6% of its
+weights, the other layers 13-24%: ``layer_sparsity`` in the results). Every NeRV point lies at
 0.46-4.8 bpp, where H.264 is at or above its CRF-6 point (45.9 dB at 0.437 bpp): at
 matching bpp (about 0.44-0.50) H.264 gives 45.9 dB and NeRV 18.4 dB, and for NeRV-S's
 28 dB H.264 needs about 0.06 bpp against NeRV's 1.32 (21x fewer bits). H.264's rate
 leaves out x264's SEI unit (its version and options, 674 bytes, about 0.018 bpp on this
 clip) since session 19; counting it, as before, gave 0.08 bpp and 16x. The paper's claim
 does not reproduce on this clip, as expected for 32 frames of a pan. Decoding: NeRV
-runs at about 310-530 frames/s on one thread (a forward pass per batch of frames), libx264
-at about 950-1140 frames/s with ``ffmpeg -threads 1`` including process start-up (an
-earlier run on a more loaded machine: 180-290 and 210); the paper's
+runs at about 350-560 frames/s on one thread (a forward pass per batch of frames), libx264
+at about 1600-1850 frames/s with ``ffmpeg -threads 1`` including process start-up (speeds
+swing with the machine's load: an earlier run measured 180-290 and 210); the paper's
 decoding-speed advantage is a GPU result.
 """
 
@@ -46,7 +49,13 @@ import torch
 
 from shared.bridge.h264 import ffmpeg_available, h264_encode
 from shared.bridge.nerv import NeRV, fit_nerv, psnr, reconstruct
-from shared.bridge.nerv_compression import compress, finalize_pruning_, global_prune_, sparsity
+from shared.bridge.nerv_compression import (
+    compress,
+    finalize_pruning_,
+    global_prune_,
+    layer_sparsity,
+    sparsity,
+)
 from shared.bridge.synthetic import pan_video
 
 SIZES = {
@@ -128,7 +137,8 @@ def run(
                 if coder != "ans":  # ANS decodes to the same weights as "huffman"
                     p_q = psnr(reconstruct(rep.model, t), frames)
                 points.append({
-                    "size": size, "prune": amount, "sparsity": sparsity(m), "coder": coder,
+                    "size": size, "prune": amount, "sparsity": sparsity(m),
+                    "layer_sparsity": layer_sparsity(m), "coder": coder,
                     "psnr_pruned_fp32": p_pruned, "psnr_8bit": p_q, "bits": rep.total_bits,
                     "bpp": rep.bpp(t, h, w), "raw_8bit_bpp": rep.raw_bits / (t * h * w),
                 })
