@@ -40,7 +40,8 @@ Computation methods:
 
 Sparsification after either method: ``eps`` drops entries below a threshold,
 ``topk`` keeps the ``k`` largest entries of every row (each node keeps its
-``k`` strongest sources). Both can be combined. ``column_scale="minmax"``
+``k`` strongest sources; ties at the k-th place are broken as ``torch.topk`` breaks them,
+the same for both methods). Both can be combined. ``column_scale="minmax"``
 then rescales every column of ``S`` to ``[0, 1]`` as scikit-learn's
 ``MinMaxScaler`` would on the dense matrix (implicit zeros count): the
 release's treatment of CiteSeer, after its epsilon sparsification.

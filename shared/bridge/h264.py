@@ -65,8 +65,10 @@ def ffmpeg_available() -> bool:
 
 
 def annex_b_units(stream: bytes) -> list[tuple[int, int]]:
-    """``(nal_unit_type, bytes)`` of each NAL unit of an Annex B H.264 stream, its start
-    code included (emulation prevention keeps ``00 00 01`` out of the payloads)."""
+    """``(nal_unit_type, bytes)`` of each NAL unit of an Annex B H.264 stream, from its
+    ``00 00 01`` to the next one (a 4-byte start code's first zero byte is counted with the
+    unit before it, or not at all at the stream's start; emulation prevention keeps
+    ``00 00 01`` out of the payloads)."""
     starts, i = [], stream.find(b"\x00\x00\x01")
     while i >= 0:
         starts.append(i)
