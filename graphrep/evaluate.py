@@ -26,6 +26,7 @@ from torch import Tensor
 
 from shared.probes import (
     DEFAULT_SVC_C,
+    check_stratifiable,
     logistic_regression_probe,
     svc_cross_validation,
 )
@@ -110,13 +111,10 @@ def check_graph_labels(labels: Tensor, dataset: str) -> None:
     """Reject, before any training, labels ``[G]`` that the stratified
     :data:`GRAPH_FOLDS`-fold probe cannot split: every class needs a graph in every
     outer fold."""
-    classes, counts = torch.unique(labels, return_counts=True)
-    small = {int(c): int(n) for c, n in zip(classes, counts, strict=True) if n < GRAPH_FOLDS}
-    if small:
-        raise ValueError(
-            f"{dataset}: the graph-level probe is stratified {GRAPH_FOLDS}-fold CV, so "
-            f"every class needs at least {GRAPH_FOLDS} graphs; class: count "
-            f"{small}. Drop or merge those classes (or add graphs) before training.")
+    try:
+        check_stratifiable(labels, GRAPH_FOLDS, unit="graphs")
+    except ValueError as error:
+        raise ValueError(f"{dataset}, graph-level probe: {error}") from None
 
 
 def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0,

@@ -83,8 +83,9 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         "aux": config.aux,
         "seed": config.seed,
         "steps": model.num_timesteps,
-        # environment steps: Atari frames (frame skip 4), DMC physics steps of the action repeat
-        "env_steps": model.num_timesteps * (4 if config.env_spec.is_atari else config.env_spec.action_repeat),
+        # environment steps: Atari frames (its spec's repeat is the frame skip, 4), DMC
+        # physics steps of the action repeat
+        "env_steps": model.num_timesteps * config.env_spec.action_repeat,
         "gradient_updates": int(model._n_updates),
         "eval_returns": final["returns"],
         "eval_mean_return": final["mean_return"],

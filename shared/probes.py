@@ -74,6 +74,19 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def check_stratifiable(labels, n_folds: int, unit: str = "samples") -> None:
+    """Raise ``ValueError`` unless every class of ``labels`` (``[N]``) has at least
+    ``n_folds`` members: stratified ``n_folds``-fold CV puts one in every fold. Callers
+    that train before probing can call it first; :func:`svc_cross_validation` does."""
+    classes, counts = np.unique(_to_numpy(labels), return_counts=True)
+    small = {c.item(): int(n) for c, n in zip(classes, counts, strict=True) if n < n_folds}
+    if small:
+        raise ValueError(
+            f"stratified {n_folds}-fold CV needs at least {n_folds} {unit} in every class; "
+            f"class: count {small} (fewer than n_folds={n_folds}). Drop or merge those "
+            f"classes (or add {unit}).")
+
+
 def _check_embeddings(embeddings: np.ndarray, labels: np.ndarray) -> None:
     if embeddings.ndim != 2:
         raise ValueError(f"embeddings must be 2-D [N, D], got shape {embeddings.shape}")
@@ -244,11 +257,7 @@ def svc_cross_validation(
 
     x, y = _to_numpy(embeddings).astype(np.float64), _to_numpy(labels)
     _check_embeddings(x, y)
-    counts = np.unique(y, return_counts=True)[1]
-    if counts.min() < n_folds:
-        raise ValueError(
-            f"the smallest class has {counts.min()} samples, fewer than n_folds={n_folds}"
-        )
+    check_stratifiable(y, n_folds)
     row_space = bool(row_space and not standardize
                      and x.shape[1] >= ROW_SPACE_MIN_RATIO * x.shape[0])
     if row_space:
