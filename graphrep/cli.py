@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from graphrep.data import CACHE_ENV, DATA_ENV, GRAPH_DATASETS, NODE_DATASETS
-from graphrep.diffusion import EXACT_MAX_NODES
+from graphrep.diffusion import EXACT_MAX_NODES, PUSH_EPS
 
 __all__ = ["build_parser", "main", "NODE_TOPK", "NODE_DIFFUSION_DEFAULTS"]
 
@@ -100,9 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--alpha", type=float, default=0.2, help="PPR teleport")
         s.add_argument("--t", type=float, default=5.0, help="heat-kernel time")
         s.add_argument("--diffusion-method", default="auto",
-                       choices=["auto", "exact", "power"],
+                       choices=["auto", "exact", "power", "push"],
                        help="exact: dense closed form; power: sparse series, memory "
-                            f"linear in the kept entries; auto: exact up to {EXACT_MAX_NODES} nodes")
+                            "linear in the kept entries; push (PPR only, needs numba): "
+                            "PyG's get_ppr, approximate, time about linear in the nodes; auto: "
+                            f"exact up to {EXACT_MAX_NODES} nodes, then push for PPR "
+                            "(power without numba) and power for heat")
+        s.add_argument("--push-eps", type=float, default=PUSH_EPS,
+                       help="push method's residual threshold (PyG get_ppr's eps): each "
+                            "PPR entry S_ij is short by at most push_eps * sqrt(d_i d_j)")
         s.add_argument("--topk", type=int, default=None,
                        help="keep the k largest diffusion entries per node; "
                             "0 keeps all (default: 64 node level, which tied "
@@ -228,6 +234,7 @@ def _options(args: argparse.Namespace):
         diffusion=DiffusionOptions(kind=args.view, alpha=args.alpha, t=args.t,
                                    method=args.diffusion_method, eps=eps,
                                    topk=topk, column_scale=column_scale,
+                                   push_eps=args.push_eps,
                                    self_loop_weight=args.self_loop_weight or 1.0))
     if graph:
         g = replace(opts.graph, hidden_channels=args.hidden, lr=args.lr,

@@ -34,14 +34,27 @@ Computation methods:
   :data:`POWER_BLOCK_ENTRIES` (the whole series at once would fill towards
   :math:`N^2` entries: the terms spread over the graph faster than ``prune``
   thins them). Time grows as (terms) x nnz(A) x N: minutes for tens of
-  thousands of nodes, impractical for millions. (PyG's push-based
-  ``get_ppr`` needs numba, which is optional, and has no heat kernel.)
-* ``"auto"``: exact up to :data:`EXACT_MAX_NODES` nodes, power otherwise.
+  thousands of nodes, impractical for millions.
+* ``"push"`` (PPR only): PyG's :func:`~torch_geometric.utils.get_ppr`, the
+  Andersen-Chung-Lang push algorithm (needs ``numba``), on :math:`A + I`. It gives
+  rows of the random-walk PPR :math:`\Pi = \alpha (I - (1-\alpha) D^{-1}(A+I))^{-1}`
+  (``D`` the degrees of ``A + I``), each entry a lower bound, short by at most
+  ``push_eps`` times its column's degree (the push stops once every residual is below
+  :math:`\alpha\,\epsilon\, d_v`); the view is its similarity transform
+  :math:`S^{ppr}_{ij} = \sqrt{d_i / d_j}\, \Pi_{ij}`, so short by at most
+  :math:`\epsilon \sqrt{d_i d_j}`. PyG returns float32, so the bound holds up to
+  float32 rounding (about 1e-7 relative, either way). Work per row is local (a
+  row's pushes do not depend on ``N``), where the power method's grows with ``N``;
+  PyG re-sorts the edge list once per call, i.e. once per :data:`PUSH_BLOCK_ROWS`
+  rows. Each block is sparsified before the next. Approximate: see
+  ``experiments/bench_diffusion.py``.
+* ``"auto"``: exact up to :data:`EXACT_MAX_NODES` nodes; above, push for PPR when
+  ``numba`` is installed, power otherwise.
 
-Sparsification after either method: ``eps`` drops entries below a threshold,
+Sparsification after any method: ``eps`` drops entries below a threshold,
 ``topk`` keeps the ``k`` largest entries of every row (each node keeps its
-``k`` strongest sources; ties at the k-th place are broken as ``torch.topk`` breaks them,
-the same for both methods). Both can be combined. ``column_scale="minmax"``
+``k`` strongest sources; ties at the k-th place are broken as ``torch.topk`` breaks them
+for exact and power, towards the lower column for push). Both can be combined. ``column_scale="minmax"``
 then rescales every column of ``S`` to ``[0, 1]`` as scikit-learn's
 ``MinMaxScaler`` would on the dense matrix (implicit zeros count): the
 release's treatment of CiteSeer, after its epsilon sparsification.
@@ -52,6 +65,7 @@ CUDA tensors, the public functions return their results on that device.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -64,6 +78,7 @@ from torch_geometric.utils import coalesce, remove_self_loops
 __all__ = [
     "EXACT_MAX_NODES",
     "POWER_BLOCK_ENTRIES",
+    "PUSH_BLOCK_ROWS",
     "SparseView",
     "adjacency_view",
     "ppr_matrix",
@@ -296,6 +311,74 @@ def _series_rows(trans: sp.csr_matrix, coeff, prune: float, tol: float, max_term
     return coalesce(edge_index, torch.cat(vals).to(dtype), n)
 
 
+#: ``"push"`` method: rows computed by one call of PyG's ``get_ppr``, which returns them
+#: as Python lists; bounds that memory to the block's entries (on the benchmark's
+#: Barabasi-Albert graphs 1600-2000 a row at push_eps 1e-5)
+PUSH_BLOCK_ROWS = 2048
+
+#: ``"push"`` method: default residual threshold (PyG's ``eps`` of ``get_ppr``)
+PUSH_EPS = 1e-5
+
+
+def _numba_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+def _push_ppr(edge_index: Tensor, n: int, alpha: float, push_eps: float,
+              eps: float | None, topk: int | None, block_rows: int,
+              dtype: torch.dtype) -> SparseView:
+    """PPR rows by PyG's push algorithm, ``block_rows`` source nodes per call, each
+    block sparsified (:func:`_sparse_row_entries`) before the next."""
+    if not _numba_available():
+        raise ImportError("method='push' runs PyG's get_ppr, which needs numba: "
+                          "pip install numba (or choose method='power').")
+    import numba
+    from torch_geometric.utils import add_self_loops, degree, get_ppr
+
+    edge_index, _ = add_self_loops(remove_self_loops(edge_index)[0], num_nodes=n)
+    edge_index = coalesce(edge_index, num_nodes=n)
+    deg = degree(edge_index[0], n, dtype=torch.float64)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(min(threads, torch.get_num_threads()))
+    try:
+        rows, cols, vals = [], [], []
+        for start in range(0, n, block_rows):
+            target = torch.arange(start, min(n, start + block_rows))
+            (r, c), w = get_ppr(edge_index, alpha, push_eps, target=target, num_nodes=n)
+            w = w.double() * (deg[r] / deg[c]).sqrt()
+            r, c, w = _sparse_row_entries(r, c, w, eps, topk)
+            rows.append(r)
+            cols.append(c)
+            vals.append(w)
+    finally:
+        numba.set_num_threads(threads)
+    edge_index = torch.stack([torch.cat(cols), torch.cat(rows)])  # source j, target i
+    return coalesce(edge_index, torch.cat(vals).to(dtype), n)
+
+
+def _sparse_row_entries(rows: Tensor, cols: Tensor, vals: Tensor, eps: float | None,
+                        topk: int | None) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`_dense_entries` for the nonnegative entries of a sparse matrix given as
+    ``(rows, cols, vals)`` (``[nnz]`` each, one entry per position): those ``>= eps``
+    (``None``: nonzero) and, with ``topk``, the ``topk`` largest of each row (ties at
+    the k-th place go to the lower column)."""
+    keep = vals != 0 if eps is None else vals >= eps
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    if topk is None or rows.numel() == 0:
+        return rows, cols, vals
+    order = torch.argsort(cols, stable=True)
+    order = order[torch.argsort(vals[order], descending=True, stable=True)]
+    order = order[torch.argsort(rows[order], stable=True)]
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    counts = torch.bincount(rows)
+    first = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(rows.numel()) - first[rows]
+    keep = rank < topk
+    return rows[keep], cols[keep], vals[keep]
+
+
 #: ``"power"`` method: entries of one block of the series (``N`` x block width), which
 #: bounds its memory (about 12 bytes an entry, a few blocks alive at once)
 POWER_BLOCK_ENTRIES = 1 << 22
@@ -330,6 +413,7 @@ def diffusion_view(
     topk: int | None = None,
     prune: float = 1e-6,
     tol: float = 1e-6,
+    push_eps: float = PUSH_EPS,
     column_scale: str | None = None,
     dtype: torch.dtype = torch.float,
 ) -> SparseView:
@@ -341,12 +425,15 @@ def diffusion_view(
         kind: ``"ppr"`` or ``"heat"``.
         alpha: PPR teleport probability.
         t: heat-kernel diffusion time.
-        method: ``"exact"``, ``"power"`` or ``"auto"`` (see the module doc).
+        method: ``"exact"``, ``"power"``, ``"push"`` or ``"auto"`` (see the module
+            doc).
         eps: keep entries ``>= eps`` (``None``: all nonzero entries).
         topk: keep the ``topk`` largest entries of every row.
         prune: ``"power"`` only: entries of each series term below this are
             dropped (bounds memory; adds at most ``prune`` per term and entry).
         tol: ``"power"`` only: stop when the remaining series mass is below.
+        push_eps: ``"push"`` only: residual threshold per unit of degree (PyG's
+            ``get_ppr`` ``eps``); smaller is closer to exact and slower.
         column_scale: ``None`` or ``"minmax"`` (see :func:`minmax_columns`),
             applied after sparsification.
 
@@ -358,26 +445,42 @@ def diffusion_view(
         raise ValueError(f"Unknown diffusion {kind!r}; choose 'ppr' or 'heat'.")
     if column_scale not in (None, "minmax"):
         raise ValueError(f"Unknown column_scale {column_scale!r}; choose None or 'minmax'.")
+    if kind == "ppr" and not 0.0 < alpha < 1.0:
+        raise ValueError(f"PPR alpha must lie in (0, 1), got {alpha}.")
     view = _diffuse(edge_index, num_nodes, kind, alpha, t, method, eps, topk, prune,
-                    tol, dtype)
+                    tol, push_eps, dtype)
     return view if column_scale is None else minmax_columns(*view, num_nodes)
 
 
 def _diffuse(edge_index: Tensor, num_nodes: int, kind: str, alpha: float, t: float,
              method: str, eps: float | None, topk: int | None, prune: float,
-             tol: float, dtype: torch.dtype) -> SparseView:
+             tol: float, push_eps: float, dtype: torch.dtype) -> SparseView:
     if method == "auto":
-        method = "exact" if num_nodes <= EXACT_MAX_NODES else "power"
+        method = ("exact" if num_nodes <= EXACT_MAX_NODES else
+                  "push" if kind == "ppr" and _numba_available() else "power")
+        if kind == "ppr" and method == "power":
+            warnings.warn(
+                f"numba is not installed: the PPR view of these {num_nodes} nodes takes the "
+                f"power series (minutes at tens of thousands of nodes) instead of PyG's "
+                f"push algorithm; pip install numba for it.", stacklevel=4)
     if method == "exact":
         mat = (ppr_matrix(edge_index, num_nodes, alpha) if kind == "ppr" else
                heat_matrix(edge_index, num_nodes, t))
         return sparsify_dense(mat, eps=eps, topk=topk, dtype=dtype)
-    if method != "power":
+    if method not in ("power", "push"):
         raise ValueError(
-            f"Unknown diffusion method {method!r}; choose 'exact', 'power' or "
+            f"Unknown diffusion method {method!r}; choose 'exact', 'power', 'push' or "
             f"'auto'.")
     if topk is not None and topk < 1:
         raise ValueError(f"topk must be >= 1, got {topk}.")
+    if method == "push":
+        if kind != "ppr":
+            raise ValueError("method='push' computes PPR only; the heat kernel takes "
+                             "method='exact' or 'power'.")
+        if not push_eps > 0:
+            raise ValueError(f"push_eps must be positive, got {push_eps}.")
+        return _push_ppr(edge_index, num_nodes, alpha, push_eps, eps, topk,
+                         PUSH_BLOCK_ROWS, dtype)
     return _power_diffusion(edge_index, num_nodes, kind, alpha, t, prune, tol, eps, topk,
                             POWER_BLOCK_ENTRIES, dtype)
 

@@ -43,6 +43,7 @@ from graphrep.data import (
     load_graph_dataset,
     load_node_dataset,
 )
+from graphrep.diffusion import PUSH_EPS
 from graphrep.evaluate import (
     FOLD_RECORD,
     RELEASE_PROBE_WEIGHT_DECAY,
@@ -138,7 +139,9 @@ class RunOptions:
 #: What a ``config.json`` written before an option existed meant by its absence,
 #: where that differs from the option's default today.
 _LEGACY_DEFAULTS = {"graph": {"embedding": "encoder"},
-                    "node": {"discriminator_init": "xavier"}}
+                    "node": {"discriminator_init": "xavier"},
+                    # before the push method: no run used it, any value reads the same
+                    "diffusion": {"push_eps": PUSH_EPS}}
 
 
 def _with_legacy_defaults(part: str, values: dict | None) -> dict | None:

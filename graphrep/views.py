@@ -18,7 +18,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from graphrep.diffusion import SparseView, adjacency_view, diffusion_view
+from graphrep.diffusion import PUSH_EPS, SparseView, adjacency_view, diffusion_view
 from shared.checkpoint import atomic_save
 
 __all__ = ["DiffusionOptions", "NodeViews", "node_views", "attach_graph_views", "structure_digest", "check_dense_budget",
@@ -32,6 +32,8 @@ class DiffusionOptions:
     kind: str = "ppr"
     alpha: float = 0.2
     t: float = 5.0
+    #: ``"auto"`` resolves by graph size: exact up to 6000 nodes; above, PPR takes the
+    #: push method when numba is installed (power otherwise, with a warning)
     method: str = "auto"
     eps: float | None = None
     topk: int | None = None
@@ -41,17 +43,24 @@ class DiffusionOptions:
     #: ``None`` or ``"minmax"``: scale every column of the diffusion to [0, 1]
     #: (the release's CiteSeer treatment; :func:`graphrep.diffusion.minmax_columns`).
     column_scale: str | None = None
+    #: residual threshold of the ``"push"`` method (PyG ``get_ppr``'s ``eps``)
+    push_eps: float = PUSH_EPS
 
     def build(self, edge_index: Tensor, num_nodes: int) -> SparseView:
         return diffusion_view(edge_index, num_nodes, self.kind, alpha=self.alpha,
                               t=self.t, method=self.method, eps=self.eps,
-                              topk=self.topk, column_scale=self.column_scale)
+                              topk=self.topk, column_scale=self.column_scale,
+                              push_eps=self.push_eps)
 
     def key(self) -> str:
         """Short stable identifier for cache file names."""
         fields = asdict(self)
-        if fields["column_scale"] is None:  # keeps the keys of views cached before it existed
+        # options at their defaults are left out: keeps the keys of views cached before
+        # the options existed
+        if fields["column_scale"] is None:
             del fields["column_scale"]
+        if fields["push_eps"] == PUSH_EPS:
+            del fields["push_eps"]
         blob = json.dumps(fields, sort_keys=True)
         return f"{self.kind}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
 

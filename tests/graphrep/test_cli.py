@@ -324,10 +324,17 @@ def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
     with pytest.raises(ValueError, match=r"diffusion\.column_scale: None -> minmax"):
         _check_resumable({"diffusion": old},
                          {"diffusion": {**new, "column_scale": "minmax"}}, tmp_path)
-    # views cached before the option existed keep their file names (keys written then)
+    # written before push_eps existed
+    old = {k: v for k, v in new.items() if k not in ("column_scale", "push_eps")}
+    _check_resumable({"diffusion": old}, {"diffusion": new}, tmp_path)
+    with pytest.raises(ValueError, match=r"diffusion\.push_eps: 1e-05 -> 0\.001"):
+        _check_resumable({"diffusion": old}, {"diffusion": {**new, "push_eps": 1e-3}},
+                         tmp_path)
+    # views cached before the options existed keep their file names (keys written then)
     assert DiffusionOptions().key() == "ppr-ee075b8e46"
     assert DiffusionOptions(topk=32).key() == "ppr-4029cb73c6"
     assert DiffusionOptions(topk=32, column_scale="minmax").key() != "ppr-4029cb73c6"
+    assert DiffusionOptions(topk=32, push_eps=1e-4).key() != "ppr-4029cb73c6"
 
 
 def test_node_diffusion_defaults_per_dataset():
@@ -347,6 +354,8 @@ def test_node_diffusion_defaults_per_dataset():
         assert (d.topk, d.eps, d.column_scale) == (64, None, None)
     cora = diffusion("--dataset", "Cora")
     assert (cora.topk, cora.eps, cora.column_scale) == (64, None, None)
+    assert diffusion("--dataset", "Cora", "--diffusion-method", "push",
+                     "--push-eps", "1e-4").push_eps == 1e-4
     assert diffusion("--dataset", "MUTAG").topk is None
 
 

@@ -161,6 +161,101 @@ def test_power_memory_is_bounded_by_the_block(monkeypatch):
     assert (ppr_matrix(ei, n) > 1e-6).double().mean() > 0.5
 
 
+def _degrees_with_loops(ei, n):
+    return torch.bincount(ei[0], minlength=n).double() + 1  # A + I, no self-loops in ei
+
+
+@pytest.mark.parametrize("push_eps", [1e-3, 1e-6])
+def test_push_is_a_lower_bound_within_its_error(graph, push_eps):
+    """Every entry of the push view lies at or below the exact PPR and short of it by at
+    most push_eps * sqrt(d_i d_j) (d: degrees of A + I); with push_eps 1e-6 it keeps
+    every entry the exact view keeps above that error."""
+    ei, n = graph
+    exact = ppr_matrix(ei, n)
+    push = dense(diffusion_view(ei, n, "ppr", method="push", push_eps=push_eps), n)
+    d = _degrees_with_loops(ei, n)
+    bound = push_eps * torch.sqrt(d.view(-1, 1) * d.view(1, -1))
+    assert (push <= exact + 1e-7).all()  # float32 storage
+    assert (exact - push <= bound + 1e-7).all()
+    # isolated nodes reach only themselves
+    assert not push[38:, :38].any() and not push[:38, 38:].any() and push[38, 38] > 0.99
+    if push_eps == 1e-6:
+        assert (push[exact > 2 * bound] != 0).all()
+        assert (exact - push).abs().max() < 1e-4
+
+
+def test_push_topk_matches_exact_on_a_larger_graph():
+    """top-k of the push view picks the exact top-k's entries, near-ties aside."""
+    from torch_geometric.utils import barabasi_albert_graph
+
+    torch.manual_seed(0)
+    np.random.seed(0)
+    n, k = 400, 16
+    ei = barabasi_albert_graph(n, 2)
+    push = dense(diffusion_view(ei, n, "ppr", method="push", topk=k), n)
+    exact = ppr_matrix(ei, n)
+    assert torch.equal((push != 0).sum(1), torch.full((n,), k))
+    top = exact.topk(k, dim=1).values.sum(1)
+    assert ((exact * (push != 0)).sum(1) / top).min() > 0.999
+
+
+def test_sparse_row_selection_equals_the_dense_one():
+    """The push method's per-row eps / top-k on entry lists keeps what the dense path
+    keeps (distinct values, so no ties)."""
+    from graphrep.diffusion import _dense_entries, _sparse_row_entries
+
+    g = torch.Generator().manual_seed(0)
+    m = torch.rand(30, 50, generator=g, dtype=torch.float64)
+    m[m < 0.6] = 0  # rows with fewer than k entries too
+    m[0] = m[3] = 0  # empty rows, the first one too
+    rows, cols = m.nonzero(as_tuple=True)
+    perm = torch.randperm(rows.numel(), generator=g)  # any input order
+    for eps, topk in [(None, None), (0.7, None), (None, 8), (0.65, 5), (None, 100)]:
+        want = _dense_entries(m, eps, topk)
+        got = _sparse_row_entries(rows[perm], cols[perm], m[rows, cols][perm], eps, topk)
+        as_set = lambda e: set(zip(e[0].tolist(), e[1].tolist(), e[2].tolist(), strict=True))  # noqa: E731
+        assert as_set(got) == as_set(want)
+    # ties at the k-th place go to the lower column
+    rows, cols = torch.tensor([2, 2, 2, 2]), torch.tensor([7, 1, 5, 3])
+    vals = torch.tensor([0.5, 0.2, 0.2, 0.9], dtype=torch.float64)
+    r, c, v = _sparse_row_entries(rows, cols, vals, None, 3)
+    assert r.tolist() == [2, 2, 2] and c.tolist() == [3, 7, 1]
+
+
+def test_push_in_row_blocks_equals_one_block(graph, monkeypatch):
+    import graphrep.diffusion as diffusion
+
+    ei, n = graph
+    whole = diffusion_view(ei, n, "ppr", method="push", topk=4)
+    monkeypatch.setattr(diffusion, "PUSH_BLOCK_ROWS", 7)
+    blocked = diffusion_view(ei, n, "ppr", method="push", topk=4)
+    assert torch.equal(blocked[0], whole[0]) and torch.equal(blocked[1], whole[1])
+
+
+def test_auto_method_above_the_exact_limit(graph, monkeypatch):
+    """auto: exact up to EXACT_MAX_NODES; above, push for PPR (power without numba) and
+    power for the heat kernel."""
+    import graphrep.diffusion as diffusion
+
+    ei, n = graph
+    called = []
+    for name in ("_push_ppr", "_power_diffusion"):
+        real = getattr(diffusion, name)
+        monkeypatch.setattr(diffusion, name,
+                            lambda *a, _n=name, _r=real, **k: called.append(_n) or _r(*a, **k))
+    diffusion_view(ei, n, "ppr")
+    assert called == []
+    monkeypatch.setattr(diffusion, "EXACT_MAX_NODES", n - 1)
+    diffusion_view(ei, n, "ppr")
+    diffusion_view(ei, n, "heat")
+    monkeypatch.setattr(diffusion, "_numba_available", lambda: False)
+    with pytest.warns(UserWarning, match="numba is not installed.*pip install numba"):
+        diffusion_view(ei, n, "ppr")
+    assert called == ["_push_ppr", "_power_diffusion", "_power_diffusion"]
+    with pytest.raises(ImportError, match="pip install numba"):
+        diffusion_view(ei, n, "ppr", method="push")
+
+
 def test_minmax_columns_equals_sklearn_on_the_dense_matrix():
     from sklearn.preprocessing import MinMaxScaler
 
@@ -206,6 +301,13 @@ def test_bad_diffusion_arguments(graph):
         diffusion_view(ei, n, "ppr", method="magic")
     with pytest.raises(ValueError, match="alpha"):
         ppr_matrix(ei, n, 1.5)
+    for method in ("power", "push"):
+        with pytest.raises(ValueError, match="alpha"):
+            diffusion_view(ei, n, "ppr", method=method, alpha=0.0)
+    with pytest.raises(ValueError, match="PPR only.*heat kernel takes"):
+        diffusion_view(ei, n, "heat", method="push")
+    with pytest.raises(ValueError, match="push_eps"):
+        diffusion_view(ei, n, "ppr", method="push", push_eps=0)
     with pytest.raises(ValueError, match="topk"):
         diffusion_view(ei, n, topk=0)
     with pytest.raises(ValueError, match="nodes"):
@@ -253,8 +355,8 @@ def test_cached_graph_views_are_rebuilt_when_the_graphs_change(tmp_path):
 
 
 def test_bench_diffusion_script_compares_the_methods(tmp_path, monkeypatch):
-    """experiments/bench_diffusion.py: both methods run in child processes and keep the
-    same entries of a small graph (up to near-ties), within the series' tolerance."""
+    """experiments/bench_diffusion.py: the methods run in child processes and keep the
+    same entries of a small graph (up to near-ties), within their tolerances."""
     import json
     import sys
 
@@ -265,8 +367,10 @@ def test_bench_diffusion_script_compares_the_methods(tmp_path, monkeypatch):
                                       "ppr", "--topk", "16", "--out", str(tmp_path)])
     bench.main()
     rows = json.loads((tmp_path / "bench_diffusion.json").read_text())["rows"]
-    assert [r["method"] for r in rows] == ["power", "exact"]
-    assert rows[0]["kept"] == rows[1]["kept"] == 300 * 16
+    assert [r["method"] for r in rows] == ["power", "push", "exact"]
+    assert rows[0]["kept"] == rows[1]["kept"] == rows[2]["kept"] == 300 * 16
     # near-ties at the 16th place may swap (the series stops at tol 1e-6)
     assert rows[0]["same_entries"] > 0.99 and rows[0]["max_abs_diff"] < 1e-5
+    assert rows[0]["min_row_mass"] > 0.99999
+    assert rows[1]["same_entries"] > 0.98 and rows[1]["min_row_mass"] > 0.999
     assert "| 300 |" in (tmp_path / "bench_diffusion.md").read_text()
