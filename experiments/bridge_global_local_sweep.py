@@ -9,6 +9,10 @@ seed + 2000; the test clips are not used) for every ``n_train x epochs x seed`` 
 ``class`` (another class's colour; session 4's sweep, rows without the key) or ``neutral``
 (a non-class colour, so class retrieval has one right answer; session 5).
 
+``--separate-encoders`` gives each pathway its own encoders
+(``global_local.run(shared_encoders=False)``: the terms meet only in the attention); its
+cells are stored apart and labelled "<distractor>, separate encoders".
+
 ``--extra-arm global+local_detached`` adds the ablation where the local term's gradient does
 not reach the audio-guided attention (:data:`~shared.bridge.demos.global_local.ARM_WEIGHTS`);
 cells already run get only the missing arm (every arm is seeded on its own, so the merged row
@@ -20,6 +24,8 @@ Usage::
     python experiments/bridge_global_local_sweep.py --distractor neutral
     python experiments/bridge_global_local_sweep.py --distractor neutral --n-train 768 \
         --epochs 20 --extra-arm global+local_detached
+    python experiments/bridge_global_local_sweep.py --distractor neutral --n-train 768 \
+        --epochs 20 --separate-encoders     # and --distractor class: ~15 min for both
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ KEYS = ("class_a2v_r1", "frame_alignment", "localisation")
 def _markdown(rows: list[dict]) -> str:
     cells: dict[tuple[str, int, int], list[dict]] = defaultdict(list)
     for r in rows:
-        cells[(_distractor(r), r["n_train"], r["epochs"])].append(r)
+        cells[(_design(r), r["n_train"], r["epochs"])].append(r)
     lines = [
         "# Global-local: sizes and schedules (validation clips)",
         "",
@@ -54,6 +60,7 @@ def _markdown(rows: list[dict]) -> str:
         "square has another class's colour (`class`: class retrieval has two equally good",
         "answers) or a non-class colour (`neutral`: one answer). Rows after the paper's three",
         "arms are ablations (`--extra-arm`; claim column `-`), listed once every seed has them.",
+        "\"separate encoders\": each pathway its own encoders (`--separate-encoders`).",
         "",
         "| distractor | clips | epochs | seeds | claim holds | arm | class R@1 | frame alignment "
         "| localisation |",
@@ -90,6 +97,15 @@ def _distractor(row: dict) -> str:
     return row.get("distractor", "class")  # session 4's rows predate the option
 
 
+def _shared(row: dict) -> bool:
+    return row.get("shared_encoders", True)  # rows before the option shared them
+
+
+def _design(row: dict) -> str:
+    """The report's first column: the distractor, and the encoders when separate."""
+    return _distractor(row) + ("" if _shared(row) else ", separate encoders")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, nargs="+", default=[256, 768])
@@ -98,33 +114,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distractor", choices=("class", "neutral"), default="neutral")
     parser.add_argument("--extra-arm", choices=sorted(set(global_local.ARM_WEIGHTS) - set(ARMS)),
                         default=None, help="an ablation arm run beside the paper's three")
+    parser.add_argument("--separate-encoders", action="store_true",
+                        help="each pathway its own encoders (run(shared_encoders=False))")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
+    shared = not args.separate_encoders
     torch.set_num_threads(1)
     path = os.path.join(args.out, "bridge_global_local_sweep.jsonl")
     rows = [json.loads(line) for line in open(path)] if os.path.exists(path) else []
-    done = {(_distractor(r), r["n_train"], r["epochs"], r["seed"]): r for r in rows}
+    done = {(_distractor(r), _shared(r), r["n_train"], r["epochs"], r["seed"]): r
+            for r in rows}
     arms = (*ARMS, args.extra_arm) if args.extra_arm else ARMS
     for n in args.n_train:
         for e in args.epochs:
             for s in args.seeds:
-                old = done.get((args.distractor, n, e, s))
+                old = done.get((args.distractor, shared, n, e, s))
                 if old is not None and (args.extra_arm is None
                                         or args.extra_arm in old["metrics"]):
                     continue
                 missing = arms if old is None else (args.extra_arm,)
                 res = global_local.run(seed=s, epochs=e, n_train=n, validation=True,
-                                       distractor=args.distractor, arms=missing)
+                                       distractor=args.distractor, arms=missing,
+                                       shared_encoders=shared)
                 metrics = {a: {k: res["metrics"][a][k] for k in KEYS} for a in missing}
                 if old is None:
-                    rows.append({"distractor": args.distractor, "n_train": n, "epochs": e,
+                    rows.append({"distractor": args.distractor,
+                                 **({} if shared else {"shared_encoders": False}),
+                                 "n_train": n, "epochs": e,
                                  "seed": s, "claim": res["claim_holds"], "metrics": metrics,
                                  "seconds": res["seconds"]})
                 else:
                     old["metrics"].update(metrics)
                     old["seconds"] = round(old.get("seconds", 0.0) + res["seconds"], 1)
                 _write_jsonl(path, rows)
-                print(f"[sweep] {args.distractor}: {n} clips, {e} epochs, seed {s}: "
+                label = args.distractor + ("" if shared else ", separate encoders")
+                print(f"[sweep] {label}: {n} clips, {e} epochs, seed {s}: "
                       f"{'claim ' + str(res['claim_holds']) if old is None else args.extra_arm}",
                       flush=True)
     with open(os.path.join(args.out, "bridge_global_local_sweep.md"), "w") as f:

@@ -24,9 +24,9 @@ def test_global_local_sweep_resumes_per_distractor(tmp_path, monkeypatch):
     (tmp_path / "bridge_global_local_sweep.jsonl").write_text(json.dumps(old) + "\n")
     calls = []
 
-    def fake_run(seed, epochs, n_train, validation, distractor, arms):
+    def fake_run(seed, epochs, n_train, validation, distractor, arms, shared_encoders):
         assert validation and len(arms) == 3
-        calls.append((distractor, n_train, epochs, seed))
+        calls.append((distractor, n_train, epochs, seed) + (() if shared_encoders else ("sep",)))
         return _fake_metrics(True)
 
     monkeypatch.setattr(sweep.global_local, "run", fake_run)
@@ -42,13 +42,22 @@ def test_global_local_sweep_resumes_per_distractor(tmp_path, monkeypatch):
     md = (tmp_path / "bridge_global_local_sweep.md").read_text()
     assert "| class | 8 | 1 | 1 | 0/1 | global_only |" in md
     assert "| neutral | 8 | 1 | 1 | 1/1 | global_only |" in md
+    # separate encoders: a cell of its own, resumed on its own
+    sweep.main([*args, "--distractor", "neutral", "--separate-encoders"])
+    sweep.main([*args, "--distractor", "neutral", "--separate-encoders"])
+    assert calls == [("neutral", 8, 1, 0), ("neutral", 8, 1, 0, "sep")]
+    rows = [json.loads(x) for x in (tmp_path / "bridge_global_local_sweep.jsonl").read_text().splitlines()]
+    assert [r.get("shared_encoders") for r in rows] == [None, None, False]
+    md = (tmp_path / "bridge_global_local_sweep.md").read_text()
+    assert "| neutral, separate encoders | 8 | 1 | 1 | 1/1 | global_only |" in md
+    assert "| neutral | 8 | 1 | 1 | 1/1 | global_only |" in md
 
 
 def test_global_local_sweep_extra_arm_runs_only_the_missing_arm(tmp_path, monkeypatch):
     sweep = _load("bridge_global_local_sweep")
     calls = []
 
-    def fake_run(seed, epochs, n_train, validation, distractor, arms):
+    def fake_run(seed, epochs, n_train, validation, distractor, arms, shared_encoders):
         calls.append((seed, tuple(arms)))
         claim = True if len(arms) >= 3 else None  # the real run: None without the three arms
         return _fake_metrics(claim, arms, value=0.25 if len(arms) == 1 else 0.5)

@@ -79,16 +79,20 @@ localisation stays below global alone (neutral 0.637 vs 0.711, class 0.730 vs 0.
 the encoder trunk is shared. So alignment needs the local term to shape the attention
 itself; an attention that only the global term trains pools worse frames for it.
 
-Ablation (session 6, clips before the alignment fix): separate encoders per pathway
-(``run(shared_encoders=False)``, so the terms meet only in the attention; validation clips,
-768 clips, 20 epochs, seeds 0-2:
-``python -c "from shared.bridge.demos import global_local as g; [print(d, s, g.run(seed=s,
-validation=True, shared_encoders=False, distractor=d)['summary']) for d in ('neutral',
-'class') for s in (0, 1, 2)]"``, about 15 min; not stored in a results file). The claim holds
-in 1 of 6 runs. Frame alignment with both terms vs local alone: neutral 0.785 / 0.787,
-0.730 / 0.624, 0.693 / 0.780; class 0.682 / 0.674, 0.657 / 0.627, 0.675 / 0.625 (above in 3
-of 3, by 0.01-0.05); but class R@1 with both terms falls below global alone in every class
-run (0.152 / 0.621, 0.504 / 0.781, 0.301 / 0.332). Not the paper's claim either.
+Ablation: separate encoders per pathway (``run(shared_encoders=False)``, so the terms meet
+only in the attention; validation clips, 768 clips, 20 epochs, seeds 0-2). Rerun on the
+aligned clips in session 20 and stored in the sweep's files (rows "<distractor>, separate
+encoders"): ``python experiments/bridge_global_local_sweep.py --distractor neutral --n-train
+768 --epochs 20 --separate-encoders`` and the same with ``--distractor class``, about 8 min
+for both. The claim holds in 1 of 6 runs. Frame alignment with both terms vs local alone:
+neutral 0.779 / 0.818, 0.767 / 0.627, 0.719 / 0.834 (above in 1 of 3); class 0.721 / 0.729,
+0.675 / 0.655, 0.669 / 0.708 (above in 1 of 3). Class R@1 with both terms equals global
+alone on the neutral clips (1.000 in every run) but falls below it in two of three class runs
+(0.254 / 0.684, 0.105 / 0.676; 0.219 / 0.016 in the third, where global alone failed). Not
+the paper's claim either. (Session 6, on the clips before the alignment fix, with a
+``python -c`` loop whose output was not stored: 1 of 6 runs; alignment both vs local neutral
+0.785 / 0.787, 0.730 / 0.624, 0.693 / 0.780, class 0.682 / 0.674, 0.657 / 0.627, 0.675 /
+0.625; class R@1 both vs global 0.152 / 0.621, 0.504 / 0.781, 0.301 / 0.332.)
 
 Earlier design, class-coloured distractors (``distractor="class"``; sessions 2-4, clips
 before the alignment fix; 768 clips, 20 epochs, seeds 0-2): each term learned what it targets
