@@ -291,6 +291,10 @@ def test_graph_without_edges():
     assert torch.allclose(heat_matrix(ei, 3, 5.0),
                           np.exp(-5.0) * torch.eye(3, dtype=torch.float64))
     assert torch.allclose(ppr_matrix(ei, 1), torch.ones(1, 1, dtype=torch.float64))
+    for method in ("power", "push"):  # every node keeps only itself
+        (src, dst), w = diffusion_view(ei, 3, "ppr", method=method, topk=2)
+        assert torch.equal(src, dst) and torch.equal(src, torch.arange(3))
+        assert torch.allclose(w, torch.ones(3), atol=1e-4)
 
 
 def test_bad_diffusion_arguments(graph):
