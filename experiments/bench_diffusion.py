@@ -2,9 +2,9 @@
 
 ``method="exact"`` holds the dense ``N x N`` matrix (what ``"auto"`` does up to
 ``graphrep.diffusion.EXACT_MAX_NODES`` nodes); ``method="power"`` sums the sparse
-series a block of rows at a time (``"auto"`` above, for the heat kernel);
-``method="push"`` runs PyG's ``get_ppr`` (``"auto"`` above, for PPR; approximate, set
-by ``--push-eps``). Each (graph, method) runs in its own child process with one torch
+series a block of rows at a time (``"auto"`` above, up to ``POWER_MAX_NODES`` for PPR);
+``method="push"`` runs PyG's ``get_ppr`` (``"auto"`` for PPR above ``POWER_MAX_NODES``;
+approximate, set by ``--push-eps``). Each (graph, method) runs in its own child process with one torch
 thread, so its peak RSS is its own (push's includes numba compiling ``get_ppr``, on a
 50-node graph before the timed call, as a first call in any process would). Graphs: Barabasi-Albert graphs (PyG
 ``barabasi_albert_graph``, two edges per new node: about PubMed's 4.5 mean degree at
@@ -20,6 +20,8 @@ Writes ``<out>/bench_diffusion.json`` and ``.md`` (``bench_diffusion_at_<rev>.*`
     python experiments/bench_diffusion.py --nodes 3000 --kinds ppr --topk 64
     python experiments/bench_diffusion.py --nodes 2708 6000 --rev 63456b6   # the code before
     python experiments/bench_diffusion.py --methods push exact --push-eps 1e-4 --out /tmp/b
+    python experiments/bench_diffusion.py --nodes 10000 --kinds ppr --exact-max 10000 \
+        --stem bench_diffusion_10000   # ~4 min: where auto switches from power to push
     python experiments/bench_diffusion.py --nodes 40000 --kinds ppr --methods power push \
         --stem bench_diffusion_40000   # ~16 min: how each grows with N
 """

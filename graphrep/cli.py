@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from graphrep.data import CACHE_ENV, DATA_ENV, GRAPH_DATASETS, NODE_DATASETS
-from graphrep.diffusion import EXACT_MAX_NODES, PUSH_EPS
+from graphrep.diffusion import EXACT_MAX_NODES, POWER_MAX_NODES, PUSH_EPS
 
 __all__ = ["build_parser", "main", "NODE_TOPK", "NODE_DIFFUSION_DEFAULTS"]
 
@@ -104,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="exact: dense closed form; power: sparse series, memory "
                             "linear in the kept entries; push (PPR only, needs numba): "
                             "PyG's get_ppr, approximate, time about linear in the nodes; auto: "
-                            f"exact up to {EXACT_MAX_NODES} nodes, then push for PPR "
-                            "(power without numba) and power for heat")
+                            f"exact up to {EXACT_MAX_NODES} nodes, power up to "
+                            f"{POWER_MAX_NODES}, then push for PPR (power without numba) "
+                            "and power for heat")
         s.add_argument("--push-eps", type=float, default=PUSH_EPS,
                        help="push method's residual threshold (PyG get_ppr's eps): each "
                             "PPR entry S_ij is short by at most push_eps * sqrt(d_i d_j)")

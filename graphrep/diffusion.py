@@ -48,8 +48,9 @@ Computation methods:
   PyG re-sorts the edge list once per call, i.e. once per :data:`PUSH_BLOCK_ROWS`
   rows. Each block is sparsified before the next. Approximate: see
   ``experiments/bench_diffusion.py``.
-* ``"auto"``: exact up to :data:`EXACT_MAX_NODES` nodes; above, push for PPR when
-  ``numba`` is installed, power otherwise.
+* ``"auto"``: exact up to :data:`EXACT_MAX_NODES` nodes, power up to
+  :data:`POWER_MAX_NODES`; above, push for PPR when ``numba`` imports, power otherwise
+  (:func:`resolve_method`).
 
 Sparsification after any method: ``eps`` drops entries below a threshold,
 ``topk`` keeps the ``k`` largest entries of every row (each node keeps its
@@ -77,6 +78,7 @@ from torch_geometric.utils import coalesce, remove_self_loops
 
 __all__ = [
     "EXACT_MAX_NODES",
+    "POWER_MAX_NODES",
     "POWER_BLOCK_ENTRIES",
     "PUSH_BLOCK_ROWS",
     "SparseView",
@@ -86,10 +88,17 @@ __all__ = [
     "sparsify_dense",
     "minmax_columns",
     "diffusion_view",
+    "resolve_method",
 ]
 
 #: Largest graph the ``"auto"`` method diffuses with dense matrices.
 EXACT_MAX_NODES = 6000
+
+#: Largest graph the ``"auto"`` method gives PPR's power series (above: push, when
+#: numba imports): where the measured times cross (``experiments/bench_diffusion.py``,
+#: top-64: power 17.2 s vs push 28.9 s at 6000 nodes, 37.9 s vs 38.1 s at 10000,
+#: 178 s vs 78.6 s at 19717); power is exact to 1e-7, push approximate)
+POWER_MAX_NODES = 10000
 
 SparseView = tuple[Tensor, Tensor]
 
@@ -321,9 +330,13 @@ PUSH_EPS = 1e-5
 
 
 def _numba_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
+    """Whether numba imports (PyG's get_ppr needs it; installed is not enough: a numba
+    built for another numpy fails on import)."""
+    try:
+        import numba  # noqa: F401
+    except Exception:
+        return False
+    return True
 
 
 def _push_ppr(edge_index: Tensor, n: int, alpha: float, push_eps: float,
@@ -452,15 +465,29 @@ def diffusion_view(
     return view if column_scale is None else minmax_columns(*view, num_nodes)
 
 
+def resolve_method(kind: str, num_nodes: int, method: str = "auto") -> str:
+    """The method ``diffusion_view`` runs for ``method`` on a graph of ``num_nodes``:
+    ``"auto"`` is exact up to :data:`EXACT_MAX_NODES` nodes, power up to
+    :data:`POWER_MAX_NODES`, then push for PPR when numba imports (power otherwise, and
+    always for the heat kernel)."""
+    if method != "auto":
+        return method
+    if num_nodes <= EXACT_MAX_NODES:
+        return "exact"
+    if kind == "ppr" and num_nodes > POWER_MAX_NODES and _numba_available():
+        return "push"
+    return "power"
+
+
 def _diffuse(edge_index: Tensor, num_nodes: int, kind: str, alpha: float, t: float,
              method: str, eps: float | None, topk: int | None, prune: float,
              tol: float, push_eps: float, dtype: torch.dtype) -> SparseView:
     if method == "auto":
-        method = ("exact" if num_nodes <= EXACT_MAX_NODES else
-                  "push" if kind == "ppr" and _numba_available() else "power")
-        if kind == "ppr" and method == "power":
+        method = resolve_method(kind, num_nodes)
+        if kind == "ppr" and method == "power" and num_nodes > POWER_MAX_NODES:
             warnings.warn(
-                f"numba is not installed: the PPR view of these {num_nodes} nodes takes the "
+                f"numba is not installed (or fails to import): the PPR view of these "
+                f"{num_nodes} nodes takes the "
                 f"power series (minutes at tens of thousands of nodes) instead of PyG's "
                 f"push algorithm; pip install numba for it.", stacklevel=4)
     if method == "exact":

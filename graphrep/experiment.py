@@ -140,7 +140,8 @@ class RunOptions:
 #: where that differs from the option's default today.
 _LEGACY_DEFAULTS = {"graph": {"embedding": "encoder"},
                     "node": {"discriminator_init": "xavier"},
-                    # before the push method: no run used it, any value reads the same
+                    # before the push method: no committed run used it (every graph
+                    # has <= 6000 nodes), so any value reads the same
                     "diffusion": {"push_eps": PUSH_EPS}}
 
 
@@ -313,6 +314,8 @@ def _train_one(opts: RunOptions, payload, cfg, shorter: list, seed: int,
                 # embedding needed, kept with it so a later evaluation-only process
                 # (whose own peak is the probe's) still reports it
                 "peak_rss_mb": peak_rss_mb()}
+        if not opts.graph_level:  # "auto" resolves by graph size and installed numba
+            info["diffusion_method"] = extra.diffusion_method
         atomic_save({"embedding": embed(), "train": info}, dirs[name] / "embedding.pt")
         written[name] = info
 

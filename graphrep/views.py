@@ -18,7 +18,13 @@ from torch import Tensor
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from graphrep.diffusion import PUSH_EPS, SparseView, adjacency_view, diffusion_view
+from graphrep.diffusion import (
+    PUSH_EPS,
+    SparseView,
+    adjacency_view,
+    diffusion_view,
+    resolve_method,
+)
 from shared.checkpoint import atomic_save
 
 __all__ = ["DiffusionOptions", "NodeViews", "node_views", "attach_graph_views", "structure_digest", "check_dense_budget",
@@ -32,8 +38,9 @@ class DiffusionOptions:
     kind: str = "ppr"
     alpha: float = 0.2
     t: float = 5.0
-    #: ``"auto"`` resolves by graph size: exact up to 6000 nodes; above, PPR takes the
-    #: push method when numba is installed (power otherwise, with a warning)
+    #: ``"auto"`` resolves by graph size (:func:`graphrep.diffusion.resolve_method`):
+    #: exact up to 6000 nodes, power up to 10000; above, PPR takes the push method when
+    #: numba imports (power otherwise, with a warning)
     method: str = "auto"
     eps: float | None = None
     topk: int | None = None
@@ -72,6 +79,8 @@ class NodeViews:
     adj: SparseView
     diff: SparseView
     num_nodes: int
+    #: the method the diffusion ran (``"auto"`` resolved: exact, power or push)
+    diffusion_method: str = ""
 
     @property
     def diff_density(self) -> float:
@@ -84,7 +93,8 @@ def node_views(edge_index: Tensor, num_nodes: int,
     """Adjacency and diffusion views of a node-level graph."""
     return NodeViews(adjacency_view(edge_index, num_nodes,
                                     self_loop_weight=options.self_loop_weight),
-                     options.build(edge_index, num_nodes), num_nodes)
+                     options.build(edge_index, num_nodes), num_nodes,
+                     resolve_method(options.kind, num_nodes, options.method))
 
 
 #: Most diffusion entries kept over all graphs without ``topk`` / ``eps`` (about 2 GB as

@@ -262,6 +262,10 @@ def test_discriminator_init_option(data_dir, cache_dir, tmp_path, capsys):
                            weights_only=False)["model"]
         w = state["discriminator.weight"].abs().max()
         assert 0.9 * bound < w <= bound
+        # the training record names the diffusion "auto" ran (Cora: 2708 nodes, exact)
+        record = torch.load(out / "default" / "seed_0" / "embedding.pt",
+                            weights_only=False)["train"]
+        assert record["diffusion_method"] == "exact"
 
 
 def test_signature_ignores_the_other_levels_options(tmp_path):

@@ -232,10 +232,13 @@ def test_push_in_row_blocks_equals_one_block(graph, monkeypatch):
     assert torch.equal(blocked[0], whole[0]) and torch.equal(blocked[1], whole[1])
 
 
-def test_auto_method_above_the_exact_limit(graph, monkeypatch):
-    """auto: exact up to EXACT_MAX_NODES; above, push for PPR (power without numba) and
-    power for the heat kernel."""
+def test_auto_method_by_graph_size(graph, monkeypatch):
+    """auto: exact up to EXACT_MAX_NODES, power up to POWER_MAX_NODES; above, push for
+    PPR (power, with a warning, when numba does not import) and power for heat."""
+    import warnings
+
     import graphrep.diffusion as diffusion
+    from graphrep.views import DiffusionOptions, node_views
 
     ei, n = graph
     called = []
@@ -244,14 +247,23 @@ def test_auto_method_above_the_exact_limit(graph, monkeypatch):
         monkeypatch.setattr(diffusion, name,
                             lambda *a, _n=name, _r=real, **k: called.append(_n) or _r(*a, **k))
     diffusion_view(ei, n, "ppr")
-    assert called == []
+    assert called == [] and diffusion.resolve_method("ppr", n) == "exact"
     monkeypatch.setattr(diffusion, "EXACT_MAX_NODES", n - 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # power below POWER_MAX_NODES is no fallback
+        diffusion_view(ei, n, "ppr")
+    assert called == ["_power_diffusion"]
+    monkeypatch.setattr(diffusion, "POWER_MAX_NODES", n - 1)
     diffusion_view(ei, n, "ppr")
     diffusion_view(ei, n, "heat")
+    assert node_views(ei, n, DiffusionOptions()).diffusion_method == "push"
     monkeypatch.setattr(diffusion, "_numba_available", lambda: False)
     with pytest.warns(UserWarning, match="numba is not installed.*pip install numba"):
         diffusion_view(ei, n, "ppr")
-    assert called == ["_push_ppr", "_power_diffusion", "_power_diffusion"]
+    assert called == ["_power_diffusion", "_push_ppr", "_power_diffusion", "_push_ppr",
+                      "_power_diffusion"]
+    assert diffusion.resolve_method("ppr", n) == "power"
+    assert diffusion.resolve_method("ppr", n, "exact") == "exact"
     with pytest.raises(ImportError, match="pip install numba"):
         diffusion_view(ei, n, "ppr", method="push")
 
