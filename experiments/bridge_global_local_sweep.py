@@ -25,7 +25,7 @@ Usage::
     python experiments/bridge_global_local_sweep.py --distractor neutral --n-train 768 \
         --epochs 20 --extra-arm global+local_detached
     python experiments/bridge_global_local_sweep.py --distractor neutral --n-train 768 \
-        --epochs 20 --separate-encoders     # and --distractor class: ~15 min for both
+        --epochs 20 --separate-encoders     # and --distractor class: ~8 min for both
 """
 
 from __future__ import annotations

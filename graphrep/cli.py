@@ -184,6 +184,7 @@ def _check_ranges(args: argparse.Namespace, graph: bool) -> None:
     bad("--topk", args.topk, lambda v: v >= 0, ">= 0 (0 keeps every entry)")
     bad("--eps", args.eps, lambda v: v >= 0, ">= 0")
     bad("--self-loop-weight", args.self_loop_weight, lambda v: v > 0, "> 0")
+    bad("--push-eps", args.push_eps, lambda v: v > 0, "> 0")
     bad("--probe-jobs", args.probe_jobs, lambda v: v >= 1 or v == -1, ">= 1 (or -1: every core)")
 
 

@@ -350,8 +350,9 @@ def _push_ppr(edge_index: Tensor, n: int, alpha: float, push_eps: float,
     import numba
     from torch_geometric.utils import add_self_loops, degree, get_ppr
 
+    # one self-loop per node, as in the adjacency view; repeated edges count with their
+    # multiplicity, as gcn_norm counts them for the exact and power methods
     edge_index, _ = add_self_loops(remove_self_loops(edge_index)[0], num_nodes=n)
-    edge_index = coalesce(edge_index, num_nodes=n)
     deg = degree(edge_index[0], n, dtype=torch.float64)
     threads = numba.get_num_threads()
     numba.set_num_threads(min(threads, torch.get_num_threads()))

@@ -179,6 +179,7 @@ def test_cli_errors(capsys):
     ("Cora", ["--t", "-1"], "--t must be > 0"),
     ("Cora", ["--topk", "-5"], "--topk must be >= 0"),
     ("Cora", ["--self-loop-weight", "0"], "--self-loop-weight must be > 0"),
+    ("Cora", ["--push-eps", "0"], "--push-eps must be > 0"),
     ("Cora", ["--patience", "0"], "--patience must be >= 1"),
     ("Cora", ["--hidden", "0"], "--hidden must be >= 1"),
     ("MUTAG", ["--probe-jobs", "0"], "--probe-jobs must be >= 1"),

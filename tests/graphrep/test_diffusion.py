@@ -184,6 +184,15 @@ def test_push_is_a_lower_bound_within_its_error(graph, push_eps):
         assert (exact - push).abs().max() < 1e-4
 
 
+def test_push_counts_repeated_edges_as_exact_does(graph):
+    ei, n = graph
+    multi = torch.cat([ei, ei[:, :10], ei[:, :10].flip(0)], dim=1)  # some edges twice
+    exact = ppr_matrix(multi, n)
+    assert not torch.allclose(exact, ppr_matrix(ei, n))  # multiplicity matters
+    push = dense(diffusion_view(multi, n, "ppr", method="push", push_eps=1e-7), n)
+    assert (exact - push).abs().max() < 1e-4
+
+
 def test_push_topk_matches_exact_on_a_larger_graph():
     """top-k of the push view picks the exact top-k's entries, near-ties aside."""
     from torch_geometric.utils import barabasi_albert_graph
@@ -380,10 +389,14 @@ def test_bench_diffusion_script_compares_the_methods(tmp_path, monkeypatch):
 
     bench = load_experiment("bench_diffusion")
     monkeypatch.setattr(sys, "argv", ["bench_diffusion.py", "--nodes", "300", "--kinds",
-                                      "ppr", "--topk", "16", "--out", str(tmp_path)])
+                                      "ppr", "heat", "--topk", "16", "--out", str(tmp_path)])
     bench.main()
     rows = json.loads((tmp_path / "bench_diffusion.json").read_text())["rows"]
-    assert [r["method"] for r in rows] == ["power", "push", "exact"]
+    assert [(r["kind"], r["method"]) for r in rows] == [
+        ("ppr", "power"), ("ppr", "push"), ("ppr", "exact"), ("heat", "power"),
+        ("heat", "exact")]
+    # the heat kernel is not symmetric: its row mass reads S[i, j] the right way round
+    assert rows[3]["min_row_mass"] > 0.99999 and rows[3]["max_abs_diff"] < 1e-5
     assert rows[0]["kept"] == rows[1]["kept"] == rows[2]["kept"] == 300 * 16
     # near-ties at the 16th place may swap (the series stops at tol 1e-6)
     assert rows[0]["same_entries"] > 0.99 and rows[0]["max_abs_diff"] < 1e-5
