@@ -354,8 +354,14 @@ def _push_ppr(edge_index: Tensor, n: int, alpha: float, push_eps: float,
     # multiplicity, as gcn_norm counts them for the exact and power methods
     edge_index, _ = add_self_loops(remove_self_loops(edge_index)[0], num_nodes=n)
     deg = degree(edge_index[0], n, dtype=torch.float64)
+    # get_ppr runs in parallel on numba's threads: as many as torch's. With numba's
+    # OpenMP layer the two share one thread pool: numba's first call (get_num_threads
+    # included) sets it to every core, and restoring numba's count would too
+    # (oversubscription). So torch's count is read before numba is touched and
+    # restored last.
+    torch_threads = torch.get_num_threads()
     threads = numba.get_num_threads()
-    numba.set_num_threads(min(threads, torch.get_num_threads()))
+    numba.set_num_threads(min(threads, torch_threads))
     try:
         rows, cols, vals = [], [], []
         for start in range(0, n, block_rows):
@@ -368,6 +374,7 @@ def _push_ppr(edge_index: Tensor, n: int, alpha: float, push_eps: float,
             vals.append(w)
     finally:
         numba.set_num_threads(threads)
+        torch.set_num_threads(torch_threads)
     edge_index = torch.stack([torch.cat(cols), torch.cat(rows)])  # source j, target i
     return coalesce(edge_index, torch.cat(vals).to(dtype), n)
 

@@ -231,6 +231,20 @@ def test_sparse_row_selection_equals_the_dense_one():
     assert r.tolist() == [2, 2, 2] and c.tolist() == [3, 7, 1]
 
 
+def test_push_leaves_torch_threads_as_they_were(graph):
+    """numba's OpenMP layer shares its pool with torch: the push method must not leave
+    torch on more threads (two 1-thread jobs on 2 cores each ran on 2: several x slower)."""
+    ei, n = graph
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            diffusion_view(ei, n, "ppr", method="push", topk=4)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_push_in_row_blocks_equals_one_block(graph, monkeypatch):
     import graphrep.diffusion as diffusion
 
