@@ -24,6 +24,8 @@ Writes ``<out>/bench_diffusion.json`` and ``.md`` (``bench_diffusion_at_<rev>.*`
         --stem bench_diffusion_10000   # ~4 min: where auto switches from power to push
     python experiments/bench_diffusion.py --nodes 40000 --kinds ppr --methods power push \
         --stem bench_diffusion_40000   # ~16 min: how each grows with N
+    python experiments/bench_diffusion.py --nodes 40000 --kinds ppr --methods push \
+        --stem bench_diffusion_40000_push
 """
 
 from __future__ import annotations

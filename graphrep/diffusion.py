@@ -95,9 +95,9 @@ __all__ = [
 EXACT_MAX_NODES = 6000
 
 #: Largest graph the ``"auto"`` method gives PPR's power series (above: push, when
-#: numba imports): where the measured times cross (``experiments/bench_diffusion.py``,
-#: top-64: power 17.2 s vs push 28.9 s at 6000 nodes, 37.9 s vs 38.1 s at 10000,
-#: 178 s vs 78.6 s at 19717); power is exact to 1e-7, push approximate)
+#: numba imports): near where the measured times cross (``experiments/bench_diffusion.py``,
+#: top-64, one thread: power 16.9 s vs push 33.7 s at 6000 nodes, 36.9 s vs 42.8 s at
+#: 10000, 143 s vs 81.1 s at 19717); power is exact to 1e-7, push approximate
 POWER_MAX_NODES = 10000
 
 SparseView = tuple[Tensor, Tensor]
