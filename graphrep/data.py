@@ -9,7 +9,9 @@ Raw files are looked up, in this order, in
 4. PyG's download (only when ``download=True``).
 
 The raw directory may be read-only: the needed raw files are copied into the
-cache first and PyG processes them there. Its layout mirrors PyG's roots::
+cache first and PyG processes them there (one job at a time per dataset: jobs
+started together on one cache wait on ``<cache>/<family>/.<name>.lock``). Its
+layout mirrors PyG's roots::
 
     <data_dir>/Planetoid/<Name>/raw/ind.<name>.*
     <data_dir>/TUDataset/<NAME>/raw/<NAME>_*.txt
@@ -32,10 +34,12 @@ Node features
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +53,8 @@ from torch_geometric.utils import (
     remove_self_loops,
     to_undirected,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DATA_ENV",
@@ -289,6 +295,31 @@ def _cache_error(name: str, where: Path, exc: BaseException) -> RuntimeError:
         f"retry.")
 
 
+@contextmanager
+def _cache_lock(cache: Path, family: str, name: str) -> Iterator[None]:
+    """Hold ``<cache>/<family>/.<name>.lock`` while the raw files of ``name`` are staged
+    and PyG processes them: jobs started together on one cache (two seeds side by side)
+    would otherwise copy over each other's files and read half-processed ones. The
+    second job waits, then finds the processed files."""
+    from filelock import FileLock, Timeout
+
+    where = cache / family
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(where / f".{name}.lock")
+        try:
+            lock.acquire(timeout=1)
+        except Timeout:
+            log.info("waiting for another job preparing %s in %s", name, where)
+            lock.acquire()
+    except OSError as exc:
+        raise _cache_error(name, where / name, exc) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 # --------------------------------------------------------------------------
 # node-level datasets
 # --------------------------------------------------------------------------
@@ -503,31 +534,32 @@ def load_node_dataset(
     required = [f"ind.{low}.{s}" for s in
                 ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")]
     subdir = f"Planetoid/{canon}/raw"
-    ok = _stage_raw_files(canon, subdir, required, root, cache)
-    if not ok and not download:
-        base = (root or cache) / subdir
-        raise _missing_files_error(
-            canon, [base / f for f in required if not (base / f).is_file()])
-    try:
-        ds = Planetoid(str(cache / "Planetoid"), canon, split="public")
-    except (OSError, ConnectionError) as exc:
-        if ok:  # the raw files were in place: the cache failed, not the files
-            raise _cache_error(canon, cache / "Planetoid" / canon, exc) from exc
-        base = (root or cache) / subdir
-        raise _missing_files_error(canon, [base / f for f in required]) from exc
-    except MemoryError:
-        raise
-    except Exception as exc:
-        bad = _find_corrupt_planetoid_file(cache / subdir)
-        if bad is not None:
-            raise DatasetFormatError(f"Cannot parse {_source_of(bad, root, subdir)}: "
-                                     f"{exc}") from exc
-        raise DatasetFormatError(
-            f"Cannot build {canon} from the raw files in {(root or cache) / subdir}: "
-            f"{type(exc).__name__}: {exc}. Every file unpickles: if they are not the "
-            f"original Planetoid files they do not fit together (replace them), else "
-            f"delete {cache / 'Planetoid' / canon / 'processed'} (built by another PyG "
-            f"version?) and retry.") from exc
+    with _cache_lock(cache, "Planetoid", canon):
+        ok = _stage_raw_files(canon, subdir, required, root, cache)
+        if not ok and not download:
+            base = (root or cache) / subdir
+            raise _missing_files_error(
+                canon, [base / f for f in required if not (base / f).is_file()])
+        try:
+            ds = Planetoid(str(cache / "Planetoid"), canon, split="public")
+        except (OSError, ConnectionError) as exc:
+            if ok:  # the raw files were in place: the cache failed, not the files
+                raise _cache_error(canon, cache / "Planetoid" / canon, exc) from exc
+            base = (root or cache) / subdir
+            raise _missing_files_error(canon, [base / f for f in required]) from exc
+        except MemoryError:
+            raise
+        except Exception as exc:
+            bad = _find_corrupt_planetoid_file(cache / subdir)
+            if bad is not None:
+                raise DatasetFormatError(f"Cannot parse {_source_of(bad, root, subdir)}: "
+                                         f"{exc}") from exc
+            raise DatasetFormatError(
+                f"Cannot build {canon} from the raw files in {(root or cache) / subdir}: "
+                f"{type(exc).__name__}: {exc}. Every file unpickles: if they are not the "
+                f"original Planetoid files they do not fit together (replace them), else "
+                f"delete {cache / 'Planetoid' / canon / 'processed'} (built by another PyG "
+                f"version?) and retry.") from exc
     data = ds[0]
     data.x = _row_normalize(data.x)
     return NodeDataset(canon, split, data)
@@ -608,39 +640,40 @@ def load_graph_dataset(
     if canon in TU_NODE_LABELLED:
         required.append(f"{canon}_node_labels.txt")
     subdir = f"TUDataset/{canon}/raw"
-    ok = _stage_raw_files(canon, subdir, required, root, cache,
-                          optional_glob=f"{canon}_*.txt")
-    # PyG downloads a TU set only when its edge or indicator file is absent, so a
-    # partial set would be processed as it is (no labels, or no label features).
-    partial = any((cache / subdir / f).is_file() for f in required)
-    if not ok and (partial or not download):
-        base = (root or cache) / subdir
-        raise _missing_files_error(
-            canon, [base / f for f in required if not (base / f).is_file()],
-            partial_in=cache / subdir if partial else None)
-    if ok and not (cache / "TUDataset" / canon / "processed").is_dir():
-        # PyG would process them as they are
-        _check_tu_files(cache / subdir, canon, source=_source_dir(root, subdir))
-    try:
-        ds = TUDataset(str(cache / "TUDataset"), canon, use_node_attr=True)
-    except (OSError, ConnectionError) as exc:
-        if ok:  # the raw files were in place: the cache failed, not the files
-            raise _cache_error(canon, cache / "TUDataset" / canon, exc) from exc
-        base = (root or cache) / subdir
-        raise _missing_files_error(canon, [base / f for f in required]) from exc
-    except MemoryError:
-        raise
-    except Exception as exc:
-        try:
+    with _cache_lock(cache, "TUDataset", canon):
+        ok = _stage_raw_files(canon, subdir, required, root, cache,
+                              optional_glob=f"{canon}_*.txt")
+        # PyG downloads a TU set only when its edge or indicator file is absent, so a
+        # partial set would be processed as it is (no labels, or no label features).
+        partial = any((cache / subdir / f).is_file() for f in required)
+        if not ok and (partial or not download):
+            base = (root or cache) / subdir
+            raise _missing_files_error(
+                canon, [base / f for f in required if not (base / f).is_file()],
+                partial_in=cache / subdir if partial else None)
+        if ok and not (cache / "TUDataset" / canon / "processed").is_dir():
+            # PyG would process them as they are
             _check_tu_files(cache / subdir, canon, source=_source_dir(root, subdir))
-        except DatasetFormatError as named:
-            raise named from exc
-        raise DatasetFormatError(
-            f"Cannot build {canon} from the raw files in {(root or cache) / subdir}: "
-            f"{type(exc).__name__}: {exc}. They pass the format checks: if they are not "
-            f"the original TU files replace them, else delete "
-            f"{cache / 'TUDataset' / canon / 'processed'} (built by another PyG version?) "
-            f"and retry.") from exc
+        try:
+            ds = TUDataset(str(cache / "TUDataset"), canon, use_node_attr=True)
+        except (OSError, ConnectionError) as exc:
+            if ok:  # the raw files were in place: the cache failed, not the files
+                raise _cache_error(canon, cache / "TUDataset" / canon, exc) from exc
+            base = (root or cache) / subdir
+            raise _missing_files_error(canon, [base / f for f in required]) from exc
+        except MemoryError:
+            raise
+        except Exception as exc:
+            try:
+                _check_tu_files(cache / subdir, canon, source=_source_dir(root, subdir))
+            except DatasetFormatError as named:
+                raise named from exc
+            raise DatasetFormatError(
+                f"Cannot build {canon} from the raw files in {(root or cache) / subdir}: "
+                f"{type(exc).__name__}: {exc}. They pass the format checks: if they are not "
+                f"the original TU files replace them, else delete "
+                f"{cache / 'TUDataset' / canon / 'processed'} (built by another PyG version?) "
+                f"and retry.") from exc
     if max_degree_cap is None:
         max_degree_cap = DEGREE_CAPS.get(canon, MAX_DEGREE_CAP)
     graphs, desc = _graph_features(ds, max_degree_cap)

@@ -211,3 +211,57 @@ def test_isolated_nodes_and_edgeless_graphs(mutag):
     loss.backward()
     assert torch.isfinite(loss)
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.encoder_adj.parameters())
+
+
+@pytest.mark.parametrize("name", ["MUTAG", "Cora"])
+def test_concurrent_loads_share_one_cache(name, data_dir, tmp_path, monkeypatch):
+    """Two jobs started together on an empty cache (two seeds' runs side by side) both load
+    the dataset: staging raw files and PyG's processing are serialised per dataset. Copies
+    are slowed so that unserialised loaders collide (same temporary name, one processes
+    while the other replaces its raw files)."""
+    import threading
+    import time
+
+    import graphrep.data as data_mod
+
+    real_copy = shutil.copy2
+
+    def slow_copy(src, dst, *args, **kwargs):
+        time.sleep(0.05)
+        copied = real_copy(src, dst, *args, **kwargs)
+        time.sleep(0.05)
+        return copied
+
+    monkeypatch.setattr(data_mod.shutil, "copy2", slow_copy)
+    load = ((lambda: load_graph_dataset(name, data_dir, tmp_path, download=False))
+            if name == "MUTAG" else
+            (lambda: load_node_dataset(name, "public", data_dir, tmp_path, download=False)))
+    start, out, errors = threading.Barrier(2), [], []
+
+    def job():
+        start.wait()
+        try:
+            out.append(load())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=job) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    sizes = [len(d.graphs) if name == "MUTAG" else d.data.num_nodes for d in out]
+    assert sizes == ([188, 188] if name == "MUTAG" else [2708, 2708])
+
+
+def test_unusable_cache_is_named_before_staging(data_dir, tmp_path):
+    """A cache where the dataset family's folder cannot be made (a file in its place)
+    names the cache and the cause, not the (present) raw files."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "TUDataset").write_text("not a directory")
+    with pytest.raises(RuntimeError, match="Cannot build MUTAG in the cache(.|\n)*"
+                                           "FileExistsError") as err:
+        load_graph_dataset("MUTAG", data_dir, cache, download=False)
+    assert not isinstance(err.value, MissingRawFilesError)
