@@ -240,7 +240,8 @@ def _prepare(opts: RunOptions):
         ds = load_graph_dataset(opts.dataset, opts.data_dir, cache)
         check_graph_labels(ds.labels, ds.name)  # before hours of training, not after
         t1 = time.perf_counter()
-        cache_file = cache / "views" / f"{ds.name}-{opts.diffusion.key()}.pt"
+        largest = max(int(g.num_nodes) for g in ds.graphs)
+        cache_file = cache / "views" / f"{ds.name}-{opts.diffusion.key(largest)}.pt"
         graphs = attach_graph_views(ds.graphs, opts.diffusion, cache_file,
                                     progress=opts.progress)
         payload = (ds, graphs)
@@ -314,7 +315,10 @@ def _train_one(opts: RunOptions, payload, cfg, shorter: list, seed: int,
                 # embedding needed, kept with it so a later evaluation-only process
                 # (whose own peak is the probe's) still reports it
                 "peak_rss_mb": peak_rss_mb()}
-        if not opts.graph_level:  # "auto" resolves by graph size and installed numba
+        # "auto" resolves by graph size and installed numba
+        if opts.graph_level:  # graphs per method
+            info["diffusion_methods"] = opts.diffusion.methods(g.num_nodes for g in extra)
+        else:
             info["diffusion_method"] = extra.diffusion_method
         atomic_save({"embedding": embed(), "train": info}, dirs[name] / "embedding.pt")
         written[name] = info

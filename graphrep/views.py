@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -59,14 +61,24 @@ class DiffusionOptions:
                               topk=self.topk, column_scale=self.column_scale,
                               push_eps=self.push_eps)
 
-    def key(self) -> str:
-        """Short stable identifier for cache file names."""
+    def methods(self, sizes: Iterable[int]) -> dict[str, int]:
+        """Number of graphs each method diffuses among graphs of these node counts
+        (``"auto"`` resolved, :func:`graphrep.diffusion.resolve_method`)."""
+        return dict(Counter(resolve_method(self.kind, int(n), self.method) for n in sizes))
+
+    def key(self, max_nodes: int | None = None) -> str:
+        """Short stable identifier for cache file names. ``max_nodes``: the largest
+        graph the views are built for; ``push_eps`` is part of the key only when the
+        push method runs on such a graph (a setting that changes nothing built
+        reuses the cached views)."""
         fields = asdict(self)
         # options at their defaults are left out: keeps the keys of views cached before
         # the options existed
         if fields["column_scale"] is None:
             del fields["column_scale"]
-        if fields["push_eps"] == PUSH_EPS:
+        if fields["push_eps"] == PUSH_EPS or (
+                max_nodes is not None
+                and resolve_method(self.kind, max_nodes, self.method) != "push"):
             del fields["push_eps"]
         blob = json.dumps(fields, sort_keys=True)
         return f"{self.kind}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"

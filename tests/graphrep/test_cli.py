@@ -49,6 +49,8 @@ def test_tiny_end_to_end_mutag(data_dir, cache_dir, tmp_path, monkeypatch, capsy
     assert again["train_seconds"] == before["train_seconds"]
     # the training process's recorded peak memory survives an evaluation-only process
     assert 0 < res["train"]["L2-B128-E2/seed_0"]["peak_rss_mb"] <= res["peak_rss_mb"]
+    # the record names how "auto" diffused the 188 graphs (<= 28 nodes: exactly)
+    assert res["train"]["L2-B128-E2/seed_0"]["diffusion_methods"] == {"exact": 188}
     emb_file = out / "L2-B128-E2" / "seed_0" / "embedding.pt"
     stored_emb = torch.load(emb_file, weights_only=False)
     torch.save({**stored_emb, "train": {**stored_emb["train"], "peak_rss_mb": 1e7}},
@@ -340,6 +342,16 @@ def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
     assert DiffusionOptions(topk=32).key() == "ppr-4029cb73c6"
     assert DiffusionOptions(topk=32, column_scale="minmax").key() != "ppr-4029cb73c6"
     assert DiffusionOptions(topk=32, push_eps=1e-4).key() != "ppr-4029cb73c6"
+    # push_eps names only views the push method built: not those of graphs "auto"
+    # diffuses exactly (every TU set), nor the heat kernel's
+    assert DiffusionOptions(topk=32, push_eps=1e-4).key(max_nodes=5000) == "ppr-4029cb73c6"
+    assert DiffusionOptions(topk=32, push_eps=1e-4, method="push").key(max_nodes=50) \
+        == DiffusionOptions(topk=32, push_eps=1e-4, method="push").key()
+    assert DiffusionOptions(kind="heat", push_eps=1e-4).key(max_nodes=50000) \
+        == DiffusionOptions(kind="heat").key()
+    # graphs per method, "auto" resolved by size
+    assert DiffusionOptions().methods([10, 6000, 7000, 9000]) == {"exact": 2, "power": 2}
+    assert DiffusionOptions(method="power").methods([10, 20]) == {"power": 2}
 
 
 def test_node_diffusion_defaults_per_dataset():
