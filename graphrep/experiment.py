@@ -5,6 +5,8 @@ Layout of a run directory::
     config.json          every resolved option
     metrics.jsonl        one line per epoch ({"seed", "config", "epoch", "loss", ...})
                          and per evaluation
+    .graphrep.lock       held by the process writing the directory (a second one is
+                         refused: it would overwrite the first's files)
     <config>/seed_<k>/checkpoint.pt   atomic, resumable; once training finished, the
                                       lowest-loss parameters and the run's record only
     <config>/seed_<k>/embedding.pt    frozen embedding after training
@@ -31,6 +33,8 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -70,7 +74,7 @@ from shared.seeding import seed_everything
 
 __all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench", "probe_record",
            "PROBE_KEY", "embedding_digest", "config_name", "train_peaks", "training_signature",
-           "resolve_device"]
+           "resolve_device", "run_dir_lock"]
 
 
 def peak_rss_mb() -> float:
@@ -459,9 +463,49 @@ def _clear_run_outputs(run: Path) -> None:
             f.unlink()
 
 
+#: run directories this process holds (:func:`run_dir_lock`), so nested calls pass
+_HELD_RUN_DIRS: set[Path] = set()
+
+
+@contextmanager
+def run_dir_lock(out_dir: str | Path, create: bool = True) -> Iterator[None]:
+    """Hold ``<out_dir>/.graphrep.lock`` while this process writes the run directory.
+
+    A second process (another ``graphrep`` job given the same ``--out-dir``) is refused
+    at once: it would overwrite the first's config, checkpoints and results. The lock
+    is released when the process ends, however it ends. Calls nested in one process
+    (``bench`` training then evaluating) pass. ``create``: make a missing directory
+    (else there is nothing to hold, and the caller reports it missing)."""
+    from filelock import FileLock, Timeout
+
+    run = Path(out_dir).resolve()
+    if run in _HELD_RUN_DIRS or not (create or run.is_dir()):
+        yield
+        return
+    run.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(run / ".graphrep.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RuntimeError(
+            f"{run} is in use by another graphrep job (it holds {lock.lock_file}); "
+            f"wait for it to finish or pass another --out-dir.") from None
+    _HELD_RUN_DIRS.add(run)
+    try:
+        yield
+    finally:
+        _HELD_RUN_DIRS.discard(run)
+        lock.release()
+
+
 def train_runs(opts: RunOptions) -> dict:
     """Train every (configuration, seed); write config.json, metrics, checkpoints
     and embeddings. Returns timing information."""
+    with run_dir_lock(opts.out_dir):
+        return _train_runs(opts)
+
+
+def _train_runs(opts: RunOptions) -> dict:
     run = Path(opts.out_dir)
     run.mkdir(parents=True, exist_ok=True)
     cfg_file = run / "config.json"
@@ -484,6 +528,11 @@ def train_runs(opts: RunOptions) -> dict:
 
 def evaluate_runs(opts: RunOptions, payload=None) -> dict:
     """Evaluate the stored embeddings under ``opts.protocol``."""
+    with run_dir_lock(opts.out_dir, create=False):
+        return _evaluate_runs(opts, payload)
+
+
+def _evaluate_runs(opts: RunOptions, payload=None) -> dict:
     run = Path(opts.out_dir)
     metrics = _Metrics(run / "metrics.jsonl")
     if payload is None:
@@ -660,6 +709,11 @@ def train_peaks(results: dict) -> list[float]:
 
 def bench(opts: RunOptions, train: bool = True) -> dict:
     """Train (unless ``train=False``) and evaluate; write ``results.json``."""
+    with run_dir_lock(opts.out_dir, create=train):
+        return _bench(opts, train)
+
+
+def _bench(opts: RunOptions, train: bool) -> dict:
     t0 = time.perf_counter()
     cfg_file = Path(opts.out_dir) / "config.json"
     if not train and cfg_file.is_file():  # embeddings are found by the options' names

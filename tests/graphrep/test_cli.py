@@ -486,7 +486,8 @@ def test_fresh_run_clears_the_earlier_runs_outputs(data_dir, cache_dir, tmp_path
     assert main(["train", *common, "--topk", "4"]) == 2
     assert json.loads((out / "config.json").read_text())["diffusion"]["topk"] == 4
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert left == ["L2-B128-E2/seed_0/notes.txt", "config.json"]
+    # (the run directory's lock file stays, unlocked: see run_dir_lock)
+    assert left == [".graphrep.lock", "L2-B128-E2/seed_0/notes.txt", "config.json"]
 
 
 def test_eval_refuses_options_the_run_was_not_trained_with(data_dir, cache_dir, tmp_path,
@@ -565,3 +566,35 @@ def test_class_too_small_for_the_probe_is_rejected_before_training(data_dir, tmp
     err = capsys.readouterr().err
     assert "at least 10 graphs" in err and "{0: 6}" in err
     assert not list(out.glob("*/seed_*"))  # nothing trained
+
+
+def test_second_job_on_a_run_directory_is_refused(data_dir, cache_dir, tmp_path, capsys):
+    """A job given the --out-dir another job is writing is refused before it loads or
+    deletes anything (it would overwrite the first's files); once the first ends, the
+    directory is free again. Nested calls in one process (bench = train + eval) pass."""
+    from filelock import FileLock
+
+    from graphrep.cli import main
+
+    out = tmp_path / "run"
+    common = ["--dataset", "MUTAG", "--seeds", "0", "--epochs", "1", "--hidden", "8",
+              "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+              "--out-dir", str(out), "--quiet"]
+    out.mkdir()
+    (out / "results.json").write_text("{}")  # an earlier run's file stays untouched
+    other = FileLock(out / ".graphrep.lock")  # another process's lock: its own descriptor
+    other.acquire()
+    try:
+        for command in ("bench", "train", "eval"):
+            assert main([command, *common]) == 2
+            err = capsys.readouterr().err
+            assert "in use by another graphrep job" in err and "--out-dir" in err
+        assert (out / "results.json").read_text() == "{}"
+        assert not (out / "config.json").exists()
+    finally:
+        other.release()
+    assert main(["bench", *common]) == 0
+    assert json.loads((out / "results.json").read_text())["seeds"] == [0]
+    # evaluating a directory that does not exist reports it missing, creating nothing
+    assert main(["eval", *common[:-3], "--out-dir", str(tmp_path / "none"), "--quiet"]) == 2
+    assert not (tmp_path / "none").exists()
