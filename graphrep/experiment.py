@@ -5,7 +5,7 @@ Layout of a run directory::
     config.json          every resolved option
     metrics.jsonl        one line per epoch ({"seed", "config", "epoch", "loss", ...})
                          and per evaluation
-    .graphrep.lock       held by the process writing the directory (a second one is
+    .run.lock            held by the process writing the directory (a second one is
                          refused: it would overwrite the first's files)
     <config>/seed_<k>/checkpoint.pt   atomic, resumable; once training finished, the
                                       lowest-loss parameters and the run's record only
@@ -33,8 +33,6 @@ import json
 import resource
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -70,6 +68,7 @@ from graphrep.train import (
 from graphrep.views import DiffusionOptions, attach_graph_views, node_views
 from shared.checkpoint import atomic_save, atomic_write_json, atomic_write_text
 from shared.probes import DEFAULT_SVC_MAX_ITER, SVC_DUAL
+from shared.run_dir import hold_run_dir
 from shared.seeding import seed_everything
 
 __all__ = ["RunOptions", "peak_rss_mb", "train_runs", "evaluate_runs", "bench", "probe_record",
@@ -463,39 +462,10 @@ def _clear_run_outputs(run: Path) -> None:
             f.unlink()
 
 
-#: run directories this process holds (:func:`run_dir_lock`), so nested calls pass
-_HELD_RUN_DIRS: set[Path] = set()
-
-
-@contextmanager
-def run_dir_lock(out_dir: str | Path, create: bool = True) -> Iterator[None]:
-    """Hold ``<out_dir>/.graphrep.lock`` while this process writes the run directory.
-
-    A second process (another ``graphrep`` job given the same ``--out-dir``) is refused
-    at once: it would overwrite the first's config, checkpoints and results. The lock
-    is released when the process ends, however it ends. Calls nested in one process
-    (``bench`` training then evaluating) pass. ``create``: make a missing directory
-    (else there is nothing to hold, and the caller reports it missing)."""
-    from filelock import FileLock, Timeout
-
-    run = Path(out_dir).resolve()
-    if run in _HELD_RUN_DIRS or not (create or run.is_dir()):
-        yield
-        return
-    run.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(run / ".graphrep.lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise RuntimeError(
-            f"{run} is in use by another graphrep job (it holds {lock.lock_file}); "
-            f"wait for it to finish or pass another --out-dir.") from None
-    _HELD_RUN_DIRS.add(run)
-    try:
-        yield
-    finally:
-        _HELD_RUN_DIRS.discard(run)
-        lock.release()
+def run_dir_lock(out_dir: str | Path, create: bool = True):
+    """Hold the run directory (:func:`shared.run_dir.hold_run_dir`): a second job given
+    the same ``--out-dir`` is refused before it loads or deletes anything."""
+    return hold_run_dir(out_dir, create=create, other="pass another --out-dir")
 
 
 def train_runs(opts: RunOptions) -> dict:

@@ -18,6 +18,7 @@ from pathlib import Path
 from rlrep.auxiliary import parse_aux
 from rlrep.config import TrainConfig
 from rlrep.envs import UnknownEnvError, parse_env_id
+from shared.run_dir import RunDirInUseError
 
 
 def _positive_int(text: str) -> int:
@@ -104,7 +105,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         config = TrainConfig.from_dict(options)
     except (UnknownEnvError, ValueError) as error:
         parser.error(str(error))
-    results = train(config, resume=args.resume)
+    try:
+        results = train(config, resume=args.resume)
+    except RunDirInUseError as error:
+        parser.error(str(error))
     print(json.dumps(results, indent=2))
     return 0
 

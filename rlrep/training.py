@@ -2,7 +2,8 @@
 
 ``<run_dir>/``: ``config.json`` (every resolved option), ``metrics.jsonl`` (episodes, evaluations),
 ``tb/`` (TensorBoard: RL losses, auxiliary losses and accuracies, episode returns),
-``checkpoints/`` (see :mod:`rlrep.checkpoints`), ``results.json`` (final evaluation).
+``checkpoints/`` (see :mod:`rlrep.checkpoints`), ``results.json`` (final evaluation), ``.run.lock``
+(held while a process trains the run: a second one is refused, :mod:`shared.run_dir`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rlrep.config import TrainConfig, build_model, model_class
 from rlrep.envs import make_vec_env
 from rlrep.evaluate import atari_game, human_normalized
 from shared.checkpoint import atomic_write_json, atomic_write_text
+from shared.run_dir import hold_run_dir
 from shared.seeding import seed_everything
 
 
@@ -45,7 +47,12 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     th.set_num_threads(config.threads)
     run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
     config.run_dir = str(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # a second process on this directory is refused: it would overwrite the checkpoints
+    with hold_run_dir(run_dir, other="pass another --run-dir"):
+        return _train(config, resume, run_dir)
+
+
+def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
     tb_dir = str(run_dir / "tb") if config.tensorboard else None
     checkpoint = latest_checkpoint(run_dir / "checkpoints") if resume else None
     if resume and checkpoint is None:

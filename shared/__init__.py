@@ -4,8 +4,8 @@ Importing ``shared`` loads torch, NumPy and SciPy only: never PyTorch Geometric,
 Stable-Baselines3 or gymnasium. scikit-learn is imported by :mod:`shared.probes` when used.
 
 Submodules: :mod:`shared.losses`, :mod:`shared.heads`, :mod:`shared.probes`,
-:mod:`shared.distributed`, :mod:`shared.checkpoint`, :mod:`shared.seeding`,
-:mod:`shared.bridge`.
+:mod:`shared.distributed`, :mod:`shared.checkpoint`, :mod:`shared.run_dir`,
+:mod:`shared.seeding`, :mod:`shared.bridge`.
 """
 
 from shared import heads, losses

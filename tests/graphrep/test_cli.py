@@ -487,7 +487,7 @@ def test_fresh_run_clears_the_earlier_runs_outputs(data_dir, cache_dir, tmp_path
     assert json.loads((out / "config.json").read_text())["diffusion"]["topk"] == 4
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     # (the run directory's lock file stays, unlocked: see run_dir_lock)
-    assert left == [".graphrep.lock", "L2-B128-E2/seed_0/notes.txt", "config.json"]
+    assert left == [".run.lock", "L2-B128-E2/seed_0/notes.txt", "config.json"]
 
 
 def test_eval_refuses_options_the_run_was_not_trained_with(data_dir, cache_dir, tmp_path,
@@ -582,13 +582,13 @@ def test_second_job_on_a_run_directory_is_refused(data_dir, cache_dir, tmp_path,
               "--out-dir", str(out), "--quiet"]
     out.mkdir()
     (out / "results.json").write_text("{}")  # an earlier run's file stays untouched
-    other = FileLock(out / ".graphrep.lock")  # another process's lock: its own descriptor
+    other = FileLock(out / ".run.lock")  # another process's lock: its own descriptor
     other.acquire()
     try:
         for command in ("bench", "train", "eval"):
             assert main([command, *common]) == 2
             err = capsys.readouterr().err
-            assert "in use by another graphrep job" in err and "--out-dir" in err
+            assert "in use by another process" in err and "--out-dir" in err
         assert (out / "results.json").read_text() == "{}"
         assert not (out / "config.json").exists()
     finally:

@@ -185,3 +185,26 @@ def test_resume_drops_what_was_logged_after_the_checkpoint(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     _truncate_metrics(path, 100)  # the final evaluation follows the last checkpoint: logged again
     assert [json.loads(x) for x in path.read_text().splitlines()] == records[:2]
+
+
+def test_second_training_on_a_run_dir_is_refused(tmp_path, capsys):
+    """A run directory another process is training is refused at once, its files untouched
+    (a second writer would overwrite its config, metrics and checkpoints)."""
+    from filelock import FileLock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 1}\n')
+    other = FileLock(run / ".run.lock")  # the other process's lock: its own descriptor
+    other.acquire()
+    try:
+        with pytest.raises(SystemExit) as info:
+            main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "70", "--run-dir", str(run), *TINY])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "in use by another process" in err and "--run-dir" in err
+        assert (run / "metrics.jsonl").read_text() == '{"step": 1}\n' and not (run / "config.json").exists()
+    finally:
+        other.release()
+    main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "70", "--run-dir", str(run), *TINY])
+    assert json.loads((run / "results.json").read_text())["steps"] == 70

@@ -1,0 +1,68 @@
+"""One writer per run directory.
+
+A run directory (checkpoints, metrics, results) written by two processes at once ends up
+holding neither run: each overwrites the other's files. :func:`hold_run_dir` holds
+``<run_dir>/.run.lock`` while a process writes it and refuses a second one at once. The
+lock is an OS file lock (``filelock``): the system releases it however the holder ends,
+so a killed run leaves no stale lock behind (the empty lock file stays).
+
+Example::
+
+    with hold_run_dir("runs/cora"):
+        ...  # train, checkpoint, write results
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["LOCK_NAME", "RunDirInUseError", "hold_run_dir"]
+
+#: file name of the lock inside a run directory
+LOCK_NAME = ".run.lock"
+
+#: run directories this process holds, so nested calls pass
+_HELD: set[Path] = set()
+
+
+class RunDirInUseError(RuntimeError):
+    """Another process is writing the run directory."""
+
+
+@contextmanager
+def hold_run_dir(run_dir: str | os.PathLike, create: bool = True,
+                 other: str = "pass another run directory") -> Iterator[None]:
+    """Hold ``run_dir`` for this process.
+
+    Args:
+        run_dir: the directory.
+        create: make a missing directory; if False a missing one is not held (there is
+            nothing in it to protect; the caller reports it missing).
+        other: the way out named in the error (e.g. ``"pass another --out-dir"``).
+
+    Raises:
+        RunDirInUseError: another process holds it. Calls nested in one process pass.
+    """
+    from filelock import FileLock, Timeout
+
+    run = Path(run_dir).resolve()
+    if run in _HELD or not (create or run.is_dir()):
+        yield
+        return
+    run.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(run / LOCK_NAME)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunDirInUseError(
+            f"{run} is in use by another process (it holds {run / LOCK_NAME}); wait for "
+            f"it to finish or {other}.") from None
+    _HELD.add(run)
+    try:
+        yield
+    finally:
+        _HELD.discard(run)
+        lock.release()

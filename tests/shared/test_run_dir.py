@@ -1,0 +1,36 @@
+"""One writer per run directory (shared.run_dir)."""
+
+import pytest
+from filelock import FileLock, Timeout
+
+from shared.run_dir import LOCK_NAME, RunDirInUseError, hold_run_dir
+
+
+def test_second_holder_is_refused_and_lock_is_released_on_error(tmp_path):
+    run = tmp_path / "run"
+    with hold_run_dir(run):
+        assert (run / LOCK_NAME).is_file()
+        with hold_run_dir(run):  # nested in one process: passes
+            pass
+        # another holder (its own descriptor, as another process's) cannot take it
+        with pytest.raises(Timeout):
+            FileLock(run / LOCK_NAME).acquire(timeout=0)
+    with pytest.raises(ValueError, match="boom"), hold_run_dir(run):
+        raise ValueError("boom")
+    other = FileLock(run / LOCK_NAME)
+    other.acquire(timeout=0)  # released by the failed holder
+    try:
+        with pytest.raises(RunDirInUseError, match=r"in use by another process.*pass another --x"):
+            with hold_run_dir(run, other="pass another --x"):
+                pass
+    finally:
+        other.release()
+
+
+def test_missing_directory_is_created_only_when_asked(tmp_path):
+    with hold_run_dir(tmp_path / "none", create=False):
+        pass
+    assert not (tmp_path / "none").exists()
+    with hold_run_dir(tmp_path / "new"):
+        pass
+    assert (tmp_path / "new").is_dir()
