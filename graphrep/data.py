@@ -310,10 +310,14 @@ def _cache_lock(cache: Path, family: str, name: str) -> Iterator[None]:
         try:
             lock.acquire(timeout=1)
         except Timeout:
-            log.info("waiting for another job preparing %s in %s", name, where)
+            log.warning("waiting for another job preparing %s in %s (it holds %s)",
+                        name, where, lock.lock_file)
             lock.acquire()
     except OSError as exc:
-        raise _cache_error(name, where / name, exc) from exc
+        raise RuntimeError(
+            f"Cannot lock {where / f'.{name}.lock'} to prepare {name} in the cache: "
+            f"{type(exc).__name__}: {exc}. Make the cache writable or point --cache-dir "
+            f"or {CACHE_ENV} elsewhere.") from exc
     try:
         yield
     finally:

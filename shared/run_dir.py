@@ -4,7 +4,7 @@ A run directory (checkpoints, metrics, results) written by two processes at once
 holding neither run: each overwrites the other's files. :func:`hold_run_dir` holds
 ``<run_dir>/.run.lock`` while a process writes it and refuses a second one at once. The
 lock is an OS file lock (``filelock``): the system releases it however the holder ends,
-so a killed run leaves no stale lock behind (the empty lock file stays).
+so a killed run leaves no stale lock behind (on POSIX the empty lock file stays).
 
 Example::
 
@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +25,9 @@ __all__ = ["LOCK_NAME", "RunDirInUseError", "hold_run_dir"]
 #: file name of the lock inside a run directory
 LOCK_NAME = ".run.lock"
 
-#: run directories this process holds, so nested calls pass
-_HELD: set[Path] = set()
+#: (run directory, thread) pairs this process holds, so nested calls in a thread pass
+#: (another thread is refused, like another process)
+_HELD: set[tuple[Path, int]] = set()
 
 
 class RunDirInUseError(RuntimeError):
@@ -44,12 +46,14 @@ def hold_run_dir(run_dir: str | os.PathLike, create: bool = True,
         other: the way out named in the error (e.g. ``"pass another --out-dir"``).
 
     Raises:
-        RunDirInUseError: another process holds it. Calls nested in one process pass.
+        RunDirInUseError: another process (or another thread of this one) holds it.
+            Calls nested in one thread pass.
     """
     from filelock import FileLock, Timeout
 
     run = Path(run_dir).resolve()
-    if run in _HELD or not (create or run.is_dir()):
+    key = (run, threading.get_ident())
+    if key in _HELD or not (create or run.is_dir()):
         yield
         return
     run.mkdir(parents=True, exist_ok=True)
@@ -60,9 +64,9 @@ def hold_run_dir(run_dir: str | os.PathLike, create: bool = True,
         raise RunDirInUseError(
             f"{run} is in use by another process (it holds {run / LOCK_NAME}); wait for "
             f"it to finish or {other}.") from None
-    _HELD.add(run)
+    _HELD.add(key)
     try:
         yield
     finally:
-        _HELD.discard(run)
+        _HELD.discard(key)
         lock.release()

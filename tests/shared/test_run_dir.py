@@ -34,3 +34,22 @@ def test_missing_directory_is_created_only_when_asked(tmp_path):
     with hold_run_dir(tmp_path / "new"):
         pass
     assert (tmp_path / "new").is_dir()
+
+
+def test_another_thread_is_refused_like_another_process(tmp_path):
+    import threading
+
+    errors = []
+
+    def second():
+        try:
+            with hold_run_dir(tmp_path):
+                pass
+        except RunDirInUseError as exc:
+            errors.append(exc)
+
+    with hold_run_dir(tmp_path):
+        t = threading.Thread(target=second)
+        t.start()
+        t.join()
+    assert len(errors) == 1
