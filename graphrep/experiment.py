@@ -61,6 +61,7 @@ from graphrep.train import (
     GraphTrainConfig,
     NodeTrainConfig,
     TrainResult,
+    check_node_config,
     save_finished_checkpoint,
     train_graph_model,
     train_node_model,
@@ -483,6 +484,11 @@ def _train_runs(opts: RunOptions) -> dict:
         _check_resumable(json.loads(cfg_file.read_text()), opts.to_json(), cfg_file)
     t0 = time.perf_counter()
     payload, timing = _prepare(opts)  # before anything is deleted: bad data leaves the run as it was
+    for cfg in _configs(opts):  # and so do settings that cannot train
+        if opts.graph_level:
+            _projected(cfg)
+        else:
+            check_node_config(cfg, payload[1].num_nodes)
     if not opts.resume:
         _clear_run_outputs(run)
     atomic_write_json(cfg_file, opts.to_json())

@@ -40,6 +40,7 @@ from graphrep.views import NodeViews
 from shared.checkpoint import atomic_save
 
 __all__ = ["FULL_BATCH_MAX_NODES", "NodeTrainConfig", "GraphTrainConfig", "TrainResult",
+           "check_node_config",
            "EarlyStopping", "train_node_model", "train_graph_model",
            "save_finished_checkpoint"]
 
@@ -366,6 +367,24 @@ def _run_loop(model: nn.Module,
     return result
 
 
+_SAMPLERS = {None: sample_node_subsets, "random": sample_node_subsets,
+             "windows": sample_node_windows}
+
+
+def check_node_config(config: NodeTrainConfig, num_nodes: int) -> bool:
+    """Raise ``ValueError`` for settings that cannot train a graph of ``num_nodes``
+    nodes (before a run deletes or trains anything); returns whether it trains full
+    batch."""
+    full_batch = (num_nodes <= FULL_BATCH_MAX_NODES if config.full_batch is None
+                  else config.full_batch)
+    if config.subsets not in _SAMPLERS:
+        raise ValueError(f"subsets must be 'random' or 'windows', got {config.subsets!r}.")
+    if full_batch and config.subsets == "windows":
+        raise ValueError("subsets='windows' draws subgraphs, but this graph trains full "
+                         "batch: pass full_batch=False (--no-full-batch).")
+    return full_batch
+
+
 def train_node_model(
     model: MVGRL,
     x: Tensor,
@@ -398,8 +417,7 @@ def train_node_model(
     sparse_x = device.type == "cpu" and float((x != 0).float().mean()) < 0.1
     x = x.to_sparse_csr() if sparse_x else x.to(device)
 
-    full_batch = (n <= FULL_BATCH_MAX_NODES if config.full_batch is None
-                  else config.full_batch)
+    full_batch = check_node_config(config, n)
     # a view keeping most of its entries (an unsparsified diffusion) is held dense
     # and multiplied as dense blocks; edge format otherwise
     dense = config.dense_views
@@ -413,13 +431,7 @@ def train_node_model(
         full_nodes = torch.arange(n, device=device)
         full_index = torch.zeros(n, dtype=torch.long, device=device)
 
-    sampler = {None: sample_node_subsets, "random": sample_node_subsets,
-               "windows": sample_node_windows}.get(config.subsets)
-    if sampler is None:
-        raise ValueError(f"subsets must be 'random' or 'windows', got {config.subsets!r}.")
-    if full_batch and config.subsets == "windows":
-        raise ValueError("subsets='windows' draws subgraphs, but this graph trains full "
-                         "batch: pass full_batch=False (--no-full-batch).")
+    sampler = _SAMPLERS[config.subsets]
     defaults = NodeTrainConfig()
     if full_batch and (config.batch_size, config.sample_size) != (defaults.batch_size,
                                                                   defaults.sample_size):

@@ -598,3 +598,20 @@ def test_second_job_on_a_run_directory_is_refused(data_dir, cache_dir, tmp_path,
     # evaluating a directory that does not exist reports it missing, creating nothing
     assert main(["eval", *common[:-3], "--out-dir", str(tmp_path / "none"), "--quiet"]) == 2
     assert not (tmp_path / "none").exists()
+
+
+def test_settings_that_cannot_train_leave_the_earlier_run_intact(data_dir, cache_dir, tmp_path,
+                                                                 capsys):
+    """A fresh run refused for a setting that cannot train this graph (index windows on a
+    graph that trains full batch) is refused before it deletes the earlier run's files."""
+    from graphrep.cli import main
+
+    out = tmp_path / "run"
+    common = ["--dataset", "Cora", "--seeds", "0", "--epochs", "1", "--hidden", "8",
+              "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+              "--out-dir", str(out), "--quiet"]
+    assert main(["bench", *common]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["bench", *common, "--subsets", "windows"]) == 2
+    assert "--no-full-batch" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
