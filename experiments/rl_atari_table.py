@@ -30,7 +30,7 @@ def load_run(run_dir: Path) -> dict:
     evals, episodes = [], []
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
         rec = json.loads(line)
-        if rec.get("type") == "eval":
+        if rec.get("type") == "eval" and rec["returns"]:  # 0-episode evaluations score nothing
             evals.append((rec["step"], rec["mean_return"], len(rec["returns"])))
         elif rec.get("type") == "episode":
             episodes.append((rec["step"], rec["return"]))
@@ -54,12 +54,15 @@ def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
         game = atari_game(run["config"]["env"])
         done = run["results"] is not None
         last_step, last_score, n_eps = run["evals"][-1] if run["evals"] else (0, float("nan"), 0)
-        score = run["results"]["eval_mean_return"] if done else last_score
+        # the final evaluation's score, else the last logged one (a final evaluation of 0
+        # episodes scores nothing)
+        final = done and run["results"]["eval_mean_return"] is not None
+        score = run["results"]["eval_mean_return"] if final else last_score
         rows.append({
             "run": run["name"], "game": game, "aux": run["config"]["aux"],
             "seed": run["config"]["seed"], "finished": done,
             "step": run["results"]["steps"] if done else last_step,
-            "eval_return": score, "eval_episodes": len(run["results"]["eval_returns"]) if done else n_eps,
+            "eval_return": score, "eval_episodes": len(run["results"]["eval_returns"]) if final else n_eps,
             "human_normalised": human_normalized(game, score),
         })
     lines = ["# Atari-100k learning check (rlrep, QR-DQN + DER net)", "",

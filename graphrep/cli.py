@@ -43,7 +43,18 @@ def _threads(value: int | None) -> None:
 
     # The benchmarks are specified on one thread per process; more threads on a
     # shared machine oversubscribe it badly.
-    torch.set_num_threads(value or int(os.environ.get("GRAPHREP_THREADS", "1")))
+    if value is None:
+        env = os.environ.get("GRAPHREP_THREADS", "1")
+        try:
+            value = int(env)
+        except ValueError:
+            raise ValueError(f"GRAPHREP_THREADS must be a whole number >= 1, got "
+                             f"{env!r}.") from None
+        if value < 1:
+            raise ValueError(f"GRAPHREP_THREADS must be >= 1, got {value}.")
+    elif value < 1:
+        raise ValueError(f"--threads must be >= 1, got {value}.")
+    torch.set_num_threads(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,6 +181,11 @@ def _check_ranges(args: argparse.Namespace, graph: bool) -> None:
             raise ValueError(f"{option} must be {need}, got {wrong[0]}.")
 
     bad("--seeds", args.seeds, lambda v: v >= 0, ">= 0")
+    for name in ("seeds", "layers", "batch_size", "epochs"):  # a grid or seed list
+        values = getattr(args, name) or []
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise ValueError(f"--{name.replace('_', '-')} lists {twice[0]} more than once.")
     bad("--epochs", args.epochs, lambda v: v >= 0, ">= 0 (0: the untrained encoders)")
     bad("--layers", args.layers, lambda v: v >= 1, ">= 1")
     bad("--batch-size", args.batch_size, (lambda v: v >= 2) if graph else (lambda v: v >= 1),
@@ -283,7 +299,11 @@ def _options(args: argparse.Namespace):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _threads(args.threads)
+    try:
+        _threads(args.threads)
+    except ValueError as exc:
+        print(f"graphrep: error: {exc}", file=sys.stderr)
+        return 2
     warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
     warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
     from graphrep.experiment import bench, train_runs

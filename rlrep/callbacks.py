@@ -56,13 +56,16 @@ class RunCallback(BaseCallback):
         evaluation, after its last checkpoint)."""
         step = self.num_timesteps
         returns = evaluate(self.model, self.config.env_spec, episodes, seed=self.config.seed + 10_000 + step, epsilon=self.config.eval_epsilon) if episodes else []
-        record = {"type": "eval", "step": step, "returns": returns, "mean_return": sum(returns) / max(len(returns), 1)}
+        # no episodes, no score (null), rather than a 0.0 nobody measured
+        record = {"type": "eval", "step": step, "returns": returns,
+                  "mean_return": sum(returns) / len(returns) if returns else None}
         if final:
             record["final"] = True
         train_logs = {k: float(v) for k, v in self.model.logger.name_to_value.items() if k.startswith(("train/", "aux/"))}
         record["train"] = train_logs
         self.write_metric(record)
-        self.logger.record("eval/mean_return", record["mean_return"])
+        if returns:
+            self.logger.record("eval/mean_return", record["mean_return"])
         return record
 
     def checkpoint(self) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 from rlrep.auxiliary import parse_aux
 from rlrep.config import TrainConfig
 from rlrep.envs import UnknownEnvError, parse_env_id
-from shared.run_dir import RunDirInUseError
+from shared.run_dir import RunDirError
 
 
 def _positive_int(text: str) -> int:
@@ -79,7 +79,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+#: options a resumed run may change: where and how it runs, its budget; not what it trains
+RESUMABLE_CHANGES = ("run_dir", "steps", "device", "threads", "progress", "tensorboard")
+
+
+def _given(argv: list[str]) -> dict:
+    """The ``train`` options written on the command line (defaults left out)."""
+    p = argparse.ArgumentParser(add_help=False)
+    _add_train_args(p)
+    for action in p._actions:
+        action.default = argparse.SUPPRESS
+    return vars(p.parse_known_args(argv)[0])
+
+
+def _changed_on_resume(given: dict, stored: dict) -> list[str]:
+    """``--flag: stored -> given`` for each training option ``given`` changes."""
+    def same(key: str, old, new) -> bool:
+        if key == "aux":  # any spelling of the same losses
+            try:
+                return parse_aux(old) == parse_aux(new)
+            except ValueError:
+                return False
+        return old == new
+
+    return [f"--{k.replace('_', '-')}: {stored.get(k)!r} -> {v!r}" for k, v in given.items()
+            if k not in RESUMABLE_CHANGES and k != "resume" and not same(k, stored.get(k), v)]
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
+           argv: list[str] | None = None) -> int:
+    import torch as th
+
     from rlrep.training import train
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "resume")}
@@ -93,6 +123,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         saved = Path(args.run_dir) / "config.json"
         if saved.exists():  # the saved options win; only the run dir, step budget and device may change
             stored = json.loads(saved.read_text())
+            raw = list(sys.argv[1:] if argv is None else argv)
+            changed = _changed_on_resume(_given(raw[raw.index("train") + 1:]), stored)
+            if changed:
+                parser.error(f"--resume continues {saved.parent} with its own training options, but "
+                             f"{'; '.join(changed)}: drop them, or train a new run in another --run-dir")
             stored.update(run_dir=args.run_dir, steps=stored["steps"] if args.steps is None else args.steps)
             if args.device is not None:
                 stored["device"] = args.device
@@ -105,9 +140,14 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         config = TrainConfig.from_dict(options)
     except (UnknownEnvError, ValueError) as error:
         parser.error(str(error))
+    if config.device.startswith("cuda") and not th.cuda.is_available():
+        parser.error(f"--device {config.device}: this machine has no CUDA device; pass --device cpu (or auto)")
+    if config.learning_starts is not None and config.learning_starts >= config.steps:
+        print(f"rlrep: warning: --learning-starts {config.learning_starts} >= --steps {config.steps}: "
+              f"the agent will not update", file=sys.stderr)
     try:
         results = train(config, resume=args.resume)
-    except RunDirInUseError as error:
+    except RunDirError as error:
         parser.error(str(error))
     print(json.dumps(results, indent=2))
     return 0
@@ -138,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "train":
-        return _train(args, parser)
+        return _train(args, parser, argv)
     return _eval(args, parser)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,23 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"--seed must be in [0, 2**32), got {self.seed}")
+        if self.learning_rate is not None and not 0 < self.learning_rate < math.inf:
+            raise ValueError(f"--learning-rate must be a finite number > 0, got {self.learning_rate}")
+        if self.learning_starts is not None and self.learning_starts < 0:
+            raise ValueError(f"--learning-starts must be >= 0, got {self.learning_starts}")
+        for name in ("rcrl_embed_dim", "segment_max_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.buffer_size is not None and self.segment_max_length >= self.buffer_size:
+            raise ValueError(f"--segment-max-length ({self.segment_max_length}) must be smaller than "
+                             f"--buffer-size ({self.buffer_size}): a segment must fit in the buffer")
+        for name in ("rcrl_weight", "curl_weight"):
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {getattr(self, name)}")
+        if self.curl_momentum is not None and not 0 <= self.curl_momentum <= 1:
+            raise ValueError(f"--curl-momentum must be in [0, 1], got {self.curl_momentum}")
         parse_aux(self.aux)  # raises on an unknown --aux
         if ("rcrl" in self.aux_names and self.rcrl_partners == "batch"
                 and self.batch_size is not None and self.batch_size % 2):

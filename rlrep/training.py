@@ -15,6 +15,7 @@ from typing import Any
 
 import torch as th
 from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.utils import configure_logger
 
 from rlrep.callbacks import ProgressBar, RunCallback
 from rlrep.checkpoints import latest_checkpoint, load_checkpoint
@@ -82,6 +83,9 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
             tb_log_name="run",
             log_interval=1,
         )
+    else:  # already at its budget (e.g. killed during its final evaluation): no learn() to
+        # set up the logger the evaluation writes to; continue the run's own log folder
+        model.set_logger(configure_logger(model.verbose, tb_dir, "run", reset_num_timesteps=False))
     callback.init_callback(model)
     callback.checkpoint()
     final = callback.run_evaluation(config.final_eval_episodes, final=True)
@@ -97,7 +101,7 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         "eval_returns": final["returns"],
         "eval_mean_return": final["mean_return"],
     }
-    if config.env_spec.is_atari:
+    if config.env_spec.is_atari and final["mean_return"] is not None:
         results["human_normalized_score"] = human_normalized(atari_game(config.env), final["mean_return"])
     atomic_write_json(run_dir / "results.json", results)
     env.close()

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["LOCK_NAME", "RunDirInUseError", "hold_run_dir"]
+__all__ = ["LOCK_NAME", "RunDirError", "RunDirInUseError", "hold_run_dir"]
 
 #: file name of the lock inside a run directory
 LOCK_NAME = ".run.lock"
@@ -30,7 +30,11 @@ LOCK_NAME = ".run.lock"
 _HELD: set[tuple[Path, int]] = set()
 
 
-class RunDirInUseError(RuntimeError):
+class RunDirError(RuntimeError):
+    """The run directory cannot be used (not creatable, not writable, or in use)."""
+
+
+class RunDirInUseError(RunDirError):
     """Another process is writing the run directory."""
 
 
@@ -48,6 +52,8 @@ def hold_run_dir(run_dir: str | os.PathLike, create: bool = True,
     Raises:
         RunDirInUseError: another process (or another thread of this one) holds it.
             Calls nested in one thread pass.
+        RunDirError: the directory cannot be made or locked (a file in its place, no
+            permission).
     """
     from filelock import FileLock, Timeout
 
@@ -56,14 +62,17 @@ def hold_run_dir(run_dir: str | os.PathLike, create: bool = True,
     if key in _HELD or not (create or run.is_dir()):
         yield
         return
-    run.mkdir(parents=True, exist_ok=True)
     lock = FileLock(run / LOCK_NAME)
     try:
+        run.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
     except Timeout:
         raise RunDirInUseError(
             f"{run} is in use by another process (it holds {run / LOCK_NAME}); wait for "
             f"it to finish or {other}.") from None
+    except OSError as exc:  # a file in the way, no permission, a read-only filesystem
+        raise RunDirError(f"Cannot use {run} as a run directory: {type(exc).__name__}: "
+                          f"{exc}; {other}.") from exc
     _HELD.add(key)
     try:
         yield

@@ -14,8 +14,12 @@ def parse_aux(spec: str) -> tuple[str, ...]:
     :raises ValueError: on an unknown name, with the accepted spellings.
     """
     names = [s.strip().lower() for s in spec.split(",") if s.strip()]
-    if names == ["none"] or not names:
+    if not names:
+        raise ValueError(f"empty --aux {spec!r}: use --aux none, rcrl, curl or rcrl,curl")
+    if names == ["none"]:
         return ()
+    if "none" in names:
+        raise ValueError(f"--aux {spec!r}: 'none' stands alone; use --aux none, rcrl, curl or rcrl,curl")
     unknown = [n for n in names if n not in AUX_CHOICES]
     if unknown:
         raise ValueError(f"unknown auxiliary loss {unknown[0]!r}: use --aux none, rcrl, curl or rcrl,curl")

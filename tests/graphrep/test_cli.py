@@ -185,6 +185,9 @@ def test_cli_errors(capsys):
     ("Cora", ["--patience", "0"], "--patience must be >= 1"),
     ("Cora", ["--hidden", "0"], "--hidden must be >= 1"),
     ("MUTAG", ["--probe-jobs", "0"], "--probe-jobs must be >= 1"),
+    ("Cora", ["--seeds", "0", "0"], "--seeds lists 0 more than once"),
+    ("MUTAG", ["--layers", "2", "4", "2"], "--layers lists 2 more than once"),
+    ("Cora", ["--threads", "-2"], "--threads must be >= 1"),
 ])
 def test_out_of_range_options_are_rejected_before_loading(dataset, args, message, capsys,
                                                            monkeypatch):

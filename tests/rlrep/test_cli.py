@@ -71,6 +71,16 @@ def test_dmc_pixels_smoke(tmp_path):
         (["--env", "PongNoFrameskip-v4", "--aux", "rcrl", "--batch-size", "7"],
          "the batch size must be even, got 7: use an even --batch-size or --rcrl-partners extra"),
         (["--env", "PongNoFrameskip-v4", "--device", "gpu"], "--device must be auto, cpu, cuda"),
+        (["--env", "PongNoFrameskip-v4", "--aux", "none,rcrl"], "'none' stands alone"),
+        (["--env", "PongNoFrameskip-v4", "--aux", ""], "empty --aux"),
+        (["--env", "PongNoFrameskip-v4", "--seed", "-1"], "--seed must be in [0, 2**32)"),
+        (["--env", "PongNoFrameskip-v4", "--learning-rate", "-1"], "--learning-rate must be a finite number > 0"),
+        (["--env", "PongNoFrameskip-v4", "--segment-max-length", "0"], "--segment-max-length must be >= 1"),
+        (["--env", "PongNoFrameskip-v4", "--rcrl-embed-dim", "0"], "--rcrl-embed-dim must be >= 1"),
+        (["--env", "PongNoFrameskip-v4", "--buffer-size", "10"],
+         "--segment-max-length (32) must be smaller than --buffer-size (10)"),
+        (["--env", "PongNoFrameskip-v4", "--curl-momentum", "2"], "--curl-momentum must be in [0, 1]"),
+        (["--env", "PongNoFrameskip-v4", "--rcrl-weight", "-1"], "--rcrl-weight must be a finite number >= 0"),
     ],
 )
 def test_bad_flags(capsys, argv, message):
@@ -208,3 +218,53 @@ def test_second_training_on_a_run_dir_is_refused(tmp_path, capsys):
         other.release()
     main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "70", "--run-dir", str(run), *TINY])
     assert json.loads((run / "results.json").read_text())["steps"] == 70
+
+
+def test_resume_refuses_changed_training_options(tmp_path, monkeypatch, capsys):
+    """--resume continues a run with its own options: a changed env, loss or batch is refused
+    (naming it), the same options in another spelling pass, and budget / device may change."""
+    import rlrep.training
+    from rlrep.config import TrainConfig
+
+    config = TrainConfig(env="dmc-state:cartpole-swingup", aux="rcrl,curl", steps=700, batch_size=16)
+    (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
+    monkeypatch.setattr(rlrep.training, "train", lambda cfg, resume: {})
+    resume = ["train", "--run-dir", str(tmp_path), "--resume"]
+    for changed, named in ((["--env", "dmc-state:cheetah-run"], "--env: 'dmc-state:cartpole-swingup' -> "),
+                           (["--aux", "rcrl"], "--aux: 'rcrl,curl' -> 'rcrl'"),
+                           (["--batch-size=32"], "--batch-size: 16 -> 32"),
+                           (["--seed", "1"], "--seed: 0 -> 1")):
+        with pytest.raises(SystemExit) as info:
+            main([*resume, *changed])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert named in err and "another --run-dir" in err
+    assert main([*resume, "--aux", "curl,rcrl", "--env", "dmc-state:cartpole-swingup", "--batch-size", "16",
+                 "--steps", "900", "--device", "cpu", "--no-progress"]) == 0
+
+
+def test_cuda_device_without_cuda_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--env", "dmc-state:cartpole-swingup", "--device", "cuda", "--steps", "70",
+              "--run-dir", str(tmp_path), *TINY])
+    assert info.value.code == 2 and "no CUDA device; pass --device cpu" in capsys.readouterr().err
+
+
+def test_unusable_run_dir_is_named(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--env", "dmc-state:cartpole-swingup", "--run-dir", str(tmp_path / "file"), *TINY])
+    assert info.value.code == 2
+    assert "Cannot use" in capsys.readouterr().err
+
+
+def test_resume_at_the_budget_reruns_the_final_evaluation(tmp_path):
+    """A run whose last checkpoint is at its budget (killed during its final evaluation)
+    resumes to the final evaluation and results, with 0 episodes scoring null, not 0."""
+    run = tmp_path / "run"
+    main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "70", "--run-dir", str(run), *TINY])
+    (run / "results.json").unlink()
+    assert main(["train", "--run-dir", str(run), "--resume"]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["steps"] == 70 and results["eval_returns"] == [] and results["eval_mean_return"] is None
