@@ -17,6 +17,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from graphrep.data import CACHE_ENV, DATA_ENV, GRAPH_DATASETS, NODE_DATASETS
 from graphrep.diffusion import EXACT_MAX_NODES, POWER_MAX_NODES, PUSH_EPS
@@ -331,9 +332,16 @@ def _select(args: argparse.Namespace) -> int:
     from graphrep.selection import select_runs
     from shared.checkpoint import atomic_write_json
 
+    if args.out and Path(args.out).is_dir():  # before minutes of probing, not after
+        raise ValueError(f"--out {args.out} is a directory; name a file, e.g. "
+                         f"{Path(args.out) / 'selection.json'}.")
     res = select_runs(args.runs, args.seeds, args.data_dir, args.cache_dir, args.probe_jobs)
     if args.out:
-        atomic_write_json(args.out, res)
+        try:
+            atomic_write_json(args.out, res)
+        except OSError as exc:
+            raise RuntimeError(f"Cannot write --out {args.out}: {type(exc).__name__}: "
+                               f"{exc}.") from exc
     counts = ", ".join(f"{n} {c}" for n, c in res["folds_won"].items())
     print(f"{res['dataset']} (honest, chosen per fold among {len(res['candidates'])}): "
           f"{res['accuracy_mean']:.2f} +- {res['accuracy_std']:.2f} over "

@@ -67,7 +67,14 @@ from graphrep.train import (
     train_node_model,
 )
 from graphrep.views import DiffusionOptions, attach_graph_views, node_views
-from shared.checkpoint import atomic_save, atomic_write_json, atomic_write_text
+from shared.checkpoint import (
+    CorruptFileError,
+    atomic_save,
+    atomic_write_json,
+    atomic_write_text,
+    load_file,
+    read_json,
+)
 from shared.probes import DEFAULT_SVC_MAX_ITER, SVC_DUAL
 from shared.run_dir import hold_run_dir
 from shared.seeding import seed_everything
@@ -269,8 +276,8 @@ def _train_group(opts: RunOptions, payload, group: list, seed: int, run: Path,
     for cfg in group:
         seed_dir = dirs[config_name(cfg)]
         if opts.resume and (seed_dir / "embedding.pt").is_file():
-            infos[config_name(cfg)] = torch.load(seed_dir / "embedding.pt",
-                                                 weights_only=False)["train"]
+            infos[config_name(cfg)] = load_file(seed_dir / "embedding.pt",
+                                                weights_only=False)["train"]
             continue
         todo.append(cfg)
     while todo:  # a budget a resumed run had already passed trains on its own
@@ -424,8 +431,8 @@ def _check_resumable(old: dict, new: dict, path: Path, action: str = "--resume")
                else "or train these options into their own --out-dir")
         raise ValueError(
             f"{action}: {path} was written with other training options "
-            f"({', '.join(diff)}: {'; '.join(changes)}); pass the run's options "
-            f"again (e.g. the --topk it was trained with), {fix}.")
+            f"({'; '.join(changes)}: the run's -> given); pass the run's options "
+            f"again, {fix}.")
 
 
 def _epoch_groups(configs: list) -> list[list]:
@@ -481,7 +488,7 @@ def _train_runs(opts: RunOptions) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     cfg_file = run / "config.json"
     if opts.resume and cfg_file.is_file():
-        _check_resumable(json.loads(cfg_file.read_text()), opts.to_json(), cfg_file)
+        _check_resumable(read_json(cfg_file), opts.to_json(), cfg_file)
     t0 = time.perf_counter()
     payload, timing = _prepare(opts)  # before anything is deleted: bad data leaves the run as it was
     for cfg in _configs(opts):  # and so do settings that cannot train
@@ -614,7 +621,7 @@ def _load_embedding(path: Path) -> torch.Tensor:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `graphrep train` (or bench) with "
                                 f"the same options first.")
-    return torch.load(path, weights_only=False)["embedding"]
+    return load_file(path, weights_only=False)["embedding"]
 
 
 def _cached(path: Path, key: dict, digest: str | None, input_file: Path, compute,
@@ -626,8 +633,11 @@ def _cached(path: Path, key: dict, digest: str | None, input_file: Path, compute
     ``digest`` None: the input is absent, the stored result stands. A record stored
     before digests were kept stands while ``input_file`` is not newer than it (and
     gains the digest)."""
-    if path.is_file():
-        stored = json.loads(path.read_text())
+    try:  # a damaged record is recomputed like a stale one
+        stored = read_json(path) if path.is_file() else None
+    except CorruptFileError:
+        stored = None
+    if stored is not None:
         if "input_sha256" in stored or digest is None:
             same_input = digest is None or stored["input_sha256"] == digest
         else:
@@ -653,13 +663,13 @@ def _keep_training_record(run: Path, name: str, results: dict, keys: list[str]) 
     no newer than the file, i.e. was not retrained since. The run's timing keys come
     from a results file whose records equal the kept ones."""
     files = [run / n for n in dict.fromkeys((name, "results.json")) if (run / n).is_file()]
-    olds = [(json.loads(f.read_text()), f.stat().st_mtime) for f in files]
+    olds = [(read_json(f), f.stat().st_mtime) for f in files]
     kept = {}
     for key in keys:
         emb = run / key / "embedding.pt"
         if not emb.is_file():
             continue
-        own = torch.load(emb, weights_only=False).get("train")
+        own = load_file(emb, weights_only=False).get("train")
         if own is not None:
             kept[key] = own
             continue
@@ -693,7 +703,7 @@ def _bench(opts: RunOptions, train: bool) -> dict:
     t0 = time.perf_counter()
     cfg_file = Path(opts.out_dir) / "config.json"
     if not train and cfg_file.is_file():  # embeddings are found by the options' names
-        _check_resumable(json.loads(cfg_file.read_text()), opts.to_json(), cfg_file,
+        _check_resumable(read_json(cfg_file), opts.to_json(), cfg_file,
                          action="eval")
     payload, timing, runs = None, {}, {}
     if train:
@@ -720,7 +730,7 @@ def _bench(opts: RunOptions, train: bool) -> dict:
     }
     name = "results.json"
     if not train and cfg_file.is_file():
-        trained = json.loads(cfg_file.read_text()).get("protocol")
+        trained = read_json(cfg_file).get("protocol")
         if trained != opts.protocol:  # re-evaluation under another protocol
             name = f"results_{opts.protocol}.json"
     if not train:

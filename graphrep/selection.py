@@ -15,7 +15,6 @@ Example::
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from graphrep.data import default_cache_dir, load_graph_dataset
 from graphrep.evaluate import FOLD_RECORD, select_per_seed
 from graphrep.experiment import PROBE_KEY, RunOptions, config_name, peak_rss_mb, probe_record
+from shared.checkpoint import read_json
 
 __all__ = ["run_candidates", "select_runs"]
 
@@ -40,7 +40,7 @@ def run_candidates(run: Path) -> tuple[RunOptions, list[str]]:
     if not cfg_file.is_file():
         raise FileNotFoundError(f"{cfg_file} is missing: {run} is not a graphrep run "
                                 f"directory (train it with `graphrep train` or bench).")
-    opts = RunOptions.from_json(json.loads(cfg_file.read_text()))
+    opts = RunOptions.from_json(read_json(cfg_file))
     if not opts.graph_level:
         raise ValueError(f"{run} is a node-level run; select_runs compares graph-level "
                          f"runs (node-level choices are made on validation nodes).")

@@ -37,7 +37,7 @@ from graphrep.subgraphs import (
     view_as_sparse,
 )
 from graphrep.views import NodeViews
-from shared.checkpoint import atomic_save
+from shared.checkpoint import atomic_save, load_file
 
 __all__ = ["FULL_BATCH_MAX_NODES", "NodeTrainConfig", "GraphTrainConfig", "TrainResult",
            "check_node_config",
@@ -248,7 +248,7 @@ def _load_checkpoint(path: Path | None, model: nn.Module,
     run had finished and ``model`` now holds its lowest-loss parameters)."""
     if path is None or not path.is_file():
         return 0
-    ckpt = torch.load(path, weights_only=False, map_location="cpu")
+    ckpt = load_file(path, weights_only=False, map_location="cpu")
     model.load_state_dict(ckpt["model"])
     result.losses = list(ckpt["losses"])
     result.seconds = float(ckpt.get("seconds", 0.0))

@@ -27,7 +27,7 @@ from graphrep.diffusion import (
     diffusion_view,
     resolve_method,
 )
-from shared.checkpoint import atomic_save
+from shared.checkpoint import CorruptFileError, atomic_save, load_file
 
 __all__ = ["DiffusionOptions", "NodeViews", "node_views", "attach_graph_views", "structure_digest", "check_dense_budget",
            "MAX_DENSE_VIEW_ENTRIES"]
@@ -153,7 +153,10 @@ def attach_graph_views(graphs: list[Data], options: DiffusionOptions,
     views = None
     digest = structure_digest(graphs) if cache_file is not None else None
     if cache_file is not None and cache_file.is_file():
-        cached = torch.load(cache_file, weights_only=True)
+        try:  # a damaged cache file is rebuilt
+            cached = load_file(cache_file, weights_only=True)
+        except CorruptFileError:
+            cached = None
         if isinstance(cached, dict) and cached.get("structure_sha256") == digest:
             views = cached["views"]
     if views is None:

@@ -95,6 +95,20 @@ def latest_checkpoint(directory: Path) -> Path | None:
     return max(complete, key=step) if complete else None
 
 
+def checkpoints_newest_first(directory: Path) -> list[Path]:
+    """Every complete checkpoint under ``directory``, :func:`latest_checkpoint` first, then
+    the older ones kept (``keep``), newest first: the fallbacks for a damaged latest."""
+    latest = latest_checkpoint(directory)
+    if latest is None:
+        return []
+    def step(p: Path) -> str:
+        return p.name.removeprefix(".old-").split("-")[0]
+
+    others = [p for p in (*directory.glob("step_*"), *directory.glob(".old-step_*"))
+              if (p / "state.pt").is_file() and p != latest]
+    return [latest, *sorted(others, key=step, reverse=True)]
+
+
 def load_checkpoint(model_class: type[BaseAlgorithm], path: Path, env: Any, device: str = "auto",
                     **load_kwargs: Any) -> tuple[BaseAlgorithm, dict[str, Any]]:
     """Rebuild the model on ``env`` (a fresh env of the same spec) and ``device``, restore

@@ -18,6 +18,7 @@ from pathlib import Path
 from rlrep.auxiliary import parse_aux
 from rlrep.config import TrainConfig
 from rlrep.envs import UnknownEnvError, parse_env_id
+from shared.checkpoint import CorruptFileError, read_json
 from shared.run_dir import RunDirError
 
 
@@ -106,6 +107,13 @@ def _changed_on_resume(given: dict, stored: dict) -> list[str]:
             if k not in RESUMABLE_CHANGES and k != "resume" and not same(k, stored.get(k), v)]
 
 
+def _read_config(path: Path, parser: argparse.ArgumentParser) -> dict:
+    try:
+        return read_json(path)
+    except CorruptFileError as error:
+        parser.error(str(error))
+
+
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
            argv: list[str] | None = None) -> int:
     import torch as th
@@ -122,7 +130,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
             parser.error("--resume needs --run-dir")
         saved = Path(args.run_dir) / "config.json"
         if saved.exists():  # the saved options win; only the run dir, step budget and device may change
-            stored = json.loads(saved.read_text())
+            stored = _read_config(saved, parser)
             raw = list(sys.argv[1:] if argv is None else argv)
             changed = _changed_on_resume(_given(raw[raw.index("train") + 1:]), stored)
             if changed:
@@ -147,7 +155,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
               f"the agent will not update", file=sys.stderr)
     try:
         results = train(config, resume=args.resume)
-    except RunDirError as error:
+    except (RunDirError, CorruptFileError) as error:
         parser.error(str(error))
     print(json.dumps(results, indent=2))
     return 0
@@ -164,11 +172,15 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "config.json").exists():
         parser.error(f"{run_dir} is not a run directory (no config.json)")
-    config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    config = TrainConfig.from_dict(_read_config(run_dir / "config.json", parser))
     checkpoint = latest_checkpoint(run_dir / "checkpoints")
     if checkpoint is None:
         parser.error(f"{run_dir} has no checkpoint yet")
-    model = model_class(config).load(checkpoint / "model.zip", device=args.device)
+    try:
+        model = model_class(config).load(checkpoint / "model.zip", device=args.device)
+    except Exception as error:  # zip, pickle and EOF errors of a damaged file
+        parser.error(f"cannot load {checkpoint / 'model.zip'} ({type(error).__name__}: {error}): "
+                     f"the file is damaged; evaluate an older checkpoint or train again")
     returns = evaluate(model, config.env_spec, args.episodes, seed=args.seed, epsilon=config.eval_epsilon)
     print(json.dumps({"checkpoint": str(checkpoint), "returns": returns, "mean_return": sum(returns) / len(returns)}, indent=2))
     return 0

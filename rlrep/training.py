@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,11 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.utils import configure_logger
 
 from rlrep.callbacks import ProgressBar, RunCallback
-from rlrep.checkpoints import latest_checkpoint, load_checkpoint
+from rlrep.checkpoints import checkpoints_newest_first, load_checkpoint
 from rlrep.config import TrainConfig, build_model, model_class
 from rlrep.envs import make_vec_env
 from rlrep.evaluate import atari_game, human_normalized
-from shared.checkpoint import atomic_write_json, atomic_write_text
+from shared.checkpoint import CorruptFileError, atomic_write_json, atomic_write_text
 from shared.run_dir import hold_run_dir
 from shared.seeding import seed_everything
 
@@ -55,14 +56,28 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
 def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
     tb_dir = str(run_dir / "tb") if config.tensorboard else None
-    checkpoint = latest_checkpoint(run_dir / "checkpoints") if resume else None
-    if resume and checkpoint is None:
+    candidates = checkpoints_newest_first(run_dir / "checkpoints") if resume else []
+    if resume and not candidates:
         print(f"no checkpoint under {run_dir / 'checkpoints'}: starting from scratch")
 
     env = make_vec_env(config.env_spec, n_envs=1, seed=config.seed)
+    checkpoint, model, errors = None, None, []
+    for candidate in candidates:  # a damaged latest checkpoint falls back to the one before
+        try:
+            model, extra = load_checkpoint(model_class(config), candidate, env, device=config.device,
+                                           tensorboard_log=tb_dir)
+        except Exception as error:  # zip, pickle and EOF errors of a damaged file
+            errors.append(f"{candidate}: {type(error).__name__}: {error}")
+            print(f"rlrep: warning: cannot load {candidate} ({type(error).__name__}: {error}); "
+                  f"trying an older checkpoint", file=sys.stderr)
+            continue
+        checkpoint = candidate
+        break
+    if candidates and checkpoint is None:
+        raise CorruptFileError(f"no checkpoint under {run_dir / 'checkpoints'} can be loaded ("
+                               f"{'; '.join(errors)}); delete the damaged ones, or train again "
+                               f"without --resume")
     if checkpoint is not None:
-        model, extra = load_checkpoint(model_class(config), checkpoint, env, device=config.device,
-                                       tensorboard_log=tb_dir)
         counters = extra["counters"]
         _truncate_metrics(run_dir / "metrics.jsonl", model.num_timesteps)
         print(f"resuming {run_dir} from {checkpoint.name} (step {model.num_timesteps})")

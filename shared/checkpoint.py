@@ -90,3 +90,34 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=True) + "\n")
+
+
+class CorruptFileError(RuntimeError):
+    """A stored file cannot be read back (truncated or corrupt)."""
+
+
+def _corrupt(path: str | os.PathLike, exc: BaseException) -> CorruptFileError:
+    return CorruptFileError(
+        f"Cannot read {path}: {type(exc).__name__}: {exc}. The file is truncated or corrupt "
+        f"(copied while being written, a full disk?); delete it and run again (a resumed run "
+        f"recomputes what it held).")
+
+
+def load_file(path: str | os.PathLike, **kwargs: Any) -> Any:
+    """``torch.load(path, **kwargs)``; a file that cannot be unpickled raises
+    :class:`CorruptFileError` naming it (``FileNotFoundError`` passes through)."""
+    try:
+        return torch.load(path, **kwargs)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # zip, pickle and EOF errors of a damaged file
+        raise _corrupt(path, exc) from exc
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """JSON from ``path``; invalid JSON raises :class:`CorruptFileError` naming it."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _corrupt(path, exc) from exc

@@ -317,8 +317,8 @@ def test_resume_ignores_bookkeeping_options(tmp_path):
 
     old = {"dataset": "MUTAG", "graph": {"lr": 1e-3, "epochs": 20, "checkpoint_every": 5}}
     _check_resumable(old, {**old, "graph": {**old["graph"], "checkpoint_every": 1}}, tmp_path)
-    with pytest.raises(ValueError, match=r"other training options \(graph: graph\.lr: "
-                                         r"0\.001 -> 0\.01\)"):
+    with pytest.raises(ValueError, match=r"other training options \(graph\.lr: "
+                                         r"0\.001 -> 0\.01: the run's -> given\)"):
         _check_resumable(old, {**old, "graph": {**old["graph"], "lr": 1e-2}}, tmp_path)
 
 
@@ -618,3 +618,35 @@ def test_settings_that_cannot_train_leave_the_earlier_run_intact(data_dir, cache
     assert main(["bench", *common, "--subsets", "windows"]) == 2
     assert "--no-full-batch" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_damaged_files_are_named_or_recomputed(data_dir, cache_dir, tmp_path, capsys):
+    """A truncated embedding or checkpoint is named in the error (with the way out); a
+    damaged probe record or cached view file is recomputed like a stale one."""
+    from graphrep.cli import main
+
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    common = ["--dataset", "MUTAG", "--seeds", "0", "--epochs", "1", "--hidden", "8",
+              "--data-dir", str(data_dir), "--cache-dir", str(cache),
+              "--out-dir", str(out), "--quiet"]
+    assert main(["bench", *common]) == 0
+    first = json.loads((out / "results.json").read_text())["accuracy_mean"]
+    seed = out / "L2-B128-E1" / "seed_0"
+    (seed / "svc.json").write_text('{"key": ')
+    (view,) = (cache / "views").glob("MUTAG-*.pt")
+    view.write_bytes(view.read_bytes()[:64])
+    assert main(["bench", *common, "--resume"]) == 0
+    assert json.loads((out / "results.json").read_text())["accuracy_mean"] == first
+    assert json.loads((seed / "svc.json").read_text())["result"]["accuracy"] * 100 == first
+    for name in ("embedding.pt", "checkpoint.pt"):
+        (seed / name).write_bytes((seed / name).read_bytes()[:64])
+    capsys.readouterr()
+    assert main(["eval", *common]) == 2
+    err = capsys.readouterr().err
+    assert f"Cannot read {seed / 'embedding.pt'}" in err and "delete it" in err
+    (seed / "embedding.pt").unlink()
+    assert main(["bench", *common, "--resume"]) == 2
+    assert f"Cannot read {seed / 'checkpoint.pt'}" in capsys.readouterr().err
+    (out / "config.json").write_text("{")
+    assert main(["eval", *common]) == 2
+    assert f"Cannot read {out / 'config.json'}" in capsys.readouterr().err

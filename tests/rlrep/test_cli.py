@@ -268,3 +268,29 @@ def test_resume_at_the_budget_reruns_the_final_evaluation(tmp_path):
     assert main(["train", "--run-dir", str(run), "--resume"]) == 0
     results = json.loads((run / "results.json").read_text())
     assert results["steps"] == 70 and results["eval_returns"] == [] and results["eval_mean_return"] is None
+
+
+def test_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys):
+    """A truncated latest checkpoint (copied mid-write, a full disk) is skipped with a warning
+    and the run resumes from the older one kept; with none loadable the error names them."""
+    run = tmp_path / "run"
+    common = ["--env", "dmc-state:cartpole-swingup", "--checkpoint-freq", "70", "--keep-checkpoints", "2",
+              "--run-dir", str(run), *TINY]
+    main(["train", "--steps", "140", *common])
+    steps = sorted((run / "checkpoints").glob("step_*"))
+    assert [p.name for p in steps] == ["step_000000070", "step_000000140"]
+    state = steps[-1] / "state.pt"
+    state.write_bytes(state.read_bytes()[:100])
+    capsys.readouterr()
+    assert main(["train", "--run-dir", str(run), "--resume", "--steps", "210"]) == 0
+    assert f"cannot load {steps[-1]}" in capsys.readouterr().err
+    assert json.loads((run / "results.json").read_text())["steps"] == 210
+    for p in (run / "checkpoints").glob("step_*"):
+        (p / "model.zip").write_bytes(b"not a zip")
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--run-dir", str(run), "--resume", "--steps", "280"])
+    assert info.value.code == 2 and "can be loaded" in capsys.readouterr().err
+    (run / "config.json").write_text('{"env": ')
+    with pytest.raises(SystemExit) as info:
+        main(["eval", str(run)])
+    assert info.value.code == 2 and f"Cannot read {run / 'config.json'}" in capsys.readouterr().err
