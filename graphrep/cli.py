@@ -309,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
     from graphrep.experiment import bench, train_runs
 
+    opts = None
     try:
         if args.command == "select":
             return _select(args)
@@ -325,6 +326,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"graphrep: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # checkpoints are atomic: nothing written is lost
+        if opts is not None and args.command in ("train", "bench"):
+            print(f"graphrep: interrupted; continue with the same command and --resume "
+                  f"(--out-dir {opts.out_dir})", file=sys.stderr)
+        else:
+            print("graphrep: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

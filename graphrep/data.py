@@ -209,13 +209,18 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
 
 def _missing_files_error(name: str, files: Sequence[Path],
                          partial_in: Path | None = None,
-                         downloadable: bool = True) -> MissingRawFilesError:
+                         downloadable: bool = True,
+                         download_error: BaseException | None = None) -> MissingRawFilesError:
     """The error naming the missing raw ``files`` and the variable to set.
     ``partial_in``: the cache directory holding a partial copy, which keeps PyG from
-    downloading the set; ``downloadable``: whether PyG could download the set."""
+    downloading the set; ``downloadable``: whether PyG could download the set;
+    ``download_error``: why PyG's download failed."""
     listing = "\n  ".join(str(f) for f in files)
     if not downloadable:
         fallback = "which is not downloaded (no PyG loader reads these files)."
+    elif download_error is not None:
+        fallback = (f"or let PyG download them: it tried and failed "
+                    f"({type(download_error).__name__}: {download_error}; offline?).")
     elif partial_in is None:
         fallback = "or allow downloading."
     else:
@@ -550,7 +555,8 @@ def load_node_dataset(
             if ok:  # the raw files were in place: the cache failed, not the files
                 raise _cache_error(canon, cache / "Planetoid" / canon, exc) from exc
             base = (root or cache) / subdir
-            raise _missing_files_error(canon, [base / f for f in required]) from exc
+            raise _missing_files_error(canon, [base / f for f in required],
+                                       download_error=exc) from exc
         except MemoryError:
             raise
         except Exception as exc:
@@ -664,7 +670,8 @@ def load_graph_dataset(
             if ok:  # the raw files were in place: the cache failed, not the files
                 raise _cache_error(canon, cache / "TUDataset" / canon, exc) from exc
             base = (root or cache) / subdir
-            raise _missing_files_error(canon, [base / f for f in required]) from exc
+            raise _missing_files_error(canon, [base / f for f in required],
+                                       download_error=exc) from exc
         except MemoryError:
             raise
         except Exception as exc:

@@ -100,12 +100,22 @@ class NodeViews:
         return self.diff[1].numel() / self.num_nodes
 
 
+def _check_kept(entries: int, options: DiffusionOptions) -> None:
+    """Refuse a sparsification that kept no diffusion entry (an ``eps`` above every
+    entry): the diffusion view would be empty and MVGRL would train on one view."""
+    if entries == 0:
+        raise ValueError(f"--eps {options.eps} keeps none of the {options.kind} diffusion's "
+                         f"entries (every one is smaller); lower it, e.g. --eps 1e-4.")
+
+
 def node_views(edge_index: Tensor, num_nodes: int,
                options: DiffusionOptions) -> NodeViews:
     """Adjacency and diffusion views of a node-level graph."""
+    diff = options.build(edge_index, num_nodes)
+    _check_kept(diff[1].numel(), options)
     return NodeViews(adjacency_view(edge_index, num_nodes,
                                     self_loop_weight=options.self_loop_weight),
-                     options.build(edge_index, num_nodes), num_nodes,
+                     diff, num_nodes,
                      resolve_method(options.kind, num_nodes, options.method))
 
 
@@ -168,6 +178,7 @@ def attach_graph_views(graphs: list[Data], options: DiffusionOptions,
                                       self_loop_weight=options.self_loop_weight)
             d_i, d_w = options.build(g.edge_index, g.num_nodes)
             views.append((a_i, a_w, d_i, d_w))
+        _check_kept(sum(v[3].numel() for v in views), options)
         if cache_file is not None:
             atomic_save({"structure_sha256": digest, "views": views}, cache_file)
     out = []

@@ -157,6 +157,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         results = train(config, resume=args.resume)
     except (RunDirError, CorruptFileError) as error:
         parser.error(str(error))
+    except KeyboardInterrupt:  # checkpoints are atomic: the last one stands
+        print(f"rlrep: interrupted; continue with: rlrep train --run-dir {config.run_dir} --resume",
+              file=sys.stderr)
+        return 130
     print(json.dumps(results, indent=2))
     return 0
 

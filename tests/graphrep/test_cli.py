@@ -650,3 +650,26 @@ def test_damaged_files_are_named_or_recomputed(data_dir, cache_dir, tmp_path, ca
     (out / "config.json").write_text("{")
     assert main(["eval", *common]) == 2
     assert f"Cannot read {out / 'config.json'}" in capsys.readouterr().err
+
+
+def test_interrupt_says_how_to_continue(tmp_path, monkeypatch, capsys):
+    import graphrep.experiment as experiment
+    from graphrep.cli import main
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiment, "train_runs", interrupted)
+    assert main(["train", "--dataset", "Cora", "--out-dir", str(tmp_path), "--quiet"]) == 130
+    assert f"--resume (--out-dir {tmp_path})" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset", ["Cora", "MUTAG"])
+def test_eps_that_keeps_no_diffusion_entry_is_refused(dataset, data_dir, cache_dir, tmp_path,
+                                                      capsys):
+    from graphrep.cli import main
+
+    assert main(["train", "--dataset", dataset, "--eps", "5", "--seeds", "0", "--epochs", "1",
+                 "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+                 "--out-dir", str(tmp_path), "--quiet"]) == 2
+    assert "--eps 5.0 keeps none of the ppr diffusion's entries" in capsys.readouterr().err

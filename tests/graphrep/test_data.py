@@ -265,3 +265,19 @@ def test_unusable_cache_is_named_before_staging(data_dir, tmp_path):
                                            "FileExistsError(.|\n)*--cache-dir") as err:
         load_graph_dataset("MUTAG", data_dir, cache, download=False)
     assert not isinstance(err.value, MissingRawFilesError)
+
+
+def test_failed_download_is_reported_as_such(tmp_path, monkeypatch):
+    """Raw files absent and PyG's download failing (offline): the error lists the files and
+    says the download was tried and why it failed, not "allow downloading"."""
+    import torch_geometric.datasets.tu_dataset as tu
+
+    def offline(*a, **k):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(tu.TUDataset, "download", offline)
+    monkeypatch.delenv("GRAPHREP_DATA", raising=False)
+    with pytest.raises(MissingRawFilesError, match="MUTAG_A.txt(.|\n)*tried and failed "
+                                                   r"\(OSError: Network is unreachable") as err:
+        load_graph_dataset("MUTAG", None, tmp_path / "cache", download=True)
+    assert "allow downloading" not in str(err.value)

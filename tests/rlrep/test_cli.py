@@ -294,3 +294,14 @@ def test_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys
     with pytest.raises(SystemExit) as info:
         main(["eval", str(run)])
     assert info.value.code == 2 and f"Cannot read {run / 'config.json'}" in capsys.readouterr().err
+
+
+def test_interrupt_says_how_to_continue(tmp_path, monkeypatch, capsys):
+    import rlrep.training
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rlrep.training, "train", interrupted)
+    assert main(["train", "--env", "dmc-state:cartpole-swingup", "--run-dir", str(tmp_path)]) == 130
+    assert f"rlrep train --run-dir {tmp_path} --resume" in capsys.readouterr().err
