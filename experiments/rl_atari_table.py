@@ -54,16 +54,16 @@ def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
         game = atari_game(run["config"]["env"])
         done = run["results"] is not None
         last_step, last_score, n_eps = run["evals"][-1] if run["evals"] else (0, float("nan"), 0)
-        # the final evaluation's score, else the last logged one (a final evaluation of 0
-        # episodes scores nothing)
+        # the final evaluation's score, else the last logged one; a run whose final
+        # evaluation had 0 episodes has no final score and counts as unfinished here
         final = done and run["results"]["eval_mean_return"] is not None
         score = run["results"]["eval_mean_return"] if final else last_score
         rows.append({
             "run": run["name"], "game": game, "aux": run["config"]["aux"],
-            "seed": run["config"]["seed"], "finished": done,
-            "step": run["results"]["steps"] if done else last_step,
+            "seed": run["config"]["seed"], "finished": final,
+            "step": run["results"]["steps"] if final else last_step,
             "eval_return": score, "eval_episodes": len(run["results"]["eval_returns"]) if final else n_eps,
-            "human_normalised": human_normalized(game, score),
+            "human_normalised": None if score != score else human_normalized(game, score),  # NaN: no score
         })
     lines = ["# Atari-100k learning check (rlrep, QR-DQN + DER net)", "",
              "Evaluation: raw game score, no life-loss terminals, epsilon 0.001; the last row of each "

@@ -435,6 +435,12 @@ def _check_resumable(old: dict, new: dict, path: Path, action: str = "--resume")
             f"again, {fix}.")
 
 
+def _read_config(cfg_file: Path) -> dict:
+    """A run's ``config.json`` (a damaged one is named, with the way out)."""
+    return read_json(cfg_file, fix="restore it, or run again without --resume (which "
+                                   "starts the run over)")
+
+
 def _epoch_groups(configs: list) -> list[list]:
     """``configs`` grouped by everything but their epochs, each group by ascending
     epochs (one training run serves a group)."""
@@ -488,7 +494,7 @@ def _train_runs(opts: RunOptions) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     cfg_file = run / "config.json"
     if opts.resume and cfg_file.is_file():
-        _check_resumable(read_json(cfg_file), opts.to_json(), cfg_file)
+        _check_resumable(_read_config(cfg_file), opts.to_json(), cfg_file)
     t0 = time.perf_counter()
     payload, timing = _prepare(opts)  # before anything is deleted: bad data leaves the run as it was
     for cfg in _configs(opts):  # and so do settings that cannot train
@@ -703,7 +709,7 @@ def _bench(opts: RunOptions, train: bool) -> dict:
     t0 = time.perf_counter()
     cfg_file = Path(opts.out_dir) / "config.json"
     if not train and cfg_file.is_file():  # embeddings are found by the options' names
-        _check_resumable(read_json(cfg_file), opts.to_json(), cfg_file,
+        _check_resumable(_read_config(cfg_file), opts.to_json(), cfg_file,
                          action="eval")
     payload, timing, runs = None, {}, {}
     if train:
@@ -730,7 +736,7 @@ def _bench(opts: RunOptions, train: bool) -> dict:
     }
     name = "results.json"
     if not train and cfg_file.is_file():
-        trained = read_json(cfg_file).get("protocol")
+        trained = _read_config(cfg_file).get("protocol")
         if trained != opts.protocol:  # re-evaluation under another protocol
             name = f"results_{opts.protocol}.json"
     if not train:

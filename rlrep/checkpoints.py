@@ -17,8 +17,10 @@ newest complete one, moved-aside copies included.
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from rlrep.envs import get_vec_env_snapshot, set_vec_env_snapshot
-from shared.checkpoint import atomic_save, atomic_write_text
+from shared.checkpoint import CorruptFileError, atomic_save, atomic_write_text, load_file
 
 
 def _rng_state(model: BaseAlgorithm) -> dict[str, Any]:
@@ -109,6 +111,17 @@ def checkpoints_newest_first(directory: Path) -> list[Path]:
     return [latest, *sorted(others, key=step, reverse=True)]
 
 
+#: what loading a damaged (truncated, overwritten) checkpoint file raises; anything else
+#: (a missing device, an incompatible environment) is not damage and is not skipped
+DAMAGED = (CorruptFileError, zipfile.BadZipFile, EOFError, pickle.UnpicklingError)
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether ``error`` (or the error it was raised from: SB3 turns a bad zip into a
+    ``ValueError``) says a checkpoint file is damaged."""
+    return isinstance(error, DAMAGED) or isinstance(error.__cause__, DAMAGED)
+
+
 def load_checkpoint(model_class: type[BaseAlgorithm], path: Path, env: Any, device: str = "auto",
                     **load_kwargs: Any) -> tuple[BaseAlgorithm, dict[str, Any]]:
     """Rebuild the model on ``env`` (a fresh env of the same spec) and ``device``, restore
@@ -117,7 +130,7 @@ def load_checkpoint(model_class: type[BaseAlgorithm], path: Path, env: Any, devi
     model = model_class.load(path / "model.zip", env=env, device=device, force_reset=False,
                              **load_kwargs)
     model.load_replay_buffer(path / "replay_buffer.pkl")  # type: ignore[attr-defined]
-    state = th.load(path / "state.pt", weights_only=False)
+    state = load_file(path / "state.pt", weights_only=False)
     set_vec_env_snapshot(model.get_env(), state["env"])
     _set_rng_state(model, state["rng"])
     return model, state["extra"]

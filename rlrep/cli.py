@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from rlrep.auxiliary import parse_aux
+from rlrep.checkpoints import is_damage
 from rlrep.config import TrainConfig
 from rlrep.envs import UnknownEnvError, parse_env_id
 from shared.checkpoint import CorruptFileError, read_json
@@ -108,8 +109,8 @@ def _changed_on_resume(given: dict, stored: dict) -> list[str]:
 
 
 def _read_config(path: Path, parser: argparse.ArgumentParser) -> dict:
-    try:
-        return read_json(path)
+    try:  # written once, when the run starts: deleting it would lose the run's options
+        return read_json(path, fix="restore it from a copy, or train a new run in another --run-dir")
     except CorruptFileError as error:
         parser.error(str(error))
 
@@ -129,16 +130,18 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         if not args.run_dir:
             parser.error("--resume needs --run-dir")
         saved = Path(args.run_dir) / "config.json"
-        if saved.exists():  # the saved options win; only the run dir, step budget and device may change
+        if saved.exists():  # the saved options win; only RESUMABLE_CHANGES may change
             stored = _read_config(saved, parser)
             raw = list(sys.argv[1:] if argv is None else argv)
-            changed = _changed_on_resume(_given(raw[raw.index("train") + 1:]), stored)
+            given = _given(raw[raw.index("train") + 1:])
+            changed = _changed_on_resume(given, stored)
             if changed:
                 parser.error(f"--resume continues {saved.parent} with its own training options, but "
                              f"{'; '.join(changed)}: drop them, or train a new run in another --run-dir")
             stored.update(run_dir=args.run_dir, steps=stored["steps"] if args.steps is None else args.steps)
             if args.device is not None:
                 stored["device"] = args.device
+            stored.update({k: given[k] for k in ("threads", "progress", "tensorboard") if k in given})
             options = stored
     if not options.get("env"):
         parser.error("--env is required (e.g. --env PongNoFrameskip-v4, dmc:cartpole-swingup, dmc-state:cartpole-swingup)")
@@ -182,9 +185,11 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"{run_dir} has no checkpoint yet")
     try:
         model = model_class(config).load(checkpoint / "model.zip", device=args.device)
-    except Exception as error:  # zip, pickle and EOF errors of a damaged file
+    except Exception as error:
+        if not is_damage(error):
+            raise
         parser.error(f"cannot load {checkpoint / 'model.zip'} ({type(error).__name__}: {error}): "
-                     f"the file is damaged; evaluate an older checkpoint or train again")
+                     f"the file is damaged; delete {checkpoint} to evaluate the checkpoint before it")
     returns = evaluate(model, config.env_spec, args.episodes, seed=args.seed, epsilon=config.eval_epsilon)
     print(json.dumps({"checkpoint": str(checkpoint), "returns": returns, "mean_return": sum(returns) / len(returns)}, indent=2))
     return 0

@@ -19,7 +19,7 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.utils import configure_logger
 
 from rlrep.callbacks import ProgressBar, RunCallback
-from rlrep.checkpoints import checkpoints_newest_first, load_checkpoint
+from rlrep.checkpoints import checkpoints_newest_first, is_damage, load_checkpoint
 from rlrep.config import TrainConfig, build_model, model_class
 from rlrep.envs import make_vec_env
 from rlrep.evaluate import atari_game, human_normalized
@@ -66,7 +66,9 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         try:
             model, extra = load_checkpoint(model_class(config), candidate, env, device=config.device,
                                            tensorboard_log=tb_dir)
-        except Exception as error:  # zip, pickle and EOF errors of a damaged file
+        except Exception as error:
+            if not is_damage(error):  # only damage is skipped: other errors are raised as they are
+                raise
             errors.append(f"{candidate}: {type(error).__name__}: {error}")
             print(f"rlrep: warning: cannot load {candidate} ({type(error).__name__}: {error}); "
                   f"trying an older checkpoint", file=sys.stderr)

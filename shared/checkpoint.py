@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -96,28 +98,35 @@ class CorruptFileError(RuntimeError):
     """A stored file cannot be read back (truncated or corrupt)."""
 
 
-def _corrupt(path: str | os.PathLike, exc: BaseException) -> CorruptFileError:
+#: the way out named by default: for files a resumed run writes again
+RECOMPUTED = "delete it and run again (a resumed run recomputes what it held)"
+
+
+def _corrupt(path: str | os.PathLike, exc: BaseException, fix: str) -> CorruptFileError:
     return CorruptFileError(
         f"Cannot read {path}: {type(exc).__name__}: {exc}. The file is truncated or corrupt "
-        f"(copied while being written, a full disk?); delete it and run again (a resumed run "
-        f"recomputes what it held).")
+        f"(copied while being written, a full disk?); {fix}.")
 
 
-def load_file(path: str | os.PathLike, **kwargs: Any) -> Any:
-    """``torch.load(path, **kwargs)``; a file that cannot be unpickled raises
-    :class:`CorruptFileError` naming it (``FileNotFoundError`` passes through)."""
+def load_file(path: str | os.PathLike, fix: str = RECOMPUTED, **kwargs: Any) -> Any:
+    """``torch.load(path, **kwargs)``; a file that cannot be unpickled (truncated,
+    corrupt) raises :class:`CorruptFileError` naming it and ``fix``. Other errors (a
+    missing file, a device that is not there) pass through unchanged."""
     try:
         return torch.load(path, **kwargs)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # zip, pickle and EOF errors of a damaged file
-        raise _corrupt(path, exc) from exc
+    except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError) as exc:
+        raise _corrupt(path, exc, fix) from exc
+    except RuntimeError as exc:  # torch's zip reader: "failed finding central directory"
+        if "zip" not in str(exc).lower() and "archive" not in str(exc).lower():
+            raise
+        raise _corrupt(path, exc, fix) from exc
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """JSON from ``path``; invalid JSON raises :class:`CorruptFileError` naming it."""
+def read_json(path: str | os.PathLike, fix: str = RECOMPUTED) -> Any:
+    """JSON from ``path``; invalid JSON raises :class:`CorruptFileError` naming it and
+    ``fix``."""
     text = Path(path).read_text(encoding="utf-8")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _corrupt(path, exc) from exc
+        raise _corrupt(path, exc, fix) from exc

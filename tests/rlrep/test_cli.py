@@ -228,7 +228,8 @@ def test_resume_refuses_changed_training_options(tmp_path, monkeypatch, capsys):
 
     config = TrainConfig(env="dmc-state:cartpole-swingup", aux="rcrl,curl", steps=700, batch_size=16)
     (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
-    monkeypatch.setattr(rlrep.training, "train", lambda cfg, resume: {})
+    seen = {}
+    monkeypatch.setattr(rlrep.training, "train", lambda cfg, resume: seen.update(cfg=cfg) or {})
     resume = ["train", "--run-dir", str(tmp_path), "--resume"]
     for changed, named in ((["--env", "dmc-state:cheetah-run"], "--env: 'dmc-state:cartpole-swingup' -> "),
                            (["--aux", "rcrl"], "--aux: 'rcrl,curl' -> 'rcrl'"),
@@ -240,7 +241,10 @@ def test_resume_refuses_changed_training_options(tmp_path, monkeypatch, capsys):
         err = capsys.readouterr().err
         assert named in err and "another --run-dir" in err
     assert main([*resume, "--aux", "curl,rcrl", "--env", "dmc-state:cartpole-swingup", "--batch-size", "16",
-                 "--steps", "900", "--device", "cpu", "--no-progress"]) == 0
+                 "--steps", "900", "--device", "cpu", "--no-progress", "--no-tensorboard", "--threads", "2"]) == 0
+    cfg = seen["cfg"]  # the changes a resumed run may make reach it
+    assert (cfg.steps, cfg.device, cfg.progress, cfg.tensorboard, cfg.threads) == (900, "cpu", False, False, 2)
+    assert (cfg.aux, cfg.batch_size) == ("rcrl,curl", 16)
 
 
 def test_cuda_device_without_cuda_is_refused(tmp_path, monkeypatch, capsys):
@@ -285,6 +289,30 @@ def test_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys
     assert main(["train", "--run-dir", str(run), "--resume", "--steps", "210"]) == 0
     assert f"cannot load {steps[-1]}" in capsys.readouterr().err
     assert json.loads((run / "results.json").read_text())["steps"] == 210
+    # resumed from step 70, it ends where an uninterrupted run ends, parameter for parameter
+    import zipfile
+
+    straight = tmp_path / "straight"
+    main(["train", "--steps", "210", *common[:-len(TINY) - 2], "--run-dir", str(straight), *TINY])
+
+    def params(d: Path) -> dict:
+        with zipfile.ZipFile(d / "checkpoints" / "step_000000210" / "model.zip") as z, z.open("policy.pth") as f:
+            return torch.load(f, weights_only=True)
+
+    a, b = params(run), params(straight)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    import rlrep.training
+
+    def incompatible(*a, **k):  # not damage (an env or class that changed): raised as it is
+        raise ValueError("observation spaces do not match")
+
+    real = rlrep.training.load_checkpoint
+    rlrep.training.load_checkpoint = incompatible
+    try:
+        with pytest.raises(ValueError, match="observation spaces"):
+            main(["train", "--run-dir", str(run), "--resume", "--steps", "280"])
+    finally:
+        rlrep.training.load_checkpoint = real
     for p in (run / "checkpoints").glob("step_*"):
         (p / "model.zip").write_bytes(b"not a zip")
     with pytest.raises(SystemExit) as info:
@@ -293,7 +321,8 @@ def test_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys
     (run / "config.json").write_text('{"env": ')
     with pytest.raises(SystemExit) as info:
         main(["eval", str(run)])
-    assert info.value.code == 2 and f"Cannot read {run / 'config.json'}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and f"Cannot read {run / 'config.json'}" in err and "restore it" in err
 
 
 def test_interrupt_says_how_to_continue(tmp_path, monkeypatch, capsys):
