@@ -329,6 +329,16 @@ def _cache_lock(cache: Path, family: str, name: str) -> Iterator[None]:
         lock.release()
 
 
+def _pyg_failure(name: str, where: Path, staged: bool, raw_files: list[Path],
+                 exc: BaseException) -> RuntimeError | MissingRawFilesError:
+    """The error for PyG's ``OSError`` building ``name``: with the raw files ``staged``
+    the cache failed (:func:`_cache_error`), else they are missing and the download
+    PyG tried failed."""
+    if staged:
+        return _cache_error(name, where, exc)
+    return _missing_files_error(name, raw_files, download_error=exc)
+
+
 # --------------------------------------------------------------------------
 # node-level datasets
 # --------------------------------------------------------------------------
@@ -552,11 +562,8 @@ def load_node_dataset(
         try:
             ds = Planetoid(str(cache / "Planetoid"), canon, split="public")
         except (OSError, ConnectionError) as exc:
-            if ok:  # the raw files were in place: the cache failed, not the files
-                raise _cache_error(canon, cache / "Planetoid" / canon, exc) from exc
-            base = (root or cache) / subdir
-            raise _missing_files_error(canon, [base / f for f in required],
-                                       download_error=exc) from exc
+            raise _pyg_failure(canon, cache / "Planetoid" / canon, ok,
+                               [(root or cache) / subdir / f for f in required], exc) from exc
         except MemoryError:
             raise
         except Exception as exc:
@@ -667,11 +674,8 @@ def load_graph_dataset(
         try:
             ds = TUDataset(str(cache / "TUDataset"), canon, use_node_attr=True)
         except (OSError, ConnectionError) as exc:
-            if ok:  # the raw files were in place: the cache failed, not the files
-                raise _cache_error(canon, cache / "TUDataset" / canon, exc) from exc
-            base = (root or cache) / subdir
-            raise _missing_files_error(canon, [base / f for f in required],
-                                       download_error=exc) from exc
+            raise _pyg_failure(canon, cache / "TUDataset" / canon, ok,
+                               [(root or cache) / subdir / f for f in required], exc) from exc
         except MemoryError:
             raise
         except Exception as exc:
