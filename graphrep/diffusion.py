@@ -66,6 +66,8 @@ CUDA tensors, the public functions return their results on that device.
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 import warnings
 
 import numpy as np
@@ -77,6 +79,7 @@ from torch_geometric.transforms import GDC
 from torch_geometric.utils import coalesce, remove_self_loops
 
 __all__ = [
+    "check_edge_index",
     "EXACT_MAX_NODES",
     "POWER_MAX_NODES",
     "POWER_BLOCK_ENTRIES",
@@ -140,6 +143,7 @@ def adjacency_view(edge_index: Tensor, num_nodes: int,
     """
     if not self_loop_weight > 0:
         raise ValueError(f"self_loop_weight must be positive, got {self_loop_weight}.")
+    check_edge_index(edge_index, num_nodes)
     edge_index, _ = remove_self_loops(edge_index)
     if self_loop_weight == 1.0:
         return gcn_norm(edge_index, None, num_nodes, add_self_loops=True,
@@ -154,13 +158,27 @@ def adjacency_view(edge_index: Tensor, num_nodes: int,
     return ei, dis[ei[0]] * ew * dis[ei[1]]
 
 
+def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
+    """Raise ``ValueError`` unless ``edge_index`` is an integer ``[2, E]`` tensor of node
+    ids in ``[0, num_nodes)`` (a wrong id would otherwise fail deep inside a sparse
+    kernel, or crash the process)."""
+    if not isinstance(edge_index, Tensor) or edge_index.dim() != 2 or edge_index.size(0) != 2:
+        shape = tuple(edge_index.shape) if isinstance(edge_index, Tensor) else type(edge_index)
+        raise ValueError(f"edge_index must be a [2, E] tensor (PyG's format), got {shape}.")
+    if edge_index.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"edge_index must hold integer node ids (torch.long), got "
+                         f"{edge_index.dtype}.")
+    if edge_index.numel():
+        lo, hi = int(edge_index.min()), int(edge_index.max())
+        if lo < 0 or hi >= num_nodes:
+            raise ValueError(f"edge_index refers to node {lo if lo < 0 else hi} but the "
+                             f"graph has nodes 0..{num_nodes - 1}.")
+
+
 def _check(edge_index: Tensor, num_nodes: int) -> None:
     if num_nodes <= 0:
         raise ValueError("Cannot diffuse a graph without nodes.")
-    if edge_index.numel() and int(edge_index.max()) >= num_nodes:
-        raise ValueError(
-            f"edge_index refers to node {int(edge_index.max())} but the graph "
-            f"has {num_nodes} nodes.")
+    check_edge_index(edge_index, num_nodes)
 
 
 def _sym_transition(edge_index: Tensor, num_nodes: int) -> SparseView:
@@ -468,6 +486,15 @@ def diffusion_view(
         raise ValueError(f"Unknown column_scale {column_scale!r}; choose None or 'minmax'.")
     if kind == "ppr" and not 0.0 < alpha < 1.0:
         raise ValueError(f"PPR alpha must lie in (0, 1), got {alpha}.")
+    if kind == "heat" and not 0.0 < t < math.inf:  # NaN fails too
+        raise ValueError(f"heat kernel t must be a finite number > 0, got {t}.")
+    if topk is not None and (isinstance(topk, bool) or not isinstance(topk, numbers.Integral)
+                             or topk < 0):
+        raise ValueError(f"topk must be a whole number >= 0 (0 or None: keep all), got {topk!r}.")
+    if eps is not None and not 0.0 <= eps < math.inf:
+        raise ValueError(f"eps must be a finite number >= 0, got {eps}.")
+    if dtype.is_complex or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating type (the weights lie in (0, 1]), got {dtype}.")
     view = _diffuse(edge_index, num_nodes, kind, alpha, t, method, eps, topk, prune,
                     tol, push_eps, dtype)
     return view if column_scale is None else minmax_columns(*view, num_nodes)

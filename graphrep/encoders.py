@@ -11,6 +11,8 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCNConv, global_add_pool
 from torch_geometric.utils import to_torch_csr_tensor
 
+from graphrep.diffusion import check_edge_index
+
 __all__ = ["GCNEncoder", "GraphGCNEncoder"]
 
 #: A view: ``edge_index [2, E]`` (weights passed separately) or ``S`` as a
@@ -151,6 +153,10 @@ class GraphGCNEncoder(nn.Module):
         # instead of materialising an [E, D] message per edge (those messages were
         # REDDIT-BINARY's memory peak): 8.3x faster, 832 vs 2614 MiB on a 32-graph
         # REDDIT-shaped batch (experiments/bench_graph_encoder.py; results/bench_graph_encoder.md)
+        check_edge_index(edge_index, x.size(0))  # a wrong id crashes the CSR kernel
+        if edge_weight.shape != edge_index.shape[1:]:
+            raise ValueError(f"edge_weight must be [E] = [{edge_index.size(1)}], got "
+                             f"{tuple(edge_weight.shape)}.")
         adj = to_torch_csr_tensor(edge_index.flip(0), edge_weight,
                                   size=(x.size(0), x.size(0)))
         readouts = []

@@ -417,3 +417,39 @@ def test_bench_diffusion_script_compares_the_methods(tmp_path, monkeypatch):
     assert rows[0]["min_row_mass"] > 0.99999
     assert rows[1]["same_entries"] > 0.98 and rows[1]["min_row_mass"] > 0.999
     assert "| 300 |" in (tmp_path / "bench_diffusion.md").read_text()
+
+
+@pytest.mark.parametrize("edge_index, message", [
+    (torch.tensor([[0, 1], [1, 4]]), "refers to node 4 but the graph has nodes 0..3"),
+    (torch.tensor([[0, -1], [1, 0]]), "refers to node -1"),
+    (torch.tensor([[0.0, 1.0], [1.0, 0.0]]), "integer node ids"),
+    (torch.tensor([[0, 1], [1, 0], [2, 3]]), r"\[2, E\] tensor"),
+    (torch.tensor([0, 1]), r"\[2, E\] tensor"),
+])
+def test_bad_edge_index_is_named_by_views_and_encoders(edge_index, message):
+    """Every entry point names a malformed edge_index (the graph-level encoder's CSR kernel
+    crashed the process on an out-of-range id)."""
+    from graphrep.diffusion import adjacency_view, diffusion_view
+    from graphrep.encoders import GraphGCNEncoder
+
+    with pytest.raises(ValueError, match=message):
+        diffusion_view(edge_index, 4)
+    with pytest.raises(ValueError, match=message):
+        adjacency_view(edge_index, 4)
+    weight = torch.ones(edge_index.shape[-1])
+    with pytest.raises(ValueError, match=message):
+        GraphGCNEncoder(5, 8, 2)(torch.randn(4, 5), edge_index, weight, torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(kind="heat", t=-1.0, method="power"), "t must be a finite number > 0"),
+    (dict(kind="heat", t=float("nan"), method="exact"), "t must be a finite number > 0"),
+    (dict(topk=2.5), "topk must be a whole number"),
+    (dict(eps=float("nan")), "eps must be a finite number >= 0"),
+    (dict(dtype=torch.long), "dtype must be a floating type"),
+])
+def test_bad_diffusion_settings_are_refused(kwargs, message):
+    from graphrep.diffusion import diffusion_view
+
+    with pytest.raises(ValueError, match=message):
+        diffusion_view(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), 3, **kwargs)
