@@ -243,15 +243,24 @@ class EarlyStopping:
 
 def _load_checkpoint(path: Path | None, model: nn.Module,
                      optimizer: torch.optim.Optimizer, stopper: EarlyStopping,
-                     result: TrainResult, generator: torch.Generator) -> int:
+                     result: TrainResult, generator: torch.Generator, epochs: int) -> int:
     """Restore a checkpoint if one exists; return the next epoch to run (``-1``: the
-    run had finished and ``model`` now holds its lowest-loss parameters)."""
+    run had finished and ``model`` now holds its lowest-loss parameters). A checkpoint
+    of another epoch budget (more epochs run, or finished short of ``epochs`` without
+    stopping early) is refused."""
     if path is None or not path.is_file():
         return 0
     ckpt = load_file(path, weights_only=False, map_location="cpu")
     model.load_state_dict(ckpt["model"])
     result.losses = list(ckpt["losses"])
     result.seconds = float(ckpt.get("seconds", 0.0))
+    ran = len(result.losses)
+    if ran > epochs or (ckpt.get("finished") and ran < epochs
+                        and not ckpt.get("stopped_early")):
+        raise ValueError(
+            f"{path} holds {'a finished' if ckpt.get('finished') else 'a'} run of {ran} "
+            f"epochs, not one of {epochs}: it belongs to another training; pass a fresh "
+            f"checkpoint path or delete it.")
     if ckpt.get("finished"):  # compact (no optimizer) or, written before, full
         stopper.best = ckpt["stopper"]["best"]
         stopper.best_epoch = ckpt["stopper"]["best_epoch"]
@@ -301,6 +310,8 @@ def _run_loop(model: nn.Module,
     lowest-loss state at each of the shorter epoch ``budgets`` handed to
     ``on_budget`` (a budget whose epoch a resumed run had already passed is not
     handed out: it is missing from ``result.budgets_done``)."""
+    if epochs < 0 or patience < 1:
+        raise ValueError(f"epochs must be >= 0 and patience >= 1, got {epochs} and {patience}.")
     bad = [b for b in budgets if not 0 <= b < epochs]
     if bad:
         raise ValueError(f"epoch budgets must lie in [0, epochs={epochs}), got {bad}.")
@@ -311,7 +322,7 @@ def _run_loop(model: nn.Module,
     stopper = EarlyStopping(patience)
     result = TrainResult()
     start = _load_checkpoint(checkpoint, model, optimizer, stopper, result,
-                             generator)
+                             generator, epochs)
     t0 = time.perf_counter() - result.seconds
 
     def hand_out(budget: int, stopped: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,6 +58,17 @@ class AuxConfig:
     curl_momentum: float | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.names, str) or not set(self.names) <= set(AUX_CHOICES):
+            raise ValueError(f"names must be a subset of {AUX_CHOICES} (lower case), got "
+                             f"{self.names!r}; parse_aux('rcrl,curl') builds it from a string")
+        for name in ("rcrl_weight", "curl_weight"):
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        for name in ("rcrl_hidden_dim", "rcrl_embed_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.curl_momentum is not None and not 0 <= self.curl_momentum <= 1:
+            raise ValueError(f"curl_momentum must be in [0, 1], got {self.curl_momentum}")
         if self.rcrl_partners not in ("batch", "extra"):
             raise ValueError(f"rcrl_partners must be 'batch' or 'extra', got {self.rcrl_partners!r}")
 

@@ -73,8 +73,8 @@ class CRDLoss(nn.Module):
             raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if not 0 < temperature < math.inf:
+            raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
         self.embed_student = nn.Linear(student_dim, feat_dim)
         self.embed_teacher = nn.Linear(teacher_dim, feat_dim)
         self.n_data, self.num_negatives = n_data, num_negatives
@@ -119,6 +119,10 @@ class CRDLoss(nn.Module):
                 f"f_s, f_t and index must share the batch size, got {f_s.shape[0]}, "
                 f"{f_t.shape[0]} and index shape {tuple(index.shape)}"
             )
+        if index.dtype not in (torch.int64, torch.int32) or (index.numel() and (
+                int(index.min()) < 0 or int(index.max()) >= self.n_data)):
+            raise ValueError(f"index must hold dataset indices in [0, n_data={self.n_data}) "
+                             f"(a negative one would address the memory bank from its end)")
         if contrast_index is None:
             contrast_index = self.sample_contrast_index(index)
         elif contrast_index.dim() != 2 or contrast_index.shape[0] != index.shape[0]:

@@ -96,10 +96,21 @@ def crossclr_loss(
         raise ValueError(f"self_mode must be 'mask' or 'zero_logit', got {self_mode!r}")
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    if not math.isfinite(float(intra_weight)):
+        raise ValueError(f"intra_weight must be a finite number, got {intra_weight!r}")
     if (x_queue is None) != (y_queue is None):
         raise ValueError("x_queue and y_queue must be given together")
+    if x_queue is not None:
+        check_matrix("x_queue", x_queue)
+        check_matrix("y_queue", y_queue)
+        check_same_shape("x_queue", x_queue, "y_queue", y_queue)
+        if x_queue.shape[1] != x.shape[1]:
+            raise ValueError(f"the queues must have the embeddings' width D = {x.shape[1]}, "
+                             f"got [Q, D] = {tuple(x_queue.shape)}")
     x_input = x.detach() if x_input is None else x_input
     y_input = y.detach() if y_input is None else y_input
+    check_matrix("x_input", x_input)
+    check_matrix("y_input", y_input)
     if x_input.shape[0] != x.shape[0] or y_input.shape[0] != y.shape[0]:
         raise ValueError("x_input / y_input must have one row per sample of x / y")
 

@@ -60,6 +60,10 @@ def test_interrupted_run_resumes_to_the_uninterrupted_one(tmp_path):
     again, res3, calls = _toy_run(6, ckpt)
     assert calls == 0 and res3.losses == res.losses and res3.best_epoch == res.best_epoch
     assert _same_params(whole, again)
+    # a checkpoint of another budget is refused, not silently returned
+    for epochs in (4, 9):
+        with pytest.raises(ValueError, match=r"holds a finished run of 6 epochs, not one of"):
+            _toy_run(epochs, ckpt)
 
 
 @pytest.mark.parametrize("losses", [None, [5, 4, 3, 3.5, 3.6, 3.7, 3.8, 3.9, 4, 4]],

@@ -375,3 +375,16 @@ def test_agent_settings_follow_curl_per_domain_and_device():
     assert model.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
     old = {k: v for k, v in config.to_dict().items() if k != "device"}  # a config.json from before
     assert TrainConfig.from_dict(old).device == "auto"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(names=("RCRL",)), "names must be a subset"),
+    (dict(names="rcrl"), "names must be a subset"),
+    (dict(names=("rcrl",), rcrl_weight=-1.0), "rcrl_weight must be a finite number >= 0"),
+    (dict(names=("curl",), curl_momentum=5.0), "curl_momentum must be in"),
+    (dict(rcrl_embed_dim=0), "rcrl_embed_dim must be >= 1"),
+])
+def test_aux_config_rejects_what_would_train_silently_without_it(kwargs, message):
+    """Built from Python (not the CLI): an unknown name used to build no head at all."""
+    with pytest.raises(ValueError, match=message):
+        AuxConfig(**kwargs)

@@ -172,3 +172,14 @@ def test_contrast_index_must_start_with_the_samples_own_index():
     with pytest.raises(ValueError, match=r"contrast_index\[:, 0\] must equal index"):
         crd(f, f, index, swapped)
     assert torch.isfinite(crd(f, f, index, crd.sample_contrast_index(index)))
+
+
+@pytest.mark.parametrize("index", [torch.tensor([5, -1]), torch.tensor([5, 1000]), torch.tensor([5.0, 1.0])])
+def test_index_outside_the_dataset_is_rejected(index):
+    """A negative index would address the memory bank from its end (row 999)."""
+    crd = CRDLoss(8, 8, n_data=1000, num_negatives=10)
+    bank = crd.memory_student.clone() if hasattr(crd, "memory_student") else None
+    with pytest.raises(ValueError, match=r"index must hold dataset indices in \[0, n_data=1000\)"):
+        crd(torch.randn(2, 8), torch.randn(2, 8), index)
+    if bank is not None:
+        assert torch.equal(bank, crd.memory_student)

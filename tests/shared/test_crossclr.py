@@ -153,3 +153,15 @@ def test_bad_input():
         crossclr_loss(torch.randn(4, 3), torch.randn(4, 3), x_queue=torch.randn(2, 3))
     with pytest.raises(ValueError, match="self_mode"):
         crossclr_loss(torch.randn(4, 3), torch.randn(4, 3), self_mode="none")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(x_input=torch.full((4, 3), float("nan"))), "x_input contains 12 NaN"),
+    (dict(x_queue=torch.full((5, 8), float("nan")), y_queue=torch.zeros(5, 8)), "x_queue contains"),
+    (dict(x_queue=torch.randn(5, 6), y_queue=torch.randn(5, 6)), "the queues must have the embeddings' width"),
+    (dict(x_input=torch.randn(4)), r"x_input must be 2-D"),
+    (dict(intra_weight=float("nan")), "intra_weight must be a finite number"),
+])
+def test_bad_side_inputs_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        crossclr_loss(torch.randn(4, 8), torch.randn(4, 8), **kwargs)
