@@ -41,8 +41,15 @@ class RCRLHead(nn.Module):
 
     def pair_logits(self, features: th.Tensor, actions: th.Tensor, segment_ids: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
         """Logits ``[2n]`` and exact labels ``[2n]`` (positives first, then negatives) for ``2n`` rows."""
-        n = features.shape[0] // 2
-        z = self(features[: 2 * n], actions[: 2 * n])
+        rows = features.shape[0]
+        if rows % 2 or rows < 4:
+            raise ValueError(f"RCRL needs an even number >= 4 of rows (anchors then partners; a "
+                             f"negative is another anchor's partner), got {rows}")
+        if actions.shape[0] != rows or segment_ids.shape != (rows,):
+            raise ValueError(f"features [{rows}, D], actions [{rows}, A] and segment_ids [{rows}] must "
+                             f"share their rows, got {tuple(actions.shape)} and {tuple(segment_ids.shape)}")
+        n = rows // 2
+        z = self(features, actions)
         anchors, partners = z[:n], z[n : 2 * n]
         negatives = partners.roll(1, dims=0)
         logits = th.cat([self.discriminator(anchors, partners), self.discriminator(anchors, negatives)])

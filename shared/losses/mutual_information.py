@@ -102,6 +102,8 @@ def local_global_loss(
             f"batch must be 1-D with one entry per node ({local.shape[0]}), got shape "
             f"{tuple(batch.shape)}"
         )
+    if batch.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise ValueError(f"batch must hold integer graph indices (torch.long), got {batch.dtype}")
     if batch.numel() and (int(batch.min()) < 0 or int(batch.max()) >= global_.shape[0]):
         raise ValueError(f"batch entries must lie in [0, {global_.shape[0]})")
     with autocast_off(local.device):

@@ -388,3 +388,22 @@ def test_aux_config_rejects_what_would_train_silently_without_it(kwargs, message
     """Built from Python (not the CLI): an unknown name used to build no head at all."""
     with pytest.raises(ValueError, match=message):
         AuxConfig(**kwargs)
+
+
+def test_shift_keeps_non_square_shapes_and_crops_refuse_larger_sizes():
+    x = torch.arange(2 * 8 * 12, dtype=torch.float).reshape(2, 1, 8, 12)
+    assert random_shift(x).shape == (2, 1, 8, 12)
+    assert random_shift(x, pad=0).equal(x)  # no padding: the only window is the image
+    assert center_crop(x, (4, 6)).equal(x[..., 2:6, 3:9])
+    for crop in (center_crop, random_crop):
+        with pytest.raises(ValueError, match="cannot .*crop 8x12 images to 12x12"):
+            crop(x, 12)
+
+
+@pytest.mark.parametrize("rows, ids, message", [
+    (2, 2, "even number >= 4"), (7, 7, "even number >= 4"), (8, 6, "must share their rows"),
+])
+def test_rcrl_pairs_refuse_rows_that_cannot_pair(rows, ids, message):
+    head = RCRLHead(features_dim=5, action_dim=3)
+    with pytest.raises(ValueError, match=message):
+        head.loss(torch.randn(rows, 5), torch.randn(rows, 3), torch.zeros(ids, dtype=torch.long))

@@ -189,3 +189,12 @@ def test_masks_must_be_bool_or_zero_one():
 
     with pytest.raises(ValueError, match=r"positive_mask must have shape \(3, 3\)"):
         masked_log_softmax_loss(q @ q.T, torch.ones(3, 1, dtype=torch.bool))  # no broadcast
+
+
+@pytest.mark.parametrize("batch", [torch.tensor([0, 0.5, 0, 1, 1]), torch.tensor([False, True, False, True, True])])
+def test_local_global_batch_must_hold_integer_graph_indices(batch):
+    """A float batch matched no graph for node 1 (no positive), silently."""
+    from shared.losses import local_global_loss
+
+    with pytest.raises(ValueError, match="batch must hold integer graph indices"):
+        local_global_loss(torch.randn(5, 4), torch.randn(2, 4), batch)
