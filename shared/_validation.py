@@ -14,6 +14,13 @@ def check_matrix(name: str, x: Tensor) -> None:
         raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 2:
         raise ValueError(f"{name} must be 2-D [N, D], got shape {tuple(x.shape)}")
+    check_floating(name, x)
+
+
+def check_floating(name: str, x: Tensor) -> None:
+    """Raise unless ``x`` is a floating tensor with finite entries (any shape)."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     check_finite(name, x)

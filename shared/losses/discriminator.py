@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import upcast
-from shared._validation import check_finite
+from shared._validation import check_floating
 
 Convention = Literal["separate", "pooled"]
 
@@ -42,8 +42,8 @@ def discriminator_bce(
     """
     if convention not in ("separate", "pooled"):
         raise ValueError(f"convention must be 'separate' or 'pooled', got {convention!r}")
-    check_finite("pos_logits", pos_logits)
-    check_finite("neg_logits", neg_logits)
+    check_floating("pos_logits", pos_logits)
+    check_floating("neg_logits", neg_logits)
     if pos_logits.numel() == 0 or neg_logits.numel() == 0:
         raise ValueError("discriminator_bce needs at least one positive and one negative logit")
     pos, neg = upcast(pos_logits).reshape(-1), upcast(neg_logits).reshape(-1)

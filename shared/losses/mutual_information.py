@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared._validation import check_finite, check_mask, check_matrix
+from shared._validation import check_floating, check_mask, check_matrix
 from shared.losses.info_nce import masked_log_softmax_loss
 
 Estimator = Literal["jsd", "dv", "infonce"]
@@ -48,7 +48,7 @@ def mi_scores_loss(scores: Tensor, pos_mask: Tensor, estimator: Estimator = "jsd
         raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
     if scores.dim() != 2:
         raise ValueError(f"scores must be 2-D [N, G], got shape {tuple(scores.shape)}")
-    check_finite("scores", scores)
+    check_floating("scores", scores)
     pos_mask = check_mask("pos_mask", pos_mask, tuple(scores.shape))
     scores = upcast(scores)
     n_pos = int(pos_mask.sum())

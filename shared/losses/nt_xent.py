@@ -90,6 +90,9 @@ def nt_xent(
         if gather_distributed:
             losses = _nt_xent_gathered(z, n, temperature)
         elif chunk_size is not None:
+            if isinstance(temperature, Tensor) and temperature.requires_grad:
+                raise ValueError("chunk_size differentiates the embeddings, not a learnable "
+                                 "temperature: pass a float temperature or drop chunk_size")
             losses = _ChunkedNTXent.apply(z, n, float(temperature), int(chunk_size))
         else:
             losses = _nt_xent_dense(z, n, temperature)

@@ -198,3 +198,12 @@ def test_local_global_batch_must_hold_integer_graph_indices(batch):
 
     with pytest.raises(ValueError, match="batch must hold integer graph indices"):
         local_global_loss(torch.randn(5, 4), torch.randn(2, 4), batch)
+
+
+def test_integer_logits_are_named():
+    from shared.losses import discriminator_bce, mi_scores_loss
+
+    with pytest.raises(ValueError, match="pos_logits must be a floating-point tensor"):
+        discriminator_bce(torch.tensor([1, 2]), torch.zeros(2))
+    with pytest.raises(ValueError, match="scores must be a floating-point tensor"):
+        mi_scores_loss(torch.ones(2, 2, dtype=torch.long), torch.eye(2, dtype=torch.bool))
