@@ -100,7 +100,12 @@ def _check_embeddings(embeddings: np.ndarray, labels: np.ndarray) -> None:
 
 
 def _mask(name: str, mask, n: int) -> np.ndarray:
-    mask = _to_numpy(mask).astype(bool)
+    mask = _to_numpy(mask)
+    if mask.dtype != bool:
+        if not np.isin(mask, (0, 1)).all():  # index lists or scores are not masks
+            raise ValueError(f"{name} must be a bool mask of shape ({n},) (or hold only 0 "
+                             f"and 1); to select indices idx, pass torch.isin(torch.arange({n}), idx)")
+        mask = mask.astype(bool)
     if mask.shape != (n,):
         raise ValueError(f"{name} must be a bool mask of shape ({n},), got {mask.shape}")
     if not mask.any():
@@ -148,6 +153,11 @@ def logistic_regression_probe(
     n = x.shape[0]
     train, test = _mask("train_mask", train_mask, n), _mask("test_mask", test_mask, n)
     val = _mask("val_mask", val_mask, n) if val_mask is not None else None
+    for other, name in ((train, "train_mask"), (val, "val_mask")):
+        if other is not None and (other & test).any():
+            raise ValueError(f"test_mask shares {int((other & test).sum())} samples with "
+                             f"{name}: a probe scored on samples it was fitted or tuned on "
+                             f"overstates accuracy")
     if len(c_grid) == 0:
         raise ValueError("c_grid is empty")
     if standardize not in (True, False, "select"):

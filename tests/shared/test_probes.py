@@ -184,3 +184,14 @@ def test_svc_on_row_space_coordinates_is_the_same_probe(digits, monkeypatch):
     svc_cross_validation(x[:, 17:47], y, **kw)
     svc_cross_validation(wide, y, standardize=True, **kw)
     assert len(calls) == 2
+
+
+def test_overlapping_or_non_bool_masks_are_refused():
+    from shared.probes import logistic_regression_probe
+
+    x, y = torch.randn(30, 4), torch.arange(30) % 2
+    train = torch.arange(30) < 20
+    with pytest.raises(ValueError, match="test_mask shares 5 samples with train_mask"):
+        logistic_regression_probe(x, y, train, torch.arange(30) >= 15)
+    with pytest.raises(ValueError, match="train_mask must be a bool mask"):
+        logistic_regression_probe(x, y, torch.arange(30) % 3, ~train)
