@@ -249,6 +249,9 @@ def sparsify_dense(matrix: Tensor, eps: float | None = None,
     """
     if topk is not None and topk < 1:
         raise ValueError(f"topk must be >= 1, got {topk}.")
+    if matrix.dim() != 2 or matrix.size(0) != matrix.size(1):
+        raise ValueError(f"sparsify_dense takes a square [N, N] matrix, got "
+                         f"{tuple(matrix.shape)}.")
     rows, cols, vals = _dense_entries(matrix, eps, topk)
     edge_index = torch.stack([cols, rows], dim=0)  # source j, target i
     return coalesce(edge_index, vals.to(dtype), matrix.size(0))

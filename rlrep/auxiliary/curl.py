@@ -47,6 +47,9 @@ class CURLHead(nn.Module):
             diagonal): with RCRL, the other rows of the query's segment, which RCRL pulls
             together and CURL would otherwise push apart.
         """
+        if queries.shape != keys.shape:
+            raise ValueError(f"queries and keys must pair row for row ([N, D] each), got "
+                             f"{tuple(queries.shape)} and {tuple(keys.shape)}")
         logits = self.score.score_matrix(queries, keys)  # [N, N]
         targets = th.arange(logits.shape[0], device=logits.device)
         if exclude is not None:

@@ -407,3 +407,9 @@ def test_rcrl_pairs_refuse_rows_that_cannot_pair(rows, ids, message):
     head = RCRLHead(features_dim=5, action_dim=3)
     with pytest.raises(ValueError, match=message):
         head.loss(torch.randn(rows, 5), torch.randn(rows, 3), torch.zeros(ids, dtype=torch.long))
+
+
+def test_curl_keys_must_pair_with_queries():
+    head = CURLHead(nn.Identity(), 8, momentum_tau=0.1)
+    with pytest.raises(ValueError, match="queries and keys must pair row for row"):
+        head.loss(torch.randn(4, 8), torch.randn(3, 8))
