@@ -169,7 +169,7 @@ def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
         raise ValueError(f"edge_index must hold integer node ids (torch.long), got "
                          f"{edge_index.dtype}.")
     if edge_index.numel():
-        lo, hi = int(edge_index.min()), int(edge_index.max())
+        lo, hi = torch.stack(torch.aminmax(edge_index)).tolist()  # one device sync
         if lo < 0 or hi >= num_nodes:
             raise ValueError(f"edge_index refers to node {lo if lo < 0 else hi} but the "
                              f"graph has nodes 0..{num_nodes - 1}.")
@@ -492,8 +492,9 @@ def diffusion_view(
     if kind == "heat" and not 0.0 < t < math.inf:  # NaN fails too
         raise ValueError(f"heat kernel t must be a finite number > 0, got {t}.")
     if topk is not None and (isinstance(topk, bool) or not isinstance(topk, numbers.Integral)
-                             or topk < 0):
-        raise ValueError(f"topk must be a whole number >= 0 (0 or None: keep all), got {topk!r}.")
+                             or topk < 1):
+        raise ValueError(f"topk must be a whole number >= 1 (None keeps every entry; the "
+                         f"CLI's --topk 0 means None), got {topk!r}.")
     if eps is not None and not 0.0 <= eps < math.inf:
         raise ValueError(f"eps must be a finite number >= 0, got {eps}.")
     if dtype.is_complex or not dtype.is_floating_point:

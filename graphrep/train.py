@@ -251,16 +251,16 @@ def _load_checkpoint(path: Path | None, model: nn.Module,
     if path is None or not path.is_file():
         return 0
     ckpt = load_file(path, weights_only=False, map_location="cpu")
-    model.load_state_dict(ckpt["model"])
-    result.losses = list(ckpt["losses"])
-    result.seconds = float(ckpt.get("seconds", 0.0))
-    ran = len(result.losses)
+    ran = len(ckpt["losses"])
     if ran > epochs or (ckpt.get("finished") and ran < epochs
-                        and not ckpt.get("stopped_early")):
+                        and not ckpt.get("stopped_early")):  # before touching the model
         raise ValueError(
             f"{path} holds {'a finished' if ckpt.get('finished') else 'a'} run of {ran} "
             f"epochs, not one of {epochs}: it belongs to another training; pass a fresh "
             f"checkpoint path or delete it.")
+    model.load_state_dict(ckpt["model"])
+    result.losses = list(ckpt["losses"])
+    result.seconds = float(ckpt.get("seconds", 0.0))
     if ckpt.get("finished"):  # compact (no optimizer) or, written before, full
         stopper.best = ckpt["stopper"]["best"]
         stopper.best_epoch = ckpt["stopper"]["best_epoch"]

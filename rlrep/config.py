@@ -88,6 +88,11 @@ class TrainConfig:
         if ("rcrl" in self.aux_names and self.rcrl_partners == "batch"
                 and self.batch_size is not None and self.batch_size % 2):
             raise ValueError(odd_batch_message(self.batch_size))
+        # RCRL pairs need 2 anchors at least (a negative is another anchor's partner)
+        least = {"batch": 4, "extra": 2}[self.rcrl_partners]
+        if "rcrl" in self.aux_names and self.batch_size is not None and self.batch_size < least:
+            raise ValueError(f"RCRL with rcrl_partners={self.rcrl_partners!r} needs --batch-size >= "
+                             f"{least} (two anchors and their partners), got {self.batch_size}")
 
     @property
     def aux_names(self) -> tuple[str, ...]:

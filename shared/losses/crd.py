@@ -119,10 +119,11 @@ class CRDLoss(nn.Module):
                 f"f_s, f_t and index must share the batch size, got {f_s.shape[0]}, "
                 f"{f_t.shape[0]} and index shape {tuple(index.shape)}"
             )
-        if index.dtype not in (torch.int64, torch.int32) or (index.numel() and (
-                int(index.min()) < 0 or int(index.max()) >= self.n_data)):
-            raise ValueError(f"index must hold dataset indices in [0, n_data={self.n_data}) "
-                             f"(a negative one would address the memory bank from its end)")
+        lo, hi = [0, 0] if not index.numel() else torch.stack(torch.aminmax(index)).tolist()
+        if index.dtype not in (torch.int64, torch.int32) or lo < 0 or hi >= self.n_data:
+            raise ValueError(f"index must hold dataset indices in [0, n_data={self.n_data}), got "
+                             f"{index.dtype} values in [{lo}, {hi}] (a negative one would address "
+                             f"the memory bank from its end)")
         if contrast_index is None:
             contrast_index = self.sample_contrast_index(index)
         elif contrast_index.dim() != 2 or contrast_index.shape[0] != index.shape[0]:

@@ -107,10 +107,12 @@ def crossclr_loss(
         if x_queue.shape[1] != x.shape[1]:
             raise ValueError(f"the queues must have the embeddings' width D = {x.shape[1]}, "
                              f"got [Q, D] = {tuple(x_queue.shape)}")
+    if x_input is not None:
+        check_matrix("x_input", x_input)
+    if y_input is not None:
+        check_matrix("y_input", y_input)
     x_input = x.detach() if x_input is None else x_input
     y_input = y.detach() if y_input is None else y_input
-    check_matrix("x_input", x_input)
-    check_matrix("y_input", y_input)
     if x_input.shape[0] != x.shape[0] or y_input.shape[0] != y.shape[0]:
         raise ValueError("x_input / y_input must have one row per sample of x / y")
 

@@ -445,6 +445,7 @@ def test_bad_edge_index_is_named_by_views_and_encoders(edge_index, message):
     (dict(kind="heat", t=-1.0, method="power"), "t must be a finite number > 0"),
     (dict(kind="heat", t=float("nan"), method="exact"), "t must be a finite number > 0"),
     (dict(topk=2.5), "topk must be a whole number"),
+    (dict(topk=0), "topk must be a whole number >= 1"),
     (dict(eps=float("nan")), "eps must be a finite number >= 0"),
     (dict(dtype=torch.long), "dtype must be a floating type"),
 ])

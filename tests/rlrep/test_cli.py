@@ -81,6 +81,7 @@ def test_dmc_pixels_smoke(tmp_path):
          "--segment-max-length (32) must be smaller than --buffer-size (10)"),
         (["--env", "PongNoFrameskip-v4", "--curl-momentum", "2"], "--curl-momentum must be in [0, 1]"),
         (["--env", "PongNoFrameskip-v4", "--rcrl-weight", "-1"], "--rcrl-weight must be a finite number >= 0"),
+        (["--env", "PongNoFrameskip-v4", "--aux", "rcrl", "--batch-size", "2"], "needs --batch-size >= 4"),
     ],
 )
 def test_bad_flags(capsys, argv, message):
