@@ -6,11 +6,12 @@
 
 Usage::
 
-    python experiments/bench_crd_scores.py
+    python experiments/bench_crd_scores.py [--out DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 
@@ -31,7 +32,12 @@ def _ms(fn, repeats: int = 5) -> float:
     return (time.perf_counter() - start) / repeats * 1000
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=RESULTS,
+                        help="folder for bench_crd_scores.md (default: experiments/results)")
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     from shared.losses import CRDLoss
@@ -57,7 +63,8 @@ def main() -> int:
                f"{path(False):.1f} | {used} |")
         print(row, flush=True)
         lines.append(row)
-    with open(os.path.join(RESULTS, "bench_crd_scores.md"), "w") as f:
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "bench_crd_scores.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return 0
 

@@ -64,7 +64,7 @@ def _diffusion_module(rev: str | None):
     import tempfile
 
     src = subprocess.run(["git", "show", f"{rev}:graphrep/diffusion.py"], check=True,
-                         capture_output=True, text=True, cwd=Path(__file__).parent).stdout
+                         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent).stdout
     file = Path(tempfile.mkdtemp()) / "diffusion_at_rev.py"
     file.write_text(src)
     spec = importlib.util.spec_from_file_location("diffusion_at_rev", file)
@@ -133,7 +133,7 @@ def main() -> None:
     p.add_argument("--rev", default=None,
                    help="run the power method of graphrep/diffusion.py at this git revision "
                         "(the code before row blocks: 63456b6), nothing else")
-    p.add_argument("--out", type=Path, default=Path("experiments/results"))
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--stem", default=None,
                    help="output file names (default: bench_diffusion, or "
                         "bench_diffusion_at_<rev> with --rev)")
@@ -166,7 +166,7 @@ def main() -> None:
                          *(["--rev", args.rev] if args.rev else
                            ["--push-eps", str(args.push_eps)]), "--child",
                          str(nodes), kind, method, str(file)],
-                        capture_output=True, text=True, check=True)
+                        stdout=subprocess.PIPE, text=True, check=True)
                     row = json.loads(res.stdout.strip().splitlines()[-1])
                     views[method] = torch.load(file)
                     if method == "exact":

@@ -87,7 +87,7 @@ def main() -> None:
     p.add_argument("--hidden", type=int, default=512)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--out", default="experiments/results")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     p.add_argument("--child", choices=["csr", "edge"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -97,7 +97,7 @@ def main() -> None:
     for path in ("csr", "edge"):
         cmd = [sys.executable, __file__, "--child", path] + [
             f"--{k}={v}" for k, v in vars(args).items() if k not in ("child", "out")]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
         results[path] = json.loads(out.strip().splitlines()[-1])
         print(path, results[path]["median_s"], results[path]["peak_rss_mb"], flush=True)
     if abs(results["csr"]["loss"] - results["edge"]["loss"]) > 1e-4 * abs(results["edge"]["loss"]):

@@ -70,7 +70,7 @@ def main() -> None:
                    choices=["sparse", "dense", "auto"])
     p.add_argument("--steps", type=int, default=5, help="timed steps after one warm-up")
     p.add_argument("--data-dir", default=None, help="raw files (else GRAPHREP_DATA)")
-    p.add_argument("--out", default="experiments/results")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -83,7 +83,7 @@ def main() -> None:
                    "--steps", str(args.steps)]
             if args.data_dir:
                 cmd += ["--data-dir", args.data_dir]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             r = rows[-1]
             print(topk, storage, f"{r['median_step_s']:.2f} s/step",

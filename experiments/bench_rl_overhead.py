@@ -73,20 +73,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--atari-updates", type=int, default=30)
     parser.add_argument("--dmc-updates", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder for rl_overhead.md / .json (default: experiments/results)")
     args = parser.parse_args()
+    out = args.out
     th.set_num_threads(1)
     th.manual_seed(0)
     results = {
         "atari (QR-DQN, DER net, batch 32)": bench("PongNoFrameskip-v4", 32, 600, args.atari_updates, args.rounds),
         "dmc pixels (SAC, CURL encoder, batch 128)": bench("dmc:cartpole-swingup", 128, 300, args.dmc_updates, args.rounds),
     }
-    meta = {"torch": th.__version__, "threads": th.get_num_threads(), "machine": platform.processor() or platform.machine(), "args": vars(args)}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "rl_overhead.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    recorded = {k: v for k, v in vars(args).items() if k != "out"}
+    meta = {"torch": th.__version__, "threads": th.get_num_threads(), "machine": platform.processor() or platform.machine(), "args": recorded}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rl_overhead.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
     lines = [
         "# RCRL / CURL update overhead",
         "",
-        "`PYTHONPATH=. python experiments/bench_rl_overhead.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()) + "`",
+        "`PYTHONPATH=. python experiments/bench_rl_overhead.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recorded.items()) + "`",
         f"(torch {th.__version__}, 1 thread, CPU; medians of {args.rounds} interleaved rounds; the machine was shared, so",
         "absolute speeds are noisy, the ratios less so). Target: RCRL <= 1.25x the base update.",
         "",
@@ -95,7 +99,7 @@ def main() -> None:
         lines += [f"## {domain}", "", "| variant | updates/s | cost vs base |", "|---|---|---|"]
         lines += [f"| {name} | {r['updates_per_s']:.2f} | {r['cost_vs_base']:.2f}x |" for name, r in rows.items()]
         lines.append("")
-    (RESULTS / "rl_overhead.md").write_text("\n".join(lines))
+    (out / "rl_overhead.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -234,7 +234,7 @@ def merged_rows(runs: Path) -> list:
     return rows
 
 
-def write_tables(rows: list, out: Path) -> None:
+def write_tables(rows: list, out: Path, tune: Path | None = None) -> None:
     with open(out / "mvgrl.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, FIELDS)
         w.writeheader()
@@ -274,7 +274,7 @@ def write_tables(rows: list, out: Path) -> None:
             f"{r['seconds_per_seed']} | {r['train_seconds_per_run']} | "
             f"{r['diffusion_seconds']} | {r['peak_rss_mb']} | {r['train_peak_rss_mb']} | "
             f"{r['run']} |")
-    lines += tune_section(out / "mvgrl_tune.jsonl")
+    lines += tune_section(tune if tune is not None else out / "mvgrl_tune.jsonl")
     (out / "mvgrl.md").write_text("\n".join(lines) + "\n")
 
 
@@ -353,15 +353,24 @@ def plot(runs: Path, out: Path) -> None:
         plt.close(fig)
 
 
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", default="experiments/results/mvgrl_runs")
-    p.add_argument("--out", default="experiments/results")
+    p.add_argument("--runs", type=Path, default=RESULTS / "mvgrl_runs",
+                   help="run directories (default: experiments/results/mvgrl_runs)")
+    p.add_argument("--out", type=Path, default=RESULTS,
+                   help="folder for mvgrl.md / .csv and the plots (default: experiments/results)")
+    p.add_argument("--tune", type=Path, default=RESULTS / "mvgrl_tune.jsonl",
+                   help="validation sweep records (experiments/mvgrl_tune.py)")
     args = p.parse_args()
-    runs, out = Path(args.runs), Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    runs, out = args.runs, args.out
     rows = collect(runs)
-    write_tables(rows, out)
+    if not rows:
+        p.error(f"no run results (*/results*.json) under {runs}: pass --runs")
+    out.mkdir(parents=True, exist_ok=True)
+    write_tables(rows, out, args.tune)
     plot(runs, out)
     print(f"{len(rows)} rows -> {out / 'mvgrl.md'}")
 

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 import torch
 
@@ -31,9 +32,11 @@ DEFAULTS = dict(topk=64, eps=None, self_loop=1.0, full_batch=0, batch_size=1,
 def _parse(spec: str) -> dict:
     cfg = dict(DEFAULTS)
     for kv in filter(None, spec.split(",")):
-        k, v = kv.split("=")
+        k, sep, v = kv.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {spec!r}: {kv!r} is not key=value (keys: {', '.join(DEFAULTS)})")
         if k not in cfg:
-            raise SystemExit(f"unknown key {k}")
+            raise SystemExit(f"--set {spec!r}: unknown key {k!r} (keys: {', '.join(DEFAULTS)})")
         if k == "eval_at":
             cfg[k] = v.replace(":", ",")
         elif k in ("view", "disc"):
@@ -41,18 +44,27 @@ def _parse(spec: str) -> dict:
         elif v == "None":
             cfg[k] = None
         else:
-            cfg[k] = float(v) if k in ("eps", "self_loop", "lr", "wd") else int(v)
+            try:
+                cfg[k] = float(v) if k in ("eps", "self_loop", "lr", "wd") else int(v)
+            except ValueError:
+                raise SystemExit(f"--set {spec!r}: {k}={v!r} is not a number") from None
     return cfg
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="Cora")
     p.add_argument("--split", default="pygcn")
-    p.add_argument("--set", action="append", default=[])
+    p.add_argument("--set", action="append", default=[],
+                   help=f"comma-separated key=value over the defaults {DEFAULTS} (repeatable: "
+                        f"one configuration each)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--out", default="experiments/results/mvgrl_tune.jsonl")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "mvgrl_tune.jsonl"),
+                   help="JSON lines appended here (default: the committed experiments/results/mvgrl_tune.jsonl)")
     args = p.parse_args()
+    for spec in args.set:  # every typo before the first configuration trains
+        _parse(spec)
     torch.set_num_threads(1)
     import warnings
     warnings.filterwarnings("ignore")

@@ -142,9 +142,16 @@ def main() -> None:
     p.add_argument("run_dirs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = p.parse_args()
+    missing = [d for d in args.run_dirs if not (d / "config.json").is_file()
+               or not (d / "metrics.jsonl").is_file()]
+    if missing:
+        p.error(f"not rlrep run directories (config.json and metrics.jsonl): "
+                f"{', '.join(map(str, missing))}")
     runs = [load_run(d) for d in args.run_dirs]
     for run in runs:
         dest = args.out / "rl_atari_runs" / run["name"]
+        if dest.resolve() == run["dir"].resolve():  # rebuilt from the committed copies
+            continue
         dest.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "metrics.jsonl", "results.json"):
             if (run["dir"] / name).exists():

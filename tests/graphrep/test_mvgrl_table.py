@@ -82,3 +82,18 @@ def test_selection_rows_name_a_grid_cell_by_its_config(table):
     cands = ["a/L2-B32-E20", "a/L8-B32-E20", "b/L2-B128-E20"]
     assert table._candidate_label("a/L8-B32-E20", cands) == "a/L8-B32-E20"
     assert table._candidate_label("b/L2-B128-E20", cands) == "b"
+
+
+def test_table_builder_refuses_a_folder_without_runs(tmp_path, monkeypatch, capsys):
+    """An empty or mistyped --runs used to write an empty table and exit 0."""
+    import sys
+
+    from tests.conftest import load_experiment
+
+    table = load_experiment("mvgrl_table")
+    monkeypatch.setattr(sys, "argv", ["mvgrl_table.py", "--runs", str(tmp_path / "none"),
+                                      "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as info:
+        table.main()
+    assert info.value.code == 2 and "no run results" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

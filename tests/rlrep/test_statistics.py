@@ -63,3 +63,24 @@ def test_atari_table_keeps_one_column_per_game():
     # games sorted (Boxing, Pong); seeds in order; Boxing's third seed dropped (Pong has two)
     np.testing.assert_array_equal(m["none"], [[3.0, 1.0], [4.0, 2.0]])
     np.testing.assert_array_equal(m["rcrl"], [[5.0]])
+
+
+def test_atari_table_rebuilds_from_its_own_run_copies(tmp_path, monkeypatch):
+    """Rebuilding with --out the folder that holds the committed run copies used to fail
+    (SameFileError); a folder that is no run is named."""
+    import shutil
+    import sys
+
+    from tests.conftest import REPO, load_experiment
+
+    table = load_experiment("rl_atari_table")
+    out = tmp_path / "results"
+    shutil.copytree(REPO / "experiments" / "results" / "rl_atari_runs", out / "rl_atari_runs")
+    runs = sorted(str(p) for p in (out / "rl_atari_runs").iterdir())
+    monkeypatch.setattr(sys, "argv", ["rl_atari_table.py", *runs, "--out", str(out)])
+    table.main()
+    committed = (REPO / "experiments" / "results" / "rl_atari.md").read_text()
+    assert (out / "rl_atari.md").read_text() == committed
+    monkeypatch.setattr(sys, "argv", ["rl_atari_table.py", str(tmp_path / "none"), "--out", str(out)])
+    with pytest.raises(SystemExit):
+        table.main()
