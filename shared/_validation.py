@@ -14,6 +14,8 @@ def check_matrix(name: str, x: Tensor) -> None:
         raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 2:
         raise ValueError(f"{name} must be 2-D [N, D], got shape {tuple(x.shape)}")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name} has no features (D = 0), shape {tuple(x.shape)}")
     check_floating(name, x)
 
 

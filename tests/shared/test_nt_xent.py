@@ -183,3 +183,9 @@ def test_chunked_path_refuses_a_learnable_temperature():
     assert t.grad is not None
     with pytest.raises(ValueError, match="learnable temperature"):
         nt_xent(z1, z2, t, chunk_size=4)
+
+
+def test_embeddings_without_features_are_refused():
+    """D = 0 returned log(2N - 1) as if the views were unrelated."""
+    with pytest.raises(ValueError, match=r"z1 has no features \(D = 0\)"):
+        nt_xent(torch.randn(4, 0), torch.randn(4, 0))
