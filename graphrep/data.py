@@ -691,5 +691,8 @@ def load_graph_dataset(
                 f"and retry.") from exc
     if max_degree_cap is None:
         max_degree_cap = DEGREE_CAPS.get(canon, MAX_DEGREE_CAP)
+    elif max_degree_cap < 0:
+        raise ValueError(f"max_degree_cap must be >= 0 (the largest degree with its own "
+                         f"one-hot column), got {max_degree_cap}.")
     graphs, desc = _graph_features(ds, max_degree_cap)
     return GraphDataset(canon, graphs, desc)

@@ -281,3 +281,8 @@ def test_failed_download_is_reported_as_such(tmp_path, monkeypatch):
                                                    r"\(OSError: Network is unreachable") as err:
         load_graph_dataset("MUTAG", None, tmp_path / "cache", download=True)
     assert "allow downloading" not in str(err.value)
+
+
+def test_negative_degree_cap_is_refused(mutag, data_dir, cache_dir):
+    with pytest.raises(ValueError, match="max_degree_cap must be >= 0"):
+        load_graph_dataset("MUTAG", data_dir, cache_dir, max_degree_cap=-1)
