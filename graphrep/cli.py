@@ -300,17 +300,13 @@ def _options(args: argparse.Namespace):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        _threads(args.threads)
-    except ValueError as exc:
-        print(f"graphrep: error: {exc}", file=sys.stderr)
-        return 2
     warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
     warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
     from graphrep.experiment import bench, train_runs
 
     opts = None
     try:
+        _threads(args.threads)
         if args.command == "select":
             return _select(args)
         opts = _options(args)

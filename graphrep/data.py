@@ -650,6 +650,9 @@ def load_graph_dataset(
         raise ValueError(
             f"{canon} is a node-classification dataset; graph-level datasets "
             f"are {', '.join(GRAPH_DATASETS)}.")
+    if max_degree_cap is not None and max_degree_cap < 0:  # before loading, not after
+        raise ValueError(f"max_degree_cap must be >= 0 (the largest degree with its own "
+                         f"one-hot column), got {max_degree_cap}.")
     root = resolve_data_dir(data_dir)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     required = [f"{canon}_A.txt", f"{canon}_graph_indicator.txt",
@@ -691,8 +694,5 @@ def load_graph_dataset(
                 f"and retry.") from exc
     if max_degree_cap is None:
         max_degree_cap = DEGREE_CAPS.get(canon, MAX_DEGREE_CAP)
-    elif max_degree_cap < 0:
-        raise ValueError(f"max_degree_cap must be >= 0 (the largest degree with its own "
-                         f"one-hot column), got {max_degree_cap}.")
     graphs, desc = _graph_features(ds, max_degree_cap)
     return GraphDataset(canon, graphs, desc)

@@ -708,9 +708,9 @@ def bench(opts: RunOptions, train: bool = True) -> dict:
 def _bench(opts: RunOptions, train: bool) -> dict:
     t0 = time.perf_counter()
     cfg_file = Path(opts.out_dir) / "config.json"
-    if not train and cfg_file.is_file():  # embeddings are found by the options' names
-        _check_resumable(_read_config(cfg_file), opts.to_json(), cfg_file,
-                         action="eval")
+    stored = _read_config(cfg_file) if not train and cfg_file.is_file() else None
+    if stored is not None:  # embeddings are found by the options' names
+        _check_resumable(stored, opts.to_json(), cfg_file, action="eval")
     payload, timing, runs = None, {}, {}
     if train:
         tr = train_runs(opts)
@@ -735,9 +735,8 @@ def _bench(opts: RunOptions, train: bool) -> dict:
         **ev,
     }
     name = "results.json"
-    if not train and cfg_file.is_file():
-        trained = _read_config(cfg_file).get("protocol")
-        if trained != opts.protocol:  # re-evaluation under another protocol
+    if stored is not None:
+        if stored.get("protocol") != opts.protocol:  # re-evaluation under another protocol
             name = f"results_{opts.protocol}.json"
     if not train:
         _keep_training_record(Path(opts.out_dir), name, results,

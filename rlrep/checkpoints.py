@@ -79,6 +79,17 @@ def save_checkpoint(model: BaseAlgorithm, directory: Path, extra: dict[str, Any]
     return final
 
 
+def _complete_newest_first(directory: Path) -> list[Path]:
+    """Every complete checkpoint left under ``directory``, newest step first (a step moved
+    aside, ``.old-step_*``, still holds a complete checkpoint)."""
+    def step(p: Path) -> str:
+        return p.name.removeprefix(".old-").split("-")[0]
+
+    complete = [p for p in (*directory.glob("step_*"), *directory.glob(".old-step_*"))
+                if (p / "state.pt").is_file()]
+    return sorted(complete, key=step, reverse=True)
+
+
 def latest_checkpoint(directory: Path) -> Path | None:
     """The checkpoint ``LATEST`` names; if that one is missing (a kill while it was being
     rewritten), the newest complete ``step_*`` left."""
@@ -88,13 +99,8 @@ def latest_checkpoint(directory: Path) -> Path | None:
     path = directory / pointer.read_text().strip()
     if path.is_dir():
         return path
-    def step(p: Path) -> str:
-        return p.name.removeprefix(".old-").split("-")[0]
-
-    # a step moved aside (".old-step_*") still holds a complete checkpoint
-    complete = [p for p in (*directory.glob("step_*"), *directory.glob(".old-step_*"))
-                if (p / "state.pt").is_file()]
-    return max(complete, key=step) if complete else None
+    complete = _complete_newest_first(directory)
+    return complete[0] if complete else None
 
 
 def checkpoints_newest_first(directory: Path) -> list[Path]:
@@ -103,12 +109,7 @@ def checkpoints_newest_first(directory: Path) -> list[Path]:
     latest = latest_checkpoint(directory)
     if latest is None:
         return []
-    def step(p: Path) -> str:
-        return p.name.removeprefix(".old-").split("-")[0]
-
-    others = [p for p in (*directory.glob("step_*"), *directory.glob(".old-step_*"))
-              if (p / "state.pt").is_file() and p != latest]
-    return [latest, *sorted(others, key=step, reverse=True)]
+    return [latest, *(p for p in _complete_newest_first(directory) if p != latest)]
 
 
 #: what loading a damaged (truncated, overwritten) checkpoint file raises; anything else

@@ -10,7 +10,7 @@ from typing import Any
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from rlrep.auxiliary import AuxConfig, odd_batch_message, parse_aux
+from rlrep.auxiliary import AuxConfig, check_aux_settings, odd_batch_message, parse_aux
 from rlrep.envs import EnvSpec, parse_env_id
 
 
@@ -73,17 +73,12 @@ class TrainConfig:
             raise ValueError(f"--learning-rate must be a finite number > 0, got {self.learning_rate}")
         if self.learning_starts is not None and self.learning_starts < 0:
             raise ValueError(f"--learning-starts must be >= 0, got {self.learning_starts}")
-        for name in ("rcrl_embed_dim", "segment_max_length"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        check_aux_settings(vars(self), spell=lambda name: f"--{name.replace('_', '-')}")
+        if self.segment_max_length < 1:
+            raise ValueError(f"--segment-max-length must be >= 1, got {self.segment_max_length}")
         if self.buffer_size is not None and self.segment_max_length >= self.buffer_size:
             raise ValueError(f"--segment-max-length ({self.segment_max_length}) must be smaller than "
                              f"--buffer-size ({self.buffer_size}): a segment must fit in the buffer")
-        for name in ("rcrl_weight", "curl_weight"):
-            if not 0 <= getattr(self, name) < math.inf:
-                raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {getattr(self, name)}")
-        if self.curl_momentum is not None and not 0 <= self.curl_momentum <= 1:
-            raise ValueError(f"--curl-momentum must be in [0, 1], got {self.curl_momentum}")
         parse_aux(self.aux)  # raises on an unknown --aux
         if ("rcrl" in self.aux_names and self.rcrl_partners == "batch"
                 and self.batch_size is not None and self.batch_size % 2):

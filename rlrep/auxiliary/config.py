@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 AUX_CHOICES = ("rcrl", "curl")
 
@@ -34,6 +35,21 @@ def odd_batch_message(batch_size: int) -> str:
             f"--batch-size or --rcrl-partners extra.")
 
 
+def check_aux_settings(settings: Mapping[str, Any], spell: Callable[[str], str] = str) -> None:
+    """Range checks of the numeric auxiliary-loss settings present in ``settings`` (the
+    fields of :class:`AuxConfig`, or the same-named options of a run's config);
+    ``spell`` names a setting in the message (e.g. as its command-line flag)."""
+    for name in ("rcrl_weight", "curl_weight"):
+        if name in settings and not 0 <= settings[name] < math.inf:
+            raise ValueError(f"{spell(name)} must be a finite number >= 0, got {settings[name]}")
+    for name in ("rcrl_hidden_dim", "rcrl_embed_dim"):
+        if name in settings and settings[name] < 1:
+            raise ValueError(f"{spell(name)} must be >= 1, got {settings[name]}")
+    momentum = settings.get("curl_momentum")
+    if momentum is not None and not 0 <= momentum <= 1:
+        raise ValueError(f"{spell('curl_momentum')} must be in [0, 1], got {momentum}")
+
+
 @dataclass
 class AuxConfig:
     """Auxiliary-loss settings. Defaults marked (spec) are our choices (the RCRL paper's are unknown).
@@ -61,14 +77,7 @@ class AuxConfig:
         if isinstance(self.names, str) or not set(self.names) <= set(AUX_CHOICES):
             raise ValueError(f"names must be a subset of {AUX_CHOICES} (lower case), got "
                              f"{self.names!r}; parse_aux('rcrl,curl') builds it from a string")
-        for name in ("rcrl_weight", "curl_weight"):
-            if not 0 <= getattr(self, name) < math.inf:
-                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
-        for name in ("rcrl_hidden_dim", "rcrl_embed_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.curl_momentum is not None and not 0 <= self.curl_momentum <= 1:
-            raise ValueError(f"curl_momentum must be in [0, 1], got {self.curl_momentum}")
+        check_aux_settings(vars(self))
         if self.rcrl_partners not in ("batch", "extra"):
             raise ValueError(f"rcrl_partners must be 'batch' or 'extra', got {self.rcrl_partners!r}")
 
