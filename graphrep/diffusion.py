@@ -1,10 +1,10 @@
 r"""Graph views for MVGRL: the normalised adjacency and two diffusions.
 
-All functions take an undirected graph as ``edge_index [2, E]`` and return a
-view as a sparse matrix ``S`` in PyG's edge format: ``(edge_index [2, nnz],
-edge_weight [nnz])`` with ``edge_index[0] = j`` (source), ``edge_index[1] = i``
-(target) and ``edge_weight = S[i, j]``, so that message passing with these
-weights (e.g. ``GCNConv(normalize=False)``) computes ``S @ X``.
+All functions take an undirected graph as ``edge_index [2, E]`` (they warn when an
+edge lacks its reverse) and return a view as a sparse matrix ``S`` in PyG's edge
+format: ``(edge_index [2, nnz], edge_weight [nnz])`` with ``edge_index[0] = j``
+(source), ``edge_index[1] = i`` (target) and ``edge_weight = S[i, j]``, so that message
+passing with these weights (e.g. ``GCNConv(normalize=False)``) computes ``S @ X``.
 
 Views (`Hassani & Khasahmadi, 2020 <https://arxiv.org/abs/2006.05582>`_):
 
@@ -76,7 +76,7 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.transforms import GDC
-from torch_geometric.utils import coalesce, remove_self_loops
+from torch_geometric.utils import coalesce, is_undirected, remove_self_loops
 
 __all__ = [
     "check_edge_index",
@@ -144,6 +144,12 @@ def adjacency_view(edge_index: Tensor, num_nodes: int,
     if not self_loop_weight > 0:
         raise ValueError(f"self_loop_weight must be positive, got {self_loop_weight}.")
     check_edge_index(edge_index, num_nodes)
+    _warn_if_directed(edge_index, num_nodes, stacklevel=3)  # the caller of the CPU wrapper
+    return _adjacency(edge_index, num_nodes, dtype, self_loop_weight)
+
+
+def _adjacency(edge_index: Tensor, num_nodes: int, dtype: torch.dtype,
+               self_loop_weight: float = 1.0) -> SparseView:
     edge_index, _ = remove_self_loops(edge_index)
     if self_loop_weight == 1.0:
         return gcn_norm(edge_index, None, num_nodes, add_self_loops=True,
@@ -175,15 +181,26 @@ def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
                              f"graph has nodes 0..{num_nodes - 1}.")
 
 
+def _warn_if_directed(edge_index: Tensor, num_nodes: int, stacklevel: int) -> None:
+    """Warn when some edge lacks its reverse: the views' formulas (and their symmetric
+    normalisation) assume an undirected graph."""
+    if not is_undirected(edge_index, num_nodes=num_nodes):
+        warnings.warn(
+            "edge_index is not undirected (some edge (i, j) has no (j, i)); the views "
+            "assume an undirected graph and would come out asymmetric: pass "
+            "torch_geometric.utils.to_undirected(edge_index).", UserWarning,
+            stacklevel=stacklevel + 1)
+
+
 def _check(edge_index: Tensor, num_nodes: int) -> None:
     if num_nodes <= 0:
         raise ValueError("Cannot diffuse a graph without nodes.")
     check_edge_index(edge_index, num_nodes)
+    _warn_if_directed(edge_index, num_nodes, stacklevel=4)  # past the public function
 
 
 def _sym_transition(edge_index: Tensor, num_nodes: int) -> SparseView:
-    ei, ew = adjacency_view(edge_index, num_nodes, dtype=torch.float64)
-    return ei, ew
+    return _adjacency(edge_index, num_nodes, torch.float64)
 
 
 def _col_transition(edge_index: Tensor, num_nodes: int) -> SparseView:
@@ -200,6 +217,10 @@ def ppr_matrix(edge_index: Tensor, num_nodes: int, alpha: float = 0.2) -> Tensor
     _check(edge_index, num_nodes)
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"PPR alpha must lie in (0, 1), got {alpha}.")
+    return _ppr_dense(edge_index, num_nodes, alpha)
+
+
+def _ppr_dense(edge_index: Tensor, num_nodes: int, alpha: float) -> Tensor:
     if num_nodes == 1:  # GDC squeezes a 1x1 matrix to a scalar
         return torch.ones(1, 1, dtype=torch.float64)
     ei, ew = _sym_transition(edge_index, num_nodes)
@@ -221,6 +242,10 @@ def heat_matrix(edge_index: Tensor, num_nodes: int, t: float = 5.0) -> Tensor:
     _check(edge_index, num_nodes)
     if t <= 0:
         raise ValueError(f"Heat-kernel time t must be positive, got {t}.")
+    return _heat_dense(edge_index, num_nodes, t)
+
+
+def _heat_dense(edge_index: Tensor, num_nodes: int, t: float) -> Tensor:
     if num_nodes == 1:
         return torch.full((1, 1), float(np.exp(-t)), dtype=torch.float64)
     edge_index, _ = remove_self_loops(edge_index)
@@ -530,8 +555,8 @@ def _diffuse(edge_index: Tensor, num_nodes: int, kind: str, alpha: float, t: flo
                 f"power series (minutes at tens of thousands of nodes) instead of PyG's "
                 f"push algorithm; pip install numba for it.", stacklevel=4)
     if method == "exact":
-        mat = (ppr_matrix(edge_index, num_nodes, alpha) if kind == "ppr" else
-               heat_matrix(edge_index, num_nodes, t))
+        mat = (_ppr_dense(edge_index, num_nodes, alpha) if kind == "ppr" else
+               _heat_dense(edge_index, num_nodes, t))
         return sparsify_dense(mat, eps=eps, topk=topk, dtype=dtype)
     if method not in ("power", "push"):
         raise ValueError(

@@ -495,6 +495,9 @@ def _train_runs(opts: RunOptions) -> dict:
     cfg_file = run / "config.json"
     if opts.resume and cfg_file.is_file():
         _check_resumable(_read_config(cfg_file), opts.to_json(), cfg_file)
+    elif opts.resume:  # scripts pass --resume to start-or-continue: say which this is
+        print(f"graphrep: no run to resume in {run} (no config.json): starting a fresh one",
+              file=sys.stderr)
     t0 = time.perf_counter()
     payload, timing = _prepare(opts)  # before anything is deleted: bad data leaves the run as it was
     for cfg in _configs(opts):  # and so do settings that cannot train

@@ -4,7 +4,9 @@ A run directory (checkpoints, metrics, results) written by two processes at once
 holding neither run: each overwrites the other's files. :func:`hold_run_dir` holds
 ``<run_dir>/.run.lock`` while a process writes it and refuses a second one at once. The
 lock is an OS file lock (``filelock``): the system releases it however the holder ends,
-so a killed run leaves no stale lock behind (on POSIX the empty lock file stays).
+so a killed run leaves no stale lock behind (on POSIX the empty lock file stays). A
+directory made by :func:`hold_run_dir` that holds nothing but the lock when the run fails
+(it was refused, or interrupted, before writing anything) is removed again.
 
 Example::
 
@@ -63,6 +65,7 @@ def hold_run_dir(run_dir: str | os.PathLike, create: bool = True,
         yield
         return
     lock = FileLock(run / LOCK_NAME)
+    made = [d for d in (run, *run.parents) if not d.exists()]  # what mkdir will make
     try:
         run.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
@@ -76,6 +79,23 @@ def hold_run_dir(run_dir: str | os.PathLike, create: bool = True,
     _HELD.add(key)
     try:
         yield
+    except BaseException:
+        if made:  # a run refused before writing anything leaves no empty directories
+            _remove_if_only_lock(made)
+        raise
     finally:
         _HELD.discard(key)
         lock.release()
+
+
+def _remove_if_only_lock(made: list[Path]) -> None:
+    """Remove the run directory ``made[0]`` if it holds nothing but its lock file, and
+    the empty parents made with it (``made[1:]``). Called while holding the lock."""
+    try:
+        if [p.name for p in made[0].iterdir()] != [LOCK_NAME]:
+            return
+        (made[0] / LOCK_NAME).unlink()
+        for d in made:
+            d.rmdir()  # fails on a directory something else wrote meanwhile: left as it is
+    except OSError:
+        pass

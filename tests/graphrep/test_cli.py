@@ -603,6 +603,34 @@ def test_second_job_on_a_run_directory_is_refused(data_dir, cache_dir, tmp_path,
     assert not (tmp_path / "none").exists()
 
 
+def test_resume_without_a_run_says_it_starts_fresh_and_refusal_leaves_no_directory(
+        data_dir, cache_dir, tmp_path, monkeypatch, capsys):
+    """--resume on a directory holding no run trains a fresh one and says so (scripts
+    pass --resume to start or continue); a run refused before writing anything leaves
+    no directory behind."""
+    import graphrep.experiment as experiment
+    from graphrep.cli import main
+
+    out = tmp_path / "runs" / "new"
+    common = ["--dataset", "MUTAG", "--seeds", "0", "--epochs", "1", "--hidden", "8",
+              "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+              "--out-dir", str(out), "--quiet"]
+
+    def refused(*a, **k):
+        raise ValueError("refused")
+
+    monkeypatch.setattr(experiment, "_prepare", refused)
+    assert main(["train", *common]) == 2
+    assert "refused" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    assert main(["train", *common, "--resume"]) == 0
+    assert "no run to resume" in capsys.readouterr().err
+    assert (out / "L2-B128-E1" / "seed_0" / "embedding.pt").is_file()
+    assert main(["train", *common, "--resume"]) == 0  # a run to resume: no such note
+    assert "no run to resume" not in capsys.readouterr().err
+
+
 def test_settings_that_cannot_train_leave_the_earlier_run_intact(data_dir, cache_dir, tmp_path,
                                                                  capsys):
     """A fresh run refused for a setting that cannot train this graph (index windows on a

@@ -454,3 +454,24 @@ def test_bad_diffusion_settings_are_refused(kwargs, message):
 
     with pytest.raises(ValueError, match=message):
         diffusion_view(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), 3, **kwargs)
+
+
+@pytest.mark.parametrize("view", [
+    lambda ei, n: diffusion_view(ei, n),
+    lambda ei, n: diffusion_view(ei, n, "heat", method="power"),
+    lambda ei, n: adjacency_view(ei, n),
+    lambda ei, n: ppr_matrix(ei, n),
+    lambda ei, n: heat_matrix(ei, n),
+])
+def test_directed_edge_index_warns_once_naming_the_fix(graph, view):
+    """A directed edge_index would give an asymmetric view silently: each public function
+    warns once (not again from the functions it calls), pointing at the caller's line."""
+    ei, n = graph
+    one_way = ei[:, ei[0] < ei[1]]
+    with pytest.warns(UserWarning, match="not undirected.*to_undirected") as record:
+        view(one_way, n)
+    assert len(record) == 1 and record[0].filename == __file__
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        view(ei, n)  # undirected: no warning

@@ -53,3 +53,19 @@ def test_another_thread_is_refused_like_another_process(tmp_path):
         t.start()
         t.join()
     assert len(errors) == 1
+
+
+def test_run_failing_before_writing_leaves_no_directories_it_made(tmp_path):
+    run = tmp_path / "made" / "by" / "run"
+    with pytest.raises(ValueError, match="refused"), hold_run_dir(run):
+        raise ValueError("refused")
+    assert list(tmp_path.iterdir()) == []  # the run directory and the parents it made
+    with pytest.raises(KeyboardInterrupt), hold_run_dir(run):
+        (run / "metrics.jsonl").write_text("{}\n")
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in run.iterdir()) == [LOCK_NAME, "metrics.jsonl"]  # kept
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    with pytest.raises(ValueError), hold_run_dir(existing):
+        raise ValueError("refused")
+    assert existing.is_dir()  # not made by the run: left (with its lock file)
