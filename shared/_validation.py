@@ -39,6 +39,13 @@ def check_finite(name: str, x: Tensor) -> None:
         )
 
 
+def check_rows(name: str, x: Tensor, at_least: int = 1) -> None:
+    """Raise unless ``x`` has at least ``at_least`` rows (an empty batch gives a NaN mean)."""
+    if x.shape[0] < at_least:
+        raise ValueError(f"{name} needs at least {at_least} row{'s' * (at_least > 1)} (samples), "
+                         f"got shape {tuple(x.shape)}")
+
+
 def check_same_shape(a_name: str, a: Tensor, b_name: str, b: Tensor) -> None:
     if a.shape != b.shape:
         raise ValueError(
@@ -47,8 +54,9 @@ def check_same_shape(a_name: str, a: Tensor, b_name: str, b: Tensor) -> None:
         )
 
 
-def check_temperature(temperature: float) -> None:
-    t = float(temperature)
+def check_temperature(temperature: float | Tensor) -> None:
+    # detached: a learnable temperature's float() would warn about requires_grad on each call
+    t = float(temperature.detach() if isinstance(temperature, Tensor) else temperature)
     if not math.isfinite(t) or t <= 0:
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
 

@@ -36,8 +36,8 @@ class _AllGatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
-        grad = grad.contiguous()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        grad = grad.clone(memory_format=torch.contiguous_format)  # reduced in place: autograd's
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)  # incoming tensor may be held elsewhere
         start = dist.get_rank() * ctx.n
         return grad[start : start + ctx.n]
 

@@ -9,8 +9,9 @@ from torch import Tensor
 from shared._validation import check_finite
 
 
-def check_tensor(name: str, x: Tensor, ndim: int, layout: str) -> None:
-    """Raise ``ValueError`` unless ``x`` is a finite floating tensor with ``ndim`` dimensions.
+def check_tensor(name: str, x: Tensor, ndim: int, layout: str, allow_empty: bool = False) -> None:
+    """Raise ``ValueError`` unless ``x`` is a finite floating tensor with ``ndim`` dimensions,
+    none of them of size 0 unless ``allow_empty`` (an empty batch would give a NaN mean).
 
     ``layout`` names the expected dimensions (for example ``"[B, P, D]"``) and is quoted in
     the message.
@@ -19,6 +20,9 @@ def check_tensor(name: str, x: Tensor, ndim: int, layout: str) -> None:
         raise ValueError(f"{name} must be a torch.Tensor {layout}, got {type(x).__name__}")
     if x.dim() != ndim:
         raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(x.shape)}")
+    if not allow_empty and 0 in x.shape:
+        raise ValueError(f"{name} is empty: shape {tuple(x.shape)} for {layout}; every "
+                         f"dimension needs at least one entry")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     if x.device.type != "meta":  # meta tensors (device checks) carry no values

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from shared._precision import autocast_off, upcast
 from shared.bridge._checks import check_tensor
 
 __all__ = ["byol_loss", "ema_update_"]
@@ -42,8 +43,9 @@ def byol_loss(online_pred: Tensor, target_proj: Tensor) -> Tensor:
             f"online_pred and target_proj must have the same shape, got "
             f"{tuple(online_pred.shape)} and {tuple(target_proj.shape)}"
         )
-    cos = F.cosine_similarity(online_pred, target_proj.detach(), dim=-1)
-    return (2 - 2 * cos).mean()
+    with autocast_off(online_pred.device):  # float32 for half inputs, as every loss here
+        cos = F.cosine_similarity(upcast(online_pred), upcast(target_proj.detach()), dim=-1)
+        return (2 - 2 * cos).mean()
 
 
 @torch.no_grad()

@@ -58,7 +58,7 @@ def masked_feature_nce(
         )
     keys = targets
     if extra_negatives is not None:
-        check_tensor("extra_negatives", extra_negatives, 2, "[R, D]")
+        check_tensor("extra_negatives", extra_negatives, 2, "[R, D]", allow_empty=True)
         check_dims_match("feature dim", ["targets", "extra_negatives"],
                          [targets.shape[1], extra_negatives.shape[1]])
         keys = torch.cat([targets, extra_negatives])

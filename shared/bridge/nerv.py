@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from shared._precision import autocast_off, upcast
 from shared.bridge._checks import check_tensor
 
 __all__ = [
@@ -193,7 +194,8 @@ def ssim(x: Tensor, y: Tensor, window: int = 11, sigma: float = 1.5, data_range:
     if min(x.shape[-2:]) < window:
         raise ValueError(f"images must be at least {window}x{window} for SSIM, got {tuple(x.shape[-2:])}")
     c = x.shape[1]
-    g = _gaussian_window(window, sigma, x.device)
+    x, y = upcast(x), upcast(y)  # half inputs: float32 statistics (the window is float32)
+    g = _gaussian_window(window, sigma, x.device).to(x.dtype)
     gh = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
     gv = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
 
@@ -221,8 +223,9 @@ def nerv_loss(pred: Tensor, target: Tensor, l1_weight: float = 0.7) -> Tensor:
         raise ValueError(
             f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
         )
-    target = target.detach()
-    return l1_weight * (pred - target).abs().mean() + (1 - l1_weight) * (1 - ssim(pred, target))
+    pred, target = upcast(pred), upcast(target.detach())
+    with autocast_off(pred.device):
+        return l1_weight * (pred - target).abs().mean() + (1 - l1_weight) * (1 - ssim(pred, target))
 
 
 def psnr(pred: Tensor, target: Tensor) -> float:

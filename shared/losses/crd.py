@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared._validation import check_matrix
+from shared._validation import check_matrix, check_rows
 
 
 class CRDLoss(nn.Module):
@@ -32,7 +32,9 @@ class CRDLoss(nn.Module):
     evaluated here in log space with ``softplus`` (no bare ``exp``), so it is finite for any
     temperature and dtype. ``Z`` is fixed on the first call as ``mean(exp(scores / tau)) *
     n_data``. After scoring, each bank row at the batch indices moves toward the new embedding:
-    ``m <- normalize(momentum * m + (1 - momentum) * v)`` under ``no_grad``.
+    ``m <- normalize(momentum * m + (1 - momentum) * v)`` under ``no_grad``. Both happen in
+    training mode only: in ``eval()`` mode (validation passes) the banks are read, not changed,
+    and a ``Z`` not yet fixed is computed for the call without being kept.
 
     Args:
         student_dim: student feature dim ``Ds``.
@@ -114,6 +116,12 @@ class CRDLoss(nn.Module):
     ) -> Tensor:
         check_matrix("f_s", f_s)
         check_matrix("f_t", f_t)
+        check_rows("f_s", f_s)
+        for name, f, head in (("f_s", f_s, self.embed_student), ("f_t", f_t, self.embed_teacher)):
+            width = getattr(head, "in_features", None)  # None: a head the caller swapped in
+            if width is not None and f.shape[1] != width:
+                raise ValueError(f"{name} has {f.shape[1]} features, but this CRDLoss was built "
+                                 f"for {width} (its student_dim / teacher_dim)")
         if f_s.shape[0] != f_t.shape[0] or index.shape != (f_s.shape[0],):
             raise ValueError(
                 f"f_s, f_t and index must share the batch size, got {f_s.shape[0]}, "
@@ -126,10 +134,15 @@ class CRDLoss(nn.Module):
                              f"the memory bank from its end)")
         if contrast_index is None:
             contrast_index = self.sample_contrast_index(index)
-        elif contrast_index.dim() != 2 or contrast_index.shape[0] != index.shape[0]:
+        elif (contrast_index.dim() != 2 or contrast_index.shape[0] != index.shape[0]
+              or contrast_index.shape[1] < 2):
             raise ValueError(
-                f"contrast_index must be [B, K+1], got shape {tuple(contrast_index.shape)}"
+                f"contrast_index must be [B, K+1] with K >= 1 negatives, got shape "
+                f"{tuple(contrast_index.shape)}"
             )
+        elif contrast_index.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"contrast_index must hold dataset indices (torch.long), got "
+                             f"{contrast_index.dtype}")
         elif contrast_index.numel() and (
             int(contrast_index.min()) < 0 or int(contrast_index.max()) >= self.n_data
         ):
@@ -151,7 +164,8 @@ class CRDLoss(nn.Module):
             log_x_t = self._log_normalised(scores_t, side=0)
             log_x_s = self._log_normalised(scores_s, side=1)
             loss = self.nce_loss(log_x_s) + self.nce_loss(log_x_t)
-        self._update_memory(index, v_s.detach(), v_t.detach())
+        if self.training:  # eval() passes read the banks without changing them
+            self._update_memory(index, v_s.detach(), v_t.detach())
         return loss
 
     #: score the whole bank when it has at most this many times ``K + 1`` rows (see
@@ -180,13 +194,17 @@ class CRDLoss(nn.Module):
         return torch.einsum("bkd,bd->bk", memory[contrast_index].to(v.dtype), v)
 
     def _log_normalised(self, scores: Tensor, side: int) -> Tensor:
-        """``log x = scores / tau - log Z`` with ``Z`` fixed on the first call."""
+        """``log x = scores / tau - log Z`` with ``Z`` fixed on the first call in training
+        mode (in eval mode an unfixed ``Z`` is computed for this call only)."""
         logits = upcast(scores) / self.temperature
-        if torch.isnan(self.log_z[side]):
+        log_z = self.log_z[side]
+        if torch.isnan(log_z):
             with torch.no_grad():
                 log_mean = torch.logsumexp(logits.flatten(), 0) - math.log(logits.numel())
-                self.log_z[side] = log_mean + math.log(self.n_data)
-        return logits - self.log_z[side]
+                log_z = (log_mean + math.log(self.n_data)).to(self.log_z.dtype)
+            if self.training:
+                self.log_z[side] = log_z
+        return logits - log_z
 
     def nce_loss(self, log_x: Tensor) -> Tensor:
         """NCE loss from ``[B, K+1]`` log-probabilities (column 0 positive), mean over the batch."""

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared._validation import check_matrix, check_same_shape, check_temperature
+from shared._validation import check_matrix, check_rows, check_same_shape, check_temperature
 
 SelfMode = Literal["mask", "zero_logit"]
 
@@ -90,6 +90,7 @@ def crossclr_loss(
     check_matrix("x", x)
     check_matrix("y", y)
     check_same_shape("x", x, "y", y)
+    check_rows("x", x)
     check_temperature(temperature)
     check_temperature(weight_temperature)
     if self_mode not in ("mask", "zero_logit"):
@@ -177,8 +178,10 @@ def _one_direction(
 class CrossCLRLoss(nn.Module):
     """:func:`crossclr_loss` with an optional FIFO feature queue of past batches.
 
-    The queue holds detached embeddings of both modalities; after each call the batch is
-    enqueued at the tail and the oldest rows drop out (the order of ``torch.cat([old, new])``).
+    The queue holds detached embeddings of both modalities; after each call in training mode
+    the batch is enqueued at the tail and the oldest rows drop out (the order of
+    ``torch.cat([old, new])``). In ``eval()`` mode (validation passes) the queue is read, not
+    changed, as BatchNorm keeps its running statistics.
 
     Shapes: ``x``, ``y``: ``[N, D]`` (optional ``x_input``, ``y_input``: ``[N, D_in]``) -> scalar.
     """
@@ -236,7 +239,7 @@ class CrossCLRLoss(nn.Module):
             y_queue=self.y_queue,
             self_mode=self.self_mode,
         )
-        if self.queue_size > 0:
+        if self.queue_size > 0 and self.training:  # eval() passes leave the queue as it is
             self._enqueue(x.detach(), y.detach())
         return loss
 

@@ -72,6 +72,15 @@ def test_ssim_and_loss():
         ssim(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_loss_takes_other_float_dtypes(dtype):
+    """The window was float32 whatever the images' dtype (half inputs failed in conv2d)."""
+    x = torch.rand(2, 3, 16, 16)
+    y = (x + 0.1).clamp(0, 1)
+    expected = nerv_loss(x, y).item()
+    assert nerv_loss(x.to(dtype), y.to(dtype)).item() == pytest.approx(expected, abs=1e-2)
+
+
 def test_ssim_matches_scikit_image():
     metrics = pytest.importorskip("skimage.metrics")
     g = torch.Generator().manual_seed(0)

@@ -183,3 +183,41 @@ def test_index_outside_the_dataset_is_rejected(index):
         crd(torch.randn(2, 8), torch.randn(2, 8), index)
     if bank is not None:
         assert torch.equal(bank, crd.memory_student)
+
+
+def test_eval_mode_reads_the_banks_without_changing_them():
+    """Validation passes (eval mode) leave the banks and an unfixed Z alone, and give the
+    loss a training-mode call would give from the same state."""
+    torch.manual_seed(0)
+    crd = CRDLoss(4, 6, n_data=20, feat_dim=8, num_negatives=5)
+    f_s, f_t, index = torch.randn(3, 4), torch.randn(3, 6), torch.tensor([0, 1, 2])
+    contrast = crd.sample_contrast_index(index)
+    state = {k: v.clone() for k, v in crd.state_dict().items()}
+    crd.eval()
+    with torch.no_grad():
+        evaluated = crd(f_s, f_t, index, contrast)
+    for k, v in crd.state_dict().items():
+        assert torch.equal(v, state[k]) or (v.isnan().all() and state[k].isnan().all()), k
+    crd.train()
+    trained = crd(f_s, f_t, index, contrast)
+    assert torch.allclose(evaluated, trained)
+    assert not torch.isnan(crd.log_z).any()  # fixed by the training call
+    assert not torch.equal(crd.memory_student[:3], state["memory_student"][:3])
+
+
+def test_empty_batch_wrong_widths_and_bad_contrast_index_are_named_and_change_nothing():
+    crd = CRDLoss(4, 6, n_data=20, feat_dim=8, num_negatives=5)
+    state = {k: v.clone() for k, v in crd.state_dict().items()}
+    f_s, f_t, index = torch.randn(3, 4), torch.randn(3, 6), torch.tensor([0, 1, 2])
+    cases = [
+        ((torch.randn(0, 4), torch.randn(0, 6), torch.arange(0)), "at least 1 row"),
+        ((torch.randn(3, 5), f_t, index), "f_s has 5 features.*built for 4"),
+        ((f_s, torch.randn(3, 4), index), "f_t has 4 features.*built for 6"),
+        ((f_s, f_t, index, index[:, None]), r"K >= 1 negatives"),  # K = 0
+        ((f_s, f_t, index, torch.stack([index, index + 3], 1).float()), "torch.long"),
+    ]
+    for args, message in cases:
+        with pytest.raises(ValueError, match=message):
+            crd(*args)
+    for k, v in crd.state_dict().items():  # Z is still unfixed, the banks untouched
+        assert torch.equal(v, state[k]) or (v.isnan().all() and state[k].isnan().all()), k

@@ -165,3 +165,24 @@ def test_bad_input():
 def test_bad_side_inputs_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         crossclr_loss(torch.randn(4, 8), torch.randn(4, 8), **kwargs)
+
+
+def test_eval_mode_reads_the_queue_without_changing_it():
+    torch.manual_seed(0)
+    loss = CrossCLRLoss(queue_size=4)
+    x, y = torch.randn(3, 5), torch.randn(3, 5)
+    loss(x, y)
+    queued = (loss.x_queue.clone(), loss.y_queue.clone())
+    loss.eval()
+    with torch.no_grad():
+        evaluated = loss(torch.randn(3, 5), torch.randn(3, 5))
+    assert torch.isfinite(evaluated)
+    assert torch.equal(loss.x_queue, queued[0]) and torch.equal(loss.y_queue, queued[1])
+    loss.train()
+    loss(torch.randn(3, 5), torch.randn(3, 5))
+    assert loss.x_queue.shape == (4, 5)  # training calls enqueue again
+
+
+def test_empty_batch_is_named():
+    with pytest.raises(ValueError, match="x needs at least 1 row"):
+        crossclr_loss(torch.zeros(0, 4), torch.zeros(0, 4))

@@ -177,9 +177,13 @@ def test_half_precision_inputs_with_large_norms_match_float32(normalize):
 def test_chunked_path_refuses_a_learnable_temperature():
     """Its backward differentiates the embeddings only: a learnable temperature would get no
     gradient there while the dense path gives it one."""
+    import warnings
+
     t = torch.tensor(0.5, requires_grad=True)
     z1, z2 = torch.randn(6, 4), torch.randn(6, 4)
-    nt_xent(z1, z2, t).backward()
+    with warnings.catch_warnings():  # checking it did warn (requires_grad to scalar) per call
+        warnings.simplefilter("error")
+        nt_xent(z1, z2, t).backward()
     assert t.grad is not None
     with pytest.raises(ValueError, match="learnable temperature"):
         nt_xent(z1, z2, t, chunk_size=4)
