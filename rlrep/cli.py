@@ -67,6 +67,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--curl-momentum", type=float)
     p.add_argument("--segment-max-length", type=int, default=d.segment_max_length)
     p.add_argument("--segment-threshold", type=float, help="DMC: |summed reward| closing a segment")
+    p.add_argument("--augment", choices=["auto", "on", "off"], default=d.augment,
+                   help="Atari: random-shift the RL batch; auto (default): on iff CURL is on; pass "
+                        "'on' to every arm to compare arms with and without CURL under one augmentation")
+    p.add_argument("--adam-eps", type=float,
+                   help="Atari: Adam epsilon (default 1.5e-5, the committed runs'; DER's is 1.5e-4)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +109,8 @@ def _changed_on_resume(given: dict, stored: dict) -> list[str]:
                 return False
         return old == new
 
+    # a run written before an option existed ran with its default
+    stored = {**TrainConfig(env="PongNoFrameskip-v4").to_dict(), **stored}
     return [f"--{k.replace('_', '-')}: {stored.get(k)!r} -> {v!r}" for k, v in given.items()
             if k not in RESUMABLE_CHANGES and k != "resume" and not same(k, stored.get(k), v)]
 

@@ -45,6 +45,13 @@ class TrainConfig:
     curl_momentum: float | None = None
     segment_max_length: int = 32
     segment_threshold: float | None = None
+    #: Atari: random-shift the RL batch: "auto" (on iff CURL is on: its query is the RL
+    #: batch's features), "on" (every arm, so arms with and without CURL compare under one
+    #: augmentation), "off"
+    augment: str = "auto"
+    #: Atari: Adam's epsilon (None: DER_ADAM_EPS, 1.5e-5, which the committed runs used;
+    #: DER and CURL's Rainbow code use 1.5e-4)
+    adam_eps: float | None = None
     #: "auto" (CUDA when present), "cpu", "cuda" or "cuda:<i>"; not a training option: a
     #: resumed run may continue on another device
     device: str = "auto"
@@ -80,6 +87,14 @@ class TrainConfig:
             raise ValueError(f"--segment-max-length ({self.segment_max_length}) must be smaller than "
                              f"--buffer-size ({self.buffer_size}): a segment must fit in the buffer")
         parse_aux(self.aux)  # raises on an unknown --aux
+        if self.augment not in ("auto", "on", "off"):
+            raise ValueError(f"--augment must be auto, on or off, got {self.augment!r}")
+        if self.adam_eps is not None and not 0 < self.adam_eps < math.inf:
+            raise ValueError(f"--adam-eps must be a finite number > 0, got {self.adam_eps}")
+        if (self.augment != "auto" or self.adam_eps is not None) and not self.env_spec.is_atari:
+            raise ValueError("--augment and --adam-eps set the Atari agent (DMC pixels are always "
+                             "cropped, as in CURL, and SAC keeps Adam's default epsilon): drop them "
+                             f"for {self.env}")
         if ("rcrl" in self.aux_names and self.rcrl_partners == "batch"
                 and self.batch_size is not None and self.batch_size % 2):
             raise ValueError(odd_batch_message(self.batch_size))
@@ -141,8 +156,11 @@ def build_model(config: TrainConfig, env: VecEnv, tensorboard_log: str | None = 
         segments["reward_threshold"] = config.segment_threshold
     common = dict(aux=aux_config(config), seed=config.seed, device=config.device, tensorboard_log=tensorboard_log, segment_kwargs=segments)
     if spec.is_atari:
-        extra = {"n_steps": config.n_steps} if config.n_steps is not None else {}
-        return AuxQRDQN(env=env, **common, **extra, **_overrides(config))
+        extra: dict[str, Any] = {"n_steps": config.n_steps} if config.n_steps is not None else {}
+        if config.adam_eps is not None:
+            extra["policy_kwargs"] = dict(optimizer_kwargs=dict(eps=config.adam_eps))
+        augment = {"auto": None, "on": True, "off": False}[config.augment]
+        return AuxQRDQN(env=env, augment=augment, **common, **extra, **_overrides(config))
     if spec.kind == "dmc-pixels":
         policy_kwargs = dict(features_extractor_class=CURLPixelEncoder, net_arch=[1024, 1024])
         return AuxSAC(env=env, frame_stack=3, policy_kwargs=policy_kwargs, **common, **_overrides(config))

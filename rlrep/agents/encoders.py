@@ -37,6 +37,9 @@ class DERConvNet(BaseFeaturesExtractor):
 class CURLPixelEncoder(BaseFeaturesExtractor):
     """CURL's SAC encoder: 4 conv 3x3 of 32 filters (first stride 2) -> linear -> LayerNorm -> tanh.
 
+    The tanh follows the design note; CURL's SAC builds its encoders with ``output_logits=True``
+    and so stops at the LayerNorm (a departure listed in ``rlrep/README.md``).
+
     Inputs larger than ``crop_size`` (the 100x100 renders, when acting) are center-cropped; the
     training batches arrive already random-cropped to ``crop_size``.
     ``[B, 9, crop, crop]`` -> ``[B, features_dim]``.
@@ -61,7 +64,7 @@ class CURLPixelEncoder(BaseFeaturesExtractor):
 
 
 class StateEncoder(BaseFeaturesExtractor):
-    """MLP encoder for proprioceptive states: ``[B, S] -> [B, features_dim]`` (LayerNorm + tanh, as CURL's)."""
+    """MLP encoder for proprioceptive states: ``[B, S] -> [B, features_dim]`` (LayerNorm + tanh, as the pixel encoder)."""
 
     def __init__(self, observation_space: spaces.Box, features_dim: int = 50, hidden_dim: int = 256) -> None:
         super().__init__(observation_space, features_dim)

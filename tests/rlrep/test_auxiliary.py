@@ -377,6 +377,31 @@ def test_agent_settings_follow_curl_per_domain_and_device():
     assert TrainConfig.from_dict(old).device == "auto"
 
 
+def test_atari_augmentation_and_adam_eps_options_reach_the_agent():
+    """--augment on gives every arm CURL's RL-batch shift (a comparison with CURL arms under
+    one augmentation); --adam-eps sets the optimiser's epsilon (default: the committed runs'
+    1.5e-5); both are refused on DMC, where they would do nothing."""
+    from rlrep.agents.qrdqn.qrdqn import DER_ADAM_EPS
+    from rlrep.config import TrainConfig, build_model
+
+    def agent(**kw):
+        config = TrainConfig(env="PongNoFrameskip-v4", buffer_size=100, tensorboard=False,
+                             device="cpu", **kw)
+        return build_model(config, make_vec_env(config.env_spec, seed=0))
+
+    default = agent()
+    assert default.augment is False and agent(aux="curl").augment is True
+    assert agent(augment="on").augment is True and agent(aux="curl", augment="off").augment is False
+    assert default.policy.optimizer.defaults["eps"] == DER_ADAM_EPS == 1.5e-5
+    assert agent(adam_eps=1.5e-4).policy.optimizer.defaults["eps"] == 1.5e-4
+    for kw, message in ((dict(augment="on"), "--augment and --adam-eps set the Atari agent"),
+                        (dict(adam_eps=1e-4), "--augment and --adam-eps set the Atari agent")):
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(env="dmc-state:cartpole-swingup", **kw)
+    with pytest.raises(ValueError, match="--adam-eps must be a finite number > 0"):
+        TrainConfig(env="PongNoFrameskip-v4", adam_eps=0.0)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(names=("RCRL",)), "names must be a subset"),
     (dict(names="rcrl"), "names must be a subset"),

@@ -109,10 +109,42 @@ def _stderr(proc: subprocess.Popen) -> str:
 
 
 def _final_params(run_dir: Path) -> dict:
+    """Every tensor file of the final SB3 save (policy, optimisers, auxiliary heads)."""
     import zipfile
 
-    with zipfile.ZipFile(run_dir / "checkpoints" / "step_000000500" / "model.zip") as z, z.open("policy.pth") as f:
-        return torch.load(f, weights_only=True)
+    with zipfile.ZipFile(run_dir / "checkpoints" / "step_000000500" / "model.zip") as z:
+        names = sorted(n for n in z.namelist() if n.endswith(".pth"))
+        assert {"policy.pth", "aux_heads.pth"} <= set(names), names
+        out = {}
+        for name in names:
+            with z.open(name) as f:
+                state = torch.load(f, weights_only=True)
+            out.update({f"{name}:{k}": v for k, v in _flat(state).items()})
+        return out
+
+
+def _flat(state, prefix: str = "") -> dict:
+    """Nested state dicts (an optimiser's) -> ``{"a.b.c": leaf}``."""
+    if isinstance(state, dict):
+        return {k: v for key, sub in state.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
+    if isinstance(state, (list, tuple)):
+        return {k: v for i, sub in enumerate(state) for k, v in _flat(sub, f"{prefix}{i}.").items()}
+    return {prefix.rstrip("."): state}
+
+
+def _same(a, b) -> bool:
+    return torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+
+
+def _final_buffer(run_dir: Path) -> dict:
+    """The replay buffer's arrays (observations, segment ids and lengths, returns...)."""
+    import pickle
+
+    import numpy as np
+
+    with open(run_dir / "checkpoints" / "step_000000500" / "replay_buffer.pkl", "rb") as f:
+        buffer = pickle.load(f)
+    return {k: v for k, v in vars(buffer).items() if isinstance(v, np.ndarray)}
 
 
 @pytest.mark.slow
@@ -132,7 +164,11 @@ def test_kill_and_resume_gives_same_result(tmp_path):
     resumed = _run(killed, "--resume")
     assert resumed.wait() == 0, _stderr(resumed)
     a, b = _final_params(straight), _final_params(killed)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    buf_a, buf_b = _final_buffer(straight), _final_buffer(killed)
+    assert "segment_ids" in buf_a and buf_a.keys() == buf_b.keys()
+    import numpy as np
+    assert all(np.array_equal(buf_a[k], buf_b[k], equal_nan=buf_a[k].dtype.kind == "f") for k in buf_a)
     res_a = json.loads((straight / "results.json").read_text())
     res_b = json.loads((killed / "results.json").read_text())
     assert res_a["steps"] == res_b["steps"] == 500 and res_a["gradient_updates"] == res_b["gradient_updates"]
@@ -246,6 +282,10 @@ def test_resume_refuses_changed_training_options(tmp_path, monkeypatch, capsys):
     cfg = seen["cfg"]  # the changes a resumed run may make reach it
     assert (cfg.steps, cfg.device, cfg.progress, cfg.tensorboard, cfg.threads) == (900, "cpu", False, False, 2)
     assert (cfg.aux, cfg.batch_size) == ("rcrl,curl", 16)
+    # a run written before --augment existed ran with its default: restating it is no change
+    old = {k: v for k, v in config.to_dict().items() if k not in ("augment", "adam_eps")}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    assert main([*resume, "--augment", "auto"]) == 0 and seen["cfg"].augment == "auto"
 
 
 def test_cuda_device_without_cuda_is_refused(tmp_path, monkeypatch, capsys):
