@@ -48,6 +48,17 @@ def reference_scores(game: str) -> dict[str, float]:
     return {}
 
 
+def arm_options(config: dict) -> str:
+    """The agent options beyond ``--aux`` that set the arm apart (``--augment``, ``--adam-eps``);
+    empty for runs on the defaults, and for runs written before the options existed."""
+    out = []
+    if config.get("augment", "auto") != "auto":
+        out.append(f"--augment {config['augment']}")
+    if config.get("adam_eps") is not None:
+        out.append(f"--adam-eps {config['adam_eps']}")
+    return " ".join(out)
+
+
 def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
     rows = []
     for run in runs:
@@ -59,7 +70,8 @@ def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
         final = done and run["results"]["eval_mean_return"] is not None
         score = run["results"]["eval_mean_return"] if final else last_score
         rows.append({
-            "run": run["name"], "game": game, "aux": run["config"]["aux"],
+            "run": run["name"], "game": game,
+            "aux": " ".join(filter(None, [run["config"]["aux"], arm_options(run["config"])])),
             "seed": run["config"]["seed"], "finished": final,
             "step": run["results"]["steps"] if final else last_step,
             "eval_return": score, "eval_episodes": len(run["results"]["eval_returns"]) if final else n_eps,
@@ -77,7 +89,8 @@ def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
     lines += ["", "Training commands (from each run's config.json):", ""]
     for run in runs:
         c = run["config"]
-        lines.append(f"    rlrep train --env {c['env']} --aux {c['aux']} --steps {c['steps']} --seed {c['seed']} "
+        options = " ".join(filter(None, [f"--aux {c['aux']}", arm_options(c)]))
+        lines.append(f"    rlrep train --env {c['env']} {options} --steps {c['steps']} --seed {c['seed']} "
                      f"--checkpoint-freq {c['checkpoint_freq']} --run-dir <dir>/{run['name']}")
     for game in sorted({r["game"] for r in rows}):
         ref = reference_scores(game)

@@ -84,3 +84,23 @@ def test_atari_table_rebuilds_from_its_own_run_copies(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["rl_atari_table.py", str(tmp_path / "none"), "--out", str(out)])
     with pytest.raises(SystemExit):
         table.main()
+
+
+def test_atari_table_keeps_arms_with_other_agent_options_apart():
+    """A `none` arm trained with --augment on is another arm than plain `none`; runs written
+    before the option existed (no key) are plain."""
+    from tests.conftest import load_experiment
+
+    table = load_experiment("rl_atari_table")
+    assert table.arm_options({"aux": "none"}) == ""
+    assert table.arm_options({"aux": "none", "augment": "auto", "adam_eps": None}) == ""
+    assert table.arm_options({"aux": "none", "augment": "on", "adam_eps": 0.00015}) == \
+        "--augment on --adam-eps 0.00015"
+    base = {"env": "RoadRunnerNoFrameskip-v4", "aux": "none", "seed": 0, "steps": 100,
+            "checkpoint_freq": 50}
+    runs = [dict(name=f"r{i}", config={**base, **extra}, evals=[(100, 50.0, 5)],
+                 results={"eval_mean_return": 50.0, "steps": 100, "eval_returns": [50.0] * 5})
+            for i, extra in enumerate([{}, {"augment": "on"}])]
+    text, rows = table.summarise(runs)
+    assert [r["aux"] for r in rows] == ["none", "none --augment on"]
+    assert "--aux none --augment on --steps 100" in text
