@@ -88,6 +88,20 @@ def test_budgets_equal_runs_of_that_many_epochs(losses):
         assert _same_params(longest, _toy_run(6, losses=losses, patience=2)[0])
 
 
+def test_early_stopping_restores_the_parameters_after_the_lowest_loss_step():
+    """Losses 5, 4, 3, 3.5, 3.6 with patience 2: the run stops after epoch 4 (two epochs
+    without improvement) and ends with the parameters saved at epoch 2 (the lowest loss),
+    taken after that epoch's optimizer step, as the release saves them: the parameters of
+    a 3-epoch run, not those of the run after its 5 steps."""
+    losses = [5, 4, 3, 3.5, 3.6, 3.7]
+    stopped, res, calls = _toy_run(6, losses=losses, patience=2)
+    assert calls == 5 and res.stopped_early and res.best_epoch == 2 and res.best_loss == 3
+    three_steps = _toy_run(3, losses=losses, patience=2)[0]
+    assert _same_params(stopped, three_steps)
+    five_steps = _toy_run(5, losses=[5, 4, 3, 2, 1], patience=2)[0]  # no stop: its last state
+    assert not _same_params(stopped, five_steps)
+
+
 def test_budgets_a_resumed_run_passed_are_not_handed_out(tmp_path):
     ckpt = tmp_path / "checkpoint.pt"
     with pytest.raises(_Interrupt):
