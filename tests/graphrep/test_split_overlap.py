@@ -1,0 +1,37 @@
+"""experiments/cora_split_overlap.py finds one graph's nodes in another node order."""
+import torch
+from torch_geometric.data import Data
+from torch_geometric.utils import erdos_renyi_graph, to_undirected
+
+from tests.conftest import load_experiment
+
+
+def _masks(n, train, val, test):
+    out = {}
+    for name, idx in (("train_mask", train), ("val_mask", val), ("test_mask", test)):
+        m = torch.zeros(n, dtype=torch.bool)
+        m[idx] = True
+        out[name] = m
+    return out
+
+
+def test_overlap_counts_split_membership_across_node_orders():
+    script = load_experiment("cora_split_overlap")
+    g = torch.Generator().manual_seed(0)
+    n = 40
+    x = (torch.rand(n, 30, generator=g) < 0.3).float()  # rows unique with near certainty
+    ei = to_undirected(erdos_renyi_graph(n, 0.1))
+    y = torch.randint(3, (n,), generator=g)
+    a = Data(x=x, edge_index=ei, y=y, **_masks(n, range(0, 10), range(10, 20), range(20, 40)))
+    perm = torch.randperm(n, generator=g)  # node i of a is node inv[i] of b
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(n)
+    b_masks = _masks(n, inv[torch.arange(20, 30)], inv[torch.arange(0, 5)],
+                     inv[torch.cat([torch.arange(5, 20), torch.arange(30, 40)])])
+    b = Data(x=x[perm], edge_index=inv[ei], y=(y[perm] + 1) % 3, **b_masks)  # labels renamed
+    out = script.overlap(a, b)
+    assert out["matched"] == out["labels_agree"] == n
+    a_in_b = out["pygcn_in_public"]
+    assert a_in_b["train_mask"] == {"matched": 10, "train_mask": 0, "val_mask": 5, "test_mask": 5}
+    assert a_in_b["val_mask"] == {"matched": 10, "train_mask": 0, "val_mask": 0, "test_mask": 10}
+    assert a_in_b["test_mask"] == {"matched": 20, "train_mask": 10, "val_mask": 0, "test_mask": 10}
