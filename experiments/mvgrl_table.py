@@ -296,6 +296,11 @@ def tune_section(path: Path) -> list:
              "the same nodes), the only number choices were made on; `test` is logged,",
              "never used to choose. Base config: PPR top-64, A + I, one random",
              "2000-node subgraph per step, Adam 1e-3 (`full_batch=1`: whole graph per step).",
+             "Cora's two splits are one graph in two node orders and share nodes: 108 of",
+             "the pygcn split's validation nodes are public-split test nodes, 181 of the",
+             "public split's are pygcn test nodes (`cora_split_overlap.json`); each split's",
+             "defaults were re-decided on its own nodes (session 22: the public rows with",
+             "`disc=bilinear`, 10 seeds; README).",
              "",
              "| dataset | split | config | steps | seeds | val | test | loss |",
              "|---|---|---|---|---|---|---|---|"]

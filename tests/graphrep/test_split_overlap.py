@@ -35,3 +35,27 @@ def test_overlap_counts_split_membership_across_node_orders():
     assert a_in_b["train_mask"] == {"matched": 10, "train_mask": 0, "val_mask": 5, "test_mask": 5}
     assert a_in_b["val_mask"] == {"matched": 10, "train_mask": 0, "val_mask": 0, "test_mask": 10}
     assert a_in_b["test_mask"] == {"matched": 20, "train_mask": 10, "val_mask": 0, "test_mask": 10}
+
+
+def test_public_redecision_rule_takes_the_cheapest_tied_candidate():
+    script = load_experiment("cora_public_redecision")
+
+    def rec(full, epoch, seed, val_std, val_raw, test_std=80.0, test_raw=90.0, split="public"):
+        return {"dataset": "Cora", "split": split, "seed": seed, "epoch": epoch,
+                "spec": f"full_batch={full},disc=bilinear,epochs=400",
+                "val_std": val_std, "val_raw": val_raw, "test_std": test_std, "test_raw": test_raw}
+
+    records = []
+    for seed in range(script.SEEDS):
+        records += [rec(1, 100, seed, 81.8, 81.0),   # standardised probe chosen: test 80
+                    rec(1, 150, seed, 81.0, 82.0),   # raw probe chosen: val 82.0, test 90
+                    rec(0, 100, seed, 81.9, 81.9),   # tie of the probes: standardised
+                    rec(1, 50, seed, 81.0, 81.0)]
+    records.append(rec(1, 100, 0, 99.0, 99.0, split="pygcn"))  # another split: ignored
+    cands = {(c["schedule"], c["steps"]): c for c in script.candidates(records)}
+    assert cands[("full batch", 150)]["val"] == 82.0 and cands[("full batch", 150)]["test"] == 90.0
+    assert cands[("full batch", 100)]["val"] == 81.8 and cands[("full batch", 100)]["test"] == 80.0
+    result = script.decide(list(cands.values()))
+    # 81.8 and 81.9 lie within 0.25 of the best 82.0; at 100 steps full batch goes first
+    assert result["best_val"] == 82.0 and len(result["tied"]) == 3
+    assert (result["winner"]["schedule"], result["winner"]["steps"]) == ("full batch", 100)
