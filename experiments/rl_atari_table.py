@@ -49,13 +49,19 @@ def reference_scores(game: str) -> dict[str, float]:
 
 
 def arm_options(config: dict) -> str:
-    """The agent options beyond ``--aux`` that set the arm apart (``--augment``, ``--adam-eps``);
-    empty for runs on the defaults, and for runs written before the options existed."""
+    """The agent options beyond ``--aux`` that set the arm apart, by what they amount to
+    (``--augment on`` with CURL is CURL's default, ``--adam-eps 1.5e-5`` the default): empty
+    for runs that train as the defaults do, and for runs written before the options."""
+    from rlrep.agents.qrdqn.qrdqn import DER_ADAM_EPS
+    from rlrep.auxiliary import parse_aux
+    from rlrep.config import atari_options
+
+    shifted, eps = atari_options(config)
     out = []
-    if config.get("augment", "auto") != "auto":
-        out.append(f"--augment {config['augment']}")
-    if config.get("adam_eps") is not None:
-        out.append(f"--adam-eps {config['adam_eps']}")
+    if shifted != ("curl" in parse_aux(config.get("aux", "none"))):
+        out.append(f"--augment {'on' if shifted else 'off'}")
+    if eps != DER_ADAM_EPS:
+        out.append(f"--adam-eps {eps:g}")
     return " ".join(out)
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from rlrep.auxiliary import parse_aux
 from rlrep.checkpoints import is_damage
-from rlrep.config import TrainConfig
+from rlrep.config import TrainConfig, atari_options
 from rlrep.envs import UnknownEnvError, parse_env_id
+from rlrep.envs.atari import is_atari_id
 from shared.checkpoint import CorruptFileError, read_json
 from shared.run_dir import RunDirError
 
@@ -107,6 +108,9 @@ def _changed_on_resume(given: dict, stored: dict) -> list[str]:
                 return parse_aux(old) == parse_aux(new)
             except ValueError:
                 return False
+        if key in ("augment", "adam_eps") and is_atari_id(stored.get("env", "")):
+            # what they amount to (--augment on with CURL = auto; --adam-eps 1.5e-5 = default)
+            return atari_options(stored) == atari_options({**stored, key: new})
         return old == new
 
     # a run written before an option existed ran with its default

@@ -121,6 +121,19 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in fields})
 
 
+def atari_options(config: dict[str, Any]) -> tuple[bool, float]:
+    """What ``--augment`` and ``--adam-eps`` amount to in an Atari run's options (a
+    ``config.json`` dict; a run written before them ran with their defaults): (whether the
+    RL batch is random-shifted, Adam's epsilon). Two runs with equal values train alike
+    whatever was typed."""
+    from rlrep.agents.qrdqn.qrdqn import DER_ADAM_EPS
+
+    augment = config.get("augment", "auto")
+    shifted = "curl" in parse_aux(config.get("aux", "none")) if augment == "auto" else augment == "on"
+    eps = config.get("adam_eps")
+    return shifted, DER_ADAM_EPS if eps is None else float(eps)
+
+
 def aux_config(config: TrainConfig) -> AuxConfig:
     return AuxConfig(
         names=config.aux_names,
@@ -157,10 +170,10 @@ def build_model(config: TrainConfig, env: VecEnv, tensorboard_log: str | None = 
     common = dict(aux=aux_config(config), seed=config.seed, device=config.device, tensorboard_log=tensorboard_log, segment_kwargs=segments)
     if spec.is_atari:
         extra: dict[str, Any] = {"n_steps": config.n_steps} if config.n_steps is not None else {}
+        shifted, eps = atari_options(config.to_dict())
         if config.adam_eps is not None:
-            extra["policy_kwargs"] = dict(optimizer_kwargs=dict(eps=config.adam_eps))
-        augment = {"auto": None, "on": True, "off": False}[config.augment]
-        return AuxQRDQN(env=env, augment=augment, **common, **extra, **_overrides(config))
+            extra["policy_kwargs"] = dict(optimizer_kwargs=dict(eps=eps))
+        return AuxQRDQN(env=env, augment=shifted, **common, **extra, **_overrides(config))
     if spec.kind == "dmc-pixels":
         policy_kwargs = dict(features_extractor_class=CURLPixelEncoder, net_arch=[1024, 1024])
         return AuxSAC(env=env, frame_stack=3, policy_kwargs=policy_kwargs, **common, **_overrides(config))

@@ -203,12 +203,13 @@ def ssim(x: Tensor, y: Tensor, window: int = 11, sigma: float = 1.5, data_range:
         return F.conv2d(F.conv2d(z, gh, groups=c), gv, groups=c)
 
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mx, my = blur(x), blur(y)
-    sxx = blur(x * x) - mx * mx
-    syy = blur(y * y) - my * my
-    sxy = blur(x * y) - mx * my
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return s.mean()
+    with autocast_off(x.device):  # the statistics in float32 under the caller's autocast too
+        mx, my = blur(x), blur(y)
+        sxx = blur(x * x) - mx * mx
+        syy = blur(y * y) - my * my
+        sxy = blur(x * y) - mx * my
+        s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+        return s.mean()
 
 
 def nerv_loss(pred: Tensor, target: Tensor, l1_weight: float = 0.7) -> Tensor:

@@ -328,21 +328,28 @@ def test_rcrl_positives_are_not_curl_negatives(make, monkeypatch):
 
 def test_curl_query_and_key_take_separate_crops(monkeypatch):
     """CURL's two views of an observation are two independent random shifts: the key
-    batch is augmented again from the same stored frames, not copied from the query."""
+    batch is augmented again from the same stored frames, not copied from the query. With
+    --augment off the RL batch (the query) stays raw and the key is still shifted."""
+    import rlrep.agents.qrdqn.qrdqn as qrdqn
+
     model, _ = _filled_qrdqn()
     calls = []
-    real = model._augmented
 
-    def spy(observations):
-        out = real(observations)
+    def spy(observations, *args, **kwargs):
+        out = random_shift(observations, *args, **kwargs)
         calls.append((observations, out))
         return out
 
-    monkeypatch.setattr(model, "_augmented", spy)
+    monkeypatch.setattr(qrdqn, "random_shift", spy)
     model.train(gradient_steps=1, batch_size=8)
     (query_in, query_out), _, (key_in, key_out) = calls  # observations, next obs, keys
     assert torch.equal(key_in, query_in[:8])
     assert not torch.equal(key_out, query_out[:8])
+    calls.clear()
+    model.augment = False  # --augment off
+    model.train(gradient_steps=1, batch_size=8)
+    ((key_in, key_out),) = calls  # the key only: RL batch and next observations stay raw
+    assert not torch.equal(key_out, key_in)
 
 
 def test_sac_key_encoder_moves_with_the_target_critic():

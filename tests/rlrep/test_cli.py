@@ -286,6 +286,14 @@ def test_resume_refuses_changed_training_options(tmp_path, monkeypatch, capsys):
     old = {k: v for k, v in config.to_dict().items() if k not in ("augment", "adam_eps")}
     (tmp_path / "config.json").write_text(json.dumps(old))
     assert main([*resume, "--augment", "auto"]) == 0 and seen["cfg"].augment == "auto"
+    # Atari: options restated as what they amount to are no change; a real change is refused
+    atari = TrainConfig(env="PongNoFrameskip-v4", aux="curl", steps=700)
+    old = {k: v for k, v in atari.to_dict().items() if k not in ("augment", "adam_eps")}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    assert main([*resume, "--augment", "on", "--adam-eps", "1.5e-5"]) == 0
+    with pytest.raises(SystemExit):
+        main([*resume, "--augment", "off"])
+    assert "--augment: 'auto' -> 'off'" in capsys.readouterr().err
 
 
 def test_cuda_device_without_cuda_is_refused(tmp_path, monkeypatch, capsys):

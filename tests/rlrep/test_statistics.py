@@ -96,6 +96,10 @@ def test_atari_table_keeps_arms_with_other_agent_options_apart():
     assert table.arm_options({"aux": "none", "augment": "auto", "adam_eps": None}) == ""
     assert table.arm_options({"aux": "none", "augment": "on", "adam_eps": 0.00015}) == \
         "--augment on --adam-eps 0.00015"
+    # labelled by what the options amount to: these train as the defaults do
+    assert table.arm_options({"aux": "curl", "augment": "on", "adam_eps": 1.5e-5}) == ""
+    assert table.arm_options({"aux": "none", "augment": "off"}) == ""
+    assert table.arm_options({"aux": "rcrl,curl", "augment": "off"}) == "--augment off"
     base = {"env": "RoadRunnerNoFrameskip-v4", "aux": "none", "seed": 0, "steps": 100,
             "checkpoint_freq": 50}
     runs = [dict(name=f"r{i}", config={**base, **extra}, evals=[(100, 50.0, 5)],

@@ -45,7 +45,8 @@ class AuxQRDQN(AuxiliaryMixin, QRDQN):
 
     :param aux: auxiliary-loss settings.
     :param n_steps: multi-step return horizon (DER: 20).
-    :param augment: random-shift the RL batch (pad 4); ``None``: on iff CURL is enabled.
+    :param augment: random-shift the RL batch (pad 4), whose features are also CURL's query;
+        ``None``: on iff CURL is enabled. CURL's key is shifted either way.
     :param segment_kwargs: ``segment_rule`` / ``reward_threshold`` / ``max_segment_length``.
     Other parameters: :class:`sb3_contrib.QRDQN`, defaulting to :data:`DER_DEFAULTS`.
     """
@@ -106,7 +107,9 @@ class AuxQRDQN(AuxiliaryMixin, QRDQN):
             current_quantiles = quantiles.gather(dim=2, index=actions).squeeze(dim=2)  # [B, n_quantiles]
             rl_loss = quantile_huber_loss(current_quantiles, target_quantiles, sum_over_quantiles=True)
 
-            key_observations = self._augmented(data.observations[rl]) if self.aux_config.curl else None
+            # the key is always a shifted copy: with augment off, query (RL features of the raw
+            # frames) and key still differ by an augmentation, as in CURL
+            key_observations = random_shift(data.observations[rl], pad=4) if self.aux_config.curl else None
             aux_loss, aux_logs = self._auxiliary_loss(
                 features, self._one_hot(data.actions), data.segment_ids, key_observations, batch_size
             )
