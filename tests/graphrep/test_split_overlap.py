@@ -40,9 +40,10 @@ def test_overlap_counts_split_membership_across_node_orders():
 def test_public_redecision_rule_takes_the_cheapest_tied_candidate():
     script = load_experiment("cora_public_redecision")
 
-    def rec(full, epoch, seed, val_std, val_raw, test_std=80.0, test_raw=90.0, split="public"):
+    def rec(full, epoch, seed, val_std, val_raw, test_std=80.0, test_raw=90.0, split="public",
+            extra=""):
         return {"dataset": "Cora", "split": split, "seed": seed, "epoch": epoch,
-                "spec": f"full_batch={full},disc=bilinear,epochs=400",
+                "spec": f"full_batch={full},disc=bilinear{extra},epochs=400",
                 "val_std": val_std, "val_raw": val_raw, "test_std": test_std, "test_raw": test_raw}
 
     records = []
@@ -51,11 +52,17 @@ def test_public_redecision_rule_takes_the_cheapest_tied_candidate():
                     rec(1, 150, seed, 81.0, 82.0),   # raw probe chosen: val 82.0, test 90
                     rec(0, 100, seed, 81.9, 81.9),   # tie of the probes: standardised
                     rec(1, 50, seed, 81.0, 81.0)]
+        records.append(rec(1, 100, seed, 81.9, 81.9, extra=",lr=0.002"))  # tied, not default
     records.append(rec(1, 100, 0, 99.0, 99.0, split="pygcn"))  # another split: ignored
-    cands = {(c["schedule"], c["steps"]): c for c in script.candidates(records)}
+    records.append(rec(1, 100, 0, 99.0, 99.0, extra=",topk=256"))  # varies another setting
+    cands = {(c["schedule"], c["steps"]): c for c in script.candidates(records)
+             if c["lr"] == script.DEFAULT_LR}
     assert cands[("full batch", 150)]["val"] == 82.0 and cands[("full batch", 150)]["test"] == 90.0
     assert cands[("full batch", 100)]["val"] == 81.8 and cands[("full batch", 100)]["test"] == 80.0
-    result = script.decide(list(cands.values()))
-    # 81.8 and 81.9 lie within 0.25 of the best 82.0; at 100 steps full batch goes first
-    assert result["best_val"] == 82.0 and len(result["tied"]) == 3
-    assert (result["winner"]["schedule"], result["winner"]["steps"]) == ("full batch", 100)
+    assert cands[("full batch", 100)]["seeds"] == script.SEEDS  # the topk=256 record is not in
+    result = script.decide(script.candidates(records))
+    # 81.8 and 81.9 lie within 0.25 of the best 82.0; at 100 steps full batch goes first,
+    # then the default learning rate
+    assert result["best_val"] == 82.0 and len(result["tied"]) == 4
+    winner = result["winner"]
+    assert (winner["schedule"], winner["lr"], winner["steps"]) == ("full batch", 1e-3, 100)
