@@ -38,7 +38,7 @@ def mi_scores_loss(scores: Tensor, pos_mask: Tensor, estimator: Estimator = "jsd
 
     Args:
         scores: ``[N, G]`` float scores.
-        pos_mask: ``[N, G]`` bool; needs at least one positive and (for jsd/dv) one negative.
+        pos_mask: ``[N, G]`` bool; needs at least one positive and one negative.
         estimator: ``"jsd"``, ``"dv"`` or ``"infonce"``.
 
     Returns:
@@ -55,12 +55,12 @@ def mi_scores_loss(scores: Tensor, pos_mask: Tensor, estimator: Estimator = "jsd
     n_neg = pos_mask.numel() - n_pos
     if n_pos == 0:
         raise ValueError("pos_mask has no positive pair")
-    if estimator == "infonce":
-        return masked_log_softmax_loss(scores, pos_mask)
-    if n_neg == 0:
+    if n_neg == 0:  # infonce too: without negatives it is a constant (0 for one graph)
         raise ValueError(
             f"estimator {estimator!r} needs negative pairs; a batch with a single graph has none"
         )
+    if estimator == "infonce":
+        return masked_log_softmax_loss(scores, pos_mask)
     pos, neg = scores[pos_mask], scores[~pos_mask]
     if estimator == "jsd":
         e_pos = (_LOG2 - F.softplus(-pos)).mean()
