@@ -12,10 +12,10 @@ only. Records setting anything else (``topk``, ``self_loop``, ...) are not candi
 
 Rule, written before the sweep ran: per seed, the selecting probe (standardised or not,
 whichever scores higher on validation, standardised on ties, as ``graphrep``'s honest probe):
-its validation and test accuracy. Candidates (schedule x steps) with all seeds are ranked by
-mean validation accuracy; those within ``TIE`` points of the best are tied, and the cheapest
-tied one wins: fewest steps, then the default's settings (full batch before one random
-subgraph, then learning rate 1e-3). The learning-rate candidates were added to the rule before
+its validation and test accuracy. Candidates (schedule x learning rate x steps) with all
+seeds are ranked by mean validation accuracy; those within ``TIE`` points of the best are
+tied, and the cheapest tied one wins: fewest steps, then the default's settings (full batch
+before one random subgraph, then learning rate 1e-3). The learning-rate candidates were added to the rule before
 their records existed.
 
 Usage (repository root)::
@@ -34,8 +34,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: validation points within which candidates count as tied
 TIE = 0.25
 SEEDS = 10
-
-
 #: the sweep's settings a candidate may vary; a record setting any other is not one
 VARIED = {"full_batch", "lr", "disc", "epochs", "eval_at"}
 DEFAULT_LR = 1e-3
@@ -94,8 +92,7 @@ def main() -> None:
               f"val {c['val']:.2f}  test {c['test']:.2f} +- {c['test_std']:.2f}")
     w = result["winner"]
     print(f"winner: {w['schedule']}, lr {w['lr']:g}, {w['steps']} steps (best val "
-          f"{result['best_val']:.2f}; "
-          f"{len(result['tied'])} tied)")
+          f"{result['best_val']:.2f}; {len(result['tied'])} tied)")
 
 
 if __name__ == "__main__":

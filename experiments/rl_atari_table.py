@@ -52,15 +52,14 @@ def arm_options(config: dict) -> str:
     """The agent options beyond ``--aux`` that set the arm apart, by what they amount to
     (``--augment on`` with CURL is CURL's default, ``--adam-eps 1.5e-5`` the default): empty
     for runs that train as the defaults do, and for runs written before the options."""
-    from rlrep.agents.qrdqn.qrdqn import DER_ADAM_EPS
-    from rlrep.auxiliary import parse_aux
     from rlrep.config import atari_options
 
     shifted, eps = atari_options(config)
+    default_shifted, default_eps = atari_options({"aux": config.get("aux", "none")})
     out = []
-    if shifted != ("curl" in parse_aux(config.get("aux", "none"))):
+    if shifted != default_shifted:
         out.append(f"--augment {'on' if shifted else 'off'}")
-    if eps != DER_ADAM_EPS:
+    if eps != default_eps:
         out.append(f"--adam-eps {eps:g}")
     return " ".join(out)
 

@@ -39,6 +39,12 @@ def check_finite(name: str, x: Tensor) -> None:
         )
 
 
+def value_range(x: Tensor) -> tuple[float, float]:
+    """``(min, max)`` of a non-empty tensor, read with one device sync."""
+    lo, hi = torch.stack(torch.aminmax(x)).tolist()
+    return lo, hi
+
+
 def check_rows(name: str, x: Tensor, at_least: int = 1) -> None:
     """Raise unless ``x`` has at least ``at_least`` rows (an empty batch gives a NaN mean)."""
     if x.shape[0] < at_least:

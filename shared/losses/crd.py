@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared._validation import check_matrix, check_rows
+from shared._validation import check_matrix, check_rows, value_range
 
 
 class CRDLoss(nn.Module):
@@ -127,34 +127,15 @@ class CRDLoss(nn.Module):
                 f"f_s, f_t and index must share the batch size, got {f_s.shape[0]}, "
                 f"{f_t.shape[0]} and index shape {tuple(index.shape)}"
             )
-        lo, hi = [0, 0] if not index.numel() else torch.stack(torch.aminmax(index)).tolist()
+        lo, hi = value_range(index)  # not empty: f_s has rows and index one per row
         if index.dtype not in (torch.int64, torch.int32) or lo < 0 or hi >= self.n_data:
             raise ValueError(f"index must hold dataset indices in [0, n_data={self.n_data}), got "
                              f"{index.dtype} values in [{lo}, {hi}] (a negative one would address "
                              f"the memory bank from its end)")
         if contrast_index is None:
             contrast_index = self.sample_contrast_index(index)
-        elif (contrast_index.dim() != 2 or contrast_index.shape[0] != index.shape[0]
-              or contrast_index.shape[1] < 2):
-            raise ValueError(
-                f"contrast_index must be [B, K+1] with K >= 1 negatives, got shape "
-                f"{tuple(contrast_index.shape)}"
-            )
-        elif contrast_index.dtype not in (torch.int64, torch.int32):
-            raise ValueError(f"contrast_index must hold dataset indices (torch.long), got "
-                             f"{contrast_index.dtype}")
-        elif contrast_index.numel() and (
-            int(contrast_index.min()) < 0 or int(contrast_index.max()) >= self.n_data
-        ):
-            raise ValueError(
-                f"contrast_index must lie in [0, n_data={self.n_data}), got values in "
-                f"[{int(contrast_index.min())}, {int(contrast_index.max())}]"
-            )
-        elif not torch.equal(contrast_index[:, 0], index.to(contrast_index.device)):
-            raise ValueError(
-                "contrast_index[:, 0] must equal index (column 0 is each sample's positive); "
-                "build it with sample_contrast_index(index)"
-            )
+        else:
+            self._check_contrast_index(contrast_index, index)
         h_s, h_t = self.embed_student(f_s), self.embed_teacher(f_t)  # caller's autocast, if any
         with autocast_off(h_s.device):
             v_s, v_t = F.normalize(upcast(h_s), dim=1), F.normalize(upcast(h_t), dim=1)
@@ -167,6 +148,27 @@ class CRDLoss(nn.Module):
         if self.training:  # eval() passes read the banks without changing them
             self._update_memory(index, v_s.detach(), v_t.detach())
         return loss
+
+    def _check_contrast_index(self, contrast_index: Tensor, index: Tensor) -> None:
+        if (contrast_index.dim() != 2 or contrast_index.shape[0] != index.shape[0]
+                or contrast_index.shape[1] < 2):
+            raise ValueError(
+                f"contrast_index must be [B, K+1] with K >= 1 negatives, got shape "
+                f"{tuple(contrast_index.shape)}"
+            )
+        if contrast_index.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"contrast_index must hold dataset indices (torch.long), got "
+                             f"{contrast_index.dtype}")
+        lo, hi = value_range(contrast_index)
+        if lo < 0 or hi >= self.n_data:
+            raise ValueError(
+                f"contrast_index must lie in [0, n_data={self.n_data}), got values in [{lo}, {hi}]"
+            )
+        if not torch.equal(contrast_index[:, 0], index.to(contrast_index.device)):
+            raise ValueError(
+                "contrast_index[:, 0] must equal index (column 0 is each sample's positive); "
+                "build it with sample_contrast_index(index)"
+            )
 
     #: score the whole bank when it has at most this many times ``K + 1`` rows (see
     #: :meth:`memory_scores`; crossover measured by ``experiments/bench_crd_scores.py``)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared._validation import check_floating, check_mask, check_matrix
+from shared._validation import check_floating, check_mask, check_matrix, value_range
 from shared.losses.info_nce import masked_log_softmax_loss
 
 Estimator = Literal["jsd", "dv", "infonce"]
@@ -104,7 +104,8 @@ def local_global_loss(
         )
     if batch.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
         raise ValueError(f"batch must hold integer graph indices (torch.long), got {batch.dtype}")
-    if batch.numel() and (int(batch.min()) < 0 or int(batch.max()) >= global_.shape[0]):
+    lo, hi = value_range(batch) if batch.numel() else (0, 0)
+    if lo < 0 or hi >= global_.shape[0]:
         raise ValueError(f"batch entries must lie in [0, {global_.shape[0]})")
     with autocast_off(local.device):
         scores = upcast(local) @ upcast(global_).T  # float32 products (float16 overflows)
