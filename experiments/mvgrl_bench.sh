@@ -238,3 +238,14 @@ done
 $G bench --dataset Cora --split pygcn --epochs 0 --out-dir $R/Cora-pygcn-ppr-untrained --quiet --resume
 $G bench --dataset Cora --epochs 0 --out-dir $R/Cora-public-ppr-untrained --quiet --resume
 $G bench --dataset CiteSeer --epochs 0 --out-dir $R/CiteSeer-public-ppr-untrained --quiet --resume
+# Session 23: one PReLU slope per activation (the release's nn.PReLU()) instead of one per
+# channel, everything else at the defaults. The rule, fixed before these ran: a node-level
+# set switches to the shared slope only if its validation accuracy beats the default run's
+# by more than 0.25 on its own split; at graph level both runs go through select, per fold.
+$G bench --dataset Cora --split pygcn --prelu shared --out-dir $R/Cora-pygcn-ppr-prelu-shared --quiet --resume
+$G bench --dataset Cora --split public --prelu shared --out-dir $R/Cora-public-ppr-prelu-shared --quiet --resume
+$G bench --dataset CiteSeer --prelu shared --out-dir $R/CiteSeer-public-ppr-prelu-shared --quiet --resume
+for D in MUTAG PTC_MR; do
+  $G bench --dataset $D --prelu shared --out-dir $R/$D-ppr-head-prelu-shared --quiet --resume
+  $G select --runs $R/$D-ppr-head $R/$D-ppr-head-prelu-shared --out experiments/results/mvgrl_select/$D-prelu-channel-or-shared.json
+done

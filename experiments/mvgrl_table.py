@@ -57,10 +57,14 @@ def describe_diffusion(run: Path) -> str:
         if node.get("subsets") == "windows":
             parts.append("index windows")
         parts.append(f"{node.get('discriminator_init')} disc. init")
+        if node.get("prelu") == "shared":
+            parts.append("shared PReLU slope")
     if cfg.get("graph_level"):
         graph = sig["graph"] or {}
         if graph.get("frozen_encoders"):
             parts.append("GCNs frozen (release bug)")
+        if graph.get("prelu") == "shared":
+            parts.append("shared PReLU slope")
         parts.append("head output" if graph.get("embedding") == "head"
                      else "encoder readout")
         parts += _graph_config(cfg)

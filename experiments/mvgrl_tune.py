@@ -23,10 +23,12 @@ from pathlib import Path
 import torch
 
 #: ``disc``: the discriminator's initial scale (``MVGRL(discriminator_init=...)``);
-#: records written before the key (session 12) used "xavier", so it stays the default here
+#: records written before the key (session 12) used "xavier", so it stays the default here;
+#: ``prelu``: the encoders' PReLU slopes, "channel" or "shared" (``MVGRL(prelu=...)``)
 DEFAULTS = dict(topk=64, eps=None, self_loop=1.0, full_batch=0, batch_size=1,
                 sample_size=2000, lr=1e-3, epochs=100, eval_at="25,50,75,100",
-                view="ppr", wd=0.0, binary_x=0, colscale=0, disc="xavier")
+                view="ppr", wd=0.0, binary_x=0, colscale=0, disc="xavier",
+                prelu="channel")
 
 
 def _parse(spec: str) -> dict:
@@ -39,7 +41,7 @@ def _parse(spec: str) -> dict:
             raise SystemExit(f"--set {spec!r}: unknown key {k!r} (keys: {', '.join(DEFAULTS)})")
         if k == "eval_at":
             cfg[k] = v.replace(":", ",")
-        elif k in ("view", "disc"):
+        elif k in ("view", "disc", "prelu"):
             cfg[k] = v
         elif v == "None":
             cfg[k] = None
@@ -97,7 +99,8 @@ def main() -> None:
         eval_at = sorted(int(e) for e in cfg["eval_at"].split(","))
         for seed in args.seeds:
             seed_everything(seed)
-            model = MVGRL(data.num_features, 512, discriminator_init=cfg["disc"])
+            model = MVGRL(data.num_features, 512, discriminator_init=cfg["disc"],
+                          prelu=cfg["prelu"])
             x = (data.x > 0).float() if cfg["binary_x"] else data.x
             tc = NodeTrainConfig(lr=cfg["lr"], epochs=cfg["epochs"],
                                  batch_size=cfg["batch_size"],

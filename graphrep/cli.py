@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "the release's (nn.Bilinear's Xavier fans; the default) or "
                             "Xavier of the D x D matrix (16x wider; the default until "
                             "session 12)")
+        s.add_argument("--prelu", default=None, choices=["channel", "shared"],
+                       help="PReLU slopes of encoders (and graph-level heads): one per "
+                            "channel (the default) or one shared, as the release's "
+                            "nn.PReLU()")
         s.add_argument("--graph-embedding", default=None, choices=["head", "encoder"],
                        help="graph level: evaluate the graph projection head's outputs "
                             "(hidden wide; the default, as the release and DGL do) or "
@@ -268,6 +272,8 @@ def _options(args: argparse.Namespace):
             g = replace(g, embedding=args.graph_embedding)
         if args.frozen_encoders:  # trained encoders stay None, as before the option
             g = replace(g, frozen_encoders=True)
+        if args.prelu is not None:
+            g = replace(g, prelu=args.prelu)
         opts.graph = g
         opts.layers_grid = args.layers if args.layers and len(args.layers) > 1 else []
         opts.batch_grid = (args.batch_size if args.batch_size and
@@ -294,6 +300,8 @@ def _options(args: argparse.Namespace):
             n = replace(n, subsets=args.subsets)
         if args.discriminator_init is not None:
             n = replace(n, discriminator_init=args.discriminator_init)
+        if args.prelu is not None:
+            n = replace(n, prelu=args.prelu)
         opts.node = n
     return opts
 

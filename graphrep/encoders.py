@@ -13,7 +13,16 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 from graphrep.diffusion import check_edge_index
 
-__all__ = ["GCNEncoder", "GraphGCNEncoder"]
+__all__ = ["GCNEncoder", "GraphGCNEncoder", "prelu_slopes"]
+
+def prelu_slopes(prelu: str, channels: int) -> int:
+    """Number of PReLU slopes for ``prelu`` = ``"channel"`` (``channels``) or ``"shared"`` (1)."""
+    if prelu == "channel":
+        return channels
+    if prelu == "shared":
+        return 1
+    raise ValueError(f"prelu must be 'channel' or 'shared', got {prelu!r}.")
+
 
 #: A view: ``edge_index [2, E]`` (weights passed separately) or ``S`` as a
 #: ``torch.sparse`` ``[N, N]`` matrix (rows = targets).
@@ -26,27 +35,25 @@ class GCNEncoder(nn.Module):
     .. math::
         H^{(l+1)} = \mathrm{PReLU}\left(S H^{(l)} W^{(l)} + b^{(l)}\right)
 
-    The PReLU learns one slope per channel (``D`` of them); the release's ``nn.PReLU()``
-    shares one slope across channels. Every committed run used per-channel slopes; the
-    effect of the difference was not measured.
-
     Args:
         in_channels: input feature width ``F``.
         hidden_channels: output width ``D`` of every layer.
         num_layers: number of GCN layers.
+        prelu: ``"channel"``, one PReLU slope per channel (``D`` per layer), or
+            ``"shared"``, one slope per layer, the release's ``nn.PReLU()``.
     """
 
     def __init__(self, in_channels: int, hidden_channels: int,
-                 num_layers: int = 1) -> None:
+                 num_layers: int = 1, prelu: str = "channel") -> None:
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
+        slopes = prelu_slopes(prelu, hidden_channels)
         self.convs = nn.ModuleList(
             GCNConv(in_channels if i == 0 else hidden_channels,
                     hidden_channels, normalize=False, add_self_loops=False)
             for i in range(num_layers))
-        self.acts = nn.ModuleList(nn.PReLU(hidden_channels) for _ in
-                                  range(num_layers))
+        self.acts = nn.ModuleList(nn.PReLU(slopes) for _ in range(num_layers))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -122,12 +129,13 @@ class GraphGCNEncoder(nn.Module):
         in_channels: input feature width ``F``.
         hidden_channels: layer width ``D``.
         num_layers: ``L``.
+        prelu: ``"channel"`` or ``"shared"`` PReLU slopes (:class:`GCNEncoder`).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int,
-                 num_layers: int) -> None:
+                 num_layers: int, prelu: str = "channel") -> None:
         super().__init__()
-        self.gcn = GCNEncoder(in_channels, hidden_channels, num_layers)
+        self.gcn = GCNEncoder(in_channels, hidden_channels, num_layers, prelu)
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
 

@@ -149,8 +149,8 @@ class RunOptions:
 
 #: What a ``config.json`` written before an option existed meant by its absence,
 #: where that differs from the option's default today.
-_LEGACY_DEFAULTS = {"graph": {"embedding": "encoder"},
-                    "node": {"discriminator_init": "xavier"},
+_LEGACY_DEFAULTS = {"graph": {"embedding": "encoder", "prelu": "channel"},
+                    "node": {"discriminator_init": "xavier", "prelu": "channel"},
                     # before the push method: no committed run used it (every graph
                     # has <= 6000 nodes), so any value reads the same
                     "diffusion": {"push_eps": PUSH_EPS}}
@@ -301,14 +301,15 @@ def _train_one(opts: RunOptions, payload, cfg, shorter: list, seed: int,
     if opts.graph_level:
         projected = _projected(cfg)  # a bad value fails before training, not after
         model = MVGRLGraph(ds.num_features, cfg.hidden_channels,
-                           cfg.num_layers).to(device)
+                           cfg.num_layers, prelu=cfg.prelu).to(device)
 
         def embed() -> torch.Tensor:
             return _embed_graphs(model, extra, device, projected)
     else:
         data = ds.data
         model = MVGRL(data.num_features, cfg.hidden_channels,
-                      discriminator_init=cfg.discriminator_init).to(device)
+                      discriminator_init=cfg.discriminator_init,
+                      prelu=cfg.prelu).to(device)
 
         def embed() -> torch.Tensor:
             model.eval()

@@ -169,6 +169,10 @@ class NodeTrainConfig:
     #: at ``D = 512``), or ``"xavier"`` of the ``[D, D]`` matrix (this package's
     #: default until session 12; run directories without the key hold it).
     discriminator_init: str = "bilinear"
+    #: the encoders' PReLU: ``"channel"``, one slope per channel (every committed run
+    #: before session 23), or ``"shared"``, one slope per encoder, the release's
+    #: ``nn.PReLU()`` (:class:`~graphrep.encoders.GCNEncoder`)
+    prelu: str = "channel"
     checkpoint_every: int = 25
 
 
@@ -195,6 +199,10 @@ class GraphTrainConfig:
     #: list, out of the optimizer's reach); an ablation that measures that
     #: bug. ``None``: every layer is trained (the issue's model).
     frozen_encoders: bool | None = None
+    #: the PReLUs of encoders and heads: ``"channel"``, one slope per channel (every
+    #: committed run before session 23), or ``"shared"``, one slope per activation,
+    #: the release's ``nn.PReLU()``
+    prelu: str = "channel"
     #: an epoch is seconds on MUTAG but minutes on REDDIT-BINARY; a checkpoint
     #: (two small GCNs, heads, Adam state) costs far less than either
     checkpoint_every: int = 1

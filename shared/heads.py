@@ -7,7 +7,9 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-Activation = Literal["relu", "prelu", "gelu"]
+#: ``"prelu"`` learns one slope per channel, ``"prelu_shared"`` one slope per layer
+#: (``nn.PReLU()``'s default, MVGRL's and InfoGraph's released heads)
+Activation = Literal["relu", "prelu", "prelu_shared", "gelu"]
 
 
 def _activation(name: Activation, dim: int) -> nn.Module:
@@ -15,9 +17,12 @@ def _activation(name: Activation, dim: int) -> nn.Module:
         return nn.ReLU()
     if name == "prelu":
         return nn.PReLU(dim)
+    if name == "prelu_shared":
+        return nn.PReLU()
     if name == "gelu":
         return nn.GELU()
-    raise ValueError(f"activation must be 'relu', 'prelu' or 'gelu', got {name!r}")
+    raise ValueError(f"activation must be 'relu', 'prelu', 'prelu_shared' or 'gelu', "
+                     f"got {name!r}")
 
 
 class ProjectionHead(nn.Module):

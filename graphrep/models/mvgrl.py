@@ -44,15 +44,17 @@ class MVGRL(nn.Module):
             (:class:`~shared.heads.BilinearDiscriminator`): ``"bilinear"``, the
             release's (Xavier with ``nn.Bilinear``'s fans, ``b = \sqrt{6 / (D^2 + D)}``),
             or ``"xavier"`` of the ``[D, D]`` matrix (16x wider at ``D = 512``).
+        prelu: the encoders' PReLU, ``"channel"`` (one slope per channel) or
+            ``"shared"`` (one slope, the release's ``nn.PReLU()``).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 512,
-                 discriminator_init: str = "bilinear") -> None:
+                 discriminator_init: str = "bilinear", prelu: str = "channel") -> None:
         super().__init__()
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
-        self.encoder_adj = GCNEncoder(in_channels, hidden_channels, 1)
-        self.encoder_diff = GCNEncoder(in_channels, hidden_channels, 1)
+        self.encoder_adj = GCNEncoder(in_channels, hidden_channels, 1, prelu)
+        self.encoder_diff = GCNEncoder(in_channels, hidden_channels, 1, prelu)
         self.discriminator = BilinearDiscriminator(hidden_channels,
                                                    init=discriminator_init)
 

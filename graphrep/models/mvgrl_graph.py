@@ -33,15 +33,17 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from graphrep.encoders import GraphGCNEncoder
+from graphrep.encoders import GraphGCNEncoder, prelu_slopes
 from shared.heads import ProjectionHead
 from shared.losses import local_global_loss
 
 __all__ = ["MVGRLGraph"]
 
 
-def _mvgrl_head(in_dim: int, dim: int) -> ProjectionHead:
-    return ProjectionHead(in_dim, dim, dim, num_layers=3, activation="prelu",
+def _mvgrl_head(in_dim: int, dim: int, prelu: str) -> ProjectionHead:
+    prelu_slopes(prelu, dim)  # refuses a bad value
+    return ProjectionHead(in_dim, dim, dim, num_layers=3,
+                          activation="prelu" if prelu == "channel" else "prelu_shared",
                           shortcut=True, final_activation=True)
 
 
@@ -52,18 +54,22 @@ class MVGRLGraph(nn.Module):
         in_channels: node feature width ``F``.
         hidden_channels: GCN and head width ``D`` (512 in the paper).
         num_layers: GCN depth ``L`` (the paper searches 2, 8, 12).
+        prelu: the PReLUs of encoders and heads, ``"channel"`` (one slope per
+            channel) or ``"shared"`` (one slope each, the release's ``nn.PReLU()``).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 512,
-                 num_layers: int = 2) -> None:
+                 num_layers: int = 2, prelu: str = "channel") -> None:
         super().__init__()
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
-        self.encoder_adj = GraphGCNEncoder(in_channels, hidden_channels, num_layers)
-        self.encoder_diff = GraphGCNEncoder(in_channels, hidden_channels, num_layers)
-        self.local_head = _mvgrl_head(hidden_channels, hidden_channels)
-        self.global_head = _mvgrl_head(hidden_channels * num_layers, hidden_channels)
+        self.encoder_adj = GraphGCNEncoder(in_channels, hidden_channels, num_layers, prelu)
+        self.encoder_diff = GraphGCNEncoder(in_channels, hidden_channels, num_layers,
+                                            prelu)
+        self.local_head = _mvgrl_head(hidden_channels, hidden_channels, prelu)
+        self.global_head = _mvgrl_head(hidden_channels * num_layers, hidden_channels,
+                                       prelu)
 
     def encode(self, x: Tensor, adj_edge_index: Tensor, adj_edge_weight: Tensor,
                diff_edge_index: Tensor, diff_edge_weight: Tensor, batch: Tensor,

@@ -702,3 +702,21 @@ def test_eps_that_keeps_no_diffusion_entry_is_refused(dataset, data_dir, cache_d
                  "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
                  "--out-dir", str(tmp_path), "--quiet"]) == 2
     assert "--eps 5.0 keeps none of the ppr diffusion's entries" in capsys.readouterr().err
+
+
+def test_prelu_option_reaches_both_levels_and_old_runs_read_as_per_channel(tmp_path):
+    from graphrep.experiment import RunOptions, _check_resumable, training_signature
+
+    for dataset, part in (("Cora", "node"), ("MUTAG", "graph")):
+        plain = _bench_options("--dataset", dataset)
+        shared = _bench_options("--dataset", dataset, "--prelu", "shared")
+        assert getattr(plain, part).prelu == "channel"
+        assert getattr(shared, part).prelu == "shared"
+        # a run dir written before the option trained per-channel slopes: it resumes
+        # at the default and is refused with --prelu shared, naming the option
+        before = _written_before(plain.to_json(), part, "prelu")
+        assert RunOptions.from_json(before).to_json()[part]["prelu"] == "channel"
+        assert training_signature(before) == training_signature(plain.to_json())
+        _check_resumable(before, plain.to_json(), tmp_path)
+        with pytest.raises(ValueError, match=f"{part}.prelu: channel -> shared"):
+            _check_resumable(before, shared.to_json(), tmp_path)

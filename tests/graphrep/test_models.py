@@ -391,3 +391,36 @@ def test_training_on_dense_views_follows_the_sparse_path(dense_graph, full_batch
                                rtol=1e-3, atol=1e-4)
 
 
+
+
+@pytest.mark.parametrize("prelu, slopes", [("channel", 16), ("shared", 1)])
+def test_prelu_slopes_of_every_activation(mutag, prelu, slopes):
+    """``prelu="shared"`` gives every PReLU of encoders and heads one slope (the release's
+    nn.PReLU()), ``"channel"`` one per channel; the shared slope acts on every channel."""
+    node = MVGRL(12, 16, prelu=prelu)
+    graph = MVGRLGraph(mutag.num_features, 16, num_layers=2, prelu=prelu)
+    for m in (node, graph):
+        acts = [a for a in m.modules() if isinstance(a, torch.nn.PReLU)]
+        assert acts and all(a.weight.numel() == slopes for a in acts)
+    assert len([a for a in graph.modules() if isinstance(a, torch.nn.PReLU)]) == 2 * 2 + 2 * 3
+    enc = GCNEncoder(3, 4, prelu=prelu)
+    with torch.no_grad():
+        enc.acts[0].weight.fill_(0.5)
+        enc.convs[0].lin.weight.copy_(-torch.eye(4, 3))
+        enc.convs[0].bias.zero_()
+    ei = torch.tensor([[0], [0]])
+    out = enc(torch.ones(1, 3), ei, torch.ones(1))  # S = [1]: pre-activation (-1, -1, -1, 0)
+    assert torch.equal(out, torch.tensor([[-0.5, -0.5, -0.5, 0.0]]))
+    # a shared slope trains as one number: its gradient collects every channel's
+    out.sum().backward()
+    grad = enc.acts[0].weight.grad
+    assert torch.equal(grad, torch.tensor([-3.0]) if prelu == "shared"
+                       else torch.tensor([-1.0, -1.0, -1.0, 0.0]))
+
+
+def test_prelu_option_refuses_unknown_values():
+    for build in (lambda: GCNEncoder(3, 4, prelu="per-channel"),
+                  lambda: MVGRL(3, 4, prelu="one"),
+                  lambda: MVGRLGraph(3, 4, prelu="Shared")):
+        with pytest.raises(ValueError, match="prelu must be 'channel' or 'shared'"):
+            build()

@@ -47,6 +47,10 @@ def test_runs_on_disjoint_seeds_pool_into_one_row(table, tmp_path):
     # the default schedule (full batch, 100 steps) goes unnamed
     _run(tmp_path, "d", [4], [85.0], [0.8], node={"discriminator_init": "bilinear"})
     assert table.describe_diffusion(tmp_path / "d") == "dense, bilinear disc. init"
+    _run(tmp_path, "f", [6], [85.0], [0.8],
+         node={"discriminator_init": "bilinear", "prelu": "shared"})
+    assert (table.describe_diffusion(tmp_path / "f")
+            == "dense, bilinear disc. init, shared PReLU slope")
     # an untrained control (--epochs 0) says so, whatever its patience
     _run(tmp_path, "e", [5], [72.0], [0.7], node={"epochs": 0, "discriminator_init": "bilinear"})
     assert (table.describe_diffusion(tmp_path / "e")
@@ -59,7 +63,9 @@ def test_graph_ablations_are_labelled(table, tmp_path):
                         ("release", {"embedding": "head", "frozen_encoders": True}),
                         ("dgl", {"embedding": "head", "num_layers": 4,
                                  "hidden_channels": 128, "batch_size": 64, "epochs": 32}),
-                        ("untrained", {"embedding": "head", "epochs": 0})):
+                        ("untrained", {"embedding": "head", "epochs": 0}),
+                        ("shared", {"embedding": "head", "prelu": "shared"}),
+                        ("channel", {"embedding": "head", "prelu": "channel"})):
         run = tmp_path / name
         run.mkdir()
         (run / "config.json").write_text(json.dumps(
@@ -76,6 +82,9 @@ def test_graph_ablations_are_labelled(table, tmp_path):
             == "dense, head output, L4 x 128, B64, E32")
     assert (table.describe_diffusion(tmp_path / "untrained")
             == "dense, head output, L2 x 512, B128, E0 (untrained encoders and heads)")
+    # the release's one-slope PReLU is named, the default per-channel one is not
+    assert table.describe_diffusion(tmp_path / "shared") == "dense, shared PReLU slope, head output"
+    assert table.describe_diffusion(tmp_path / "channel") == "dense, head output"
 
 
 def test_selection_rows_name_a_grid_cell_by_its_config(table):

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from shared.heads import BilinearDiscriminator, ProjectionHead
 
@@ -58,6 +59,17 @@ def test_projection_head_final_activation_without_batch_norm():
     x = torch.randn(4, 6)
     assert head.shortcut is None
     torch.testing.assert_close(head(x), head.mlp(x))
+
+
+def test_projection_head_shared_prelu_has_one_slope_per_layer():
+    head = ProjectionHead(8, 16, 4, num_layers=3, activation="prelu_shared",
+                          final_activation=True)
+    acts = [m for m in head.modules() if isinstance(m, nn.PReLU)]
+    assert len(acts) == 3 and all(a.weight.shape == (1,) for a in acts)
+    per_channel = ProjectionHead(8, 16, 4, num_layers=3, activation="prelu",
+                                 final_activation=True)
+    assert [a.weight.numel() for a in per_channel.modules()
+            if isinstance(a, nn.PReLU)] == [16, 16, 4]
 
 
 def test_projection_head_bad_args():
