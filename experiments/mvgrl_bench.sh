@@ -243,8 +243,11 @@ $G bench --dataset CiteSeer --epochs 0 --out-dir $R/CiteSeer-public-ppr-untraine
 # set switches to the shared slope only if its validation accuracy beats the default run's
 # by more than 0.25 on its own split; at graph level both runs go through select, per fold.
 $G bench --dataset Cora --split pygcn --prelu shared --out-dir $R/Cora-pygcn-ppr-prelu-shared --quiet --resume
+$G eval --dataset Cora --split pygcn --prelu shared --out-dir $R/Cora-pygcn-ppr-prelu-shared --quiet --protocol paper
 $G bench --dataset Cora --split public --prelu shared --out-dir $R/Cora-public-ppr-prelu-shared --quiet --resume
+$G eval --dataset Cora --split public --prelu shared --out-dir $R/Cora-public-ppr-prelu-shared --quiet --protocol paper
 $G bench --dataset CiteSeer --prelu shared --out-dir $R/CiteSeer-public-ppr-prelu-shared --quiet --resume
+$G eval --dataset CiteSeer --prelu shared --out-dir $R/CiteSeer-public-ppr-prelu-shared --quiet --protocol paper
 for D in MUTAG PTC_MR; do
   $G bench --dataset $D --prelu shared --out-dir $R/$D-ppr-head-prelu-shared --quiet --resume
   $G select --runs $R/$D-ppr-head $R/$D-ppr-head-prelu-shared --out experiments/results/mvgrl_select/$D-prelu-channel-or-shared.json
