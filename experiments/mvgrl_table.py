@@ -322,7 +322,7 @@ def tune_section(path: Path) -> list:
     return lines
 
 
-def plot(runs: Path, out: Path) -> None:
+def plot(runs: Path, out: Path, data_dir: str | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -352,7 +352,7 @@ def plot(runs: Path, out: Path) -> None:
         if emb_file is None:
             continue
         split = json.loads((run / "config.json").read_text())["split"]
-        y = load_node_dataset("Cora", split).data.y.numpy()
+        y = load_node_dataset("Cora", split, data_dir).data.y.numpy()
         emb = torch.load(emb_file, weights_only=False)["embedding"].numpy()
         emb = emb - emb.mean(0)
         _, _, vt = np.linalg.svd(emb, full_matrices=False)
@@ -376,6 +376,9 @@ def main() -> None:
                    help="folder for mvgrl.md / .csv and the plots (default: experiments/results)")
     p.add_argument("--tune", type=Path, default=RESULTS / "mvgrl_tune.jsonl",
                    help="validation sweep records (experiments/mvgrl_tune.py)")
+    p.add_argument("--data-dir", default=None,
+                   help="raw datasets, for the Cora labels of the PCA plots "
+                        "(else $GRAPHREP_DATA)")
     args = p.parse_args()
     runs, out = args.runs, args.out
     rows = collect(runs)
@@ -383,7 +386,13 @@ def main() -> None:
         p.error(f"no run results (*/results*.json) under {runs}: pass --runs")
     out.mkdir(parents=True, exist_ok=True)
     write_tables(rows, out, args.tune)
-    plot(runs, out)
+    from graphrep.data import MissingRawFilesError
+
+    try:
+        plot(runs, out, args.data_dir)
+    except MissingRawFilesError as e:  # the tables stand; the Cora plots need labels
+        p.exit(2, f"{len(rows)} rows -> {out / 'mvgrl.md'}, but the Cora PCA plots were "
+                  f"not drawn: {e}\n")
     print(f"{len(rows)} rows -> {out / 'mvgrl.md'}")
 
 

@@ -106,3 +106,33 @@ def test_table_builder_refuses_a_folder_without_runs(tmp_path, monkeypatch, caps
         table.main()
     assert info.value.code == 2 and "no run results" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_missing_raw_files_stop_the_plots_not_the_tables(tmp_path, monkeypatch, capsys):
+    """The Cora PCA plots need the labels: without raw files the tables are written and
+    the exit names the missing files and the variable, instead of a traceback."""
+    import sys
+
+    import torch
+
+    from tests.conftest import load_experiment
+
+    table = load_experiment("mvgrl_table")
+    runs = tmp_path / "runs"
+    _run(runs, "Cora-pygcn-x", [0], [85.0], [0.8])
+    (runs / "Cora-pygcn-x" / "default" / "seed_0").mkdir(parents=True)
+    torch.save({"embedding": torch.randn(4, 2)},
+               runs / "Cora-pygcn-x" / "default" / "seed_0" / "embedding.pt")
+    monkeypatch.setenv("GRAPHREP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GRAPHREP_DATA", raising=False)
+    monkeypatch.setattr(sys, "argv", ["mvgrl_table.py", "--runs", str(runs),
+                                      "--out", str(tmp_path / "out"),
+                                      "--data-dir", str(tmp_path / "empty")])
+    with pytest.raises(SystemExit) as info:
+        table.main()
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert "Cora PCA plots were not drawn" in err and "cora.content" in err
+    assert "GRAPHREP_DATA" in err
+    assert (tmp_path / "out" / "mvgrl.md").is_file()
+    assert (tmp_path / "out" / "mvgrl_loss_curves.png").is_file()
