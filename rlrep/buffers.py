@@ -36,6 +36,9 @@ from stable_baselines3.common.buffers import NStepReplayBuffer
 from stable_baselines3.common.vec_env import VecNormalize
 
 SegmentRule = Literal["nonzero_reward", "reward_threshold"]
+#: why a segment closed (:meth:`SegmentReplayBuffer.segment_statistics`); an episode end
+#: counts as such even when its last reward is non-zero, a reward before the length cap
+CLOSE_REASONS = ("reward", "episode_end", "length_cap")
 
 
 class SegmentReplaySamples(NamedTuple):
@@ -128,6 +131,8 @@ class SegmentReplayBuffer(NStepReplayBuffer):
         self._episode_length = np.zeros(n_envs, dtype=np.int64)
         self._next_segment_id = 0
         self._next_episode_id = 0
+        self._closed_by = dict.fromkeys(CLOSE_REASONS, 0)  # segments
+        self._closed_rows = dict.fromkeys(CLOSE_REASONS, 0)  # their transitions
 
     # -- storing ------------------------------------------------------------------------------
     def add(
@@ -166,23 +171,54 @@ class SegmentReplayBuffer(NStepReplayBuffer):
         self._open_length[env] += 1
         self._open_reward[env] += reward
         self._episode_length[env] += 1
-        if done or self._segment_closes(reward, env):
-            self._close_segment(env)
+        reason = "episode_end" if done else self._segment_closes(reward, env)
+        if reason is not None:
+            self._close_segment(env, reason)
         if done:
             self._finish_episode(row, env)
 
-    def _segment_closes(self, reward: float, env: int) -> bool:
-        if self._open_length[env] >= self.max_segment_length:
-            return True
+    def _segment_closes(self, reward: float, env: int) -> str | None:
+        """Why the open segment closes after this transition (``None``: it stays open)."""
         if self.segment_rule == "nonzero_reward":
-            return reward != 0.0
-        return abs(self._open_reward[env]) >= self.reward_threshold
+            by_reward = reward != 0.0
+        else:
+            by_reward = abs(self._open_reward[env]) >= self.reward_threshold
+        if by_reward:
+            return "reward"
+        return "length_cap" if self._open_length[env] >= self.max_segment_length else None
 
-    def _close_segment(self, env: int) -> None:
+    def _close_segment(self, env: int, reason: str) -> None:
         length = self._open_length[env]
         rows = (self._open_start[env] + np.arange(length)) % self.buffer_size
         self.segment_lengths[rows, env] = length
         self._open_segment[env] = -1
+        if not hasattr(self, "_closed_by"):  # a buffer pickled before the statistics existed
+            self._closed_by, self._closed_rows = dict.fromkeys(CLOSE_REASONS, 0), dict.fromkeys(CLOSE_REASONS, 0)
+        self._closed_by[reason] += 1
+        self._closed_rows[reason] += int(length)
+
+    def segment_statistics(self) -> dict[str, float]:
+        """How the segments closed so far ended (since this buffer was created, or resumed
+        from a save that predates the counters): ``closed`` (count) and ``mean_length``
+        (transitions) of the closed segments; for each of :data:`CLOSE_REASONS`
+        (``reward``: a non-zero reward or the threshold; ``episode_end``; ``length_cap``:
+        ``max_segment_length`` reached without a reward), ``closed_by_<reason>``, the
+        fraction of segments, and ``rows_closed_by_<reason>``, the fraction of their
+        transitions (what uniformly drawn anchors see). ``nan`` before any closed.
+
+        A large ``rows_closed_by_length_cap`` means RCRL's classes are mostly "the same
+        stretch of at most ``max_segment_length`` steps" rather than "the same return".
+        """
+        empty = dict.fromkeys(CLOSE_REASONS, 0)
+        closed_by, rows = getattr(self, "_closed_by", empty), getattr(self, "_closed_rows", empty)
+        total, total_rows = sum(closed_by.values()), sum(rows.values())
+        nan = float("nan")
+        stats: dict[str, float] = {"closed": float(total),
+                                   "mean_length": total_rows / total if total else nan}
+        for reason in CLOSE_REASONS:
+            stats[f"closed_by_{reason}"] = closed_by[reason] / total if total else nan
+            stats[f"rows_closed_by_{reason}"] = rows[reason] / total_rows if total else nan
+        return stats
 
     def _finish_episode(self, last_row: int, env: int) -> None:
         """Write discounted returns-to-go over the episode's surviving rows (newest first)."""

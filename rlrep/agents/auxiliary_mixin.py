@@ -81,6 +81,14 @@ class AuxiliaryMixin:
             logs.update({"aux/curl_loss": loss.item(), "aux/curl_accuracy": accuracy.item()})
         return total, logs
 
+    def _record_segment_statistics(self) -> None:
+        """With RCRL, log how the buffer's segments closed (``rcrl/closed_by_*``, ``rcrl/mean_length``)."""
+        if not self.aux_config.rcrl:
+            return
+        buffer = self.replay_buffer  # type: ignore[attr-defined]
+        for key, value in buffer.segment_statistics().items():
+            self.logger.record(f"rcrl/{key}", value)  # type: ignore[attr-defined]
+
     def _update_key_encoder(self, encoder: nn.Module) -> None:
         if self.aux_config.curl:
             self.aux_heads["curl"].update_key_encoder(encoder)  # type: ignore[operator]

@@ -237,6 +237,13 @@ def test_aux_losses_train_heads_and_encoder(make):
         assert key in logs and np.isfinite(logs[key]), key
     assert logs["aux/rcrl_loss"] > 0 and logs["aux/curl_loss"] > 0
     assert 0 <= logs["aux/rcrl_accuracy"] <= 1 and 0 <= logs["aux/curl_accuracy"] <= 1
+    # how the buffer's segments closed is logged beside the losses, as the buffer counts it
+    stats = model.replay_buffer.segment_statistics()
+    assert stats["closed"] > 0
+    for key, value in stats.items():
+        assert logs[f"rcrl/{key}"] == value, key
+    for prefix in ("closed_by", "rows_closed_by"):
+        assert sum(logs[f"rcrl/{prefix}_{r}"] for r in ("reward", "episode_end", "length_cap")) == pytest.approx(1)
 
 
 @pytest.mark.parametrize("make", [_filled_qrdqn, _filled_sac], ids=["qrdqn", "sac"])

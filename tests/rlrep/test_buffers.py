@@ -62,6 +62,31 @@ def test_max_length_closes_segments():
     assert list(buf.segment_lengths[:6, 0]) == [3] * 6
 
 
+def test_segment_statistics_count_why_segments_closed():
+    buf = make(max_segment_length=3)
+    assert buf.segment_statistics()["closed"] == 0
+    assert np.isnan(buf.segment_statistics()["closed_by_reward"])
+    # segments: [0 0 0] cap, [0 1] reward, [0 0 1] reward at the cap, [0 0] episode end with
+    # one more, open one after it
+    fill(buf, [0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0], dones=[0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0])
+    stats = buf.segment_statistics()
+    assert stats["closed"] == 4
+    assert stats["closed_by_length_cap"] == 0.25 and stats["closed_by_reward"] == 0.5
+    assert stats["closed_by_episode_end"] == 0.25
+    assert stats["mean_length"] == (3 + 2 + 3 + 2) / 4
+    assert stats["rows_closed_by_length_cap"] == 3 / 10 and stats["rows_closed_by_reward"] == 5 / 10
+    assert stats["rows_closed_by_episode_end"] == 2 / 10
+    # an episode that ends on a reward counts as an episode end
+    buf = make()
+    fill(buf, [0, 1], dones=[0, 1])
+    assert buf.segment_statistics()["closed_by_episode_end"] == 1.0
+    # a buffer pickled before the counters existed starts counting when it resumes
+    del buf._closed_by, buf._closed_rows
+    assert buf.segment_statistics()["closed"] == 0
+    fill(buf, [1])
+    assert buf.segment_statistics()["closed_by_reward"] == 1.0
+
+
 def test_dmc_reward_threshold():
     buf = make(segment_rule="reward_threshold", reward_threshold=1.0)
     fill(buf, [0.5, 0.4, 0.2, 1.5, 0.1, 0.1, -1.2, 0.3])

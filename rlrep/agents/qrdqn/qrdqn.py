@@ -130,6 +130,7 @@ class AuxQRDQN(AuxiliaryMixin, QRDQN):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         for key, values in logs.items():
             self.logger.record(key, float(np.mean(values)))
+        self._record_segment_statistics()
 
     def _target_quantiles(
         self, next_observations: th.Tensor, rewards: th.Tensor, dones: th.Tensor, discounts: th.Tensor

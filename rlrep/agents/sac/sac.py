@@ -140,6 +140,7 @@ class AuxSAC(AuxiliaryMixin, SAC):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         for key, values in logs.items():
             self.logger.record(key, float(np.mean(values)))
+        self._record_segment_statistics()
 
     def _ent_coef(self) -> th.Tensor:
         if self.log_ent_coef is not None:
