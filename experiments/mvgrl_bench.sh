@@ -241,7 +241,8 @@ $G bench --dataset CiteSeer --epochs 0 --out-dir $R/CiteSeer-public-ppr-untraine
 # Session 23: one PReLU slope per activation (the release's nn.PReLU()) instead of one per
 # channel, everything else at the defaults. The rule, fixed before these ran: a node-level
 # set switches to the shared slope only if its validation accuracy beats the default run's
-# by more than 0.25 on its own split; at graph level both runs go through select, per fold.
+# by more than 0.25 on its own split; at graph level both runs go through select, per fold,
+# and the default switches only if the shared slope wins more folds than it loses on both.
 $G bench --dataset Cora --split pygcn --prelu shared --out-dir $R/Cora-pygcn-ppr-prelu-shared --quiet --resume
 $G eval --dataset Cora --split pygcn --prelu shared --out-dir $R/Cora-pygcn-ppr-prelu-shared --quiet --protocol paper
 $G bench --dataset Cora --split public --prelu shared --out-dir $R/Cora-public-ppr-prelu-shared --quiet --resume

@@ -31,6 +31,10 @@ DEFAULTS = dict(topk=64, eps=None, self_loop=1.0, full_batch=0, batch_size=1,
                 prelu="channel")
 
 
+#: the string-valued keys and their values
+CHOICES = {"view": ("ppr", "heat"), "disc": ("xavier", "bilinear"), "prelu": ("channel", "shared")}
+
+
 def _parse(spec: str) -> dict:
     cfg = dict(DEFAULTS)
     for kv in filter(None, spec.split(",")):
@@ -41,7 +45,9 @@ def _parse(spec: str) -> dict:
             raise SystemExit(f"--set {spec!r}: unknown key {k!r} (keys: {', '.join(DEFAULTS)})")
         if k == "eval_at":
             cfg[k] = v.replace(":", ",")
-        elif k in ("view", "disc", "prelu"):
+        elif k in CHOICES:
+            if v not in CHOICES[k]:
+                raise SystemExit(f"--set {spec!r}: {k}={v!r} is not one of {', '.join(CHOICES[k])}")
             cfg[k] = v
         elif v == "None":
             cfg[k] = None

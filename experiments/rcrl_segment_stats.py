@@ -12,16 +12,18 @@ per game. A training run logs the same numbers as ``rcrl/*`` as it goes.
 
 Usage (repository root)::
 
-    python experiments/rcrl_segment_stats.py --steps 5000 \\
+    python experiments/rcrl_segment_stats.py --steps 10000 \\
         --out experiments/results/rcrl_segments.json
 
-writes the JSON and a table beside it (same name, ``.md``).
+writes the JSON and a table beside it (same name, ``.md``); ``--table-only`` rebuilds the
+table from an existing JSON.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -46,16 +48,19 @@ def game_statistics(game: str, steps: int, seed: int, max_length: int) -> dict:
                          learning_starts=steps + 1, segment_max_length=max_length,
                          tensorboard=False, progress=False, device="cpu")
     env = make_vec_env(config.env_spec, n_envs=1, seed=seed)
-    model = build_model(config, env)
-    start = time.perf_counter()
-    model.learn(steps)
-    stats = model.replay_buffer.segment_statistics()
-    env.close()
+    try:
+        model = build_model(config, env)
+        start = time.perf_counter()
+        model.learn(steps)
+        stats = model.replay_buffer.segment_statistics()
+    finally:
+        env.close()
     return {"game": game, "steps": steps, "seed": seed, "segment_max_length": max_length,
             **stats, "seconds": round(time.perf_counter() - start, 1)}
 
 
 def write_table(records: list[dict], path: Path) -> None:
+    """A markdown table of ``records`` (one per game) with the median over games, at ``path``."""
     rows = ["# RCRL segments on Atari under the warm-up (uniform-random) policy", "",
             "Built by `experiments/rcrl_segment_stats.py`. `closed`: segments closed in the "
             "first `steps` transitions; `by cap` / `by reward` / `by episode end`: share of "
@@ -67,9 +72,12 @@ def write_table(records: list[dict], path: Path) -> None:
         rows.append(f"| {r['game']} | {r['steps']} | {r['closed']:.0f} | {r['mean_length']:.1f} | "
                     f"{r['rows_closed_by_length_cap']:.2f} | {r['rows_closed_by_reward']:.2f} | "
                     f"{r['rows_closed_by_episode_end']:.2f} |")
-    capped = sorted(r["rows_closed_by_length_cap"] for r in records)
-    rows += ["", f"Median over {len(records)} games of the transitions in capped segments: "
-                 f"{capped[len(capped) // 2]:.2f} (min {capped[0]:.2f}, max {capped[-1]:.2f})."]
+    capped = [r["rows_closed_by_length_cap"] for r in records]
+    rows += ["", f"Median over {len(records)} games of the share of transitions in capped "
+                 f"segments: {statistics.median(capped):.3f} (min {min(capped):.3f}, max "
+                 f"{max(capped):.3f}). Counts cover every segment closed in the run (rows overwritten "
+                 f"included, where `steps` exceeds the agent's replay buffer: 100000 rows on "
+                 f"Atari); still-open segments are left out."]
     path.write_text("\n".join(rows) + "\n")
 
 
@@ -78,11 +86,19 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--games", nargs="+", default=None,
                    help="game names as in <Game>NoFrameskip-v4 (default: the 26 of Atari-100k)")
-    p.add_argument("--steps", type=int, default=5000, help="warm-up transitions per game")
+    p.add_argument("--steps", type=int, default=10000, help="warm-up transitions per game")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--segment-max-length", type=int, default=32)
     p.add_argument("--out", type=Path, default=RESULTS / "rcrl_segments.json")
+    p.add_argument("--table-only", action="store_true",
+                   help="rebuild the .md table from the JSON at --out, running nothing")
     args = p.parse_args()
+    if args.table_only:
+        if not args.out.is_file():
+            p.error(f"--table-only: no {args.out} to build the table from: run without it first")
+        write_table(json.loads(args.out.read_text()), args.out.with_suffix(".md"))
+        print(f"-> {args.out.with_suffix('.md')}")
+        return
     if args.steps <= args.segment_max_length:
         p.error(f"--steps ({args.steps}) must exceed --segment-max-length "
                 f"({args.segment_max_length}) for any segment to close")

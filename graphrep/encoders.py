@@ -15,6 +15,7 @@ from graphrep.diffusion import check_edge_index
 
 __all__ = ["GCNEncoder", "GraphGCNEncoder", "prelu_slopes"]
 
+
 def prelu_slopes(prelu: str, channels: int) -> int:
     """Number of PReLU slopes for ``prelu`` = ``"channel"`` (``channels``) or ``"shared"`` (1)."""
     if prelu == "channel":

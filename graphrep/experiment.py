@@ -147,8 +147,9 @@ class RunOptions:
         return opts
 
 
-#: What a ``config.json`` written before an option existed meant by its absence,
-#: where that differs from the option's default today.
+#: What a ``config.json`` written before an option existed meant by its absence, where
+#: that differs from the option's default today or might differ from a later one
+#: (``prelu``: every run before the option trained per-channel slopes).
 _LEGACY_DEFAULTS = {"graph": {"embedding": "encoder", "prelu": "channel"},
                     "node": {"discriminator_init": "xavier", "prelu": "channel"},
                     # before the push method: no committed run used it (every graph

@@ -193,18 +193,22 @@ class SegmentReplayBuffer(NStepReplayBuffer):
         self.segment_lengths[rows, env] = length
         self._open_segment[env] = -1
         if not hasattr(self, "_closed_by"):  # a buffer pickled before the statistics existed
-            self._closed_by, self._closed_rows = dict.fromkeys(CLOSE_REASONS, 0), dict.fromkeys(CLOSE_REASONS, 0)
+            self._closed_by = dict.fromkeys(CLOSE_REASONS, 0)
+            self._closed_rows = dict.fromkeys(CLOSE_REASONS, 0)
         self._closed_by[reason] += 1
         self._closed_rows[reason] += int(length)
 
     def segment_statistics(self) -> dict[str, float]:
-        """How the segments closed so far ended (since this buffer was created, or resumed
-        from a save that predates the counters): ``closed`` (count) and ``mean_length``
-        (transitions) of the closed segments; for each of :data:`CLOSE_REASONS`
-        (``reward``: a non-zero reward or the threshold; ``episode_end``; ``length_cap``:
-        ``max_segment_length`` reached without a reward), ``closed_by_<reason>``, the
-        fraction of segments, and ``rows_closed_by_<reason>``, the fraction of their
-        transitions (what uniformly drawn anchors see). ``nan`` before any closed.
+        """Why segments closed: every segment closed since this buffer was created (or
+        resumed from a save that predates the counters), rows overwritten since included,
+        still-open segments left out.
+
+        Returns ``closed`` (count) and ``mean_length`` (transitions) of the closed segments;
+        for each of :data:`CLOSE_REASONS` (``reward``: a non-zero reward or the threshold;
+        ``episode_end``; ``length_cap``: ``max_segment_length`` reached without a reward),
+        ``closed_by_<reason>``, the fraction of segments, and ``rows_closed_by_<reason>``, the
+        fraction of their transitions (what uniformly drawn anchors see while the buffer has
+        not wrapped). ``nan`` before any segment closed.
 
         A large ``rows_closed_by_length_cap`` means RCRL's classes are mostly "the same
         stretch of at most ``max_segment_length`` steps" rather than "the same return".

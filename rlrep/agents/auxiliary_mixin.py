@@ -82,7 +82,8 @@ class AuxiliaryMixin:
         return total, logs
 
     def _record_segment_statistics(self) -> None:
-        """With RCRL, log how the buffer's segments closed (``rcrl/closed_by_*``, ``rcrl/mean_length``)."""
+        """With RCRL, log the buffer's :meth:`~rlrep.buffers.SegmentReplayBuffer.segment_statistics`
+        as ``rcrl/<key>`` (``closed``, ``mean_length``, ``closed_by_*``, ``rows_closed_by_*``)."""
         if not self.aux_config.rcrl:
             return
         buffer = self.replay_buffer  # type: ignore[attr-defined]

@@ -391,8 +391,6 @@ def test_training_on_dense_views_follows_the_sparse_path(dense_graph, full_batch
                                rtol=1e-3, atol=1e-4)
 
 
-
-
 @pytest.mark.parametrize("prelu, slopes", [("channel", 16), ("shared", 1)])
 def test_prelu_slopes_of_every_activation(mutag, prelu, slopes):
     """``prelu="shared"`` gives every PReLU of encoders and heads one slope (the release's

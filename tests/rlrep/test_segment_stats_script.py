@@ -27,3 +27,18 @@ def test_segment_statistics_of_a_short_warm_up(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as info:
         script.main()
     assert info.value.code == 2 and "must exceed --segment-max-length" in capsys.readouterr().err
+
+
+def test_table_gives_the_median_over_an_even_number_of_games(tmp_path, monkeypatch):
+    script = load_experiment("rcrl_segment_stats")
+    records = [{"game": g, "steps": 100, "closed": 5.0, "mean_length": 20.0,
+                "rows_closed_by_length_cap": cap, "rows_closed_by_reward": 1 - cap,
+                "rows_closed_by_episode_end": 0.0}
+               for g, cap in (("A", 0.1), ("B", 0.7), ("C", 0.8), ("D", 0.9))]
+    out = tmp_path / "seg.json"
+    out.write_text(json.dumps(records))
+    monkeypatch.setattr(sys, "argv", ["rcrl_segment_stats.py", "--table-only", "--out", str(out)])
+    script.main()  # rebuilds the table from the JSON alone
+    table = out.with_suffix(".md").read_text()
+    assert "Median over 4 games of the share of transitions in capped segments: 0.750 " in table
+    assert "(min 0.100, max 0.900)" in table and "| B | 100 | 5 | 20.0 | 0.70 | 0.30 | 0.00 |" in table
