@@ -237,6 +237,47 @@ class SegmentReplayBuffer(NStepReplayBuffer):
         self.mc_returns[rows, env] = returns
         self._episode_length[env] = 0
 
+    def closed_segments(self) -> dict[str, np.ndarray]:
+        """The closed segments whose rows all survive in the buffer, read from its arrays.
+
+        Returns ``[S]`` arrays, one entry per segment, ordered by env column then closing row:
+        ``env``, ``last_row`` (the ring row of its last transition; the step it closed at,
+        counted from 0, while the buffer has not wrapped and ``n_envs == 1``), ``length``, and
+        ``reason`` (an index into :data:`CLOSE_REASONS`, decided as when it closed: an
+        episode end first, then the reward rule, then the length cap). Unlike
+        :meth:`segment_statistics` this needs no counters, so it also reads buffers saved
+        before they existed; it sees only what the buffer still holds. Under
+        ``"reward_threshold"`` the sum is re-read from the stored (float32) rewards, so a
+        segment whose sum lies within rounding of the threshold may read differently.
+        """
+        rows = np.arange(self.buffer_size if self.full else self.pos)
+        parts: dict[str, list[np.ndarray]] = {"env": [], "last_row": [], "length": [], "reason": []}
+        for env in range(self.n_envs):
+            length = self.segment_lengths[rows, env]
+            start = self.segment_starts[rows, env]
+            last = rows[(length > 0) & ((start + length - 1) % self.buffer_size == rows)]
+            start, length = self.segment_starts[last, env], self.segment_lengths[last, env]
+            whole = self.segment_ids[start, env] == self.segment_ids[last, env]  # start not overwritten
+            last, start, length = last[whole], start[whole], length[whole]
+            if self.full:  # closing order: oldest first, counted from the write position
+                order = np.argsort((last - self.pos) % self.buffer_size, kind="stable")
+                last, start, length = last[order], start[order], length[order]
+            reason = np.full(len(last), CLOSE_REASONS.index("length_cap"))
+            for i, (end, first, n) in enumerate(zip(last, start, length, strict=True)):
+                if self.dones[end, env]:
+                    reason[i] = CLOSE_REASONS.index("episode_end")
+                elif self.segment_rule == "nonzero_reward":
+                    if self.rewards[end, env] != 0.0:
+                        reason[i] = CLOSE_REASONS.index("reward")
+                else:
+                    summed = self.rewards[(first + np.arange(n)) % self.buffer_size, env].astype(np.float64).sum()
+                    if abs(summed) >= self.reward_threshold:
+                        reason[i] = CLOSE_REASONS.index("reward")
+            for key, value in (("env", np.full(len(last), env)), ("last_row", last), ("length", length),
+                               ("reason", reason)):
+                parts[key].append(value)
+        return {key: np.concatenate(values).astype(np.int64) for key, values in parts.items()}
+
     # -- sampling -----------------------------------------------------------------------------
     @property
     def _min_offset(self) -> int:

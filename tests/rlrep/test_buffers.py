@@ -87,6 +87,41 @@ def test_segment_statistics_count_why_segments_closed():
     assert buf.segment_statistics()["closed_by_reward"] == 1.0
 
 
+@pytest.mark.parametrize("rule", ["nonzero_reward", "reward_threshold"])
+@pytest.mark.parametrize("n_envs, size", [(1, 256), (2, 256), (1, 24), (3, 24)])
+def test_closed_segments_read_back_why_each_segment_closed(rule, n_envs, size):
+    """closed_segments() re-derives from the arrays the reason recorded when each segment
+    closed; without wrap-around it covers every closed segment (the counters agree)."""
+    from rlrep.buffers import CLOSE_REASONS
+
+    rng = np.random.default_rng(n_envs * size + len(rule))
+    buf = make(size=size, n_envs=n_envs, segment_rule=rule, reward_threshold=1.0, max_segment_length=5)
+    recorded, close = {}, buf._close_segment
+
+    def spy(env, reason):
+        recorded[int(buf._open_segment[env])] = reason
+        close(env, reason)
+
+    buf._close_segment = spy
+    steps = 150 if size == 256 else 100
+    rewards = rng.choice([0.0, 0.0, 0.0, 0.5, 1.0, -1.0], size=(steps, n_envs))
+    fill(buf, rewards, dones=rng.random((steps, n_envs)) < 0.05)
+    got = buf.closed_segments()
+    assert len(got["reason"]) >= (20 if size == 256 else 3)
+    for env, last, length, reason in zip(got["env"], got["last_row"], got["length"], got["reason"], strict=True):
+        assert CLOSE_REASONS[reason] == recorded[int(buf.segment_ids[last, env])]
+        assert buf.segment_lengths[last, env] == length
+    for env in range(n_envs):  # in closing order
+        seg = buf.segment_ids[got["last_row"][got["env"] == env], env]
+        assert (np.diff(seg) > 0).all()
+    if not buf.full:  # nothing overwritten: the arrays hold every closed segment
+        stats = buf.segment_statistics()
+        assert len(got["reason"]) == stats["closed"]
+        for i, reason in enumerate(CLOSE_REASONS):
+            rows = got["length"][got["reason"] == i].sum() / got["length"].sum()
+            assert rows == pytest.approx(stats[f"rows_closed_by_{reason}"])
+
+
 def test_dmc_reward_threshold():
     buf = make(segment_rule="reward_threshold", reward_threshold=1.0)
     fill(buf, [0.5, 0.4, 0.2, 1.5, 0.1, 0.1, -1.2, 0.3])

@@ -42,3 +42,58 @@ def test_table_gives_the_median_over_an_even_number_of_games(tmp_path, monkeypat
     table = out.with_suffix(".md").read_text()
     assert "Median over 4 games of the share of transitions in capped segments: 0.750 " in table
     assert "(min 0.100, max 0.900)" in table and "| B | 100 | 5 | 20.0 | 0.70 | 0.30 | 0.00 |" in table
+
+
+def _run_dir(tmp_path, buf):
+    from stable_baselines3.common.save_util import save_to_pkl
+
+    run = tmp_path / "run"
+    ckpt = run / "checkpoints" / "step_000000012"
+    ckpt.mkdir(parents=True)
+    save_to_pkl(ckpt / "replay_buffer.pkl", buf)
+    (run / "checkpoints" / "LATEST").write_text(ckpt.name)
+    (run / "config.json").write_text(json.dumps({"env": "PongNoFrameskip-v4", "aux": "rcrl", "seed": 3}))
+    (run / "metrics.jsonl").write_text(json.dumps({"type": "eval", "step": 12, "mean_return": -21.0}) + "\n")
+    return run
+
+
+def test_segments_of_a_run_split_by_closing_step(tmp_path, monkeypatch):
+    from tests.rlrep.test_buffers import fill, make
+
+    script = load_experiment("rcrl_segments_of_run")
+    buf = make(size=64, max_segment_length=3)
+    # closes: [0 0 0] cap at step 2, [0 1] reward at 4, [0 0 1] reward at 7, [0 0] episode end at
+    # 9; steps 10-11 stay open
+    fill(buf, [0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0], dones=[0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0])
+    out = tmp_path / "seg.json"
+    monkeypatch.setattr(sys, "argv", ["rcrl_segments_of_run.py", str(_run_dir(tmp_path, buf)),
+                                      "--window", "5", "--out", str(out)])
+    script.main()
+    record = json.loads(out.read_text())
+    assert (record["env"], record["seed"], record["steps"]) == ("PongNoFrameskip-v4", 3, 12)
+    first, second, third = record["windows"]
+    assert (first["from_step"], first["to_step"], first["closed"]) == (0, 5, 2)
+    assert first["rows_closed_by_length_cap"] == 3 / 5 and first["rows_closed_by_reward"] == 2 / 5
+    assert second["closed"] == 2 and second["rows_closed_by_episode_end"] == 2 / 5
+    assert (third["from_step"], third["to_step"], third["closed"]) == (10, 12, 0)
+    assert "| 0-5 | 2 | 2.5 | 0.60 | 0.40 | 0.00 |" in out.with_suffix(".md").read_text()
+
+
+def test_segments_of_a_run_refuse_what_they_cannot_read(tmp_path, monkeypatch, capsys):
+    from tests.rlrep.test_buffers import fill, make
+
+    script = load_experiment("rcrl_segments_of_run")
+    buf = make(size=8, max_segment_length=3)
+    fill(buf, [0] * 10)  # wrapped: rows are no longer steps
+    run = _run_dir(tmp_path, buf)
+    for argv, message in (([str(run)], "the buffer has wrapped"),
+                          ([str(tmp_path)], "not an rlrep run directory"),
+                          ([str(run), "--window", "0"], "--window must be positive")):
+        monkeypatch.setattr(sys, "argv", ["rcrl_segments_of_run.py", *argv, "--out", str(tmp_path / "o.json")])
+        with pytest.raises(SystemExit) as info:
+            script.main()
+        assert message in str(info.value.code) + capsys.readouterr().err
+    (run / "checkpoints" / "LATEST").unlink()
+    monkeypatch.setattr(sys, "argv", ["rcrl_segments_of_run.py", str(run), "--out", str(tmp_path / "o.json")])
+    with pytest.raises(SystemExit, match="holds no checkpoint with a replay buffer"):
+        script.main()

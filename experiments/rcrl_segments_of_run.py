@@ -1,0 +1,106 @@
+"""How RCRL's segments closed over the steps of a training run, from its saved replay buffer.
+
+``rcrl_segment_stats.py`` measures the warm-up (uniform-random) policy; this reads the
+replay buffer of an ``rlrep train`` run's latest checkpoint and splits its closed segments
+by the step they closed at into windows of ``--window`` steps, so the share of transitions
+in segments closed by the length cap can be followed as the policy learns.
+:meth:`~rlrep.buffers.SegmentReplayBuffer.closed_segments` re-derives each segment's reason
+from the stored arrays. Needs a buffer that has not wrapped (Atari-100k: 100000 rows) and
+one env column, where a row is a step.
+
+Usage (repository root)::
+
+    python experiments/rcrl_segments_of_run.py <run dir> --window 5000 \\
+        --out experiments/results/rcrl_segments_roadrunner.json
+
+writes the JSON and a table beside it (same name, ``.md``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def windows(closed: dict[str, np.ndarray], window: int, steps: int) -> list[dict]:
+    """Per window of ``window`` closing steps (``[k * window, (k + 1) * window)``), the
+    number of segments closed and the share of their transitions by reason."""
+    from rlrep.buffers import CLOSE_REASONS
+
+    out = []
+    for lo in range(0, steps, window):
+        inside = (closed["last_row"] >= lo) & (closed["last_row"] < lo + window)
+        rows = closed["length"][inside]
+        record = {"from_step": lo, "to_step": min(lo + window, steps), "closed": int(inside.sum()),
+                  "mean_length": float(rows.mean()) if len(rows) else float("nan")}
+        for i, reason in enumerate(CLOSE_REASONS):
+            part = closed["length"][inside & (closed["reason"] == i)].sum()
+            record[f"rows_closed_by_{reason}"] = float(part / rows.sum()) if len(rows) else float("nan")
+        out.append(record)
+    return out
+
+
+def read_run(run_dir: Path) -> tuple[dict, dict[str, np.ndarray], int]:
+    """``(config, closed segments, steps stored)`` of the run's latest checkpoint."""
+    from stable_baselines3.common.save_util import load_from_pkl
+
+    from rlrep.checkpoints import latest_checkpoint
+
+    config_file = run_dir / "config.json"
+    if not config_file.is_file():
+        raise SystemExit(f"{run_dir} is not an rlrep run directory (no config.json)")
+    checkpoint = latest_checkpoint(run_dir / "checkpoints")
+    if checkpoint is None or not (checkpoint / "replay_buffer.pkl").is_file():
+        raise SystemExit(f"{run_dir / 'checkpoints'} holds no checkpoint with a replay buffer: "
+                         f"train with --checkpoint-freq below --steps")
+    buffer = load_from_pkl(checkpoint / "replay_buffer.pkl")
+    if buffer.full or buffer.n_envs != 1:
+        raise SystemExit(f"{checkpoint}: the buffer has wrapped or holds {buffer.n_envs} env "
+                         f"columns, so its rows are not steps; this reads one-env runs that "
+                         f"fit in the buffer")
+    return json.loads(config_file.read_text()), buffer.closed_segments(), int(buffer.pos)
+
+
+def write_table(record: dict, path: Path) -> None:
+    """A markdown table of ``record["windows"]`` at ``path``."""
+    rows = [f"# RCRL segments over a training run: {record['env']}, aux {record['aux']}, "
+            f"seed {record['seed']}", "",
+            f"Built by `experiments/rcrl_segments_of_run.py` from the replay buffer of the run's "
+            f"checkpoint at step {record['steps']} (eval returns in its metrics.jsonl: "
+            f"{record['eval_returns']}). Shares are of the transitions in segments closed in "
+            f"each window.", "",
+            "| steps | closed | mean length | by cap | by reward | by episode end |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for w in record["windows"]:
+        rows.append(f"| {w['from_step']}-{w['to_step']} | {w['closed']} | {w['mean_length']:.1f} | "
+                    f"{w['rows_closed_by_length_cap']:.2f} | {w['rows_closed_by_reward']:.2f} | "
+                    f"{w['rows_closed_by_episode_end']:.2f} |")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--window", type=int, default=5000, help="steps per window")
+    p.add_argument("--out", type=Path, required=True, help="JSON here, the table beside it (.md)")
+    args = p.parse_args()
+    if args.window <= 0:
+        p.error(f"--window must be positive, got {args.window}")
+    config, closed, steps = read_run(args.run_dir)
+    metrics = args.run_dir / "metrics.jsonl"
+    evals = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
+    record = {"env": config["env"], "aux": config["aux"], "seed": config["seed"], "steps": steps,
+              "segment_max_length": config.get("segment_max_length"),
+              "eval_returns": {r["step"]: r["mean_return"] for r in evals if r.get("type") == "eval"},
+              "windows": windows(closed, args.window, steps)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    write_table(record, args.out.with_suffix(".md"))
+    print(f"{len(record['windows'])} windows -> {args.out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
