@@ -61,7 +61,7 @@ class RunCallback(BaseCallback):
                   "mean_return": sum(returns) / len(returns) if returns else None}
         if final:
             record["final"] = True
-        train_logs = {k: float(v) for k, v in self.model.logger.name_to_value.items() if k.startswith(("train/", "aux/"))}
+        train_logs = {k: float(v) for k, v in self.model.logger.name_to_value.items() if k.startswith(("train/", "aux/", "rcrl/"))}
         record["train"] = train_logs
         self.write_metric(record)
         if returns:

@@ -39,6 +39,11 @@ def test_pong_every_aux(tmp_path, aux):
     assert results["steps"] == 200 and results["gradient_updates"] > 100
     assert results["env_steps"] == 800  # frames: frame skip 4
     assert _saved_heads(tmp_path) == _heads(aux)  # the agent carries (and saves) what --aux asked for
+    # the final record keeps the last training logs; with RCRL, how its segments closed
+    final = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert final["final"] and ("aux/rcrl_loss" in final["train"]) == ("rcrl" in aux)
+    segments = {k for k in final["train"] if k.startswith("rcrl/")}
+    assert ("rcrl/rows_closed_by_length_cap" in segments) == ("rcrl" in aux)
 
 
 @pytest.mark.slow
