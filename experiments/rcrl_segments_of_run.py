@@ -56,11 +56,17 @@ def read_run(run_dir: Path) -> tuple[dict, dict[str, np.ndarray], int]:
         raise SystemExit(f"{run_dir / 'checkpoints'} holds no checkpoint with a replay buffer: "
                          f"train with --checkpoint-freq below --steps")
     buffer = load_from_pkl(checkpoint / "replay_buffer.pkl")
-    if buffer.full or buffer.n_envs != 1:
-        raise SystemExit(f"{checkpoint}: the buffer has wrapped or holds {buffer.n_envs} env "
-                         f"columns, so its rows are not steps; this reads one-env runs that "
-                         f"fit in the buffer")
-    return json.loads(config_file.read_text()), buffer.closed_segments(), int(buffer.pos)
+    steps = int(checkpoint.name.removeprefix(".old-").split("-")[0].removeprefix("step_"))
+    if buffer.n_envs != 1:
+        raise SystemExit(f"{checkpoint}: the buffer holds {buffer.n_envs} env columns, so its rows "
+                         f"are not steps; this reads one-env runs")
+    # exactly full (steps == buffer_size: pos back at 0) has overwritten nothing yet
+    unwrapped = buffer.pos == steps if not buffer.full else (buffer.pos == 0 and steps == buffer.buffer_size)
+    if not unwrapped:
+        raise SystemExit(f"{checkpoint}: the buffer has wrapped ({steps} steps in "
+                         f"{buffer.buffer_size} rows), so its rows are not steps; this reads "
+                         f"runs that fit in the buffer")
+    return json.loads(config_file.read_text()), buffer.closed_segments(), steps
 
 
 def write_table(record: dict, path: Path) -> None:
@@ -94,7 +100,9 @@ def main() -> None:
     evals = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
     record = {"env": config["env"], "aux": config["aux"], "seed": config["seed"], "steps": steps,
               "segment_max_length": config.get("segment_max_length"),
-              "eval_returns": {r["step"]: r["mean_return"] for r in evals if r.get("type") == "eval"},
+              # evaluations up to the checkpoint (a run killed later logged more)
+              "eval_returns": {r["step"]: r["mean_return"] for r in evals
+                               if r.get("type") == "eval" and r["step"] <= steps},
               "windows": windows(closed, args.window, steps)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")

@@ -8,6 +8,7 @@ consistent, so a run resumed from there continues exactly as the uninterrupted o
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,9 @@ class RunCallback(BaseCallback):
                   "mean_return": sum(returns) / len(returns) if returns else None}
         if final:
             record["final"] = True
-        train_logs = {k: float(v) for k, v in self.model.logger.name_to_value.items() if k.startswith(("train/", "aux/", "rcrl/"))}
+        # a NaN (e.g. rcrl/* before any segment closed) is written as null: JSON has no NaN
+        train_logs = {k: float(v) if math.isfinite(float(v)) else None
+                      for k, v in self.model.logger.name_to_value.items() if k.startswith(("train/", "aux/", "rcrl/"))}
         record["train"] = train_logs
         self.write_metric(record)
         if returns:

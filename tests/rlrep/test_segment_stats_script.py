@@ -44,16 +44,17 @@ def test_table_gives_the_median_over_an_even_number_of_games(tmp_path, monkeypat
     assert "(min 0.100, max 0.900)" in table and "| B | 100 | 5 | 20.0 | 0.70 | 0.30 | 0.00 |" in table
 
 
-def _run_dir(tmp_path, buf):
+def _run_dir(tmp_path, buf, step=12, name="run"):
     from stable_baselines3.common.save_util import save_to_pkl
 
-    run = tmp_path / "run"
-    ckpt = run / "checkpoints" / "step_000000012"
+    run = tmp_path / name
+    ckpt = run / "checkpoints" / f"step_{step:09d}"
     ckpt.mkdir(parents=True)
     save_to_pkl(ckpt / "replay_buffer.pkl", buf)
     (run / "checkpoints" / "LATEST").write_text(ckpt.name)
     (run / "config.json").write_text(json.dumps({"env": "PongNoFrameskip-v4", "aux": "rcrl", "seed": 3}))
-    (run / "metrics.jsonl").write_text(json.dumps({"type": "eval", "step": 12, "mean_return": -21.0}) + "\n")
+    (run / "metrics.jsonl").write_text("".join(
+        json.dumps({"type": "eval", "step": s, "mean_return": -21.0 + s}) + "\n" for s in (step, step + 5)))
     return run
 
 
@@ -71,6 +72,7 @@ def test_segments_of_a_run_split_by_closing_step(tmp_path, monkeypatch):
     script.main()
     record = json.loads(out.read_text())
     assert (record["env"], record["seed"], record["steps"]) == ("PongNoFrameskip-v4", 3, 12)
+    assert record["eval_returns"] == {"12": -9.0}  # not the evaluation logged after the checkpoint
     first, second, third = record["windows"]
     assert (first["from_step"], first["to_step"], first["closed"]) == (0, 5, 2)
     assert first["rows_closed_by_length_cap"] == 3 / 5 and first["rows_closed_by_reward"] == 2 / 5
@@ -85,8 +87,11 @@ def test_segments_of_a_run_refuse_what_they_cannot_read(tmp_path, monkeypatch, c
     script = load_experiment("rcrl_segments_of_run")
     buf = make(size=8, max_segment_length=3)
     fill(buf, [0] * 10)  # wrapped: rows are no longer steps
-    run = _run_dir(tmp_path, buf)
-    for argv, message in (([str(run)], "the buffer has wrapped"),
+    run = _run_dir(tmp_path, buf, step=10)
+    two = make(size=16, n_envs=2, max_segment_length=3)
+    fill(two, [[0, 0]] * 4)
+    for argv, message in (([str(run)], "the buffer has wrapped (10 steps in 8 rows)"),
+                          ([str(_run_dir(tmp_path, two, step=4, name="two"))], "holds 2 env columns"),
                           ([str(tmp_path)], "not an rlrep run directory"),
                           ([str(run), "--window", "0"], "--window must be positive")):
         monkeypatch.setattr(sys, "argv", ["rcrl_segments_of_run.py", *argv, "--out", str(tmp_path / "o.json")])
@@ -97,3 +102,20 @@ def test_segments_of_a_run_refuse_what_they_cannot_read(tmp_path, monkeypatch, c
     monkeypatch.setattr(sys, "argv", ["rcrl_segments_of_run.py", str(run), "--out", str(tmp_path / "o.json")])
     with pytest.raises(SystemExit, match="holds no checkpoint with a replay buffer"):
         script.main()
+
+
+def test_segments_of_a_run_read_a_buffer_filled_exactly(tmp_path, monkeypatch):
+    """steps == buffer_size (an Atari-100k run's last checkpoint): SB3 marks the buffer
+    full with its write position back at 0, yet nothing was overwritten."""
+    from tests.rlrep.test_buffers import fill, make
+
+    script = load_experiment("rcrl_segments_of_run")
+    buf = make(size=8, max_segment_length=3)
+    fill(buf, [0] * 8)
+    assert buf.full and buf.pos == 0
+    out = tmp_path / "seg.json"
+    monkeypatch.setattr(sys, "argv", ["rcrl_segments_of_run.py", str(_run_dir(tmp_path, buf, step=8)),
+                                      "--window", "8", "--out", str(out)])
+    script.main()
+    (window,) = json.loads(out.read_text())["windows"]
+    assert (window["to_step"], window["closed"], window["rows_closed_by_length_cap"]) == (8, 2, 1.0)
