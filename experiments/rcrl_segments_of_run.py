@@ -24,17 +24,23 @@ from pathlib import Path
 import numpy as np
 
 
-def windows(closed: dict[str, np.ndarray], window: int, steps: int) -> list[dict]:
+def windows(closed: dict[str, np.ndarray], window: int, steps: int,
+            episodes: list[dict] | None = None) -> list[dict]:
     """Per window of ``window`` closing steps (``[k * window, (k + 1) * window)``), the
-    number of segments closed and the share of their transitions by reason."""
+    number of segments closed and the share of their transitions by reason; with
+    ``episodes`` (metrics.jsonl ``episode`` records), the mean return of the training
+    episodes that ended in the window (``None`` where none did)."""
     from rlrep.buffers import CLOSE_REASONS
 
     out = []
     for lo in range(0, steps, window):
         inside = (closed["last_row"] >= lo) & (closed["last_row"] < lo + window)
         rows = closed["length"][inside]
+        ended = [e["return"] for e in episodes or [] if lo < e["step"] <= lo + window]
         record = {"from_step": lo, "to_step": min(lo + window, steps), "closed": int(inside.sum()),
-                  "mean_length": float(rows.mean()) if len(rows) else float("nan")}
+                  "mean_length": float(rows.mean()) if len(rows) else float("nan"),
+                  "episodes": len(ended),
+                  "episode_return_mean": float(np.mean(ended)) if ended else None}
         for i, reason in enumerate(CLOSE_REASONS):
             part = closed["length"][inside & (closed["reason"] == i)].sum()
             record[f"rows_closed_by_{reason}"] = float(part / rows.sum()) if len(rows) else float("nan")
@@ -76,13 +82,17 @@ def write_table(record: dict, path: Path) -> None:
             f"Built by `experiments/rcrl_segments_of_run.py` from the replay buffer of the run's "
             f"checkpoint at step {record['steps']} (eval returns in its metrics.jsonl: "
             f"{record['eval_returns']}). Shares are of the transitions in segments closed in "
-            f"each window.", "",
-            "| steps | closed | mean length | by cap | by reward | by episode end |",
-            "|---|---:|---:|---:|---:|---:|"]
+            f"each window; training episodes: the games that ended in it, with their raw "
+            f"score (the Monitor under the Atari wrappers logs whole games).", "",
+            "| steps | closed | mean length | by cap | by reward | by episode end | training episodes "
+            "(mean return) |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
     for w in record["windows"]:
+        mean = w.get("episode_return_mean")
+        episodes = f"{w.get('episodes', 0)} ({mean:.1f})" if mean is not None else "0"
         rows.append(f"| {w['from_step']}-{w['to_step']} | {w['closed']} | {w['mean_length']:.1f} | "
                     f"{w['rows_closed_by_length_cap']:.2f} | {w['rows_closed_by_reward']:.2f} | "
-                    f"{w['rows_closed_by_episode_end']:.2f} |")
+                    f"{w['rows_closed_by_episode_end']:.2f} | {episodes} |")
     path.write_text("\n".join(rows) + "\n")
 
 
@@ -103,7 +113,8 @@ def main() -> None:
               # evaluations up to the checkpoint (a run killed later logged more)
               "eval_returns": {r["step"]: r["mean_return"] for r in evals
                                if r.get("type") == "eval" and r["step"] <= steps},
-              "windows": windows(closed, args.window, steps)}
+              "windows": windows(closed, args.window, steps,
+                                 [r for r in evals if r.get("type") == "episode" and r["step"] <= steps])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")
     write_table(record, args.out.with_suffix(".md"))

@@ -53,8 +53,9 @@ def _run_dir(tmp_path, buf, step=12, name="run"):
     save_to_pkl(ckpt / "replay_buffer.pkl", buf)
     (run / "checkpoints" / "LATEST").write_text(ckpt.name)
     (run / "config.json").write_text(json.dumps({"env": "PongNoFrameskip-v4", "aux": "rcrl", "seed": 3}))
-    (run / "metrics.jsonl").write_text("".join(
-        json.dumps({"type": "eval", "step": s, "mean_return": -21.0 + s}) + "\n" for s in (step, step + 5)))
+    episodes = [{"type": "episode", "step": s, "return": r, "length": 3} for s, r in ((4, 1.0), (5, 3.0), (9, -2.0))]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*episodes, *(
+        {"type": "eval", "step": s, "mean_return": -21.0 + s} for s in (step, step + 5))]))
     return run
 
 
@@ -78,7 +79,11 @@ def test_segments_of_a_run_split_by_closing_step(tmp_path, monkeypatch):
     assert first["rows_closed_by_length_cap"] == 3 / 5 and first["rows_closed_by_reward"] == 2 / 5
     assert second["closed"] == 2 and second["rows_closed_by_episode_end"] == 2 / 5
     assert (third["from_step"], third["to_step"], third["closed"]) == (10, 12, 0)
-    assert "| 0-5 | 2 | 2.5 | 0.60 | 0.40 | 0.00 |" in out.with_suffix(".md").read_text()
+    # training games that ended in each window (step 5 ends in the first: (0, 5])
+    assert (first["episodes"], first["episode_return_mean"]) == (2, 2.0)
+    assert (second["episodes"], second["episode_return_mean"], third["episode_return_mean"]) == (1, -2.0, None)
+    table = out.with_suffix(".md").read_text()
+    assert "| 0-5 | 2 | 2.5 | 0.60 | 0.40 | 0.00 | 2 (2.0) |" in table and "| 10-12 | 0 | nan |" in table
 
 
 def test_segments_of_a_run_refuse_what_they_cannot_read(tmp_path, monkeypatch, capsys):
