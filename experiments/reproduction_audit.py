@@ -84,8 +84,12 @@ def audit_options(run: Path, seed: int, scratch: Path, data_dir: str | None) -> 
                    batch_grid=[], epochs_grid=[], device="cpu")
 
 
-def audit_run(run: Path, seed: int, data_dir: str | None, probe: bool) -> dict:
-    """Retrain ``seed`` of ``run`` and compare with what is committed (module docstring)."""
+def audit_run(run: Path, seed: int, data_dir: str | None, probe: bool,
+              commit: str | None = None) -> dict:
+    """Retrain ``seed`` of ``run`` and compare with what is committed (module docstring).
+    ``commit``: the code's commit, recorded (default: HEAD now, before training; a REDDIT
+    seed trains for over an hour, and HEAD may move meanwhile)."""
+    commit = commit if commit is not None else _head_commit()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="audit-") as tmp:
         opts = audit_options(run, seed, Path(tmp), data_dir)
@@ -132,7 +136,7 @@ def audit_run(run: Path, seed: int, data_dir: str | None, probe: bool) -> dict:
     if "accuracy" in rec and "committed_accuracy" in rec:
         rec["same_accuracy"] = abs(rec["accuracy"] - rec["committed_accuracy"]) < 1e-9
     rec["seconds"] = round(time.perf_counter() - start, 1)
-    rec["commit"] = _head_commit()
+    rec["commit"] = commit
     rec["torch"] = torch.__version__
     return rec
 
@@ -200,10 +204,11 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="append JSON records here")
     args = p.parse_args()
     torch.set_num_threads(1)
+    commit = _head_commit()  # the code this process imported, whatever HEAD does later
     for name in args.runs:
         seeds = args.seeds or _config(RUNS_DIR / name)["seeds"][:1]
         for seed in seeds:
-            rec = audit_run(RUNS_DIR / name, seed, args.data_dir, args.probe)
+            rec = audit_run(RUNS_DIR / name, seed, args.data_dir, args.probe, commit)
             print(f"{name} seed {seed}: {verdict(rec)}; best loss {rec['best_loss']!r} vs "
                   f"{rec['committed_best_loss']!r}; accuracy {rec.get('accuracy')} vs "
                   f"{rec.get('committed_accuracy')} ({rec['seconds']} s)", flush=True)

@@ -20,10 +20,21 @@ def _bench(data_dir, cache_dir, out, *argv):
 
 
 def test_graph_run_is_reproduced_and_a_changed_record_is_caught(audit, data_dir, cache_dir,
-                                                                tmp_path):
+                                                                tmp_path, monkeypatch):
     run = tmp_path / "MUTAG-tiny"
     _bench(data_dir, cache_dir, run, "--dataset", "MUTAG")
+    head, train = {"now": "before"}, audit.train_runs
+
+    def train_while_head_moves(*args, **kwargs):  # a commit lands while a long seed trains
+        out = train(*args, **kwargs)
+        head["now"] = "after"
+        return out
+
+    monkeypatch.setattr(audit, "_head_commit", lambda: head["now"])
+    monkeypatch.setattr(audit, "train_runs", train_while_head_moves)
     rec = audit.audit_run(run, 0, None, probe=False)
+    assert rec["commit"] == "before"  # the code that ran, not HEAD when the record is written
+    monkeypatch.undo()
     assert rec["identical_embedding"] is True and rec["same_best_loss"] is True
     assert rec["config"] == "L2-B128-E2" and rec["level"] == "graph"
     assert audit.verdict(rec) == "embedding reproduced bit for bit"
