@@ -30,12 +30,13 @@ from pathlib import Path
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GAMES_CSV = Path(__file__).resolve().parent.parent / "rlrep" / "data" / "atari100k_scores.csv"
 
 
 def atari100k_games() -> list[str]:
     """The 26 Atari-100k games, as in the score table shipped with rlrep."""
-    with open(GAMES_CSV) as fh:
+    from rlrep.evaluate import SCORES_CSV
+
+    with open(SCORES_CSV) as fh:
         return [row["game"] for row in csv.DictReader(fh)]
 
 

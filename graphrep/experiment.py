@@ -147,9 +147,10 @@ class RunOptions:
         return opts
 
 
-#: What a ``config.json`` written before an option existed meant by its absence, where
-#: that differs from the option's default today or might differ from a later one
-#: (``prelu``: every run before the option trained per-channel slopes).
+#: What a ``config.json`` written before an option existed meant by its absence, for
+#: options whose default is not ``None`` (an absent key would otherwise compare unequal to
+#: it, and ``--resume`` refuse the run) or differs from what those runs trained
+#: (``prelu``: every run before the option trained per-channel slopes, today's default).
 _LEGACY_DEFAULTS = {"graph": {"embedding": "encoder", "prelu": "channel"},
                     "node": {"discriminator_init": "xavier", "prelu": "channel"},
                     # before the push method: no committed run used it (every graph
