@@ -27,6 +27,10 @@ __all__ = ["LOCK_NAME", "RunDirError", "RunDirInUseError", "hold_run_dir"]
 #: file name of the lock inside a run directory
 LOCK_NAME = ".run.lock"
 
+#: tries to make the directory and take its lock while other runs remove the empty
+#: parents they made (see :func:`_remove_if_only_lock`)
+_MKDIR_ATTEMPTS = 5
+
 #: (run directory, thread) pairs this process holds, so nested calls in a thread pass
 #: (another thread is refused, like another process)
 _HELD: set[tuple[Path, int]] = set()
@@ -65,10 +69,19 @@ def hold_run_dir(run_dir: str | os.PathLike, create: bool = True,
         yield
         return
     lock = FileLock(run / LOCK_NAME)
-    made = [d for d in (run, *run.parents) if not d.exists()]  # what mkdir will make
+    made: list[Path] = []  # what mkdir makes, removed again if the run fails at once
     try:
-        run.mkdir(parents=True, exist_ok=True)
-        lock.acquire(timeout=0)
+        for attempt in range(_MKDIR_ATTEMPTS):
+            made = [d for d in (run, *run.parents) if d in made or not d.exists()]
+            try:
+                run.mkdir(parents=True, exist_ok=True)
+                lock.acquire(timeout=0)
+                break
+            except FileNotFoundError:
+                # another run that failed at once removed a parent it had made while this
+                # one was making the directories under it: make them again
+                if attempt == _MKDIR_ATTEMPTS - 1:
+                    raise
     except Timeout:
         raise RunDirInUseError(
             f"{run} is in use by another process (it holds {run / LOCK_NAME}); wait for "

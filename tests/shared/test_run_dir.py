@@ -69,3 +69,35 @@ def test_run_failing_before_writing_leaves_no_directories_it_made(tmp_path):
     with pytest.raises(ValueError), hold_run_dir(existing):
         raise ValueError("refused")
     assert existing.is_dir()  # not made by the run: left (with its lock file)
+
+
+def test_parent_removed_by_another_runs_cleanup_is_made_again(tmp_path, monkeypatch):
+    # another run under the same new parent failed at once and removed that parent (empty
+    # at that instant) while this one was between making it and making the run directory
+    from pathlib import Path
+
+    from shared.run_dir import RunDirError
+
+    run = tmp_path / "new_parent" / "run"
+    real_mkdir, raced = Path.mkdir, []
+
+    def racing_mkdir(self, *args, **kwargs):
+        if self == run and len(raced) < races:
+            raced.append(self)
+            real_mkdir(self.parent)  # this run makes the parent ...
+            self.parent.rmdir()  # ... and the other run's cleanup removes it
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", racing_mkdir)
+    races = 1
+    with pytest.raises(ValueError, match="refused"), hold_run_dir(run):
+        assert (run / LOCK_NAME).is_file()
+        raise ValueError("refused")
+    assert len(raced) == 1
+    assert list(tmp_path.iterdir()) == []  # what it made the second time is removed too
+    races, raced = 10, []  # a parent that keeps vanishing: refused with the reason
+    with pytest.raises(RunDirError, match="FileNotFoundError.*pass another"):
+        with hold_run_dir(run):
+            pass
+    assert len(raced) == 5
