@@ -35,6 +35,7 @@ Node features
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
 import shutil
@@ -93,6 +94,14 @@ NODE_DATASETS: dict[str, tuple[str, ...]] = {
     "Cora": ("public", "pygcn"),
     "CiteSeer": ("public",),
     "PubMed": ("public",),
+}
+#: Planetoid statistics on the public split: (nodes, train, val, test). A raw file cut
+#: short can still unpickle or parse (a truncated ``ind.<name>.test.index`` loses test
+#: nodes and scrambles the rows PyG reorders by it), so a loaded set is checked against them.
+PLANETOID_SIZES: dict[str, tuple[int, int, int, int]] = {
+    "Cora": (2708, 140, 500, 1000),
+    "CiteSeer": (3327, 120, 500, 1000),
+    "PubMed": (19717, 60, 500, 1000),
 }
 #: Graph-classification datasets (TUDataset names).
 GRAPH_DATASETS: tuple[str, ...] = (
@@ -348,6 +357,24 @@ def _row_normalize(x: Tensor) -> Tensor:
     return x / s.clamp(min=torch.finfo(x.dtype).tiny)
 
 
+def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a UTF-8 text file; bytes that are not UTF-8 raise
+    :class:`DatasetFormatError` naming the file and line."""
+    try:
+        with open(path, encoding="utf-8", errors="strict") as f:
+            yield from enumerate(f, start=1)
+    except UnicodeDecodeError:
+        raw = path.read_bytes()  # decoding runs ahead in chunks: locate the bad byte
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise DatasetFormatError(
+                f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                f"replace the file with the original") from None
+        raise
+
+
 def load_linqs_cora(directory: str | Path) -> Data:
     """Cora from the LINQS files in pygcn order with the pygcn split.
 
@@ -370,45 +397,45 @@ def load_linqs_cora(directory: str | Path) -> Data:
     feats: list[np.ndarray] = []
     labels: list[str] = []
     width: int | None = None
-    with open(content, encoding="utf-8", errors="strict") as f:
-        for lineno, line in enumerate(f, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            try:
-                row = np.asarray(parts[1:-1], dtype=np.float32)
-            except ValueError as exc:
-                raise DatasetFormatError(
-                    f"{content}:{lineno}: cannot parse features ({exc})") from None
-            if len(parts) < 3 or (width is not None and row.size != width):
-                raise DatasetFormatError(
-                    f"{content}:{lineno}: expected '<paper id> <{width or 'F'} "
-                    f"features> <label>', got {len(parts)} fields")
-            width = row.size
-            if parts[0] in ids:
-                raise DatasetFormatError(
-                    f"{content}:{lineno}: duplicate paper id {parts[0]}")
-            ids[parts[0]] = len(ids)
-            feats.append(row)
-            labels.append(parts[-1])
+    for lineno, line in _text_lines(content):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            row = np.asarray(parts[1:-1], dtype=np.float32)
+        except ValueError as exc:
+            raise DatasetFormatError(
+                f"{content}:{lineno}: cannot parse features ({exc})") from None
+        if not np.isfinite(row).all():
+            raise DatasetFormatError(f"{content}:{lineno}: a feature is NaN or inf")
+        if len(parts) < 3 or (width is not None and row.size != width):
+            raise DatasetFormatError(
+                f"{content}:{lineno}: expected '<paper id> <{width or 'F'} "
+                f"features> <label>', got {len(parts)} fields")
+        width = row.size
+        if parts[0] in ids:
+            raise DatasetFormatError(
+                f"{content}:{lineno}: duplicate paper id {parts[0]}")
+        ids[parts[0]] = len(ids)
+        feats.append(row)
+        labels.append(parts[-1])
     if not ids:
         raise DatasetFormatError(f"{content}: no nodes")
 
     edges: list[tuple[int, int]] = []
-    with open(cites, encoding="utf-8", errors="strict") as f:
-        for lineno, line in enumerate(f, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise DatasetFormatError(
-                    f"{cites}:{lineno}: expected '<cited id> <citing id>'")
-            try:
-                edges.append((ids[parts[0]], ids[parts[1]]))
-            except KeyError as exc:
-                raise DatasetFormatError(
-                    f"{cites}:{lineno}: paper id {exc.args[0]} is not in "
-                    f"{content.name}") from None
+    for lineno, line in _text_lines(cites):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise DatasetFormatError(
+                f"{cites}:{lineno}: expected '<cited id> <citing id>'")
+        try:
+            edges.append((ids[parts[0]], ids[parts[1]]))
+        except KeyError as exc:
+            raise DatasetFormatError(
+                f"{cites}:{lineno}: paper id {exc.args[0]} is not in "
+                f"{content.name}") from None
 
     n = len(ids)
     x = _row_normalize(torch.from_numpy(np.stack(feats)))
@@ -445,14 +472,15 @@ def _find_corrupt_planetoid_file(raw_dir: Path) -> Path | None:
 
 def _find_corrupt_tu_file(raw_dir: Path, name: str) -> str | None:
     """``"<file>:<line>: <token> is not a number"`` for the first TU file of ``name``
-    in ``raw_dir`` holding a token that is not a number (or not UTF-8), else None."""
+    in ``raw_dir`` holding a token that is not a finite number (or not UTF-8), else None."""
     for f in sorted(raw_dir.glob(f"{name}_*.txt")):
         try:
             with open(f, encoding="utf-8") as fh:
                 for lineno, line in enumerate(fh, 1):
                     for tok in line.replace(",", " ").split():
                         try:
-                            float(tok)
+                            if not math.isfinite(float(tok)):
+                                return f"{f}:{lineno}: {tok!r} is not a finite number"
                         except ValueError:
                             return f"{f}:{lineno}: {tok!r} is not a number"
         except UnicodeDecodeError as exc:
@@ -479,32 +507,100 @@ def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
     endpoint outside ``1..N`` (``N`` = lines of ``graph_indicator``), or a per-node,
     per-edge or per-graph file with the wrong number of lines. Returns a message
     naming the file (and line), or None."""
-    def rows(suffix: str) -> np.ndarray | None:
+    class Unparsable(Exception):
+        pass
+
+    def rows(suffix: str, columns: int | None = None) -> np.ndarray | None:
         f = raw_dir / f"{name}_{suffix}.txt"
         if not f.is_file():
             return None
-        return np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
+        try:
+            r = np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
+        except ValueError as exc:  # a line cut short, a changed column count
+            raise Unparsable(f"Cannot parse {f}: {exc}") from None
+        if columns is not None and r.size and r.shape[1] != columns:
+            raise Unparsable(f"{f} has {r.shape[1]} columns per line, expected {columns}")
+        return r
 
-    indicator = rows("graph_indicator")
-    if indicator is None or indicator.size == 0:
-        return None
-    n, g = len(indicator), int(indicator.max())
-    edges = rows("A")
-    if edges is not None and edges.size:
-        bad = np.flatnonzero(((edges < 1) | (edges > n)).any(axis=1))
-        if bad.size:
-            i = int(bad[0])
-            return (f"{raw_dir / f'{name}_A.txt'}:{i + 1}: edge {edges[i].astype(int).tolist()} "
-                    f"names a node outside 1..{n} ({n} = the lines of "
-                    f"{name}_graph_indicator.txt)")
-    expected = {"graph_labels": (g, "graphs"), "node_labels": (n, "nodes"),
-                "node_attributes": (n, "nodes"),
-                "edge_labels": (None if edges is None else len(edges), "edges")}
-    for suffix, (count, what) in expected.items():
-        r = rows(suffix)
-        if r is not None and count is not None and len(r) != count:
-            return (f"{raw_dir / f'{name}_{suffix}.txt'} has {len(r)} lines for "
-                    f"{count} {what}")
+    try:
+        indicator = rows("graph_indicator", columns=1)
+        if indicator is None or indicator.size == 0:
+            return None
+        indicator = indicator[:, 0]
+        reason = _graph_indicator_problem(indicator)
+        if reason is not None:
+            return f"{raw_dir / f'{name}_graph_indicator.txt'}:{reason}"
+        n, g = len(indicator), int(indicator[-1])
+        edges = rows("A", columns=2)
+        if edges is not None and edges.size:
+            bad = np.flatnonzero(((edges < 1) | (edges > n)).any(axis=1))
+            if bad.size:
+                i = int(bad[0])
+                return (f"{raw_dir / f'{name}_A.txt'}:{i + 1}: edge "
+                        f"{edges[i].astype(int).tolist()} names a node outside 1..{n} "
+                        f"({n} = the lines of {name}_graph_indicator.txt)")
+        expected = {"graph_labels": (g, "graphs", f"{name}_graph_indicator.txt"),
+                    "node_labels": (n, "nodes", f"{name}_graph_indicator.txt"),
+                    "node_attributes": (n, "nodes", f"{name}_graph_indicator.txt"),
+                    "edge_labels": (None if edges is None else len(edges), "edges",
+                                    f"{name}_A.txt")}
+        for suffix, (count, what, other) in expected.items():
+            r = rows(suffix)
+            if r is None:
+                continue
+            if count is not None and len(r) != count:
+                return (f"{raw_dir / f'{name}_{suffix}.txt'} has {len(r)} lines for the "
+                        f"{count} {what} of {other}: one of the two is cut short or not "
+                        f"the original")
+            if suffix in ("node_labels", "edge_labels"):
+                reason = _label_range_problem(r)
+                if reason is not None:
+                    return f"{raw_dir / f'{name}_{suffix}.txt'}:{reason}"
+    except Unparsable as exc:
+        return str(exc)
+    return None
+
+
+def _graph_indicator_problem(ids: np.ndarray) -> str | None:
+    """``"<line>: <reason>"`` unless the graph ids (one per node, in file order) are
+    integers that start at 1 and rise by 0 or 1 from line to line (PyG splits the nodes
+    into graphs by counting each id, so ids out of order give wrong graphs)."""
+    if ids[0] != 1:
+        return f"1: the first graph id is {ids[0]:g}, expected 1"
+    bad = np.flatnonzero(ids != np.round(ids))
+    if bad.size:
+        return f"{int(bad[0]) + 1}: graph id {ids[bad[0]]:g} is not an integer"
+    step = np.diff(ids)
+    bad = np.flatnonzero((step != 0) & (step != 1))
+    if bad.size:
+        i = int(bad[0]) + 1
+        return (f"{i + 1}: graph id {ids[i]:g} follows {ids[i - 1]:g}; the ids must "
+                f"run 1, 2, 3, ... in node order")
+    return None
+
+
+#: widest one-hot label encoding accepted without question; beyond it a label column
+#: must use at least a quarter of its range (a garbled line, say ``100000`` among
+#: labels 0-6, would otherwise make PyG build a 100001-wide one-hot matrix)
+_LABEL_RANGE_FREE = 64
+
+
+def _label_range_problem(labels: np.ndarray) -> str | None:
+    """``"<line>: <reason>"`` when a node- or edge-label column (``[rows, columns]``)
+    holds non-integers or spans a range far wider than the labels it uses."""
+    bad = np.flatnonzero((labels != np.round(labels)).any(axis=1))
+    if bad.size:
+        i = int(bad[0])
+        return f"{i + 1}: label {labels[i].tolist()} is not an integer"
+    for col in labels.T:
+        lo, hi = col.min(), col.max()
+        width, used = int(hi - lo) + 1, len(np.unique(col))
+        if width > max(_LABEL_RANGE_FREE, 4 * used):
+            i = int(np.argmax(col)) if hi - np.median(col) >= np.median(col) - lo \
+                else int(np.argmin(col))
+            return (f"{i + 1}: label {col[i]:g} would make the one-hot encoding "
+                    f"{width} columns wide for {used} distinct labels ({lo:g}..{hi:g}); "
+                    f"a garbled line?")
     return None
 
 
@@ -562,8 +658,10 @@ def load_node_dataset(
         try:
             ds = Planetoid(str(cache / "Planetoid"), canon, split="public")
         except (OSError, ConnectionError) as exc:
+            missing = [f for f in required if not (cache / subdir / f).is_file()]
             raise _pyg_failure(canon, cache / "Planetoid" / canon, ok,
-                               [(root or cache) / subdir / f for f in required], exc) from exc
+                               [(root or cache) / subdir / f for f in missing or required],
+                               exc) from exc
         except MemoryError:
             raise
         except Exception as exc:
@@ -578,8 +676,33 @@ def load_node_dataset(
                 f"delete {cache / 'Planetoid' / canon / 'processed'} (built by another PyG "
                 f"version?) and retry.") from exc
     data = ds[0]
+    _check_planetoid(data, canon, _source_dir(root, subdir) or cache / subdir)
     data.x = _row_normalize(data.x)
     return NodeDataset(canon, split, data)
+
+
+def _check_planetoid(data: Data, name: str, raw_dir: Path) -> None:
+    """Raise :class:`DatasetFormatError` when a loaded Planetoid set has other sizes
+    than :data:`PLANETOID_SIZES` or non-finite features, naming the raw files to check
+    in ``raw_dir`` (a file cut short can still parse)."""
+    low = name.lower()
+    got = (data.num_nodes, int(data.train_mask.sum()), int(data.val_mask.sum()),
+           int(data.test_mask.sum()))
+    expected = PLANETOID_SIZES[name]
+    if got != expected:
+        suspects = ([f"ind.{low}.test.index"] if got[3] != expected[3]
+                    else [f"ind.{low}.{s}" for s in ("x", "allx", "tx", "graph")])
+        raise DatasetFormatError(
+            f"{name} loaded with {got[0]} nodes and a {got[1]}/{got[2]}/{got[3]} "
+            f"train/val/test split, expected {expected[0]} and "
+            f"{expected[1]}/{expected[2]}/{expected[3]}: a raw file is cut short or not "
+            f"the original; check {', '.join(str(raw_dir / f) for f in suspects)} "
+            f"against the Planetoid originals.")
+    if not bool(torch.isfinite(data.x).all()):
+        raise DatasetFormatError(
+            f"{name}'s features hold NaN or inf values; replace "
+            f"{', '.join(str(raw_dir / f'ind.{low}.{s}') for s in ('x', 'allx', 'tx'))} "
+            f"with the Planetoid originals.")
 
 
 # --------------------------------------------------------------------------

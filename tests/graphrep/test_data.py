@@ -147,7 +147,8 @@ def test_partial_tu_set_is_named_even_with_download_allowed(data_dir, tmp_path, 
 
 @pytest.mark.parametrize("mutate, match", [
     (("MUTAG_A.txt", "99999, 1\n"), r"MUTAG_A.txt:7443: edge \[99999, 1\].*1\.\.3371"),
-    (("MUTAG_graph_labels.txt", "1\n"), "MUTAG_graph_labels.txt has 189 lines for 188 graphs"),
+    (("MUTAG_graph_labels.txt", "1\n"), "MUTAG_graph_labels.txt has 189 lines for the 188 "
+                                          "graphs of MUTAG_graph_indicator.txt"),
 ])
 def test_tu_files_that_parse_but_do_not_fit_are_named(data_dir, tmp_path, mutate, match):
     root = _copy(data_dir, tmp_path, "TUDataset/MUTAG")
@@ -155,6 +156,68 @@ def test_tu_files_that_parse_but_do_not_fit_are_named(data_dir, tmp_path, mutate
     f.write_text(f.read_text() + mutate[1])
     with pytest.raises(DatasetFormatError, match=match):
         load_graph_dataset("MUTAG", root, tmp_path / "cache", download=False)
+
+
+def _replace_line(text: str, lineno: int, line: str) -> str:
+    lines = text.splitlines(keepends=True)
+    lines[lineno - 1] = line + "\n"
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("file, mutate, match", [
+    # cut short after a comma: numpy's own message would name no file
+    ("A", lambda t: t[:t.index(",", 1000) + 1],
+     r"Cannot parse .*MUTAG_A.txt: .*row 149"),
+    ("A", lambda t: t + "1, 2, 3\n", r"Cannot parse .*MUTAG_A.txt: .*columns"),
+    ("A", lambda t: t.replace(", ", "\t"), r"Cannot parse .*MUTAG_A.txt"),
+    # cut in half at a line end: the edge labels outnumber the edges, either may be wrong
+    ("A", lambda t: t[:t.index("\n", len(t) // 2) + 1],
+     r"MUTAG_edge_labels.txt has 7442 lines for the 3945 edges of MUTAG_A.txt: one of "
+     r"the two is cut short"),
+    ("graph_indicator", lambda t: _replace_line(t, 46, "6"),
+     r"MUTAG_graph_indicator.txt:46: graph id 6 follows 4"),
+    ("graph_indicator", lambda t: _replace_line(t, 1, "0"),
+     r"MUTAG_graph_indicator.txt:1: the first graph id is 0"),
+    ("graph_indicator", lambda t: _replace_line(t, 2, "1.5"),
+     r"MUTAG_graph_indicator.txt:2: graph id 1.5 is not an integer"),
+    ("node_labels", lambda t: _replace_line(t, 6, "100000"),
+     r"MUTAG_node_labels.txt:6: label 100000 would make the one-hot encoding 100001 "
+     r"columns wide for 8 distinct labels"),
+    ("node_labels", lambda t: _replace_line(t, 6, "nan"),
+     r"MUTAG_node_labels.txt:6: 'nan' is not a finite number"),
+])
+def test_garbled_tu_lines_are_named(data_dir, tmp_path, file, mutate, match):
+    root = _copy(data_dir, tmp_path, "TUDataset/MUTAG")
+    f = root / f"TUDataset/MUTAG/raw/MUTAG_{file}.txt"
+    f.write_text(mutate(f.read_text()))
+    with pytest.raises(DatasetFormatError, match=match):
+        load_graph_dataset("MUTAG", root, tmp_path / "cache", download=False)
+
+
+def test_truncated_planetoid_test_index_is_named(data_dir, tmp_path):
+    # it still parses (test ids lost, one cut in two): PyG would load a scrambled Cora
+    root = _copy(data_dir, tmp_path, "Planetoid/Cora")
+    f = root / "Planetoid/Cora/raw/ind.cora.test.index"
+    f.write_bytes(f.read_bytes()[:f.stat().st_size // 2])
+    with pytest.raises(DatasetFormatError, match=r"2708 nodes and a 140/500/\d+ train/val/"
+                                                 r"test split, expected 2708 and 140/500/"
+                                                 r"1000(.|\n)*ind.cora.test.index"):
+        load_node_dataset("Cora", "public", root, tmp_path / "cache", download=False)
+
+
+def test_one_missing_planetoid_file_is_the_one_named(data_dir, tmp_path, monkeypatch):
+    import torch_geometric.datasets.planetoid as planetoid
+
+    def offline(*a, **k):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(planetoid.Planetoid, "download", offline)
+    root = _copy(data_dir, tmp_path, "Planetoid/Cora")
+    (root / "Planetoid/Cora/raw/ind.cora.graph").unlink()
+    with pytest.raises(MissingRawFilesError, match="ind.cora.graph(.|\n)*tried and failed"
+                       ) as err:
+        load_node_dataset("Cora", "public", root, tmp_path / "cache", download=True)
+    assert "ind.cora.x" not in str(err.value)
 
 
 def test_corrupt_planetoid_file_is_named(data_dir, tmp_path):
@@ -176,8 +239,17 @@ def test_corrupt_linqs_file_is_named(data_dir, tmp_path):
     with pytest.raises(DatasetFormatError, match="cora.cites:5430.*999999999"):
         load_node_dataset("Cora", "pygcn", root, tmp_path / "cache")
     content = root / "LINQS/cora/cora.content"
+    original = content.read_bytes()
     content.write_text("31336 0 1 x Neural_Networks\n")
     with pytest.raises(DatasetFormatError, match="cora.content:1"):
+        load_node_dataset("Cora", "pygcn", root, tmp_path / "cache")
+    content.write_bytes(original.replace(b"\t0\t", b"\tnan\t", 1))
+    with pytest.raises(DatasetFormatError, match="cora.content:1: a feature is NaN or inf"):
+        load_node_dataset("Cora", "pygcn", root, tmp_path / "cache")
+    # a byte that is not UTF-8 deep in the file (decoding runs ahead in 8 KiB chunks)
+    lines = original.splitlines(keepends=True)
+    content.write_bytes(b"".join(lines[:1000]) + b"\xff" + b"".join(lines[1000:]))
+    with pytest.raises(DatasetFormatError, match="cora.content:1001: not UTF-8 text"):
         load_node_dataset("Cora", "pygcn", root, tmp_path / "cache")
 
 
