@@ -13,7 +13,8 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 from graphrep.diffusion import check_edge_index
 
-__all__ = ["GCNEncoder", "GraphGCNEncoder", "prelu_slopes"]
+__all__ = ["GCNEncoder", "GraphGCNEncoder", "check_batch", "check_features", "check_view",
+           "prelu_slopes"]
 
 
 def prelu_slopes(prelu: str, channels: int) -> int:
@@ -23,6 +24,32 @@ def prelu_slopes(prelu: str, channels: int) -> int:
     if prelu == "shared":
         return 1
     raise ValueError(f"prelu must be 'channel' or 'shared', got {prelu!r}.")
+
+
+def check_features(x: Tensor, in_channels: int) -> None:
+    """Raise ``ValueError`` unless ``x`` is ``[N, in_channels]`` (dense or sparse)."""
+    if not isinstance(x, Tensor) or x.dim() != 2:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"x must be a [N, F] node-feature tensor, got {shape}.")
+    if x.size(1) != in_channels:
+        raise ValueError(f"x has {x.size(1)} features per node but the model was built for "
+                         f"in_channels={in_channels}; build it with in_channels=x.size(1).")
+
+
+def check_view(view: Tensor, num_nodes: int, name: str = "edge_index") -> None:
+    """Raise ``ValueError`` unless ``view`` is an ``edge_index [2, E]`` of node ids in
+    ``[0, num_nodes)`` or a ``torch.sparse`` ``[num_nodes, num_nodes]`` matrix."""
+    if isinstance(view, Tensor) and view.layout != torch.strided:
+        if tuple(view.shape) != (num_nodes, num_nodes):
+            raise ValueError(f"{name} is a sparse {tuple(view.shape)} matrix but the "
+                             f"features have {num_nodes} rows: it must be "
+                             f"[{num_nodes}, {num_nodes}].")
+        return
+    if isinstance(view, Tensor) and view.is_floating_point():
+        raise ValueError(f"{name} is a dense {tuple(view.shape)} float tensor; pass the view "
+                         f"as edge_index [2, E] with edge_weight [E], or as a torch.sparse "
+                         f"matrix (view.to_sparse()).")
+    check_edge_index(view, num_nodes)
 
 
 #: A view: ``edge_index [2, E]`` (weights passed separately) or ``S`` as a
@@ -49,6 +76,10 @@ class GCNEncoder(nn.Module):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}.")
+        for what, value in (("in_channels", in_channels), ("hidden_channels", hidden_channels)):
+            if value < 1:
+                raise ValueError(f"{what} must be >= 1, got {value}.")
+        self.in_channels = in_channels
         slopes = prelu_slopes(prelu, hidden_channels)
         self.convs = nn.ModuleList(
             GCNConv(in_channels if i == 0 else hidden_channels,
@@ -75,6 +106,8 @@ class GCNEncoder(nn.Module):
         Returns:
             ``[N, D]`` node embeddings.
         """
+        check_features(x, self.in_channels)
+        check_view(edge_index, x.size(0))
         for conv, act in zip(self.convs, self.acts, strict=True):
             x = act(conv(x, edge_index, edge_weight))
         return x
@@ -89,6 +122,7 @@ class GCNEncoder(nn.Module):
         """
         if len(self.convs) != 1:
             raise RuntimeError("project/propagate split needs a one-layer encoder")
+        check_features(x, self.in_channels)
         return self.convs[0].lin(x)
 
     def propagate(self, h: Tensor, edge_index: Adj,
@@ -114,6 +148,23 @@ class GCNEncoder(nn.Module):
         if conv.bias is not None:
             out = out + conv.bias
         return act(out).reshape(h.shape)
+
+
+def check_batch(batch: Tensor, num_nodes: int, num_groups: int | None,
+                name: str = "batch", groups: str = "num_graphs") -> None:
+    """Raise ``ValueError`` unless ``batch`` is ``[num_nodes]`` integer group ids below
+    ``num_groups`` (when given)."""
+    if not isinstance(batch, Tensor) or tuple(batch.shape) != (num_nodes,):
+        shape = tuple(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
+        raise ValueError(f"{name} must give the group of each of the {num_nodes} nodes "
+                         f"([{num_nodes}]), got {shape}.")
+    if batch.is_floating_point():
+        raise ValueError(f"{name} must hold integer ids (torch.long), got {batch.dtype}.")
+    if num_groups is not None and num_nodes:
+        lo, hi = torch.stack(torch.aminmax(batch)).tolist()  # one device sync
+        if lo < 0 or hi >= num_groups:
+            raise ValueError(f"{name} holds id {lo if lo < 0 else hi} but {groups}="
+                             f"{num_groups}; ids must lie in 0..{num_groups - 1}.")
 
 
 class GraphGCNEncoder(nn.Module):
@@ -166,10 +217,12 @@ class GraphGCNEncoder(nn.Module):
         # instead of materialising an [E, D] message per edge (those messages were
         # REDDIT-BINARY's memory peak): 8.3x faster, 832 vs 2614 MiB on a 32-graph
         # REDDIT-shaped batch (experiments/bench_graph_encoder.py; results/bench_graph_encoder.md)
+        check_features(x, self.gcn.in_channels)
         check_edge_index(edge_index, x.size(0))  # a wrong id crashes the CSR kernel
         if edge_weight.shape != edge_index.shape[1:]:
             raise ValueError(f"edge_weight must be [E] = [{edge_index.size(1)}], got "
                              f"{tuple(edge_weight.shape)}.")
+        check_batch(batch, x.size(0), num_graphs)
         adj = to_torch_csr_tensor(edge_index.flip(0), edge_weight,
                                   size=(x.size(0), x.size(0)))
         readouts = []

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
-from graphrep.encoders import GCNEncoder
+from graphrep.encoders import GCNEncoder, check_batch, check_view
 from shared.heads import BilinearDiscriminator
 from shared.losses import discriminator_bce
 
@@ -100,6 +100,7 @@ class MVGRL(nn.Module):
         Returns:
             ``(pos [2M], neg [2M])`` logits.
         """
+        self._check_batch_inputs(x, nodes, neg_nodes, adj, diff, batch, num_subgraphs)
         d = self.hidden_channels
         xw_adj = self.encoder_adj.project(x)
         xw_diff = self.encoder_diff.project(x)
@@ -118,6 +119,26 @@ class MVGRL(nn.Module):
         return pos, neg
 
     @staticmethod
+    def _check_batch_inputs(x: Tensor, nodes: Tensor, neg_nodes: Tensor, adj: Tensor,
+                            diff: Tensor, batch: Tensor, num_subgraphs: int) -> None:
+        """:meth:`forward`'s inputs fit together, else ``ValueError`` saying how."""
+        if nodes.dim() != 1 or nodes.shape != neg_nodes.shape:
+            raise ValueError(f"nodes and neg_nodes must be [M] index tensors of one length, "
+                             f"got {tuple(nodes.shape)} and {tuple(neg_nodes.shape)}.")
+        for name, idx in (("nodes", nodes), ("neg_nodes", neg_nodes)):
+            check_batch(idx, nodes.numel(), x.size(0), name=name, groups="x.size(0)")
+        check_batch(batch, nodes.numel(), num_subgraphs, groups="num_subgraphs")
+        for name, view in (("adj", adj), ("diff", diff)):
+            if view.dim() == 3 and view.layout == torch.strided:
+                if view.shape[0] * view.shape[1] != nodes.numel() or \
+                        view.shape[1] != view.shape[2]:
+                    raise ValueError(f"{name} as dense blocks must be [B, s, s] with B * s = "
+                                     f"{nodes.numel()} (the batch nodes), got "
+                                     f"{tuple(view.shape)}.")
+            else:
+                check_view(view, nodes.numel(), name=name)
+
+    @staticmethod
     def loss(pos: Tensor, neg: Tensor) -> Tensor:
         """Pooled BCE (the release's form; ``log 2`` at zero logits)."""
         return discriminator_bce(pos, neg, convention="pooled")
@@ -126,9 +147,19 @@ class MVGRL(nn.Module):
     def embed(self, x: Tensor, adj: Tensor, diff: Tensor,
               adj_weight: Tensor | None = None,
               diff_weight: Tensor | None = None) -> Tensor:
-        """Node embeddings ``h_adj + h_diff`` on the full graph: ``[N, D]``."""
-        return (self.encoder_adj(x, adj, adj_weight) +
-                self.encoder_diff(x, diff, diff_weight))
+        """Node embeddings ``h_adj + h_diff`` on the full graph: ``[N, D]``.
+
+        Raises:
+            ValueError: the embedding holds NaN or inf (from ``x`` or the weights).
+        """
+        emb = (self.encoder_adj(x, adj, adj_weight) +
+               self.encoder_diff(x, diff, diff_weight))
+        if not bool(torch.isfinite(emb).all()):
+            where = ("x holds NaN or inf values" if x.layout == torch.strided
+                     and not bool(torch.isfinite(x).all())
+                     else "x is finite, so the weights are not (a diverged training run?)")
+            raise ValueError(f"the embedding holds NaN or inf: {where}.")
+        return emb
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, "

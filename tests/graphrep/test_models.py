@@ -422,3 +422,72 @@ def test_prelu_option_refuses_unknown_values():
                   lambda: MVGRLGraph(3, 4, prelu="Shared")):
         with pytest.raises(ValueError, match="prelu must be 'channel' or 'shared'"):
             build()
+
+
+def _tiny_graph_batch():
+    # two graphs (nodes 0-2 and 3-5), each a path; views: the edges themselves
+    ei = torch.tensor([[0, 1, 1, 2, 3, 4, 4, 5], [1, 0, 2, 1, 4, 3, 5, 4]])
+    return torch.rand(6, 5), ei, torch.ones(8), torch.tensor([0, 0, 0, 1, 1, 1])
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"x": torch.rand(6, 4)}, r"x has 4 features per node but the model was built for "
+                              r"in_channels=5; build it with in_channels=x.size\(1\)"),
+    ({"batch": torch.tensor([0, 0, 0, 1, 1])}, r"batch must give the group of each of the 6 "
+                                                r"nodes \(\[6\]\), got \(5,\)"),
+    ({"num_graphs": 1}, r"batch holds id 1 but num_graphs=1; ids must lie in 0..0"),
+    ({"batch": torch.tensor([0.0, 0, 0, 1, 1, 1])}, r"batch must hold integer ids"),
+])
+def test_graph_model_names_inputs_that_do_not_fit(bad, match):
+    x, ei, ew, batch = _tiny_graph_batch()
+    args = {"x": x, "batch": batch, "num_graphs": 2, **bad}
+    m = MVGRLGraph(5, 8)
+    with pytest.raises(ValueError, match=match):
+        m(args["x"], ei, ew, ei, ew, args["batch"], args["num_graphs"])
+
+
+@pytest.mark.parametrize("build, match", [
+    (lambda: MVGRL(5, 0), "hidden_channels must be >= 1, got 0"),
+    (lambda: MVGRLGraph(5, 0), "hidden_channels must be >= 1, got 0"),
+    (lambda: MVGRLGraph(0, 8), "in_channels must be >= 1, got 0"),
+])
+def test_empty_model_widths_are_refused(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_node_model_names_inputs_that_do_not_fit():
+    x, ei, ew, _ = _tiny_graph_batch()
+    m = MVGRL(5, 8)
+    s = torch.sparse_coo_tensor(ei.flip(0), ew, (6, 6))
+    nodes, batch = torch.arange(6), torch.tensor([0, 0, 0, 1, 1, 1])
+    pos, _ = m(x, nodes, nodes.flip(0), s, s, batch, 2)  # fits: no error
+    assert pos.shape == (12,)
+    cases = [
+        ((x[:, :4], nodes, nodes, s, s, batch, 2), "x has 4 features per node"),
+        ((x, nodes, nodes[:5], s, s, batch, 2), r"nodes and neg_nodes must be \[M\] index "
+                                                r"tensors of one length"),
+        ((x, nodes + 1, nodes, s, s, batch, 2), r"nodes holds id 6 but x.size\(0\)=6"),
+        ((x, nodes, nodes, s, s, batch, 1), r"batch holds id 1 but num_subgraphs=1"),
+        ((x, nodes, nodes, torch.sparse_coo_tensor(ei.flip(0)[:, :4], ew[:4], (5, 5)), s,
+          batch, 2), r"adj is a sparse \(5, 5\) matrix but the features have 6 rows"),
+        ((x, nodes, nodes, s, s.to_dense(), batch, 2), r"diff is a dense \(6, 6\) float "
+                                                       r"tensor; pass the view as edge_index"),
+        ((x, nodes, nodes, s, torch.rand(2, 4, 4), batch, 2),
+         r"diff as dense blocks must be \[B, s, s\] with B \* s = 6"),
+    ]
+    for args, match in cases:
+        with pytest.raises(ValueError, match=match):
+            m(*args)
+    with pytest.raises(ValueError, match=r"x has 4 features per node"):
+        m.embed(x[:, :4], ei, ei, ew, ew)
+    with pytest.raises(ValueError, match=r"adj is a dense|edge_index is a dense"):
+        m.embed(x, s.to_dense(), s)
+    x_nan = x.clone()
+    x_nan[2, 1] = float("nan")
+    with pytest.raises(ValueError, match="the embedding holds NaN or inf: x holds NaN"):
+        m.embed(x_nan, ei, ei, ew, ew)
+    with torch.no_grad():
+        m.encoder_adj.convs[0].lin.weight.fill_(float("inf"))
+    with pytest.raises(ValueError, match="x is finite, so the weights are not"):
+        m.embed(x, ei, ei, ew, ew)
