@@ -75,6 +75,10 @@ def nt_xent(
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if z1.shape[0] < 1:
         raise ValueError("nt_xent needs at least one pair, got an empty batch")
+    if z1.shape[0] == 1 and not gather_distributed:
+        raise ValueError("nt_xent needs at least 2 pairs: with one pair the positive is the "
+                         "only other sample, so the loss is 0 whatever the inputs; use a "
+                         "batch of 2 or more pairs (or gather_distributed=True)")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
     if chunk_size is not None and gather_distributed:

@@ -31,7 +31,7 @@ def test_matches_term_by_term_reference():
     torch.testing.assert_close(nt_xent(z1, z2, 0.3).double(), expected.mean(), atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("n", [1, 2, 8])
+@pytest.mark.parametrize("n", [2, 8])
 def test_collapse_gives_log_2n_minus_1(n):
     z = torch.ones(n, 4)
     assert nt_xent(z, z.clone(), 0.5).item() == pytest.approx(math.log(2 * n - 1), abs=1e-5)
@@ -115,7 +115,7 @@ finite = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=32)
 
 @settings(max_examples=60, deadline=None)
 @given(
-    arrays("float32", st.tuples(st.integers(1, 6), st.integers(1, 5)), elements=finite),
+    arrays("float32", st.tuples(st.integers(2, 6), st.integers(1, 5)), elements=finite),
     st.floats(0.01, 10.0),
     st.sampled_from([None, 1, 2]),
 )
@@ -142,6 +142,8 @@ def test_finite_loss_and_gradient_for_any_finite_input(x, t, chunk):
         (torch.randn(4, 3), torch.randn(4, 3), {"reduction": "avg"}, "reduction"),
         (torch.randn(4, 3), torch.randn(4, 3), {"chunk_size": 0}, "chunk_size"),
         (torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, 3, dtype=torch.long), {}, "floating"),
+        # one pair has no negatives: the loss would be log 1 = 0 for any input
+        (torch.randn(1, 3), torch.randn(1, 3), {}, "at least 2 pairs.*loss is 0 whatever"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_problem(z1, z2, kwargs, match):
