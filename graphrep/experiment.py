@@ -33,6 +33,7 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from graphrep.data import (
 from graphrep.diffusion import PUSH_EPS
 from graphrep.evaluate import (
     FOLD_RECORD,
+    GRAPH_FOLDS,
     RELEASE_PROBE_WEIGHT_DECAY,
     SVC_C_GRID,
     check_graph_labels,
@@ -562,16 +564,20 @@ def _evaluate_runs(opts: RunOptions, payload=None) -> dict:
     out["probe"] = {**PROBE_KEY, "row_space": True}
     nested = opts.protocol == "honest" and len(configs) > 1
     records = {}  # config -> per-seed probe record
-    bar = tqdm(total=len(configs) * len(opts.seeds), desc="svc", disable=not opts.progress,
-               leave=False)  # one step per (config, seed): a probe takes minutes
+    # one step per outer fold: a probe takes minutes on the larger sets (IMDB-MULTI: ~13)
+    bar = tqdm(total=len(configs) * len(opts.seeds) * GRAPH_FOLDS, desc="svc folds",
+               disable=not opts.progress, leave=False)
     for cfg in configs:
         name = config_name(cfg)
         records[name] = []
         for s in opts.seeds:
+            bar.set_postfix_str(f"{name} seed {s}", refresh=False)
+            done = bar.n + GRAPH_FOLDS
             records[name].append(probe_record(run / name / f"seed_{s}", s, ds.labels,
                                               opts.probe_jobs,
-                                              required=FOLD_RECORD if nested else ()))
-            bar.update()
+                                              required=FOLD_RECORD if nested else (),
+                                              on_fold=lambda _: bar.update()))
+            bar.update(done - bar.n)  # a stored record counts its folds at once
         metrics.write({"config": name, "eval": "svc",
                        "accuracies": [r["accuracy"] for r in records[name]]})
     bar.close()
@@ -600,7 +606,8 @@ PROBE_KEY = {"probe": "svc", "c_grid": list(SVC_C_GRID), "max_iter": DEFAULT_SVC
 
 
 def probe_record(seed_dir: Path, seed: int, labels: torch.Tensor, probe_jobs: int = 1,
-                 required: tuple[str, ...] = ()) -> dict:
+                 required: tuple[str, ...] = (),
+                 on_fold: Callable[[int], None] | None = None) -> dict:
     """The graph probe's record (:func:`graph_accuracy`) of ``seed_dir/embedding.pt``
     (``[G, D]``, labels ``[G]``), read from ``seed_dir/svc.json`` when stored under the
     same settings for the same embedding (and holding the ``required`` fields), else
@@ -609,13 +616,15 @@ def probe_record(seed_dir: Path, seed: int, labels: torch.Tensor, probe_jobs: in
     The record names its embedding by content (:func:`embedding_digest`), so an
     embedding retrained bit for bit (same seed and options, e.g. on a fresh checkout
     where only the records were kept) reuses it, and any other embedding is re-probed.
-    Without the embedding on disk the stored record is taken as is."""
+    Without the embedding on disk the stored record is taken as is. ``on_fold``:
+    :func:`~shared.probes.svc_cross_validation`'s progress hook (not called for a
+    stored record)."""
     emb_file = seed_dir / "embedding.pt"
     emb = _load_embedding(emb_file) if emb_file.is_file() else None
     return _cached(seed_dir / "svc.json", {**PROBE_KEY, "seed": seed},
                    None if emb is None else embedding_digest(emb), emb_file,
                    lambda: graph_accuracy(_load_embedding(emb_file) if emb is None else emb,
-                                          labels, seed, n_jobs=probe_jobs),
+                                          labels, seed, n_jobs=probe_jobs, on_fold=on_fold),
                    required=required)
 
 

@@ -13,7 +13,7 @@ The probes are deterministic for a given ``seed``. scikit-learn is imported on f
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -238,6 +238,7 @@ def svc_cross_validation(
     max_iter: int = DEFAULT_SVC_MAX_ITER,
     n_jobs: int | None = None,
     row_space: bool = True,
+    on_fold: Callable[[int], None] | None = None,
 ) -> CVResult:
     """Stratified ``n_folds``-fold CV accuracy of a LinearSVC whose ``C`` is chosen per outer
     fold by stratified ``inner_folds``-fold CV on that fold's training part only.
@@ -255,6 +256,8 @@ def svc_cross_validation(
             :func:`row_space_coordinates` (threshold :data:`ROW_SPACE_MIN_RATIO`): the
             same classifier up to rounding, with at most 7/8 of the entries (1000 x 4096
             embeddings: 1000 columns, half of them zero on average; 1500 x 1024: 66%).
+        on_fold: called with the number of outer folds done after each one (a progress
+            bar's hook: a fold can take minutes).
 
     Returns:
         :class:`CVResult` (mean and population std of the fold accuracies, as fractions).
@@ -286,5 +289,7 @@ def svc_cross_validation(
             accs.append(float(search.score(x[test_idx], y[test_idx])))
             chosen.append(float(search.best_params_[key]))
             inner_scores.append(float(search.best_score_))
+            if on_fold is not None:
+                on_fold(len(accs))
     return CVResult(float(np.mean(accs)), float(np.std(accs)), accs, chosen, inner_scores,
                     row_space)

@@ -77,8 +77,11 @@ def test_svc_cv_chooses_c_from_grid_and_learns(digits):
     assert set(res.chosen_C) <= {1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3}
     assert res.mean == pytest.approx(np.mean(res.fold_accuracies))
     assert res.std == pytest.approx(np.std(res.fold_accuracies))  # ddof 0, as released
-    again = svc_cross_validation(x[:300], y[:300], n_folds=5, inner_folds=3, seed=0)
+    done = []  # the progress hook: called after each outer fold, results unchanged
+    again = svc_cross_validation(x[:300], y[:300], n_folds=5, inner_folds=3, seed=0,
+                                 on_fold=done.append)
     assert again.fold_accuracies == res.fold_accuracies
+    assert done == [1, 2, 3, 4, 5]
 
 
 def test_probe_errors(digits):
