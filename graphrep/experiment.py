@@ -498,7 +498,8 @@ def _train_runs(opts: RunOptions) -> dict:
     run = Path(opts.out_dir)
     run.mkdir(parents=True, exist_ok=True)
     cfg_file = run / "config.json"
-    if opts.resume and cfg_file.is_file():
+    resuming = opts.resume and cfg_file.is_file()
+    if resuming:
         _check_resumable(_read_config(cfg_file), opts.to_json(), cfg_file)
     elif opts.resume:  # scripts pass --resume to start-or-continue: say which this is
         print(f"graphrep: no run to resume in {run} (no config.json): starting a fresh one",
@@ -510,7 +511,7 @@ def _train_runs(opts: RunOptions) -> dict:
             _projected(cfg)
         else:
             check_node_config(cfg, payload[1].num_nodes)
-    if not opts.resume:
+    if not resuming:  # outputs without a config.json are no run's known to these options
         _clear_run_outputs(run)
     atomic_write_json(cfg_file, opts.to_json())
     metrics = _Metrics(run / "metrics.jsonl")
@@ -538,7 +539,10 @@ def _evaluate_runs(opts: RunOptions, payload=None) -> dict:
     configs = _configs(opts)
 
     def emb(cfg, seed) -> torch.Tensor:
-        return _load_embedding(run / config_name(cfg) / f"seed_{seed}" / "embedding.pt")
+        path = run / config_name(cfg) / f"seed_{seed}" / "embedding.pt"
+        out = _load_embedding(path)
+        _check_rows(out, ds.data.num_nodes, path, "nodes")
+        return out
 
     from tqdm.auto import tqdm
 
@@ -621,6 +625,8 @@ def probe_record(seed_dir: Path, seed: int, labels: torch.Tensor, probe_jobs: in
     stored record)."""
     emb_file = seed_dir / "embedding.pt"
     emb = _load_embedding(emb_file) if emb_file.is_file() else None
+    if emb is not None:
+        _check_rows(emb, len(labels), emb_file, "graphs")
     return _cached(seed_dir / "svc.json", {**PROBE_KEY, "seed": seed},
                    None if emb is None else embedding_digest(emb), emb_file,
                    lambda: graph_accuracy(_load_embedding(emb_file) if emb is None else emb,
@@ -635,6 +641,15 @@ def embedding_digest(emb: torch.Tensor) -> str:
     h = hashlib.sha256(f"{t.dtype}{tuple(t.shape)}".encode())
     h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
+
+
+def _check_rows(emb: torch.Tensor, count: int, path: Path, what: str) -> None:
+    """Raise ``ValueError`` unless the embedding from ``path`` has ``count`` rows."""
+    if emb.dim() != 2 or emb.shape[0] != count:
+        raise ValueError(f"{path} holds embeddings of shape {tuple(emb.shape)}, but the "
+                         f"dataset has {count} {what}: it belongs to another dataset's run; "
+                         f"evaluate it with that run's options, or train into a new "
+                         f"--out-dir.")
 
 
 def _load_embedding(path: Path) -> torch.Tensor:
@@ -723,7 +738,13 @@ def bench(opts: RunOptions, train: bool = True) -> dict:
 def _bench(opts: RunOptions, train: bool) -> dict:
     t0 = time.perf_counter()
     cfg_file = Path(opts.out_dir) / "config.json"
-    stored = _read_config(cfg_file) if not train and cfg_file.is_file() else None
+    if not train and not cfg_file.is_file():
+        raise FileNotFoundError(
+            f"eval: {cfg_file} is missing: nothing says which dataset and options the "
+            f"embeddings in {opts.out_dir} were trained with (a probe record of another "
+            f"dataset would be reported as this one's); restore it, or run `graphrep "
+            f"bench` with these options into this --out-dir.")
+    stored = _read_config(cfg_file) if not train else None
     if stored is not None:  # embeddings are found by the options' names
         _check_resumable(stored, opts.to_json(), cfg_file, action="eval")
     payload, timing, runs = None, {}, {}

@@ -281,7 +281,11 @@ def _load_checkpoint(path: Path | None, model: nn.Module,
             f"{path} holds {'a finished' if ckpt.get('finished') else 'a'} run of {ran} "
             f"epochs, not one of {epochs}: it belongs to another training; pass a fresh "
             f"checkpoint path or delete it.")
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:  # parameter names or shapes of another model
+        raise ValueError(f"{path} holds another model's parameters ({exc}); pass a fresh "
+                         f"checkpoint path or delete it.") from None
     result.losses = list(ckpt["losses"])
     result.seconds = float(ckpt.get("seconds", 0.0))
     if ckpt.get("finished"):  # compact (no optimizer) or, written before, full

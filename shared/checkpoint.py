@@ -7,6 +7,7 @@ Each writer writes to a temporary file in the target's directory, flushes it to 
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import tempfile
@@ -90,8 +91,23 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
-    """Write ``obj`` as JSON to ``path`` atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=True) + "\n")
+    """Write ``obj`` as strict JSON to ``path`` atomically: a NaN or infinite float
+    (an untrained run's best loss) is written as ``null``, which every JSON reader
+    accepts (Python's ``NaN`` / ``Infinity`` tokens are not JSON)."""
+    return atomic_write_text(path, json.dumps(finite_or_null(obj), indent=indent,
+                                              sort_keys=True, allow_nan=False) + "\n")
+
+
+def finite_or_null(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float inside dicts, lists and tuples replaced
+    by ``None``."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(v) for v in obj]
+    return obj
 
 
 class CorruptFileError(RuntimeError):
@@ -109,12 +125,31 @@ def _corrupt(path: str | os.PathLike, exc: BaseException, fix: str) -> CorruptFi
 
 
 def load_file(path: str | os.PathLike, fix: str = RECOMPUTED, **kwargs: Any) -> Any:
-    """``torch.load(path, **kwargs)``; a file that cannot be unpickled (truncated,
-    corrupt) raises :class:`CorruptFileError` naming it and ``fix``. Other errors (a
-    missing file, a device that is not there) pass through unchanged."""
+    """``torch.load(path, **kwargs)`` of a file that was checked first.
+
+    A file that cannot be read back (cut short, bytes changed: every member of
+    ``torch.save``'s zip archive is checked against its stored CRC-32, which
+    ``torch.load`` does not do) raises :class:`CorruptFileError` naming it and ``fix``.
+    A missing file raises ``FileNotFoundError``; other errors (a device that is not
+    there) pass through. A file that ``weights_only=True`` (torch's default) refuses
+    raises ``ValueError`` saying so, not that it is corrupt.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        _check_archive(path, fix)
     try:
         return torch.load(path, **kwargs)
-    except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError) as exc:
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise _corrupt(path, exc, fix) from exc
+    except pickle.UnpicklingError as exc:
+        if "weights only load failed" in str(exc).lower():
+            raise ValueError(
+                f"Cannot read {path} with weights_only=True: it holds objects beyond "
+                f"tensors and plain containers; if you trust the file, pass "
+                f"weights_only=False.") from exc
+        raise _corrupt(path, exc, fix) from exc
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except OSError as exc:  # torch's reader on an archive cut past its first pages
         raise _corrupt(path, exc, fix) from exc
     except RuntimeError as exc:  # torch's zip reader: "failed finding central directory"
         if "zip" not in str(exc).lower() and "archive" not in str(exc).lower():
@@ -122,11 +157,28 @@ def load_file(path: str | os.PathLike, fix: str = RECOMPUTED, **kwargs: Any) -> 
         raise _corrupt(path, exc, fix) from exc
 
 
+def _check_archive(path: str | os.PathLike, fix: str) -> None:
+    """Raise :class:`CorruptFileError` if ``path``, a ``torch.save`` zip archive, is cut
+    short or a member fails its CRC-32. Files of torch's legacy (non-zip) format are
+    left to ``torch.load``; a missing file to its ``FileNotFoundError``."""
+    if not Path(path).is_file():
+        return
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # not a zip archive: legacy format or garbage
+            return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:  # no central directory: cut
+        raise _corrupt(path, exc, fix) from exc
+    if bad is not None:
+        raise _corrupt(path, ValueError(f"member {bad} fails its CRC-32 check"), fix)
+
+
 def read_json(path: str | os.PathLike, fix: str = RECOMPUTED) -> Any:
     """JSON from ``path``; invalid JSON raises :class:`CorruptFileError` naming it and
     ``fix``."""
-    text = Path(path).read_text(encoding="utf-8")
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _corrupt(path, exc, fix) from exc

@@ -720,3 +720,48 @@ def test_prelu_option_reaches_both_levels_and_old_runs_read_as_per_channel(tmp_p
         _check_resumable(before, plain.to_json(), tmp_path)
         with pytest.raises(ValueError, match=f"{part}.prelu: channel -> shared"):
             _check_resumable(before, shared.to_json(), tmp_path)
+
+
+def test_run_dir_without_config_is_neither_reused_nor_evaluated(data_dir, cache_dir, tmp_path,
+                                                                capsys):
+    """Outputs beside no config.json belong to no known run: --resume starts over (it
+    said so but reused them), and eval refuses (it reported MUTAG's stored probe record
+    as PTC_MR's accuracy)."""
+    import torch
+
+    from graphrep.cli import main
+
+    out = tmp_path / "run"
+    common = ["--seeds", "0", "--epochs", "1", "--data-dir", str(data_dir), "--cache-dir",
+              str(cache_dir), "--out-dir", str(out), "--quiet"]
+    assert main(["bench", "--dataset", "MUTAG", "--hidden", "8", *common]) == 0
+    (out / "config.json").unlink()
+    capsys.readouterr()
+    assert main(["eval", "--dataset", "PTC_MR", "--hidden", "8", *common]) == 2
+    assert f"eval: {out / 'config.json'} is missing" in capsys.readouterr().err
+    assert main(["bench", "--dataset", "MUTAG", "--hidden", "16", *common, "--resume"]) == 0
+    assert "starting a fresh one" in capsys.readouterr().err
+    emb = torch.load(out / "L2-B128-E1" / "seed_0" / "embedding.pt", weights_only=False)
+    assert emb["embedding"].shape == (188, 16)  # trained again, not the hidden-8 one
+
+
+def test_embedding_of_another_dataset_is_refused(data_dir, cache_dir, tmp_path):
+    from graphrep.experiment import probe_record
+    from shared.checkpoint import atomic_save
+
+    seed_dir = tmp_path / "seed_0"
+    atomic_save({"embedding": torch.zeros(188, 4)}, seed_dir / "embedding.pt")
+    with pytest.raises(ValueError, match=r"shape \(188, 4\), but the dataset has 344 graphs"):
+        probe_record(seed_dir, 0, torch.zeros(344, dtype=torch.long))
+
+
+def test_checkpoint_of_another_model_is_named(tmp_path):
+    from graphrep.train import EarlyStopping, TrainResult, _load_checkpoint
+    from shared.checkpoint import atomic_save
+
+    path = tmp_path / "checkpoint.pt"
+    atomic_save({"model": torch.nn.Linear(3, 2).state_dict(), "losses": [1.0]}, path)
+    model = torch.nn.Linear(3, 4)
+    with pytest.raises(ValueError, match=f"{path} holds another model's parameters"):
+        _load_checkpoint(path, model, torch.optim.Adam(model.parameters()), EarlyStopping(5),
+                         TrainResult(), torch.Generator(), 10)

@@ -1,0 +1,75 @@
+"""Reading stored files back (shared.checkpoint.load_file / read_json)."""
+import pathlib
+import zipfile
+
+import pytest
+import torch
+
+from shared.checkpoint import CorruptFileError, atomic_save, load_file, read_json
+
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "c.pt"
+    atomic_save({"w": torch.arange(3000, dtype=torch.float32), "step": 7}, path)
+    return path
+
+
+def test_every_cut_of_an_archive_is_named_corrupt(saved):
+    whole = saved.read_bytes()
+    cut = saved.with_name("cut.pt")
+    # cuts past the first pages made torch.load raise a bare OSError (EINVAL)
+    for size in (64, 4096, len(whole) // 2, len(whole) - 100, len(whole) - 10, len(whole) - 1):
+        cut.write_bytes(whole[:size])
+        with pytest.raises(CorruptFileError, match=f"Cannot read {cut}.*delete it"):
+            load_file(cut)
+    assert load_file(saved)["step"] == 7
+
+
+def test_changed_bytes_fail_the_crc_instead_of_loading(saved):
+    with zipfile.ZipFile(saved) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith("data/0"))
+    raw = bytearray(saved.read_bytes())
+    # the tensor's bytes follow the local header (30 bytes, then name and extra field,
+    # whose lengths the header holds at offsets 26 and 28)
+    at = info.header_offset
+    name_len, extra_len = (int.from_bytes(raw[at + o:at + o + 2], "little") for o in (26, 28))
+    start = at + 30 + name_len + extra_len
+    raw[start + 40] ^= 0xFF
+    saved.write_bytes(bytes(raw))
+    with pytest.raises(CorruptFileError, match=r"data/0 fails its CRC-32 check"):
+        load_file(saved)
+
+
+def test_weights_only_refusal_is_not_called_corruption(tmp_path):
+    path = tmp_path / "p.pt"
+    atomic_save({"where": pathlib.PurePosixPath("/tmp/x")}, path)
+    with pytest.raises(ValueError, match="weights_only=True.*pass weights_only=False"):
+        load_file(path)
+    assert load_file(path, weights_only=False)["where"] == pathlib.PurePosixPath("/tmp/x")
+
+
+def test_missing_file_is_not_called_corrupt(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_file(tmp_path / "none.pt")
+
+
+def test_read_json_names_bytes_that_are_not_utf8(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(CorruptFileError, match=f"Cannot read {path}: UnicodeDecodeError"):
+        read_json(path)
+
+
+def test_json_is_written_strict(tmp_path):
+    import json
+
+    from shared.checkpoint import atomic_write_json
+
+    path = tmp_path / "results.json"
+    atomic_write_json(path, {"best_loss": float("inf"), "runs": [{"loss": float("nan")}, 1.5],
+                             "pair": (float("-inf"), 2)})
+    text = path.read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    strict = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON token {c}"))
+    assert strict == {"best_loss": None, "runs": [{"loss": None}, 1.5], "pair": [None, 2]}
