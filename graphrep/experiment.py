@@ -443,7 +443,7 @@ def _check_resumable(old: dict, new: dict, path: Path, action: str = "--resume")
 def _read_config(cfg_file: Path) -> dict:
     """A run's ``config.json`` (a damaged one is named, with the way out)."""
     return read_json(cfg_file, fix="restore it, or run again without --resume (which "
-                                   "starts the run over)")
+                                   "starts the run over)", expect=dict)
 
 
 def _epoch_groups(configs: list) -> list[list]:

@@ -40,7 +40,7 @@ def run_candidates(run: Path) -> tuple[RunOptions, list[str]]:
     if not cfg_file.is_file():
         raise FileNotFoundError(f"{cfg_file} is missing: {run} is not a graphrep run "
                                 f"directory (train it with `graphrep train` or bench).")
-    opts = RunOptions.from_json(read_json(cfg_file))
+    opts = RunOptions.from_json(read_json(cfg_file, expect=dict))
     if not opts.graph_level:
         raise ValueError(f"{run} is a node-level run; select_runs compares graph-level "
                          f"runs (node-level choices are made on validation nodes).")

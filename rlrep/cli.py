@@ -121,7 +121,8 @@ def _changed_on_resume(given: dict, stored: dict) -> list[str]:
 
 def _read_config(path: Path, parser: argparse.ArgumentParser) -> dict:
     try:  # written once, when the run starts: deleting it would lose the run's options
-        return read_json(path, fix="restore it from a copy, or train a new run in another --run-dir")
+        return read_json(path, fix="restore it from a copy, or train a new run in another --run-dir",
+                         expect=dict)
     except CorruptFileError as error:
         parser.error(str(error))
 

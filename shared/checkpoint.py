@@ -175,10 +175,17 @@ def _check_archive(path: str | os.PathLike, fix: str) -> None:
         raise _corrupt(path, ValueError(f"member {bad} fails its CRC-32 check"), fix)
 
 
-def read_json(path: str | os.PathLike, fix: str = RECOMPUTED) -> Any:
-    """JSON from ``path``; invalid JSON raises :class:`CorruptFileError` naming it and
+def read_json(path: str | os.PathLike, fix: str = RECOMPUTED,
+              expect: type | None = None) -> Any:
+    """JSON from ``path``; invalid JSON, or a value that is not an ``expect`` (``dict``
+    for a config file) when given, raises :class:`CorruptFileError` naming it and
     ``fix``."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _corrupt(path, exc, fix) from exc
+    if expect is not None and not isinstance(value, expect):
+        names = {dict: "an object", list: "an array"}
+        raise _corrupt(path, TypeError(f"it holds {type(value).__name__} where "
+                                       f"{names.get(expect, expect.__name__)} belongs"), fix)
+    return value

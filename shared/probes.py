@@ -79,6 +79,10 @@ def check_stratifiable(labels, n_folds: int, unit: str = "samples") -> None:
     ``n_folds`` members: stratified ``n_folds``-fold CV puts one in every fold. Callers
     that train before probing can call it first; :func:`svc_cross_validation` does."""
     classes, counts = np.unique(_to_numpy(labels), return_counts=True)
+    if len(classes) < 2:
+        raise ValueError(f"a probe needs at least 2 classes, but every one of the "
+                         f"{int(counts.sum())} {unit} has label {classes.tolist()}: there is "
+                         f"nothing to classify (wrong label column?).")
     small = {c.item(): int(n) for c, n in zip(classes, counts, strict=True) if n < n_folds}
     if small:
         raise ValueError(
@@ -160,6 +164,9 @@ def logistic_regression_probe(
                              f"overstates accuracy")
     if len(c_grid) == 0:
         raise ValueError("c_grid is empty")
+    if len(np.unique(y[train])) < 2:
+        raise ValueError(f"the training rows hold one class only ({np.unique(y[train]).tolist()}): "
+                         f"a classifier needs at least 2; check train_mask and labels.")
     if standardize not in (True, False, "select"):
         raise ValueError(f"standardize must be True, False or 'select', got {standardize!r}")
 
@@ -271,6 +278,11 @@ def svc_cross_validation(
     x, y = _to_numpy(embeddings).astype(np.float64), _to_numpy(labels)
     _check_embeddings(x, y)
     check_stratifiable(y, n_folds)
+    fewest = int(min(n - -(-n // n_folds) for n in np.unique(y, return_counts=True)[1]))
+    if inner_folds < 2 or fewest < inner_folds:
+        raise ValueError(f"inner_folds={inner_folds} must be >= 2 and at most {fewest}, the "
+                         f"fewest members a class keeps in an outer training part; lower "
+                         f"inner_folds (or n_folds) or add samples.")
     row_space = bool(row_space and not standardize
                      and x.shape[1] >= ROW_SPACE_MIN_RATIO * x.shape[0])
     if row_space:

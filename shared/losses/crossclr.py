@@ -108,6 +108,9 @@ def crossclr_loss(
         if x_queue.shape[1] != x.shape[1]:
             raise ValueError(f"the queues must have the embeddings' width D = {x.shape[1]}, "
                              f"got [Q, D] = {tuple(x_queue.shape)}")
+    if x.shape[0] == 1 and x_queue is None and self_mode == "mask":
+        raise ValueError("crossclr_loss needs at least 2 samples (or a queue): one sample's "
+                         "only key is its positive, so the loss is 0 whatever the inputs")
     if x_input is not None:
         check_matrix("x_input", x_input)
     if y_input is not None:

@@ -75,10 +75,10 @@ def nt_xent(
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if z1.shape[0] < 1:
         raise ValueError("nt_xent needs at least one pair, got an empty batch")
-    if z1.shape[0] == 1 and not gather_distributed:
+    if z1.shape[0] == 1 and not (gather_distributed and _world_size() > 1):
         raise ValueError("nt_xent needs at least 2 pairs: with one pair the positive is the "
                          "only other sample, so the loss is 0 whatever the inputs; use a "
-                         "batch of 2 or more pairs (or gather_distributed=True)")
+                         "batch of 2 or more pairs (or gather keys from other processes)")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
     if chunk_size is not None and gather_distributed:
@@ -114,6 +114,12 @@ def _nt_xent_dense(z: Tensor, n: int, temperature: float) -> Tensor:
     logits = (z * (1.0 / temperature)) @ z.T  # z is float32 already (nt_xent upcasts)
     logits.fill_diagonal_(float("-inf"))
     return F.cross_entropy(logits, _positive_index(n, z.device), reduction="none")
+
+
+def _world_size() -> int:
+    from shared.distributed import world_size
+
+    return world_size()
 
 
 def _nt_xent_gathered(z: Tensor, n: int, temperature: float) -> Tensor:

@@ -73,3 +73,12 @@ def test_json_is_written_strict(tmp_path):
     assert "Infinity" not in text and "NaN" not in text
     strict = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON token {c}"))
     assert strict == {"best_loss": None, "runs": [{"loss": None}, 1.5], "pair": [None, 2]}
+
+
+def test_config_that_is_not_an_object_is_named(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("[1, 2]")
+    assert read_json(path) == [1, 2]
+    with pytest.raises(CorruptFileError, match=f"Cannot read {path}: TypeError: it holds "
+                                               "list where an object belongs"):
+        read_json(path, expect=dict)

@@ -153,6 +153,12 @@ def test_bad_input():
         crossclr_loss(torch.randn(4, 3), torch.randn(4, 3), x_queue=torch.randn(2, 3))
     with pytest.raises(ValueError, match="self_mode"):
         crossclr_loss(torch.randn(4, 3), torch.randn(4, 3), self_mode="none")
+    with pytest.raises(ValueError, match="at least 2 samples.*loss is 0 whatever"):
+        crossclr_loss(torch.randn(1, 3), torch.randn(1, 3))
+    # a queue supplies the negatives: one sample is fine then
+    loss = crossclr_loss(torch.randn(1, 3), torch.randn(1, 3), x_queue=torch.randn(4, 3),
+                         y_queue=torch.randn(4, 3))
+    assert loss > 0
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -77,6 +77,8 @@ def test_projection_head_bad_args():
         ProjectionHead(4, 4, 4, num_layers=0)
     with pytest.raises(ValueError, match="activation"):
         ProjectionHead(4, 4, 4, activation="tanh")
+    with pytest.raises(ValueError, match="hidden_dim must be >= 1, got 0"):
+        ProjectionHead(4, 0, 2)  # built silently before: a constant output
 
 
 def test_bilinear_init_has_nn_bilinear_fans():

@@ -144,6 +144,8 @@ def test_finite_loss_and_gradient_for_any_finite_input(x, t, chunk):
         (torch.zeros(4, 3, dtype=torch.long), torch.zeros(4, 3, dtype=torch.long), {}, "floating"),
         # one pair has no negatives: the loss would be log 1 = 0 for any input
         (torch.randn(1, 3), torch.randn(1, 3), {}, "at least 2 pairs.*loss is 0 whatever"),
+        # ... also when asked to gather keys but no other process is there
+        (torch.randn(1, 3), torch.randn(1, 3), {"gather_distributed": True}, "at least 2 pairs"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_problem(z1, z2, kwargs, match):

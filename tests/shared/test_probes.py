@@ -198,3 +198,16 @@ def test_overlapping_or_non_bool_masks_are_refused():
         logistic_regression_probe(x, y, train, torch.arange(30) >= 15)
     with pytest.raises(ValueError, match="train_mask must be a bool mask"):
         logistic_regression_probe(x, y, torch.arange(30) % 3, ~train)
+
+
+def test_probes_refuse_what_cannot_be_classified(digits):
+    x, y = digits
+    with pytest.raises(ValueError, match="at least 2 classes, but every one of the 40 samples"):
+        svc_cross_validation(x[:40], np.zeros(40, dtype=int), n_folds=2, inner_folds=2)
+    two = np.repeat([0, 1], 20)
+    with pytest.raises(ValueError, match="inner_folds=25 must be >= 2 and at most 10"):
+        svc_cross_validation(x[:40], two, n_folds=2, inner_folds=25)
+    train = np.zeros(40, dtype=bool)
+    train[:10] = True  # all of class 0
+    with pytest.raises(ValueError, match="training rows hold one class only"):
+        logistic_regression_probe(x[:40], two, train, ~train)
