@@ -92,8 +92,19 @@ class CRDLoss(nn.Module):
                 raise ValueError(f"labels must have shape ({n_data},), got {tuple(labels.shape)}")
         self.register_buffer("labels", labels)
 
+    def _check_index(self, index: Tensor) -> None:
+        """Raise ``ValueError`` unless ``index`` is a non-empty ``[B]`` of dataset indices."""
+        if index.dim() != 1 or index.numel() == 0:
+            raise ValueError(f"index must be a non-empty [B] tensor, got shape {tuple(index.shape)}")
+        lo, hi = value_range(index)
+        if index.dtype not in (torch.int64, torch.int32) or lo < 0 or hi >= self.n_data:
+            raise ValueError(f"index must hold dataset indices in [0, n_data={self.n_data}), got "
+                             f"{index.dtype} values in [{lo}, {hi}] (a negative one would address "
+                             f"the memory bank from its end)")
+
     def sample_contrast_index(self, index: Tensor) -> Tensor:
         """``[B]`` -> ``[B, K + 1]``: the sample itself, then ``K`` negatives drawn with replacement."""
+        self._check_index(index)
         b, k = index.shape[0], self.num_negatives
         if self.labels is None:
             negatives = torch.randint(self.n_data, (b, k), device=index.device)
@@ -127,11 +138,7 @@ class CRDLoss(nn.Module):
                 f"f_s, f_t and index must share the batch size, got {f_s.shape[0]}, "
                 f"{f_t.shape[0]} and index shape {tuple(index.shape)}"
             )
-        lo, hi = value_range(index)  # not empty: f_s has rows and index one per row
-        if index.dtype not in (torch.int64, torch.int32) or lo < 0 or hi >= self.n_data:
-            raise ValueError(f"index must hold dataset indices in [0, n_data={self.n_data}), got "
-                             f"{index.dtype} values in [{lo}, {hi}] (a negative one would address "
-                             f"the memory bank from its end)")
+        self._check_index(index)
         if contrast_index is None:
             contrast_index = self.sample_contrast_index(index)
         else:

@@ -181,6 +181,9 @@ def test_index_outside_the_dataset_is_rejected(index):
     bank = crd.memory_student.clone() if hasattr(crd, "memory_student") else None
     with pytest.raises(ValueError, match=r"index must hold dataset indices in \[0, n_data=1000\)"):
         crd(torch.randn(2, 8), torch.randn(2, 8), index)
+    labelled = CRDLoss(8, 8, n_data=1000, num_negatives=10, labels=torch.arange(1000) % 3)
+    with pytest.raises(ValueError, match=r"index must hold dataset indices"):
+        labelled.sample_contrast_index(index)  # public too: was a raw IndexError
     if bank is not None:
         assert torch.equal(bank, crd.memory_student)
 
