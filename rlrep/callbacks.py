@@ -56,7 +56,7 @@ class RunCallback(BaseCallback):
         """Evaluate for ``episodes`` episodes and log the record (``final``: the run's last
         evaluation, after its last checkpoint)."""
         step = self.num_timesteps
-        returns = evaluate(self.model, self.config.env_spec, episodes, seed=self.config.seed + 10_000 + step, epsilon=self.config.eval_epsilon) if episodes else []
+        returns = evaluate(self.model, self.config.env_spec, episodes, seed=(self.config.seed + 10_000 + step) % 2**32, epsilon=self.config.eval_epsilon) if episodes else []
         # no episodes, no score (null), rather than a 0.0 nobody measured
         record = {"type": "eval", "step": step, "returns": returns,
                   "mean_return": sum(returns) / len(returns) if returns else None}

@@ -4,7 +4,8 @@ Layout of ``<run_dir>/checkpoints/``::
 
     step_000020000/model.zip           SB3 save: policy, optimizers, aux heads, counters, last obs
     step_000020000/replay_buffer.pkl   the SegmentReplayBuffer with its segment trackers
-    step_000020000/state.pt            RNG states (python, numpy, torch, action spaces), env snapshots, run counters
+    step_000020000/state.pt            RNG states (python, numpy, torch, action spaces), env snapshots, run counters,
+                                       the buffer file's CRC-32 (checked before it is loaded)
     LATEST                             name of the newest complete checkpoint
 
 A checkpoint is written into a temporary directory and published with one ``os.replace``, then
@@ -21,6 +22,7 @@ import pickle
 import random
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,15 @@ def _rng_state(model: BaseAlgorithm) -> dict[str, Any]:
     }
 
 
+def _crc32(path: Path, chunk: int = 1 << 24) -> int:
+    """CRC-32 of a file (an Atari-100k buffer is ~1 GB: read in 16 MiB chunks)."""
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
 def _set_rng_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
@@ -64,7 +75,8 @@ def save_checkpoint(model: BaseAlgorithm, directory: Path, extra: dict[str, Any]
     tmp.mkdir()
     model.save(tmp / "model.zip")
     model.save_replay_buffer(tmp / "replay_buffer.pkl")  # type: ignore[attr-defined]
-    state = {"rng": _rng_state(model), "env": get_vec_env_snapshot(model.get_env()), "extra": extra}
+    state = {"rng": _rng_state(model), "env": get_vec_env_snapshot(model.get_env()), "extra": extra,
+             "replay_buffer_crc32": _crc32(tmp / "replay_buffer.pkl")}
     atomic_save(state, tmp / "state.pt")
     final = directory / name
     old = directory / f".old-{name}-{os.getpid()}"
@@ -128,10 +140,17 @@ def load_checkpoint(model_class: type[BaseAlgorithm], path: Path, env: Any, devi
     """Rebuild the model on ``env`` (a fresh env of the same spec) and ``device``, restore
     buffer, env state and RNGs."""
     # force_reset=False keeps the saved last observation: the restored env continues from it.
+    state = load_file(path / "state.pt", weights_only=False)  # CRC-checked (shared.checkpoint)
+    buffer = path / "replay_buffer.pkl"
+    if not buffer.is_file():
+        raise CorruptFileError(f"{buffer} is missing: the checkpoint is incomplete")
+    expected = state.get("replay_buffer_crc32")  # absent in checkpoints written before it was kept
+    if expected is not None and _crc32(buffer) != expected:
+        raise CorruptFileError(f"Cannot read {buffer}: its CRC-32 differs from the one stored "
+                               f"when it was written (a changed or truncated file)")
     model = model_class.load(path / "model.zip", env=env, device=device, force_reset=False,
                              **load_kwargs)
-    model.load_replay_buffer(path / "replay_buffer.pkl")  # type: ignore[attr-defined]
-    state = load_file(path / "state.pt", weights_only=False)
+    model.load_replay_buffer(buffer)  # type: ignore[attr-defined]
     set_vec_env_snapshot(model.get_env(), state["env"])
     _set_rng_state(model, state["rng"])
     return model, state["extra"]

@@ -61,10 +61,15 @@ class TrainConfig:
             import torch as th
 
             try:
-                th.device(self.device)
+                kind = th.device(self.device).type
             except RuntimeError as error:
+                kind = None
+                cause: Exception | None = error
+            else:
+                cause = None
+            if kind not in ("cpu", "cuda"):  # mps, meta, ...: the agents are not run there
                 raise ValueError(f"--device must be auto, cpu, cuda or cuda:<i>, got "
-                                 f"{self.device!r}") from error
+                                 f"{self.device!r}") from cause
         for name in ("steps", "checkpoint_freq", "eval_freq", "threads", "keep_checkpoints"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
@@ -100,6 +105,9 @@ class TrainConfig:
             raise ValueError(odd_batch_message(self.batch_size))
         # RCRL pairs need 2 anchors at least (a negative is another anchor's partner)
         least = {"batch": 4, "extra": 2}[self.rcrl_partners]
+        if "curl" in self.aux_names and self.batch_size is not None and self.batch_size < 2:
+            raise ValueError(f"CURL needs --batch-size >= 2 (the other samples of the batch are "
+                             f"its negatives: with one the loss is 0), got {self.batch_size}")
         if "rcrl" in self.aux_names and self.batch_size is not None and self.batch_size < least:
             raise ValueError(f"RCRL with rcrl_partners={self.rcrl_partners!r} needs --batch-size >= "
                              f"{least} (two anchors and their partners), got {self.batch_size}")

@@ -23,8 +23,8 @@ from rlrep.checkpoints import checkpoints_newest_first, is_damage, load_checkpoi
 from rlrep.config import TrainConfig, build_model, model_class
 from rlrep.envs import make_vec_env
 from rlrep.evaluate import atari_game, human_normalized
-from shared.checkpoint import CorruptFileError, atomic_write_json, atomic_write_text
-from shared.run_dir import hold_run_dir
+from shared.checkpoint import CorruptFileError, atomic_write_json, atomic_write_text, read_json
+from shared.run_dir import RunDirError, hold_run_dir
 from shared.seeding import seed_everything
 
 
@@ -40,7 +40,17 @@ def _truncate_metrics(path: Path, step: int) -> None:
     if not path.exists():
         return
     records = [line for line in path.read_text().splitlines() if line.strip()]
-    kept = [line for line in records if (r := json.loads(line))["step"] <= step and not r.get("final")]
+    parsed = []
+    for number, line in enumerate(records, start=1):
+        try:
+            parsed.append((line, json.loads(line)))
+        except json.JSONDecodeError as error:
+            if number == len(records):  # torn by the kill: it is dropped below anyway
+                break
+            raise CorruptFileError(f"Cannot read {path}: line {number}: {error}; delete that "
+                                   f"line (or the file, losing the run's metrics) and resume "
+                                   f"again") from None
+    kept = [line for line, r in parsed if r["step"] <= step and not r.get("final")]
     atomic_write_text(path, "".join(line + "\n" for line in kept))
 
 
@@ -56,9 +66,16 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
 def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
     tb_dir = str(run_dir / "tb") if config.tensorboard else None
+    if not resume and ((run_dir / "config.json").exists()
+                       or checkpoints_newest_first(run_dir / "checkpoints")):
+        # a second run here would overwrite config and metrics but keep the first run's
+        # newer checkpoints (pruning keeps the highest steps): the two would mix
+        raise RunDirError(f"{run_dir} already holds a run (config.json or checkpoints): "
+                          f"continue it with --resume, or pass another --run-dir")
     candidates = checkpoints_newest_first(run_dir / "checkpoints") if resume else []
     if resume and not candidates:
-        print(f"no checkpoint under {run_dir / 'checkpoints'}: starting from scratch")
+        print(f"rlrep: no checkpoint under {run_dir / 'checkpoints'}: starting from scratch",
+              file=sys.stderr)
 
     env = make_vec_env(config.env_spec, n_envs=1, seed=config.seed)
     checkpoint, model, errors = None, None, []
@@ -80,9 +97,20 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
                                f"{'; '.join(errors)}); delete the damaged ones, or train again "
                                f"without --resume")
     if checkpoint is not None:
+        finished = run_dir / "results.json"
+        if model.num_timesteps >= config.steps and finished.is_file():
+            print(f"rlrep: {run_dir} finished at step {model.num_timesteps} (--steps "
+                  f"{config.steps}): {finished} stands; raise --steps to train on",
+                  file=sys.stderr)
+            env.close()
+            return read_json(finished, expect=dict)
         counters = extra["counters"]
         _truncate_metrics(run_dir / "metrics.jsonl", model.num_timesteps)
-        print(f"resuming {run_dir} from {checkpoint.name} (step {model.num_timesteps})")
+        # the options a resume may change (a raised --steps, --device) are the run's now:
+        # a later plain --resume (the command printed on Ctrl-C) keeps them
+        atomic_write_json(run_dir / "config.json", config.to_dict())
+        print(f"rlrep: resuming {run_dir} from {checkpoint.name} (step {model.num_timesteps})",
+              file=sys.stderr)
     else:
         seed_everything(config.seed)
         atomic_write_json(run_dir / "config.json", config.to_dict())
@@ -104,6 +132,7 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         # set up the logger the evaluation writes to; continue the run's own log folder
         model.set_logger(configure_logger(model.verbose, tb_dir, "run", reset_num_timesteps=False))
     callback.init_callback(model)
+    callback.num_timesteps = model.num_timesteps  # learn() sets it; not run at the budget
     callback.checkpoint()
     final = callback.run_evaluation(config.final_eval_episodes, final=True)
     results: dict[str, Any] = {

@@ -87,6 +87,9 @@ def test_dmc_pixels_smoke(tmp_path):
         (["--env", "PongNoFrameskip-v4", "--curl-momentum", "2"], "--curl-momentum must be in [0, 1]"),
         (["--env", "PongNoFrameskip-v4", "--rcrl-weight", "-1"], "--rcrl-weight must be a finite number >= 0"),
         (["--env", "PongNoFrameskip-v4", "--aux", "rcrl", "--batch-size", "2"], "needs --batch-size >= 4"),
+        (["--env", "dmc:cartpole-swingup", "--aux", "curl", "--batch-size", "1"],
+         "CURL needs --batch-size >= 2"),
+        (["--env", "PongNoFrameskip-v4", "--device", "meta"], "--device must be auto, cpu, cuda"),
     ],
 )
 def test_bad_flags(capsys, argv, message):
@@ -388,3 +391,56 @@ def test_interrupt_says_how_to_continue(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(rlrep.training, "train", interrupted)
     assert main(["train", "--env", "dmc-state:cartpole-swingup", "--run-dir", str(tmp_path)]) == 130
     assert f"rlrep train --run-dir {tmp_path} --resume" in capsys.readouterr().err
+
+
+def test_finished_run_is_kept_extended_and_its_final_evaluation_repeatable(tmp_path, capsys):
+    """Resuming at the budget (killed during the final evaluation) evaluates as the
+    uninterrupted run did (same step, same seed: it evaluated as step 0 with another seed);
+    a finished run is left as it is; a budget raised on --resume is the run's from then on."""
+    run = tmp_path / "run"
+    common = ["--env", "dmc-state:cartpole-swingup", "--steps", "70", "--run-dir", str(run),
+              *TINY[:-4], "--final-eval-episodes", "1", "--no-progress", "--no-tensorboard"]
+    assert main(["train", *common]) == 0
+    straight = json.loads((run / "results.json").read_text())
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    final = json.loads(lines[-1])
+    assert final["final"] and final["step"] == 70
+    (run / "results.json").unlink()  # killed during the final evaluation
+    (run / "metrics.jsonl").write_text("\n".join(lines[:-1]) + '\n{"type": "ev')  # a torn line
+    assert main(["train", "--run-dir", str(run), "--resume"]) == 0
+    assert json.loads((run / "results.json").read_text()) == straight
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 70
+    capsys.readouterr()
+    assert main(["train", "--run-dir", str(run), "--resume"]) == 0  # finished: left as it is
+    assert "finished at step 70" in capsys.readouterr().err
+    assert json.loads((run / "results.json").read_text()) == straight
+    with pytest.raises(SystemExit) as info:  # a new run here would mix with this one
+        main(["train", *common])
+    assert info.value.code == 2 and "already holds a run" in capsys.readouterr().err
+    assert main(["train", "--run-dir", str(run), "--resume", "--steps", "140"]) == 0
+    assert json.loads((run / "config.json").read_text())["steps"] == 140  # kept for a plain --resume
+
+
+def test_changed_or_missing_replay_buffer_falls_back_to_the_checkpoint_before(tmp_path, capsys):
+    run = tmp_path / "run"
+    main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "140", "--checkpoint-freq", "70",
+          "--run-dir", str(run), *TINY])
+    latest = run / "checkpoints" / "step_000000140" / "replay_buffer.pkl"
+    raw = bytearray(latest.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # loaded without complaint before
+    latest.write_bytes(bytes(raw))
+    capsys.readouterr()
+    assert main(["train", "--run-dir", str(run), "--resume", "--steps", "210"]) == 0
+    assert "CRC-32 differs" in capsys.readouterr().err
+    (run / "checkpoints" / "step_000000210" / "replay_buffer.pkl").unlink()
+    assert main(["train", "--run-dir", str(run), "--resume", "--steps", "280"]) == 0
+    assert "replay_buffer.pkl is missing" in capsys.readouterr().err
+
+
+def test_largest_seed_evaluates(tmp_path):
+    # evaluation seeds are seed + 10000 + step: past 2**32 numpy refused them mid-run
+    run = tmp_path / "run"
+    assert main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "70", "--seed", str(2**32 - 1),
+                 "--run-dir", str(run), *TINY[:-4], "--final-eval-episodes", "1",
+                 "--no-progress", "--no-tensorboard"]) == 0
+    assert len(json.loads((run / "results.json").read_text())["eval_returns"]) == 1
