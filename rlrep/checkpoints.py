@@ -91,6 +91,23 @@ def save_checkpoint(model: BaseAlgorithm, directory: Path, extra: dict[str, Any]
     return final
 
 
+def remove_leftovers(directory: Path) -> list[Path]:
+    """Delete what a process killed while writing a checkpoint left under ``directory``:
+    its ``.tmp-step_*`` folder (never published) and any ``.old-step_*`` copy whose
+    ``step_*`` is complete again (an ``.old-`` copy that is the only complete one of its
+    step is kept: :func:`latest_checkpoint` reads it). Each may hold a whole replay buffer.
+    Call it only while holding the run directory (:mod:`shared.run_dir`): another writer's
+    temporary folder would go too. Returns what was deleted."""
+    gone = list(directory.glob(".tmp-step_*"))
+    for old in directory.glob(".old-step_*"):
+        step = old.name.removeprefix(".old-").split("-")[0]
+        if (directory / step / "state.pt").is_file():
+            gone.append(old)
+    for path in gone:
+        shutil.rmtree(path, ignore_errors=True)
+    return gone
+
+
 def _complete_newest_first(directory: Path) -> list[Path]:
     """Every complete checkpoint left under ``directory``, newest step first (a step moved
     aside, ``.old-step_*``, still holds a complete checkpoint)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rlrep.auxiliary import parse_aux
 from rlrep.checkpoints import is_damage
-from rlrep.config import TrainConfig, atari_options
+from rlrep.config import TrainConfig, atari_options, check_device
 from rlrep.envs import UnknownEnvError, parse_env_id
 from rlrep.envs.atari import is_atari_id
 from shared.checkpoint import CorruptFileError, read_json
@@ -188,6 +188,14 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from rlrep.evaluate import evaluate
 
     th.set_num_threads(1)
+    try:
+        check_device(args.device)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.device.startswith("cuda") and not th.cuda.is_available():
+        parser.error(f"--device {args.device}: this machine has no CUDA device; pass --device cpu (or auto)")
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be in [0, 2**32), got {args.seed}")
     run_dir = Path(args.run_dir)
     if not (run_dir / "config.json").exists():
         parser.error(f"{run_dir} is not a run directory (no config.json)")

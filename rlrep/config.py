@@ -14,6 +14,21 @@ from rlrep.auxiliary import AuxConfig, check_aux_settings, odd_batch_message, pa
 from rlrep.envs import EnvSpec, parse_env_id
 
 
+def check_device(device: str) -> None:
+    """Raise ``ValueError`` unless ``device`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:<i>``
+    (mps, meta, ...: the agents are not run there)."""
+    if device == "auto":
+        return
+    import torch as th
+
+    try:
+        kind = th.device(device).type
+    except RuntimeError as error:
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:<i>, got {device!r}") from error
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:<i>, got {device!r}")
+
+
 @dataclass
 class TrainConfig:
     """Every option of ``rlrep train``; ``None`` means the agent's default (DER for Atari, CURL for DMC)."""
@@ -57,19 +72,7 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.device != "auto":
-            import torch as th
-
-            try:
-                kind = th.device(self.device).type
-            except RuntimeError as error:
-                kind = None
-                cause: Exception | None = error
-            else:
-                cause = None
-            if kind not in ("cpu", "cuda"):  # mps, meta, ...: the agents are not run there
-                raise ValueError(f"--device must be auto, cpu, cuda or cuda:<i>, got "
-                                 f"{self.device!r}") from cause
+        check_device(self.device)
         for name in ("steps", "checkpoint_freq", "eval_freq", "threads", "keep_checkpoints"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")

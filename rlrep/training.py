@@ -19,7 +19,7 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.utils import configure_logger
 
 from rlrep.callbacks import ProgressBar, RunCallback
-from rlrep.checkpoints import checkpoints_newest_first, is_damage, load_checkpoint
+from rlrep.checkpoints import checkpoints_newest_first, is_damage, load_checkpoint, remove_leftovers
 from rlrep.config import TrainConfig, build_model, model_class
 from rlrep.envs import make_vec_env
 from rlrep.evaluate import atari_game, human_normalized
@@ -72,6 +72,10 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         # newer checkpoints (pruning keeps the highest steps): the two would mix
         raise RunDirError(f"{run_dir} already holds a run (config.json or checkpoints): "
                           f"continue it with --resume, or pass another --run-dir")
+    if resume:
+        for path in remove_leftovers(run_dir / "checkpoints"):
+            print(f"rlrep: removed {path}, left by a process killed while it wrote a checkpoint",
+                  file=sys.stderr)
     candidates = checkpoints_newest_first(run_dir / "checkpoints") if resume else []
     if resume and not candidates:
         print(f"rlrep: no checkpoint under {run_dir / 'checkpoints'}: starting from scratch",

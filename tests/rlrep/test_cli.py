@@ -213,6 +213,24 @@ def test_eval_needs_at_least_one_episode(tmp_path, capsys):
     assert info.value.code == 2 and "must be >= 1, got 0" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "gpu"], "--device must be auto, cpu, cuda"),
+    (["--device", "mps"], "--device must be auto, cpu, cuda"),
+    (["--seed", "-1"], "--seed must be in [0, 2**32)"),
+])
+def test_eval_refuses_bad_device_and_seed(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["eval", str(tmp_path), *argv])
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_eval_on_cuda_without_cuda_is_refused_like_train(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as info:
+        main(["eval", str(tmp_path), "--device", "cuda"])  # ran on CPU silently before
+    assert info.value.code == 2 and "no CUDA device" in capsys.readouterr().err
+
+
 def test_latest_checkpoint_survives_a_kill_while_it_is_rewritten(tmp_path):
     from rlrep.checkpoints import latest_checkpoint
 
@@ -228,6 +246,20 @@ def test_latest_checkpoint_survives_a_kill_while_it_is_rewritten(tmp_path):
 
     shutil.rmtree(tmp_path / ".old-step_000000200-1")
     assert latest_checkpoint(tmp_path) == tmp_path / "step_000000100"
+
+
+def test_leftovers_of_a_killed_checkpoint_write_are_removed(tmp_path):
+    from rlrep.checkpoints import latest_checkpoint, remove_leftovers
+
+    for name in ("step_000000100", "step_000000200", ".tmp-step_000000300-77",
+                 ".old-step_000000200-77", ".old-step_000000300-78"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "state.pt").write_bytes(b"x")
+    (tmp_path / "LATEST").write_text("step_000000300")  # killed before step_300 was published
+    removed = remove_leftovers(tmp_path)
+    assert sorted(p.name for p in removed) == [".old-step_000000200-77", ".tmp-step_000000300-77"]
+    # the moved-aside step 300 is the only complete copy of its step: kept, and still read
+    assert latest_checkpoint(tmp_path) == tmp_path / ".old-step_000000300-78"
 
 
 def test_resume_drops_what_was_logged_after_the_checkpoint(tmp_path):
