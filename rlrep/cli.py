@@ -120,11 +120,16 @@ def _changed_on_resume(given: dict, stored: dict) -> list[str]:
 
 
 def _read_config(path: Path, parser: argparse.ArgumentParser) -> dict:
-    try:  # written once, when the run starts: deleting it would lose the run's options
-        return read_json(path, fix="restore it from a copy, or train a new run in another --run-dir",
-                         expect=dict)
+    fix = "restore it from a copy, or train a new run in another --run-dir"
+    try:  # written when the run starts: deleting it would lose the run's options
+        stored = read_json(path, fix=fix, expect=dict)
     except CorruptFileError as error:
         parser.error(str(error))
+    try:  # a field missing or of the wrong type would fail later as a raw TypeError
+        TrainConfig.from_dict(stored)
+    except (TypeError, ValueError, UnknownEnvError) as error:
+        parser.error(f"{path} does not hold a run's options ({type(error).__name__}: {error}); {fix}")
+    return stored
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,

@@ -476,3 +476,21 @@ def test_largest_seed_evaluates(tmp_path):
                  "--run-dir", str(run), *TINY[:-4], "--final-eval-episodes", "1",
                  "--no-progress", "--no-tensorboard"]) == 0
     assert len(json.loads((run / "results.json").read_text())["eval_returns"]) == 1
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"batch_size": "16"}, "TypeError"),  # a raw TypeError on resume and eval before
+    ({"env": None}, "does not hold a run's options"),
+])
+def test_config_with_bad_fields_is_named(tmp_path, capsys, change, named):
+    from rlrep.config import TrainConfig
+
+    config = {**TrainConfig(env="dmc-state:cartpole-swingup", steps=700).to_dict(), **change}
+    if change.get("env", 1) is None:
+        del config["env"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    for argv in (["train", "--run-dir", str(tmp_path), "--resume"], ["eval", str(tmp_path)]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and f"{tmp_path / 'config.json'} does not hold" in err and named in err
