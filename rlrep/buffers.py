@@ -87,6 +87,8 @@ class SegmentReplayBuffer(NStepReplayBuffer):
         max_segment_length: int = 32,
         frame_stack: int = 0,
     ) -> None:
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be >= 1 (1: one-step transitions), got {n_steps}")
         super().__init__(
             buffer_size,
             observation_space,
@@ -145,6 +147,12 @@ class SegmentReplayBuffer(NStepReplayBuffer):
         infos: list[dict[str, Any]],
     ) -> None:
         """Store one transition per env (arrays ``[n_envs, ...]``) and update the segment labels."""
+        # checked before the parent writes the row: a failure after it would leave the row
+        # stored without a segment (id -1) and the position advanced
+        for name, value in (("reward", reward), ("done", done)):
+            if np.size(value) != self.n_envs:
+                raise ValueError(f"{name} must hold one value per env ({self.n_envs}), got shape "
+                                 f"{np.shape(value)}")
         row = self.pos
         if self.frame_stack:
             self.episode_steps[row] = self._episode_length
@@ -285,6 +293,8 @@ class SegmentReplayBuffer(NStepReplayBuffer):
         return max(self.frame_stack - 1, 0) if self.full else 0
 
     def _sample_rows(self, n: int) -> np.ndarray:
+        if not self.full and self.pos == 0:
+            raise ValueError("the buffer is empty: add transitions before sampling")
         if self.full:
             return (np.random.randint(self._min_offset, self.buffer_size, size=n) + self.pos) % self.buffer_size
         return np.random.randint(0, self.pos, size=n)

@@ -292,3 +292,18 @@ def test_full_frame_stacked_buffer_never_samples_rows_without_their_history():
     rows = buf._sample_rows(10_000)
     age = (rows - buf.pos) % size  # 0 = the oldest row
     assert age.min() == k - 1 and set(age) == set(range(k - 1, size))
+
+
+def test_bad_input_is_refused_before_anything_is_stored():
+    buf = make(size=128, n_envs=2)
+    with pytest.raises(ValueError, match="the buffer is empty"):
+        buf.sample(4)
+    fill(buf, [[0.0, 1.0]])
+    obs = np.zeros((2, 2), np.float32)
+    with pytest.raises(ValueError, match=r"reward must hold one value per env \(2\)"):
+        buf.add(obs, obs, np.zeros((2, 1)), np.zeros(3), np.zeros(2), [{}, {}])
+    assert buf.pos == 1 and (buf.segment_ids[1] == -1).all()  # nothing written: row 1 still free
+    fill(buf, [[0.0, 0.0]])
+    assert buf.pos == 2 and (buf.segment_ids[:2] >= 0).all()
+    with pytest.raises(ValueError, match="n_steps must be >= 1"):
+        make(n_steps=0)
