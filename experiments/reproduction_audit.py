@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import tempfile
 import time
@@ -131,8 +132,11 @@ def audit_run(run: Path, seed: int, data_dir: str | None, probe: bool,
     rec["best_loss"], rec["best_epoch"] = trained["best_loss"], trained["best_epoch"]
     rec["committed_best_loss"] = committed.get("best_loss")
     rec["committed_best_epoch"] = committed.get("best_epoch")
-    rec["same_best_loss"] = (None if rec["committed_best_loss"] is None
-                             else rec["committed_best_loss"] == rec["best_loss"])
+    if committed.get("best_loss", 0.0) is None:  # written as null: no finite loss (--epochs 0)
+        rec["same_best_loss"] = not math.isfinite(rec["best_loss"])
+    else:
+        rec["same_best_loss"] = (None if rec["committed_best_loss"] is None
+                                 else rec["committed_best_loss"] == rec["best_loss"])
     if "accuracy" in rec and "committed_accuracy" in rec:
         rec["same_accuracy"] = abs(rec["accuracy"] - rec["committed_accuracy"]) < 1e-9
     rec["seconds"] = round(time.perf_counter() - start, 1)

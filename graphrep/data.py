@@ -675,8 +675,13 @@ def load_node_dataset(
                 f"original Planetoid files they do not fit together (replace them), else "
                 f"delete {cache / 'Planetoid' / canon / 'processed'} (built by another PyG "
                 f"version?) and retry.") from exc
-    data = ds[0]
-    _check_planetoid(data, canon, _source_dir(root, subdir) or cache / subdir)
+        data = ds[0]
+        try:
+            _check_planetoid(data, canon, _source_dir(root, subdir) or cache / subdir)
+        except DatasetFormatError:
+            # built from the bad file: PyG would reuse it after the file is replaced
+            shutil.rmtree(cache / "Planetoid" / canon / "processed", ignore_errors=True)
+            raise
     data.x = _row_normalize(data.x)
     return NodeDataset(canon, split, data)
 

@@ -126,9 +126,11 @@ def _read_config(path: Path, parser: argparse.ArgumentParser) -> dict:
     except CorruptFileError as error:
         parser.error(str(error))
     try:  # a field missing or of the wrong type would fail later as a raw TypeError
-        TrainConfig.from_dict(stored)
-    except (TypeError, ValueError, UnknownEnvError) as error:
+        TrainConfig.from_dict({**stored, "device": "auto"})  # a resume or eval picks the device
+    except TypeError as error:
         parser.error(f"{path} does not hold a run's options ({type(error).__name__}: {error}); {fix}")
+    except (ValueError, UnknownEnvError):
+        pass  # a setting refused since: named when the run is built, with what may change
     return stored
 
 
@@ -204,7 +206,11 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "config.json").exists():
         parser.error(f"{run_dir} is not a run directory (no config.json)")
-    config = TrainConfig.from_dict(_read_config(run_dir / "config.json", parser))
+    try:  # evaluation runs on its own --device
+        config = TrainConfig.from_dict({**_read_config(run_dir / "config.json", parser),
+                                        "device": args.device})
+    except (ValueError, UnknownEnvError) as error:
+        parser.error(f"{run_dir / 'config.json'}: {error}")
     checkpoint = latest_checkpoint(run_dir / "checkpoints")
     if checkpoint is None:
         parser.error(f"{run_dir} has no checkpoint yet")

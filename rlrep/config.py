@@ -89,6 +89,11 @@ class TrainConfig:
         if self.learning_starts is not None and self.learning_starts < 0:
             raise ValueError(f"--learning-starts must be >= 0, got {self.learning_starts}")
         check_aux_settings(vars(self), spell=lambda name: f"--{name.replace('_', '-')}")
+        if self.segment_threshold is not None and not 0 < self.segment_threshold < math.inf:
+            # 0 or less closes every segment at once; inf or nan never by reward (and is not
+            # JSON: config.json would store null, the default)
+            raise ValueError(f"--segment-threshold must be a finite number > 0, got "
+                             f"{self.segment_threshold}")
         if self.segment_max_length < 1:
             raise ValueError(f"--segment-max-length must be >= 1, got {self.segment_max_length}")
         if self.buffer_size is not None and self.segment_max_length >= self.buffer_size:

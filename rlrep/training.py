@@ -102,7 +102,8 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
                                f"without --resume")
     if checkpoint is not None:
         finished = run_dir / "results.json"
-        if model.num_timesteps >= config.steps and finished.is_file():
+        if (model.num_timesteps >= config.steps and finished.is_file()
+                and read_json(finished, expect=dict).get("steps") == model.num_timesteps):
             print(f"rlrep: {run_dir} finished at step {model.num_timesteps} (--steps "
                   f"{config.steps}): {finished} stands; raise --steps to train on",
                   file=sys.stderr)
@@ -113,6 +114,8 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         # the options a resume may change (a raised --steps, --device) are the run's now:
         # a later plain --resume (the command printed on Ctrl-C) keeps them
         atomic_write_json(run_dir / "config.json", config.to_dict())
+        # results of an earlier, smaller budget are not this run's until it finishes again
+        finished.unlink(missing_ok=True)
         print(f"rlrep: resuming {run_dir} from {checkpoint.name} (step {model.num_timesteps})",
               file=sys.stderr)
     else:

@@ -134,8 +134,7 @@ def load_file(path: str | os.PathLike, fix: str = RECOMPUTED, **kwargs: Any) -> 
     there) pass through. A file that ``weights_only=True`` (torch's default) refuses
     raises ``ValueError`` saying so, not that it is corrupt.
     """
-    if isinstance(path, (str, os.PathLike)):
-        _check_archive(path, fix)
+    checked = isinstance(path, (str, os.PathLike)) and _check_archive(path, fix)
     try:
         return torch.load(path, **kwargs)
     except (zipfile.BadZipFile, EOFError) as exc:
@@ -150,6 +149,8 @@ def load_file(path: str | os.PathLike, fix: str = RECOMPUTED, **kwargs: Any) -> 
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
     except OSError as exc:  # torch's reader on an archive cut past its first pages
+        if checked:  # the archive is whole: not damage (too many open files, a network error)
+            raise
         raise _corrupt(path, exc, fix) from exc
     except RuntimeError as exc:  # torch's zip reader: "failed finding central directory"
         if "zip" not in str(exc).lower() and "archive" not in str(exc).lower():
@@ -157,22 +158,28 @@ def load_file(path: str | os.PathLike, fix: str = RECOMPUTED, **kwargs: Any) -> 
         raise _corrupt(path, exc, fix) from exc
 
 
-def _check_archive(path: str | os.PathLike, fix: str) -> None:
+def _check_archive(path: str | os.PathLike, fix: str) -> bool:
     """Raise :class:`CorruptFileError` if ``path``, a ``torch.save`` zip archive, is cut
-    short or a member fails its CRC-32. Files of torch's legacy (non-zip) format are
-    left to ``torch.load``; a missing file to its ``FileNotFoundError``."""
+    short or a member fails its CRC-32 (members stored with CRC 0, as torch writes them
+    with ``torch.utils.serialization.config.save.compute_crc32 = False``, are not
+    checked). Returns whether the archive was checked: files of torch's legacy (non-zip)
+    format are left to ``torch.load``, a missing file to its ``FileNotFoundError``."""
     if not Path(path).is_file():
-        return
+        return False
     with open(path, "rb") as f:
         if f.read(4) != b"PK\x03\x04":  # not a zip archive: legacy format or garbage
-            return
+            return False
     try:
         with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:  # no central directory: cut
+            for member in archive.infolist():
+                if member.CRC == 0:
+                    continue
+                with archive.open(member) as data:  # reading to the end checks the CRC
+                    while data.read(1 << 24):
+                        pass
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:  # cut short, or "Bad CRC-32"
         raise _corrupt(path, exc, fix) from exc
-    if bad is not None:
-        raise _corrupt(path, ValueError(f"member {bad} fails its CRC-32 check"), fix)
+    return True
 
 
 def read_json(path: str | os.PathLike, fix: str = RECOMPUTED,

@@ -278,10 +278,11 @@ def svc_cross_validation(
     x, y = _to_numpy(embeddings).astype(np.float64), _to_numpy(labels)
     _check_embeddings(x, y)
     check_stratifiable(y, n_folds)
-    fewest = int(min(n - -(-n // n_folds) for n in np.unique(y, return_counts=True)[1]))
-    if inner_folds < 2 or fewest < inner_folds:
-        raise ValueError(f"inner_folds={inner_folds} must be >= 2 and at most {fewest}, the "
-                         f"fewest members a class keeps in an outer training part; lower "
+    # scikit-learn refuses inner folds that no class can fill (it warns when some can't)
+    most = int(max(n - -(-n // n_folds) for n in np.unique(y, return_counts=True)[1]))
+    if inner_folds < 2 or most < inner_folds:
+        raise ValueError(f"inner_folds={inner_folds} must be >= 2 and at most {most}, the "
+                         f"members the largest class keeps in an outer training part; lower "
                          f"inner_folds (or n_folds) or add samples.")
     row_space = bool(row_space and not standardize
                      and x.shape[1] >= ROW_SPACE_MIN_RATIO * x.shape[0])

@@ -125,9 +125,20 @@ class MVGRL(nn.Module):
         if nodes.dim() != 1 or nodes.shape != neg_nodes.shape:
             raise ValueError(f"nodes and neg_nodes must be [M] index tensors of one length, "
                              f"got {tuple(nodes.shape)} and {tuple(neg_nodes.shape)}.")
-        for name, idx in (("nodes", nodes), ("neg_nodes", neg_nodes)):
-            check_batch(idx, nodes.numel(), x.size(0), name=name, groups="x.size(0)")
-        check_batch(batch, nodes.numel(), num_subgraphs, groups="num_subgraphs")
+        m = nodes.numel()
+        bounds = (("nodes", nodes, x.size(0), "x.size(0)"),
+                  ("neg_nodes", neg_nodes, x.size(0), "x.size(0)"),
+                  ("batch", batch, num_subgraphs, "num_subgraphs"))
+        for name, idx, _, _ in bounds:  # shapes and dtypes: no device sync
+            check_batch(idx, m, None, name=name)
+        if m:  # every range with one device sync (this runs every training step)
+            ranges = torch.stack([v.long() for _, idx, _, _ in bounds
+                                  for v in torch.aminmax(idx)]).tolist()
+            for (name, _, limit, what), lo, hi in zip(bounds, ranges[::2], ranges[1::2],
+                                                      strict=True):
+                if lo < 0 or hi >= limit:
+                    raise ValueError(f"{name} holds id {lo if lo < 0 else hi} but {what}="
+                                     f"{limit}; ids must lie in 0..{limit - 1}.")
         for name, view in (("adj", adj), ("diff", diff)):
             if view.dim() == 3 and view.layout == torch.strided:
                 if view.shape[0] * view.shape[1] != nodes.numel() or \

@@ -105,6 +105,9 @@ class CRDLoss(nn.Module):
     def sample_contrast_index(self, index: Tensor) -> Tensor:
         """``[B]`` -> ``[B, K + 1]``: the sample itself, then ``K`` negatives drawn with replacement."""
         self._check_index(index)
+        return self._sample_contrast_index(index)
+
+    def _sample_contrast_index(self, index: Tensor) -> Tensor:  # index checked
         b, k = index.shape[0], self.num_negatives
         if self.labels is None:
             negatives = torch.randint(self.n_data, (b, k), device=index.device)
@@ -140,7 +143,7 @@ class CRDLoss(nn.Module):
             )
         self._check_index(index)
         if contrast_index is None:
-            contrast_index = self.sample_contrast_index(index)
+            contrast_index = self._sample_contrast_index(index)
         else:
             self._check_contrast_index(contrast_index, index)
         h_s, h_t = self.embed_student(f_s), self.embed_teacher(f_t)  # caller's autocast, if any

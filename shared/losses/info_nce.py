@@ -71,9 +71,6 @@ def info_nce(
     if similarity not in ("cosine", "dot"):
         raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
     n, m = query.shape[0], keys.shape[0]
-    if m == 1:
-        raise ValueError("info_nce needs at least 2 keys: with one key every query's only "
-                         "candidate is its positive, so the loss is 0 whatever the inputs")
     if positive_mask is None:
         if n != m:
             raise ValueError(

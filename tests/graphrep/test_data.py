@@ -203,6 +203,11 @@ def test_truncated_planetoid_test_index_is_named(data_dir, tmp_path):
                                                  r"test split, expected 2708 and 140/500/"
                                                  r"1000(.|\n)*ind.cora.test.index"):
         load_node_dataset("Cora", "public", root, tmp_path / "cache", download=False)
+    # what PyG built from the bad file is not kept: the original file loads again
+    assert not (tmp_path / "cache" / "Planetoid" / "Cora" / "processed").exists()
+    shutil.copyfile(data_dir / "Planetoid/Cora/raw/ind.cora.test.index", f)
+    assert load_node_dataset("Cora", "public", root, tmp_path / "cache",
+                             download=False).data.test_mask.sum() == 1000
 
 
 def test_one_missing_planetoid_file_is_the_one_named(data_dir, tmp_path, monkeypatch):

@@ -90,6 +90,10 @@ def test_dmc_pixels_smoke(tmp_path):
         (["--env", "dmc:cartpole-swingup", "--aux", "curl", "--batch-size", "1"],
          "CURL needs --batch-size >= 2"),
         (["--env", "PongNoFrameskip-v4", "--device", "meta"], "--device must be auto, cpu, cuda"),
+        (["--env", "dmc-state:cartpole-swingup", "--segment-threshold", "inf"],
+         "--segment-threshold must be a finite number > 0"),
+        (["--env", "dmc-state:cartpole-swingup", "--segment-threshold", "0"],
+         "--segment-threshold must be a finite number > 0"),
     ],
 )
 def test_bad_flags(capsys, argv, message):
@@ -451,6 +455,14 @@ def test_finished_run_is_kept_extended_and_its_final_evaluation_repeatable(tmp_p
     assert info.value.code == 2 and "already holds a run" in capsys.readouterr().err
     assert main(["train", "--run-dir", str(run), "--resume", "--steps", "140"]) == 0
     assert json.loads((run / "config.json").read_text())["steps"] == 140  # kept for a plain --resume
+    extended = json.loads((run / "results.json").read_text())
+    assert extended["steps"] == 140
+    # killed during the extended run's final evaluation: the 70-step results are not its own
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    (run / "results.json").write_text(json.dumps(straight))
+    (run / "metrics.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    assert main(["train", "--run-dir", str(run), "--resume"]) == 0
+    assert json.loads((run / "results.json").read_text()) == extended
 
 
 def test_changed_or_missing_replay_buffer_falls_back_to_the_checkpoint_before(tmp_path, capsys):
@@ -494,3 +506,15 @@ def test_config_with_bad_fields_is_named(tmp_path, capsys, change, named):
             main(argv)
         err = capsys.readouterr().err
         assert info.value.code == 2 and f"{tmp_path / 'config.json'} does not hold" in err and named in err
+
+
+def test_run_stored_with_a_device_refused_since_still_resumes_elsewhere(tmp_path, monkeypatch):
+    import rlrep.training
+    from rlrep.config import TrainConfig
+
+    config = {**TrainConfig(env="dmc-state:cartpole-swingup", steps=700).to_dict(), "device": "mps"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    seen = {}
+    monkeypatch.setattr(rlrep.training, "train", lambda cfg, resume: seen.update(cfg=cfg) or {})
+    assert main(["train", "--run-dir", str(tmp_path), "--resume", "--device", "cpu"]) == 0
+    assert seen["cfg"].device == "cpu"

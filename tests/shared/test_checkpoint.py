@@ -37,7 +37,7 @@ def test_changed_bytes_fail_the_crc_instead_of_loading(saved):
     start = at + 30 + name_len + extra_len
     raw[start + 40] ^= 0xFF
     saved.write_bytes(bytes(raw))
-    with pytest.raises(CorruptFileError, match=r"data/0 fails its CRC-32 check"):
+    with pytest.raises(CorruptFileError, match=r"Bad CRC-32 for file '.*data/0'"):
         load_file(saved)
 
 
@@ -82,3 +82,28 @@ def test_config_that_is_not_an_object_is_named(tmp_path):
     with pytest.raises(CorruptFileError, match=f"Cannot read {path}: TypeError: it holds "
                                                "list where an object belongs"):
         read_json(path, expect=dict)
+
+
+def test_archives_saved_without_crcs_load(tmp_path):
+    # torch.utils.serialization.config.save.compute_crc32 = False writes every CRC as 0
+    from torch.utils.serialization import config
+
+    path = tmp_path / "fast.pt"
+    config.save.compute_crc32 = False
+    try:
+        atomic_save({"w": torch.arange(10)}, path)
+    finally:
+        config.save.compute_crc32 = True
+    with zipfile.ZipFile(path) as archive:
+        assert all(m.CRC == 0 for m in archive.infolist() if m.file_size)
+    assert torch.equal(load_file(path)["w"], torch.arange(10))
+
+
+def test_os_error_on_a_whole_archive_is_not_called_corruption(saved, monkeypatch):
+    def too_many_files(*a, **k):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(torch, "load", too_many_files)
+    with pytest.raises(OSError, match="Too many open files") as err:
+        load_file(saved)
+    assert not isinstance(err.value, CorruptFileError)

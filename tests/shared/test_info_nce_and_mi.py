@@ -69,8 +69,8 @@ def test_info_nce_rejects_bad_input():
         info_nce(torch.randn(3, 2), torch.randn(3, 2), eye, exclude_mask=eye)
     with pytest.raises(ValueError, match="temperature"):
         info_nce(torch.randn(3, 2), torch.randn(3, 2), temperature=-0.1)
-    with pytest.raises(ValueError, match="at least 2 keys.*loss is 0 whatever"):
-        info_nce(torch.randn(1, 2), torch.randn(1, 2))
+    # one key is allowed (0 loss): wrappers (CBT's masked steps, STOR) meet it by chance
+    assert info_nce(torch.randn(1, 2), torch.randn(1, 2)).item() == 0.0
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
