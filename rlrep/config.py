@@ -94,6 +94,14 @@ class TrainConfig:
             # JSON: config.json would store null, the default)
             raise ValueError(f"--segment-threshold must be a finite number > 0, got "
                              f"{self.segment_threshold}")
+        if not 0 <= self.eval_epsilon <= 1:
+            raise ValueError(f"--eval-epsilon must be a probability in [0, 1], got {self.eval_epsilon}")
+        if self.n_steps is not None and not self.env_spec.is_atari:
+            raise ValueError(f"--n-steps sets the Atari agent's n-step return (SAC on DMC learns "
+                             f"from one-step targets): drop it for {self.env}")
+        if self.segment_threshold is not None and self.env_spec.is_atari:
+            raise ValueError(f"--segment-threshold sets the DMC segment rule (Atari segments close "
+                             f"at a non-zero reward): drop it for {self.env}")
         if self.segment_max_length < 1:
             raise ValueError(f"--segment-max-length must be >= 1, got {self.segment_max_length}")
         if self.buffer_size is not None and self.segment_max_length >= self.buffer_size:

@@ -94,6 +94,10 @@ def test_dmc_pixels_smoke(tmp_path):
          "--segment-threshold must be a finite number > 0"),
         (["--env", "dmc-state:cartpole-swingup", "--segment-threshold", "0"],
          "--segment-threshold must be a finite number > 0"),
+        # options that did nothing where given, accepted silently before
+        (["--env", "dmc-state:cartpole-swingup", "--n-steps", "5"], "--n-steps sets the Atari agent"),
+        (["--env", "PongNoFrameskip-v4", "--segment-threshold", "2"], "drop it for PongNoFrameskip-v4"),
+        (["--env", "PongNoFrameskip-v4", "--eval-epsilon", "7"], "--eval-epsilon must be a probability"),
     ],
 )
 def test_bad_flags(capsys, argv, message):
