@@ -452,3 +452,14 @@ def test_curl_keys_must_pair_with_queries():
     head = CURLHead(nn.Identity(), 8, momentum_tau=0.1)
     with pytest.raises(ValueError, match="queries and keys must pair row for row"):
         head.loss(torch.randn(4, 8), torch.randn(3, 8))
+
+
+def test_qrdqn_refuses_random_shifts_of_vector_observations():
+    # it built, then failed at the first update inside F.pad
+    import gymnasium as gym
+
+    env = gym.make("CartPole-v1")
+    for kwargs in ({"aux": AuxConfig(names=("curl",))}, {"augment": True}):
+        with pytest.raises(ValueError, match=r"image observations \[C, H, W\]; these are \(4,\)"):
+            AuxQRDQN("MlpPolicy", env, frame_stack=0, device="cpu", **kwargs)
+    AuxQRDQN("MlpPolicy", env, aux=AuxConfig(names=("rcrl",)), frame_stack=0, device="cpu")  # fine

@@ -82,6 +82,10 @@ class AuxQRDQN(AuxiliaryMixin, QRDQN):
         )
 
     def _setup_model(self) -> None:
+        shape = self.observation_space.shape or ()
+        if (self.aux_config.curl or self.augment) and len(shape) != 3:
+            raise ValueError(f"CURL and augment=True random-shift image observations [C, H, W]; "
+                             f"these are {tuple(shape)}: use augment=False and no CURL here")
         super()._setup_model()
         encoder = self.quantile_net.features_extractor
         self._setup_aux(encoder, encoder.features_dim, int(self.action_space.n), self.policy.optimizer)
