@@ -32,11 +32,17 @@ class RCRLHead(nn.Module):
 
     def __init__(self, features_dim: int, action_dim: int, hidden_dim: int = 256, embed_dim: int = 64) -> None:
         super().__init__()
+        self.features_dim, self.action_dim = features_dim, action_dim
         self.embed = ProjectionHead(features_dim + action_dim, hidden_dim, embed_dim)
         self.discriminator = BilinearDiscriminator(embed_dim)
 
     def forward(self, features: th.Tensor, actions: th.Tensor) -> th.Tensor:
         """``features [N, D]``, ``actions [N, A]`` -> embeddings ``[N, E]``."""
+        expected = ((self.features_dim, "features", "features_dim"), (self.action_dim, "actions", "action_dim"))
+        for x, (width, name, arg) in zip((features, actions), expected, strict=True):
+            if x.dim() != 2 or x.shape[1] != width or x.shape[0] != features.shape[0]:
+                raise ValueError(f"{name} must be [N, {width}] (this head's {arg}; discrete actions "
+                                 f"one-hot) with N = {features.shape[0]}, got {tuple(x.shape)}")
         return self.embed(th.cat([features, actions], dim=1))
 
     def pair_logits(self, features: th.Tensor, actions: th.Tensor, segment_ids: th.Tensor) -> tuple[th.Tensor, th.Tensor]:

@@ -463,3 +463,12 @@ def test_qrdqn_refuses_random_shifts_of_vector_observations():
         with pytest.raises(ValueError, match=r"image observations \[C, H, W\]; these are \(4,\)"):
             AuxQRDQN("MlpPolicy", env, frame_stack=0, device="cpu", **kwargs)
     AuxQRDQN("MlpPolicy", env, aux=AuxConfig(names=("rcrl",)), frame_stack=0, device="cpu")  # fine
+
+
+def test_rcrl_head_names_actions_of_the_wrong_width():
+    head = RCRLHead(8, 3)
+    assert head(torch.randn(5, 8), torch.randn(5, 3)).shape == (5, 64)
+    with pytest.raises(ValueError, match=r"actions must be \[N, 3\] \(this head's action_dim"):
+        head(torch.randn(5, 8), torch.randn(5, 4))
+    with pytest.raises(ValueError, match=r"actions must be \[N, 3\].*with N = 5, got \(4, 3\)"):
+        head(torch.randn(5, 8), torch.randn(4, 3))
