@@ -53,7 +53,8 @@ class CURLHead(nn.Module):
         logits = self.score.score_matrix(queries, keys)  # [N, N]
         targets = th.arange(logits.shape[0], device=logits.device)
         if exclude is not None:
-            if exclude.shape != logits.shape or bool(exclude.diagonal().any()):
+            if (exclude.dtype != th.bool or exclude.shape != logits.shape
+                    or bool(exclude.diagonal().any())):
                 raise ValueError(f"exclude must be [N, N] = {tuple(logits.shape)} bool and leave "
                                  f"the diagonal (the positives) out")
             logits = logits.masked_fill(exclude, float("-inf"))

@@ -61,6 +61,8 @@ def test_curl_loss_leaves_excluded_keys_out_of_the_negatives():
     assert curl.loss(dup, dup, both)[0] < 0.05
     with pytest.raises(ValueError, match="diagonal"):
         curl.loss(q, k, torch.eye(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"exclude must be \[N, N\] = \(4, 4\) bool"):
+        curl.loss(q, k, exclude.long())  # masked_fill's raw dtype error before
 
 
 def test_curl_loss_falls_on_fixed_batch():
