@@ -474,3 +474,11 @@ def test_rcrl_head_names_actions_of_the_wrong_width():
         head(torch.randn(5, 8), torch.randn(5, 4))
     with pytest.raises(ValueError, match=r"actions must be \[N, 3\].*with N = 5, got \(4, 3\)"):
         head(torch.randn(5, 8), torch.randn(4, 3))
+
+
+def test_sac_refuses_a_policy_without_the_shared_encoder():
+    # "MlpPolicy" built, then failed at the first update (no actor_from_features)
+    import gymnasium as gym
+
+    with pytest.raises(ValueError, match="must be EncoderSharingSACPolicy .* got SACPolicy"):
+        AuxSAC("MlpPolicy", gym.make("Pendulum-v1"), device="cpu")

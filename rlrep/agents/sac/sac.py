@@ -81,6 +81,10 @@ class AuxSAC(AuxiliaryMixin, SAC):
 
     def _setup_model(self) -> None:
         super()._setup_model()
+        if not isinstance(self.policy, EncoderSharingSACPolicy):  # e.g. "MlpPolicy"
+            raise ValueError(f"AuxSAC trains one encoder shared by critic and actor: its policy "
+                             f"must be EncoderSharingSACPolicy (the default) or a subclass, got "
+                             f"{type(self.policy).__name__}")
         encoder = self.critic.features_extractor
         action_dim = int(np.prod(self.action_space.shape))
         self._setup_aux(encoder, encoder.features_dim, action_dim, self.critic.optimizer)
