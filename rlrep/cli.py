@@ -125,6 +125,12 @@ def _read_config(path: Path, parser: argparse.ArgumentParser) -> dict:
         stored = read_json(path, fix=fix, expect=dict)
     except CorruptFileError as error:
         parser.error(str(error))
+    # options a run stored where they did nothing (refused for new runs since): dropped, so
+    # the run still resumes and evaluates as it trained
+    if is_atari_id(str(stored.get("env", ""))):
+        stored["segment_threshold"] = None
+    elif stored.get("env"):
+        stored["n_steps"] = None
     try:  # a field missing or of the wrong type would fail later as a raw TypeError
         TrainConfig.from_dict({**stored, "device": "auto"})  # a resume or eval picks the device
     except TypeError as error:

@@ -512,6 +512,18 @@ def test_config_with_bad_fields_is_named(tmp_path, capsys, change, named):
         assert info.value.code == 2 and f"{tmp_path / 'config.json'} does not hold" in err and named in err
 
 
+def test_run_stored_with_an_option_that_did_nothing_still_resumes(tmp_path, monkeypatch):
+    import rlrep.training
+    from rlrep.config import TrainConfig
+
+    stored = {**TrainConfig(env="PongNoFrameskip-v4", steps=700).to_dict(), "segment_threshold": 2.0}
+    (tmp_path / "config.json").write_text(json.dumps(stored))  # accepted (and ignored) before
+    seen = {}
+    monkeypatch.setattr(rlrep.training, "train", lambda cfg, resume: seen.update(cfg=cfg) or {})
+    assert main(["train", "--run-dir", str(tmp_path), "--resume"]) == 0
+    assert seen["cfg"].segment_threshold is None
+
+
 def test_run_stored_with_a_device_refused_since_still_resumes_elsewhere(tmp_path, monkeypatch):
     import rlrep.training
     from rlrep.config import TrainConfig
