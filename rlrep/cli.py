@@ -147,6 +147,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
     from rlrep.training import train
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "resume")}
+    raw = list(sys.argv[1:] if argv is None else argv)
+    given = _given(raw[raw.index("train") + 1:] if "train" in raw else raw)
     if options["steps"] is None:
         options["steps"] = TrainConfig(env="PongNoFrameskip-v4").steps
     if options["device"] is None:
@@ -157,8 +159,6 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         saved = Path(args.run_dir) / "config.json"
         if saved.exists():  # the saved options win; only RESUMABLE_CHANGES may change
             stored = _read_config(saved, parser)
-            raw = list(sys.argv[1:] if argv is None else argv)
-            given = _given(raw[raw.index("train") + 1:])
             changed = _changed_on_resume(given, stored)
             if changed:
                 parser.error(f"--resume continues {saved.parent} with its own training options, but "
@@ -176,6 +176,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         config = TrainConfig.from_dict(options)
     except (UnknownEnvError, ValueError) as error:
         parser.error(str(error))
+    for loss in ("rcrl", "curl"):  # settings of a loss the run does not train: a typo?
+        unused = [f"--{k.replace('_', '-')}" for k in given if k.startswith(f"{loss}_")]
+        if unused and loss not in config.aux_names:
+            parser.error(f"{', '.join(unused)} set {loss.upper()}, which --aux {config.aux!r} "
+                         f"does not train: add {loss} to --aux or drop them")
     if config.device.startswith("cuda") and not th.cuda.is_available():
         parser.error(f"--device {config.device}: this machine has no CUDA device; pass --device cpu (or auto)")
     if config.learning_starts is not None and config.learning_starts >= config.steps:

@@ -98,6 +98,10 @@ def test_dmc_pixels_smoke(tmp_path):
         (["--env", "dmc-state:cartpole-swingup", "--n-steps", "5"], "--n-steps sets the Atari agent"),
         (["--env", "PongNoFrameskip-v4", "--segment-threshold", "2"], "drop it for PongNoFrameskip-v4"),
         (["--env", "PongNoFrameskip-v4", "--eval-epsilon", "7"], "--eval-epsilon must be a probability"),
+        (["--env", "PongNoFrameskip-v4", "--aux", "none", "--rcrl-weight", "2"],
+         "--rcrl-weight set RCRL, which --aux 'none' does not train"),
+        (["--env", "PongNoFrameskip-v4", "--aux", "rcrl", "--curl-momentum", "0.1"],
+         "--curl-momentum set CURL, which --aux 'rcrl' does not train"),
     ],
 )
 def test_bad_flags(capsys, argv, message):
