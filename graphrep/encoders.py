@@ -6,6 +6,8 @@ they are: :math:`H' = \mathrm{PReLU}(S H W + b)`.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv, global_add_pool
@@ -13,8 +15,8 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 from graphrep.diffusion import check_edge_index
 
-__all__ = ["GCNEncoder", "GraphGCNEncoder", "check_batch", "check_features", "check_view",
-           "prelu_slopes"]
+__all__ = ["GCNEncoder", "GraphGCNEncoder", "check_batch", "check_features", "check_id_ranges",
+           "check_view", "prelu_slopes"]
 
 
 def prelu_slopes(prelu: str, channels: int) -> int:
@@ -160,11 +162,23 @@ def check_batch(batch: Tensor, num_nodes: int, num_groups: int | None,
                          f"([{num_nodes}]), got {shape}.")
     if batch.is_floating_point():
         raise ValueError(f"{name} must hold integer ids (torch.long), got {batch.dtype}.")
-    if num_groups is not None and num_nodes:
-        lo, hi = torch.stack(torch.aminmax(batch)).tolist()  # one device sync
-        if lo < 0 or hi >= num_groups:
-            raise ValueError(f"{name} holds id {lo if lo < 0 else hi} but {groups}="
-                             f"{num_groups}; ids must lie in 0..{num_groups - 1}.")
+    if num_groups is not None:
+        check_id_ranges([(name, batch, num_groups, groups)])
+
+
+def check_id_ranges(checks: Sequence[tuple[str, Tensor, int, str]]) -> None:
+    """Raise ``ValueError`` unless each ``(name, ids, limit, what)`` holds ids in
+    ``0..limit - 1`` (``what`` names the limit in the message). All ranges are read with
+    one device sync (a per-step check on the GPU)."""
+    checks = [c for c in checks if c[1].numel()]
+    if not checks:
+        return
+    ranges = torch.stack([v.long() for _, ids, _, _ in checks
+                          for v in torch.aminmax(ids)]).tolist()
+    for (name, _, limit, what), lo, hi in zip(checks, ranges[::2], ranges[1::2], strict=True):
+        if lo < 0 or hi >= limit:
+            raise ValueError(f"{name} holds id {lo if lo < 0 else hi} but {what}={limit}; "
+                             f"ids must lie in 0..{limit - 1}.")
 
 
 class GraphGCNEncoder(nn.Module):

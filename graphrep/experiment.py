@@ -74,6 +74,7 @@ from shared.checkpoint import (
     atomic_save,
     atomic_write_json,
     atomic_write_text,
+    finite_or_null,
     load_file,
     read_json,
 )
@@ -184,10 +185,8 @@ class _Metrics:
 
     def write(self, record: dict) -> None:
         # strict JSON: a non-finite number (best_loss of an untrained budget: inf) is null
-        clean = {k: None if isinstance(v, float) and not np.isfinite(v) else v
-                 for k, v in record.items()}
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(clean) + "\n")
+            f.write(json.dumps(finite_or_null(record), allow_nan=False) + "\n")
 
     def write_epoch(self, tag: dict, record: dict) -> None:
         """Append ``{**tag, **record}`` (``record["epoch"]``). The first epoch this
@@ -568,7 +567,8 @@ def _evaluate_runs(opts: RunOptions, payload=None) -> dict:
     out["probe"] = {**PROBE_KEY, "row_space": True}
     nested = opts.protocol == "honest" and len(configs) > 1
     records = {}  # config -> per-seed probe record
-    # one step per outer fold: a probe takes minutes on the larger sets (IMDB-MULTI: ~13)
+    # one step per outer fold: a probe takes minutes on the larger sets (IMDB-MULTI: ~13
+    # minutes a seed in the committed run)
     bar = tqdm(total=len(configs) * len(opts.seeds) * GRAPH_FOLDS, desc="svc folds",
                disable=not opts.progress, leave=False)
     for cfg in configs:

@@ -136,6 +136,14 @@ class SegmentReplayBuffer(NStepReplayBuffer):
         self._closed_by = dict.fromkeys(CLOSE_REASONS, 0)  # segments
         self._closed_rows = dict.fromkeys(CLOSE_REASONS, 0)  # their transitions
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling (``load_replay_buffer``): a buffer saved before the closing counters
+        existed starts them at zero."""
+        self.__dict__.update(state)
+        for counter in ("_closed_by", "_closed_rows"):
+            if counter not in state:
+                setattr(self, counter, dict.fromkeys(CLOSE_REASONS, 0))
+
     # -- storing ------------------------------------------------------------------------------
     def add(
         self,
@@ -200,9 +208,6 @@ class SegmentReplayBuffer(NStepReplayBuffer):
         rows = (self._open_start[env] + np.arange(length)) % self.buffer_size
         self.segment_lengths[rows, env] = length
         self._open_segment[env] = -1
-        if not hasattr(self, "_closed_by"):  # a buffer pickled before the statistics existed
-            self._closed_by = dict.fromkeys(CLOSE_REASONS, 0)
-            self._closed_rows = dict.fromkeys(CLOSE_REASONS, 0)
         self._closed_by[reason] += 1
         self._closed_rows[reason] += int(length)
 
@@ -221,8 +226,7 @@ class SegmentReplayBuffer(NStepReplayBuffer):
         A large ``rows_closed_by_length_cap`` means RCRL's classes are mostly "the same
         stretch of at most ``max_segment_length`` steps" rather than "the same return".
         """
-        empty = dict.fromkeys(CLOSE_REASONS, 0)
-        closed_by, rows = getattr(self, "_closed_by", empty), getattr(self, "_closed_rows", empty)
+        closed_by, rows = self._closed_by, self._closed_rows
         total, total_rows = sum(closed_by.values()), sum(rows.values())
         nan = float("nan")
         stats: dict[str, float] = {"closed": float(total),

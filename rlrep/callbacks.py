@@ -8,7 +8,6 @@ consistent, so a run resumed from there continues exactly as the uninterrupted o
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from rlrep.checkpoints import save_checkpoint
 from rlrep.config import TrainConfig
 from rlrep.evaluate import evaluate
+from shared.checkpoint import finite_or_null
 
 
 class RunCallback(BaseCallback):
@@ -32,9 +32,13 @@ class RunCallback(BaseCallback):
         self.counters = counters or {"next_eval": config.eval_freq, "next_checkpoint": config.checkpoint_freq}
         self.eval_history: list[dict[str, Any]] = []
 
-    def write_metric(self, record: dict[str, Any]) -> None:
+    def write_metric(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Append ``record`` to metrics.jsonl as strict JSON (a NaN, e.g. rcrl/* before any
+        segment closed, as null); returns what was written."""
+        record = finite_or_null(record)
         with (self.run_dir / "metrics.jsonl").open("a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps(record, allow_nan=False) + "\n")
+        return record
 
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", []):
@@ -62,11 +66,10 @@ class RunCallback(BaseCallback):
                   "mean_return": sum(returns) / len(returns) if returns else None}
         if final:
             record["final"] = True
-        # a NaN (e.g. rcrl/* before any segment closed) is written as null: JSON has no NaN
-        train_logs = {k: float(v) if math.isfinite(float(v)) else None
-                      for k, v in self.model.logger.name_to_value.items() if k.startswith(("train/", "aux/", "rcrl/"))}
+        train_logs = {k: float(v) for k, v in self.model.logger.name_to_value.items()
+                      if k.startswith(("train/", "aux/", "rcrl/"))}
         record["train"] = train_logs
-        self.write_metric(record)
+        record = self.write_metric(record)
         if returns:
             self.logger.record("eval/mean_return", record["mean_return"])
         return record

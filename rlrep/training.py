@@ -102,13 +102,14 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
                                f"without --resume")
     if checkpoint is not None:
         finished = run_dir / "results.json"
-        if (model.num_timesteps >= config.steps and finished.is_file()
-                and read_json(finished, expect=dict).get("steps") == model.num_timesteps):
+        stored = (read_json(finished, expect=dict)
+                  if model.num_timesteps >= config.steps and finished.is_file() else {})
+        if stored.get("steps") == model.num_timesteps:
             print(f"rlrep: {run_dir} finished at step {model.num_timesteps} (--steps "
                   f"{config.steps}): {finished} stands; raise --steps to train on",
                   file=sys.stderr)
             env.close()
-            return read_json(finished, expect=dict)
+            return stored
         counters = extra["counters"]
         _truncate_metrics(run_dir / "metrics.jsonl", model.num_timesteps)
         # the options a resume may change (a raised --steps, --device) are the run's now:

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
-from graphrep.encoders import GCNEncoder, check_batch, check_view
+from graphrep.encoders import GCNEncoder, check_batch, check_id_ranges, check_view
 from shared.heads import BilinearDiscriminator
 from shared.losses import discriminator_bce
 
@@ -131,14 +131,7 @@ class MVGRL(nn.Module):
                   ("batch", batch, num_subgraphs, "num_subgraphs"))
         for name, idx, _, _ in bounds:  # shapes and dtypes: no device sync
             check_batch(idx, m, None, name=name)
-        if m:  # every range with one device sync (this runs every training step)
-            ranges = torch.stack([v.long() for _, idx, _, _ in bounds
-                                  for v in torch.aminmax(idx)]).tolist()
-            for (name, _, limit, what), lo, hi in zip(bounds, ranges[::2], ranges[1::2],
-                                                      strict=True):
-                if lo < 0 or hi >= limit:
-                    raise ValueError(f"{name} holds id {lo if lo < 0 else hi} but {what}="
-                                     f"{limit}; ids must lie in 0..{limit - 1}.")
+        check_id_ranges(bounds)  # one device sync: this runs every training step
         for name, view in (("adj", adj), ("diff", diff)):
             if view.dim() == 3 and view.layout == torch.strided:
                 if view.shape[0] * view.shape[1] != nodes.numel() or \
