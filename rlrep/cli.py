@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rlrep.auxiliary import parse_aux
 from rlrep.checkpoints import is_damage
-from rlrep.config import TrainConfig, atari_options, check_device
+from rlrep.config import AGENT_DEFAULTED, TrainConfig, atari_options, check_device, resolved_options
 from rlrep.envs import UnknownEnvError, parse_env_id
 from rlrep.envs.atari import is_atari_id
 from shared.checkpoint import CorruptFileError, read_json
@@ -108,10 +108,18 @@ def _changed_on_resume(given: dict, stored: dict) -> list[str]:
                 return parse_aux(old) == parse_aux(new)
             except ValueError:
                 return False
-        if key in ("augment", "adam_eps") and is_atari_id(stored.get("env", "")):
-            # what they amount to (--augment on with CURL = auto; --adam-eps 1.5e-5 = default)
+        if key == "augment" and is_atari_id(stored.get("env", "")):
+            # what it amounts to (--augment on with CURL = auto)
             return atari_options(stored) == atari_options({**stored, key: new})
+        if key in AGENT_DEFAULTED:  # an agent default restated (--segment-threshold 4.0 on DMC)
+            try:
+                return resolved({**stored, key: new})[key] == resolved(stored)[key]
+            except (ValueError, UnknownEnvError):  # refused now: named when the run is built
+                pass
         return old == new
+
+    def resolved(options: dict) -> dict:
+        return resolved_options(TrainConfig.from_dict({**options, "device": "auto"}))
 
     # a run written before an option existed ran with its default
     stored = {**TrainConfig(env="PongNoFrameskip-v4").to_dict(), **stored}

@@ -171,6 +171,37 @@ def aux_config(config: TrainConfig) -> AuxConfig:
 
 #: CURL's learning rate per DMC domain where it is not the agent's default (1e-3)
 CURL_DOMAIN_LEARNING_RATE = {"cheetah": 2e-4}
+#: SAC's batch on DMC state observations (pixels: CURL's 128)
+STATE_BATCH_SIZE = 256
+#: the options whose ``None`` leaves the value to the agent
+AGENT_DEFAULTED = ("batch_size", "buffer_size", "learning_starts", "learning_rate", "n_steps",
+                   "action_repeat", "curl_momentum", "segment_threshold", "adam_eps")
+
+
+def resolved_options(config: TrainConfig) -> dict[str, Any]:
+    """The value each option of :data:`AGENT_DEFAULTED` takes in ``config``'s run: the one
+    given, else the agent's default (``None`` where the option does not apply: ``n_steps``
+    and ``adam_eps`` on DMC, ``segment_threshold`` on Atari). Two configs with equal values
+    train alike whatever was typed (``--batch-size 32`` on Atari = no ``--batch-size``)."""
+    from rlrep.agents import AuxQRDQN, AuxSAC
+    from rlrep.agents.qrdqn.qrdqn import DER_ADAM_EPS, DER_DEFAULTS, DER_N_STEPS
+    from rlrep.agents.sac.sac import CURL_SAC_DEFAULTS, SEGMENT_REWARD_THRESHOLD
+
+    spec = config.env_spec
+    if spec.is_atari:
+        defaults = {**DER_DEFAULTS, "n_steps": DER_N_STEPS, "adam_eps": DER_ADAM_EPS,
+                    "curl_momentum": AuxQRDQN.default_curl_momentum}
+    else:
+        defaults = {**CURL_SAC_DEFAULTS, "segment_threshold": SEGMENT_REWARD_THRESHOLD,
+                    "curl_momentum": AuxSAC.default_curl_momentum}
+        if spec.kind == "dmc-state":
+            defaults["batch_size"] = STATE_BATCH_SIZE
+        defaults["learning_rate"] = CURL_DOMAIN_LEARNING_RATE.get(spec.domain,
+                                                                  defaults["learning_rate"])
+    defaults["action_repeat"] = spec.action_repeat
+    values = {name: getattr(config, name) for name in AGENT_DEFAULTED}
+    return {name: defaults.get(name) if value is None else value
+            for name, value in values.items()}
 
 
 def _overrides(config: TrainConfig) -> dict[str, Any]:
@@ -202,7 +233,7 @@ def build_model(config: TrainConfig, env: VecEnv, tensorboard_log: str | None = 
         policy_kwargs = dict(features_extractor_class=CURLPixelEncoder, net_arch=[1024, 1024])
         return AuxSAC(env=env, frame_stack=3, policy_kwargs=policy_kwargs, **common, **_overrides(config))
     policy_kwargs = dict(features_extractor_class=StateEncoder, net_arch=[256, 256])
-    overrides = {"batch_size": 256, **_overrides(config)}
+    overrides = {"batch_size": STATE_BATCH_SIZE, **_overrides(config)}
     return AuxSAC(env=env, policy_kwargs=policy_kwargs, **common, **overrides)
 
 

@@ -393,6 +393,37 @@ def test_agent_settings_follow_curl_per_domain_and_device():
     assert TrainConfig.from_dict(old).device == "auto"
 
 
+@pytest.mark.parametrize("env, given", [
+    ("PongNoFrameskip-v4", {}),
+    ("PongNoFrameskip-v4", dict(n_steps=3, learning_rate=5e-4, adam_eps=1e-4, curl_momentum=0.5)),
+    ("dmc-state:cheetah-run", {}),
+    ("dmc-state:cartpole-swingup", dict(batch_size=8, segment_threshold=2.5, action_repeat=2)),
+    ("dmc:cartpole-swingup", {}),
+])
+def test_resolved_options_are_what_the_agent_is_built_with(env, given):
+    """resolved_options (what --resume compares) gives each option the agent's value: the
+    one given, else the default build_model and the agent classes apply."""
+    from rlrep.config import TrainConfig, build_model, resolved_options
+
+    config = TrainConfig(env=env, aux="rcrl,curl", tensorboard=False, device="cpu",
+                         buffer_size=100, learning_starts=10, **given)
+    values = resolved_options(config)
+    model = build_model(config, make_vec_env(config.env_spec, seed=0))
+    buffer = model.replay_buffer
+    built = {"batch_size": model.batch_size, "buffer_size": model.buffer_size,
+             "learning_starts": model.learning_starts, "learning_rate": model.learning_rate,
+             "curl_momentum": model.aux_heads["curl"].momentum_tau,
+             "action_repeat": config.env_spec.action_repeat}
+    if config.env_spec.is_atari:
+        built.update(n_steps=buffer.n_steps, adam_eps=model.policy.optimizer.defaults["eps"],
+                     segment_threshold=None)
+    else:
+        built.update(n_steps=None, adam_eps=None, segment_threshold=buffer.reward_threshold)
+    assert values == built
+    for name, value in given.items():
+        assert values[name] == value
+
+
 def test_atari_augmentation_and_adam_eps_options_reach_the_agent():
     """--augment on gives every arm CURL's RL-batch shift (a comparison with CURL arms under
     one augmentation); --adam-eps sets the optimiser's epsilon (default: the committed runs'

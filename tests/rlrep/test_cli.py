@@ -348,6 +348,30 @@ def test_resume_refuses_changed_training_options(tmp_path, monkeypatch, capsys):
     assert "--augment: 'auto' -> 'off'" in capsys.readouterr().err
 
 
+def test_resume_accepts_restated_agent_defaults(tmp_path, monkeypatch, capsys):
+    """An option stored as None (the agent's default) restated with that default's value is
+    no change (it was refused as "None -> 4.0"); another value still is."""
+    import rlrep.training
+    from rlrep.config import TrainConfig
+
+    monkeypatch.setattr(rlrep.training, "train", lambda cfg, resume: {})
+    resume = ["train", "--run-dir", str(tmp_path), "--resume"]
+    for env, same, other in (
+            ("dmc-state:cheetah-run", ["--segment-threshold", "4.0", "--batch-size", "256",
+                                       "--learning-rate", "2e-4", "--action-repeat", "4",
+                                       "--learning-starts", "1000"],
+             ["--segment-threshold", "3", "--segment-threshold: None -> 3.0"]),
+            ("PongNoFrameskip-v4", ["--n-steps", "20", "--batch-size", "32", "--adam-eps", "1.5e-5",
+                                    "--curl-momentum", "0.001", "--aux", "curl"],
+             ["--n-steps", "10", "--n-steps: None -> 10"])):
+        config = TrainConfig(env=env, aux="curl", steps=700)
+        (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
+        assert main([*resume, *same]) == 0, capsys.readouterr().err
+        with pytest.raises(SystemExit) as info:
+            main([*resume, *other[:2]])
+        assert info.value.code == 2 and other[2] in capsys.readouterr().err
+
+
 def test_cuda_device_without_cuda_is_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SystemExit) as info:

@@ -35,6 +35,9 @@ CURL_SAC_DEFAULTS: dict[str, Any] = dict(
     ent_coef="auto_0.1",
     target_update_interval=2,
 )
+#: |summed reward| that closes an RCRL segment on DMC (half the largest reward of one agent
+#: step at action repeat 8)
+SEGMENT_REWARD_THRESHOLD = 4.0
 
 
 class AuxSAC(AuxiliaryMixin, SAC):
@@ -75,7 +78,7 @@ class AuxSAC(AuxiliaryMixin, SAC):
         self.actor_update_interval = actor_update_interval
         self.crop_size = crop_size
         settings = {**CURL_SAC_DEFAULTS, **kwargs}
-        segments = {"segment_rule": "reward_threshold", "reward_threshold": 4.0, **(segment_kwargs or {})}
+        segments = {"segment_rule": "reward_threshold", "reward_threshold": SEGMENT_REWARD_THRESHOLD, **(segment_kwargs or {})}
         buffer_kwargs = dict(n_steps=1, gamma=settings["gamma"], frame_stack=frame_stack, **segments)
         super().__init__(policy, env, replay_buffer_class=SegmentReplayBuffer, replay_buffer_kwargs=buffer_kwargs, **settings)
 
