@@ -60,6 +60,16 @@ def check_same_shape(a_name: str, a: Tensor, b_name: str, b: Tensor) -> None:
         )
 
 
+def check_same_dtype(*named: tuple[str, Tensor]) -> None:
+    """Raise unless every ``(name, tensor)`` has one dtype (a float32 / float64 mix fails
+    later inside a matmul with torch's "expected m1 and m2 to have the same dtype")."""
+    dtypes = {x.dtype for _, x in named}
+    if len(dtypes) > 1:
+        listed = ", ".join(f"{name} {x.dtype}" for name, x in named)
+        raise ValueError(f"the inputs must share one dtype, got {listed}; cast them to one "
+                         f"(e.g. {named[-1][0]}.to({named[0][0]}.dtype))")
+
+
 def check_temperature(temperature: float | Tensor) -> None:
     # detached: a learnable temperature's float() would warn about requires_grad on each call
     t = float(temperature.detach() if isinstance(temperature, Tensor) else temperature)

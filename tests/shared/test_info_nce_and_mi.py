@@ -210,3 +210,21 @@ def test_integer_logits_are_named():
         discriminator_bce(torch.tensor([1, 2]), torch.zeros(2))
     with pytest.raises(ValueError, match="scores must be a floating-point tensor"):
         mi_scores_loss(torch.ones(2, 2, dtype=torch.long), torch.eye(2, dtype=torch.bool))
+
+
+def test_mixed_float_dtypes_are_named():
+    """float32 against float64 failed inside a matmul ("expected m1 and m2 to have the same
+    dtype"); the losses name both inputs and the cast. One dtype throughout still works."""
+    from shared.losses import crossclr_loss
+
+    a, b = torch.randn(4, 8), torch.randn(4, 8, dtype=torch.float64)
+    calls = ((lambda: info_nce(a, b), "query torch.float32, keys torch.float64"),
+             (lambda: crossclr_loss(a, b), "x torch.float32, y torch.float64"),
+             (lambda: crossclr_loss(a, a, x_queue=b[:2], y_queue=b[:2]), "x_queue torch.float64"),
+             (lambda: local_global_loss(a, b[:2], torch.tensor([0, 0, 1, 1])),
+              "local torch.float32, global_ torch.float64"))
+    for call, named in calls:
+        with pytest.raises(ValueError, match="share one dtype") as info:
+            call()
+        assert named in str(info.value) and ".to(" in str(info.value)
+    assert info_nce(b, b).dtype == crossclr_loss(b, b).dtype == torch.float64
