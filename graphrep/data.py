@@ -472,11 +472,15 @@ def _find_corrupt_planetoid_file(raw_dir: Path) -> Path | None:
 
 def _find_corrupt_tu_file(raw_dir: Path, name: str) -> str | None:
     """``"<file>:<line>: <token> is not a number"`` for the first TU file of ``name``
-    in ``raw_dir`` holding a token that is not a finite number (or not UTF-8), else None."""
+    in ``raw_dir`` holding a token that is not a finite number, an empty line or bytes
+    that are not UTF-8, else None. Past this check every line is a row, so the line
+    numbers of later checks (rows as numpy reads them) are the file's."""
     for f in sorted(raw_dir.glob(f"{name}_*.txt")):
         try:
             with open(f, encoding="utf-8") as fh:
                 for lineno, line in enumerate(fh, 1):
+                    if not line.strip():  # PyG reads every line as a row: int('') fails
+                        return f"{f}:{lineno}: the line is empty (every line must hold a row)"
                     for tok in line.replace(",", " ").split():
                         try:
                             if not math.isfinite(float(tok)):

@@ -185,6 +185,12 @@ def _replace_line(text: str, lineno: int, line: str) -> str:
      r"columns wide for 8 distinct labels"),
     ("node_labels", lambda t: _replace_line(t, 6, "nan"),
      r"MUTAG_node_labels.txt:6: 'nan' is not a finite number"),
+    # PyG reads every line as a row (int('') failed, naming no file); numpy skips empty
+    # lines, so the line numbers below would be off by one without this check
+    ("A", lambda t: _replace_line(t, 101, "\n" + t.splitlines()[100]),
+     r"MUTAG_A.txt:101: the line is empty"),
+    ("graph_indicator", lambda t: t + "\n",
+     r"MUTAG_graph_indicator.txt:3372: the line is empty"),
 ])
 def test_garbled_tu_lines_are_named(data_dir, tmp_path, file, mutate, match):
     root = _copy(data_dir, tmp_path, "TUDataset/MUTAG")
