@@ -68,7 +68,8 @@ class RunCallback(BaseCallback):
             record["final"] = True
         train_logs = {k: float(v) for k, v in self.model.logger.name_to_value.items()
                       if k.startswith(("train/", "aux/", "rcrl/"))}
-        record["train"] = train_logs
+        # null: no update logged in this process (a run resumed at its budget), not "no losses"
+        record["train"] = train_logs or None
         record = self.write_metric(record)
         if returns:
             self.logger.record("eval/mean_return", record["mean_return"])

@@ -397,6 +397,8 @@ def test_resume_at_the_budget_reruns_the_final_evaluation(tmp_path):
     assert main(["train", "--run-dir", str(run), "--resume"]) == 0
     results = json.loads((run / "results.json").read_text())
     assert results["steps"] == 70 and results["eval_returns"] == [] and results["eval_mean_return"] is None
+    final = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
+    assert final["final"] and final["train"] is None  # no update in the resumed process: null, not {}
 
 
 def test_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys):
