@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from shared.bridge._checks import check_dims_match, check_tensor
+from shared.bridge._checks import check_dims_match, check_negatives, check_tensor
 from shared.losses import info_nce
 
 __all__ = ["masked_feature_nce", "cross_modal_nce", "CBTVisual", "CBTCrossModal"]
@@ -47,7 +47,10 @@ def masked_feature_nce(
 
     Returns:
         Scalar mean over ``M`` of ``-log softmax_j(e_i . y_j)[i]``; ``log(M + R)`` when all
-        scores are equal.
+        scores are equal. With ``M + R = 1`` (one masked step in the whole batch, no extra
+        negatives) the loss is 0 with no gradient; it is returned rather than refused
+        because :meth:`CBTVisual.random_mask` draws such masks by chance for one sequence
+        (train on batches of several sequences).
     """
     check_tensor("outputs", outputs, 2, "[M, D]")
     check_tensor("targets", targets, 2, "[M, D]")
@@ -76,6 +79,7 @@ def cross_modal_nce(scores: Tensor, symmetric: bool = False) -> Tensor:
     check_tensor("scores", scores, 2, "[B, B]")
     if scores.shape[0] != scores.shape[1]:
         raise ValueError(f"scores must be square [B, B], got {tuple(scores.shape)}")
+    check_negatives("cross_modal_nce", scores.shape[0])
     target = torch.arange(scores.shape[0], device=scores.device)
     loss = F.cross_entropy(scores, target)
     if symmetric:

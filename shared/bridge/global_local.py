@@ -51,7 +51,12 @@ import torch
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared.bridge._checks import check_dims_match, check_tensor
+from shared.bridge._checks import (
+    check_dims_match,
+    check_float_match,
+    check_negatives,
+    check_tensor,
+)
 
 __all__ = [
     "multiple_instance_nce",
@@ -102,6 +107,8 @@ def global_audio_visual_loss(audio: Tensor, video_map: Tensor) -> Tensor:
     check_tensor("video_map", video_map, 3, "[B, P, D]")
     check_dims_match("batch size", ["audio", "video_map"], [audio.shape[0], video_map.shape[0]])
     check_dims_match("feature dim", ["audio", "video_map"], [audio.shape[1], video_map.shape[2]])
+    check_float_match(("audio", audio), ("video_map", video_map))
+    check_negatives("global_audio_visual_loss", audio.shape[0])
     with autocast_off(audio.device):  # half-precision dot products overflow or round away
         scores = torch.einsum("id,jpd->ijp", upcast(audio), upcast(video_map))  # [B, B, P]
     return multiple_instance_nce(scores)
@@ -120,6 +127,7 @@ def audio_spatial_attention(audio: Tensor, video_map: Tensor) -> Tensor:
     check_tensor("video_map", video_map, 3, "[B, P, D]")
     check_dims_match("batch size", ["audio", "video_map"], [audio.shape[0], video_map.shape[0]])
     check_dims_match("feature dim", ["audio", "video_map"], [audio.shape[1], video_map.shape[2]])
+    check_float_match(("audio", audio), ("video_map", video_map))
     with autocast_off(audio.device):
         return torch.softmax(torch.einsum("bd,bpd->bp", upcast(audio), upcast(video_map)), dim=-1)
 
@@ -142,6 +150,7 @@ def attention_pool(weights: Tensor, frame_maps: Tensor) -> Tensor:
     check_dims_match(
         "positions", ["weights", "frame_maps"], [weights.shape[1], frame_maps.shape[2]]
     )
+    check_float_match(("weights", weights), ("frame_maps", frame_maps))
     # the weights are float32 (audio_spatial_attention); half-precision maps join them there
     return torch.einsum("bp,btpd->btd", upcast(weights), upcast(frame_maps))
 
@@ -169,10 +178,12 @@ def local_audio_visual_loss(
     _, t, dv = video_frames.shape
     check_dims_match("batch size", ["audio_frames", "video_frames"], [b, video_frames.shape[0]])
     check_dims_match("feature dim", ["audio_frames", "video_frames"], [d, dv])
+    check_float_match(("audio_frames", audio_frames), ("video_frames", video_frames))
     if ta < t:
         raise ValueError(
             f"audio_frames must have at least as many frames as video_frames, got Ta={ta} < T={t}"
         )
+    check_negatives("local_audio_visual_loss (B * T frames)", b * t)
     k = ta // t
     v = video_frames.reshape(b * t, d)
     if chunking == "clip":

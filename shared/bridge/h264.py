@@ -99,6 +99,16 @@ class H264Result:
     sei_bits: int = 0
 
 
+def _ffmpeg(command: list[str], input: bytes | None = None) -> bytes:
+    """Run ``command`` and return its stdout; on failure raise ``RuntimeError`` with
+    ffmpeg's own reason (``check=True`` would give only the command line)."""
+    done = subprocess.run(command, input=input, capture_output=True)
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip()[-2000:]
+        raise RuntimeError(f"ffmpeg failed (exit status {done.returncode}): {reason}")
+    return done.stdout
+
+
 def h264_encode(
     frames: Tensor, crf: int, preset: str = "medium", pix_fmt: str = "yuv444p", fps: int = 25
 ) -> H264Result:
@@ -109,6 +119,10 @@ def h264_encode(
     """
     if frames.dim() != 4 or frames.shape[1] != 3:
         raise ValueError(f"frames must be [T, 3, H, W], got {tuple(frames.shape)}")
+    if pix_fmt.startswith(("yuv420", "yuvj420", "nv12")) and (frames.shape[2] % 2 or frames.shape[3] % 2):
+        raise ValueError(f"pix_fmt={pix_fmt!r} halves the chroma planes, so H and W must be "
+                         f"even, got {tuple(frames.shape[2:])}; crop a row/column or use "
+                         f"pix_fmt='yuv444p'")
     exe = ffmpeg_executable()
     if exe is None:
         raise RuntimeError(
@@ -126,20 +140,17 @@ def h264_encode(
             "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt,
             "-threads", "1", "-f", "h264", path,
         ]
-        subprocess.run(enc, input=raw, check=True, capture_output=True)
+        _ffmpeg(enc, input=raw)
         with open(path, "rb") as f:
             units = annex_b_units(f.read())
         sei_bits = 8 * sum(n for kind, n in units if kind == SEI)
         bits = os.path.getsize(path) * 8 - sei_bits
         dec = [exe, "-hide_banner", "-loglevel", "error", "-threads", "1", "-i", path,
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-        out = subprocess.run(dec, check=True, capture_output=True).stdout
+        out = _ffmpeg(dec)
         start = time.perf_counter()
-        subprocess.run(
-            [exe, "-hide_banner", "-loglevel", "error", "-threads", "1", "-i", path,
-             "-f", "null", "-"],
-            check=True, capture_output=True,
-        )
+        _ffmpeg([exe, "-hide_banner", "-loglevel", "error", "-threads", "1", "-i", path,
+                 "-f", "null", "-"])
         seconds = time.perf_counter() - start
     decoded = np.frombuffer(out, dtype=np.uint8).reshape(t, h, w, 3).astype(np.float64) / 255
     ref = rgb.cpu().numpy().astype(np.float64) / 255

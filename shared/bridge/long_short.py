@@ -38,14 +38,15 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from shared.bridge._checks import check_dims_match, check_tensor
+from shared.bridge._checks import check_dims_match, check_negatives, check_tensor
 from shared.heads import ProjectionHead
 from shared.losses import info_nce
 
 __all__ = ["stationary_loss", "nonstationary_loss", "OrderAwareAggregator", "LongShortLoss"]
 
 
-def _with_own_extra(keys: Tensor, extra: Tensor, extra_is_positive: bool):
+def _with_own_extra(keys: Tensor, extra: Tensor,
+                    extra_is_positive: bool) -> tuple[Tensor, Tensor, Tensor]:
     """Keys ``[2B, D]`` = keys then extra; row ``i``'s positives (and kept entries) for
     :func:`shared.losses.info_nce`, where ``extra[i]`` counts for row ``i`` only."""
     b = keys.shape[0]
@@ -86,6 +87,7 @@ def stationary_loss(
     check_tensor("short_s", short_s, 3, "[B, K, D]")
     check_dims_match("batch size", ["long_s", "short_s"], [long_s.shape[0], short_s.shape[0]])
     check_dims_match("feature dim", ["long_s", "short_s"], [long_s.shape[1], short_s.shape[2]])
+    check_negatives("stationary_loss", long_s.shape[0])  # other_long_s is a positive
     k = short_s.shape[1]
     positive = exclude = None
     keys = long_s
@@ -121,6 +123,7 @@ def nonstationary_loss(
             f"long_n and predicted_n must have the same shape, got {tuple(long_n.shape)} and "
             f"{tuple(predicted_n.shape)}"
         )
+    check_negatives("nonstationary_loss", long_n.shape[0], other_long_n is not None)
     if other_long_n is None:
         return info_nce(predicted_n, long_n, temperature=temperature)
     _check_extra("other_long_n", other_long_n, long_n, "long_n")
@@ -135,7 +138,8 @@ class OrderAwareAggregator(nn.Module):
     state of a GRU run over the ``K`` views, then a Linear.
     """
 
-    def __init__(self, dim: int, num_short: int, mode: Literal["concat", "gru"] = "concat"):
+    def __init__(self, dim: int, num_short: int,
+                 mode: Literal["concat", "gru"] = "concat") -> None:
         super().__init__()
         self.mode, self.num_short, self.dim = mode, int(num_short), int(dim)
         if mode == "concat":
@@ -211,6 +215,8 @@ class LongShortLoss(nn.Module):
                          [long_feat.shape[0], short_feat.shape[0]])
         check_dims_match("feature dim", ["long_feat", "short_feat"],
                          [long_feat.shape[1], short_feat.shape[2]])
+        check_dims_match("short views", ["short_feat's K", "num_short"],
+                         [short_feat.shape[1], self.aggregator.num_short])
         ls, ln = self.split(long_feat)
         ss, sn = self.split(short_feat)
         os_ = on = None

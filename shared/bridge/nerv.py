@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
+from shared._validation import value_range
 from shared.bridge._checks import check_tensor
 
 __all__ = [
@@ -94,7 +95,8 @@ class NeRVBlock(nn.Module):
     forward(x ``[N, in, H, W]``) -> ``[N, out, s*H, s*W]``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, activation: str = "silu"):
+    def __init__(self, in_channels: int, out_channels: int, stride: int,
+                 activation: str = "silu") -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels * stride * stride, 3, 1, 1)
         self.shuffle = nn.PixelShuffle(stride)
@@ -230,7 +232,13 @@ def nerv_loss(pred: Tensor, target: Tensor, l1_weight: float = 0.7) -> Tensor:
 
 
 def psnr(pred: Tensor, target: Tensor) -> float:
-    """PSNR in dB over the whole clip (mean squared error over all pixels, peak 1)."""
+    """PSNR in dB over the whole clip (mean squared error over all pixels, peak 1).
+
+    One MSE over the clip, not the mean of per-frame PSNRs (the NeRV release's), which
+    Jensen's inequality puts at or above this value for the same frames."""
+    if pred.shape != target.shape:  # mse_loss would broadcast them (with a warning)
+        raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} "
+                         f"and {tuple(target.shape)}")
     mse = F.mse_loss(pred.detach().float(), target.detach().float()).item()
     return float("inf") if mse == 0 else -10.0 * math.log10(mse)
 
@@ -280,6 +288,12 @@ def fit_nerv(
             f"frames must be [T, 3, {model.frame_size[0]}, {model.frame_size[1]}] for this model, "
             f"got {tuple(frames.shape)}"
         )
+    if batch_size < 1 or epochs < 1:
+        raise ValueError(f"batch_size and epochs must be >= 1, got {batch_size} and {epochs}")
+    lo, hi = value_range(frames)
+    if lo < 0 or hi > 1:  # the output (tanh + 1) / 2 cannot reach them
+        raise ValueError(f"frames must lie in [0, 1] (the decoder's output range), got "
+                         f"{lo:g}..{hi:g}; scale them (e.g. uint8 frames / 255)")
     n = frames.shape[0]
     t_all = frame_times(n, frames.device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
@@ -290,7 +304,9 @@ def fit_nerv(
     step = 0
     model.train()
     for _ in range(epochs):
-        perm = torch.randperm(n, generator=generator)
+        perm = torch.randperm(n, generator=generator,  # drawn where the generator lives
+                              device=generator.device if generator is not None else None)
+        perm = perm.to(t_all.device)
         running = 0.0
         for b in range(steps_per_epoch):
             idx = perm[b * batch_size : (b + 1) * batch_size]

@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from shared._validation import value_range
 from shared.bridge._checks import check_dims_match, check_tensor
 from shared.bridge.byol import byol_loss
 from shared.losses import info_nce
@@ -302,6 +303,7 @@ class STORLoss(nn.Module):
             raise ValueError(
                 f"contrastive must be 'infonce', 'byol' or 'none', got {contrastive!r}"
             )
+        self.num_classes = int(num_classes)
         self.spatial_head = OverlapHead(feat_dim, hidden_dim, num_classes)
         self.temporal_head = OverlapHead(feat_dim, hidden_dim, num_classes)
         self.contrastive = contrastive
@@ -329,6 +331,15 @@ class STORLoss(nn.Module):
             if not isinstance(lab, Tensor) or lab.dim() != 1 or lab.dtype != torch.long:
                 raise ValueError(f"{name} must be a 1-D long tensor [N]")
             check_dims_match("batch size", ["f1", name], [n, lab.shape[0]])
+            if lab.numel():  # a label beyond the classes: IndexError on CPU, a CUDA assert
+                lo, hi = value_range(lab)
+                if lo < 0 or hi >= self.num_classes:
+                    raise ValueError(f"{name} must hold classes 0..{self.num_classes - 1}, got "
+                                     f"values {lo}..{hi}")
+        given = [(k, z) for k, z in (("z1", z1), ("z2", z2), ("target_z1", target_z1),
+                                     ("target_z2", target_z2)) if isinstance(z, Tensor)]
+        check_dims_match("batch size", ["f1", *(k for k, _ in given)],
+                         [n, *(z.shape[0] for _, z in given)])
         ls = self.spatial_head(f1, f2)
         lt = self.temporal_head(f1, f2)
         ce_s = F.cross_entropy(ls, spatial_label)

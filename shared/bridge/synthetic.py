@@ -96,7 +96,10 @@ def moving_shapes(
 
     Colour (4 classes) and motion direction (4 classes) are drawn independently, so a
     feature can know one without the other. Start positions are chosen so that the square
-    stays inside the frame for all ``n_frames``.
+    stays inside the frame for all ``n_frames`` where it can: a square whose travel
+    ``speed * (n_frames - 1)`` plus its side exceeds ``size`` starts at the edge it moves
+    away from and runs partly out of the frame, where it is clipped (26 of 512 clips of
+    ``moving_shapes(512, 16, 32)``).
 
     With ``segments > 1`` the clip is cut into that many equal time segments, each with its
     own random direction (``direction`` becomes ``[n, segments]``), and the square wraps

@@ -194,7 +194,7 @@ def run(quick: bool = False, seed: int = 0, seeds: int | None = None, hidden: in
     arms = ("student_alone", "kd", "crd", "crd+kd")
     results: dict[str, list[float]] = {a: [] for a in arms}
     start = time.perf_counter()
-    for s in range(n_seeds):
+    for s in range(seed, seed + n_seeds):  # as crd_classes / crd_transfer: seed moves the students
         torch.manual_seed(1000 + s)
         init = _MLP([hidden])
         for arm, st in _train_arms(init, teacher, xtr, ytr, epochs_s, s, arms, augment=augment,

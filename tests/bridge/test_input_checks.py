@@ -1,0 +1,119 @@
+"""Inputs the bridge's objectives used to accept and turn into a wrong or constant result."""
+
+import math
+
+import pytest
+import torch
+
+from shared.bridge.cbt import cross_modal_nce
+from shared.bridge.global_local import (
+    GlobalLocalLoss,
+    attention_pool,
+    global_audio_visual_loss,
+    local_audio_visual_loss,
+)
+from shared.bridge.long_short import LongShortLoss, nonstationary_loss, stationary_loss
+from shared.bridge.nerv import NeRV, fit_nerv, psnr
+from shared.bridge.stor import STORLoss
+
+
+def test_one_row_batches_have_no_negative_and_are_refused():
+    """With one row the only candidate is the positive: the loss was a constant (log 2 or
+    0) with no gradient; now named. Two rows give a loss that depends on the inputs."""
+    one = (
+        lambda: global_audio_visual_loss(torch.randn(1, 4), torch.randn(1, 3, 4)),
+        lambda: local_audio_visual_loss(torch.randn(1, 2, 4), torch.randn(1, 1, 4)),
+        lambda: stationary_loss(torch.randn(1, 4), torch.randn(1, 3, 4)),
+        # the other window's long view is a second positive there, not a negative
+        lambda: stationary_loss(torch.randn(1, 4), torch.randn(1, 3, 4), other_long_s=torch.randn(1, 4)),
+        lambda: nonstationary_loss(torch.randn(1, 4), torch.randn(1, 4)),
+        lambda: cross_modal_nce(torch.randn(1, 1)),
+    )
+    for call in one:
+        with pytest.raises(ValueError, match="needs a batch of at least 2"):
+            call()
+    # the other window's view is a negative of the non-stationary term: one row suffices
+    long_n = torch.randn(1, 4, requires_grad=True)
+    loss = nonstationary_loss(long_n, torch.randn(1, 4), other_long_n=torch.randn(1, 4))
+    loss.backward()
+    assert long_n.grad.abs().sum() > 0
+    a = torch.randn(2, 4, requires_grad=True)
+    global_audio_visual_loss(a, torch.randn(2, 3, 4)).backward()
+    assert a.grad.abs().sum() > 0
+
+
+def test_float32_against_float64_is_named():
+    a32, v64 = torch.randn(2, 4), torch.randn(2, 3, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match="audio torch.float32, video_map torch.float64"):
+        global_audio_visual_loss(a32, v64)
+    with pytest.raises(ValueError, match="frame_maps torch.float64"):
+        attention_pool(torch.rand(2, 3), torch.randn(2, 5, 3, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="share one float precision"):
+        GlobalLocalLoss()(a32, a32.new_ones(2, 3, 4), torch.randn(2, 8, 4, dtype=torch.float64),
+                          torch.randn(2, 4, 3, 4))
+    # half precision still joins float32 (upcast), as before
+    assert math.isfinite(global_audio_visual_loss(a32, v64.float().half()).item())
+
+
+def test_long_short_names_the_users_short_views():
+    loss = LongShortLoss(16, 4, 4, num_short=3)
+    with pytest.raises(ValueError, match="short views must agree: short_feat's K=2, num_short=3"):
+        loss(torch.randn(4, 16), torch.randn(4, 2, 16))
+
+
+def test_stor_labels_and_embedding_batches_are_checked():
+    stor = STORLoss(8, num_classes=5)
+    f = torch.randn(4, 8)
+    ok = torch.tensor([0, 1, 4, 2])
+    with pytest.raises(ValueError, match=r"temporal_label must hold classes 0..4, got values 0..7"):
+        stor(f, f, ok, torch.tensor([0, 1, 7, 2]), torch.randn(4, 6), torch.randn(4, 6))
+    with pytest.raises(ValueError, match=r"spatial_label must hold classes 0..4, got values -1..2"):
+        stor(f, f, torch.tensor([0, -1, 1, 2]), ok, torch.randn(4, 6), torch.randn(4, 6))
+    with pytest.raises(ValueError, match="batch size must agree: f1=4, z1=6, z2=6"):
+        stor(f, f, ok, ok, torch.randn(6, 6), torch.randn(6, 6))
+    out = stor(f, f, ok, ok, torch.randn(4, 6), torch.randn(4, 6))
+    assert math.isfinite(out["loss"].item())
+
+
+def test_psnr_refuses_shapes_it_would_broadcast():
+    with pytest.raises(ValueError, match="same shape"):
+        psnr(torch.rand(4, 3, 8, 8), torch.rand(3, 8, 8))
+    x = torch.rand(2, 3, 8, 8)
+    assert psnr(x, x) == math.inf
+    assert psnr(x, (x + 0.1)) == pytest.approx(20.0, abs=1e-3)  # mse 0.01 -> 20 dB
+
+
+def test_fit_nerv_refuses_what_it_cannot_fit():
+    model = NeRV(stem_dims=(32,), fc_dim=8, strides=(2, 2))
+    frames = torch.rand(4, 3, *model.frame_size)
+    with pytest.raises(ValueError, match="batch_size and epochs must be >= 1"):
+        fit_nerv(model, frames, epochs=1, batch_size=0)
+    with pytest.raises(ValueError, match=r"frames must lie in \[0, 1\].*0\.\.255"):
+        fit_nerv(model, (frames * 255).round(), epochs=1)
+
+
+def test_h264_names_odd_frames_for_420_and_passes_on_ffmpegs_reason():
+    from shared.bridge.h264 import ffmpeg_available, h264_encode
+
+    with pytest.raises(ValueError, match="H and W must be even, got \\(15, 17\\)"):
+        h264_encode(torch.rand(2, 3, 15, 17), 23, pix_fmt="yuv420p")
+    if not ffmpeg_available():
+        pytest.skip("ffmpeg with libx264 not installed")
+    with pytest.raises(RuntimeError, match="ffmpeg failed .*invalid preset 'nope'"):
+        h264_encode(torch.rand(2, 3, 16, 16), 23, preset="nope")
+
+
+def test_crd_demo_seed_moves_the_students(monkeypatch):
+    """seed chose the split and the teacher but the students always took seeds 0..n-1."""
+    from shared.bridge.demos import crd
+
+    seen = []
+    monkeypatch.setattr(crd, "_train_teacher", lambda x, y, *a, **k: crd._MLP([4], x.shape[1]))
+
+    def arms(init, teacher, x, y, epochs, seed, names, **kw):
+        seen.append(seed)
+        return [(arm, teacher) for arm in names]
+
+    monkeypatch.setattr(crd, "_train_arms", arms)
+    crd.run(quick=True, seed=3, seeds=2)
+    assert seen == [3, 4]
