@@ -180,12 +180,13 @@ class SpaceTimeCropSampler:
         self, spatial_label: int, temporal_label: int, generator: torch.Generator | None = None
     ) -> tuple[CropBox, CropBox]:
         """Two boxes realising ``rates[spatial_label]`` and ``rates[temporal_label]``."""
+        where = generator.device if generator is not None else None  # a CUDA generator draws there
 
         def randint(hi: int) -> int:  # uniform in [0, hi]
-            return int(torch.randint(0, hi + 1, (1,), generator=generator))
+            return int(torch.randint(0, hi + 1, (1,), generator=generator, device=where))
 
         cands = self._spatial[spatial_label]
-        dy, dx = cands[int(torch.randint(0, len(cands), (1,), generator=generator))]
+        dy, dx = cands[int(torch.randint(0, len(cands), (1,), generator=generator, device=where))]
         sy = 1 if randint(1) else -1
         sx = 1 if randint(1) else -1
         y_a = randint(self.height - self.s - dy)
@@ -214,8 +215,9 @@ class SpaceTimeCropSampler:
                 f"{self.frames}x{self.height}x{self.width}"
             )
         k = len(self.rates)
-        sl = torch.randint(0, k, (n,), generator=generator)
-        tl = torch.randint(0, k, (n,), generator=generator)
+        where = generator.device if generator is not None else None  # a CUDA generator draws there
+        sl = torch.randint(0, k, (n,), generator=generator, device=where).cpu()
+        tl = torch.randint(0, k, (n,), generator=generator, device=where).cpu()
         c1, c2, sr, tr = [], [], [], []
         for i in range(n):
             b1, b2 = self.sample_boxes(int(sl[i]), int(tl[i]), generator)
