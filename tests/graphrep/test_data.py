@@ -28,6 +28,25 @@ def test_cora_pygcn_split(data_dir, cache_dir):
     assert d.test_mask[500:1500].all() and int(d.test_mask.sum()) == 1000
     assert d.edge_index.size(1) == 10556  # 5278 undirected citation pairs
     assert torch.allclose(d.x.sum(1), torch.ones(2708))
+    # classes numbered in sorted name order: Case_Based, Genetic_Algorithms, Neural_Networks,
+    # Probabilistic_Methods, Reinforcement_Learning, Rule_Learning, Theory (LINQS counts)
+    assert torch.bincount(d.y).tolist() == [298, 418, 818, 426, 217, 180, 351]
+
+
+def test_cora_pygcn_is_the_planetoid_graph_in_another_order(cora, data_dir, cache_dir):
+    """Both splits read one graph: same degree sequence, class sizes and feature counts
+    per node once sorted (edges mapped to the wrong papers would change the degrees)."""
+    from torch_geometric.utils import degree
+
+    pygcn, public = load_node_dataset("cora", "pygcn", data_dir, cache_dir).data, cora.data
+
+    def profile(d):
+        deg = degree(d.edge_index[0], d.num_nodes).long()
+        words = (d.x > 0).sum(1)
+        return (sorted(zip(deg.tolist(), words.tolist(), strict=True)),
+                sorted(torch.bincount(d.y).tolist()))
+
+    assert profile(pygcn) == profile(public)
 
 
 def test_raw_dir_is_copied_not_written(cora, data_dir, cache_dir):

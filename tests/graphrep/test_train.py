@@ -66,6 +66,24 @@ def test_interrupted_run_resumes_to_the_uninterrupted_one(tmp_path):
             _toy_run(epochs, ckpt)
 
 
+def test_resume_keeps_the_early_stopping_state(tmp_path):
+    """Interrupted after its best epoch (0) with patience running: the resumed run stops
+    where the uninterrupted one does, with epoch 0's parameters (the best loss, its
+    parameters and the patience count come from the checkpoint, not from scratch)."""
+    losses = [1, 5, 5, 5, 5, 5, 5, 5]
+    whole, res, calls = _toy_run(8, losses=losses, patience=3)
+    assert calls == 4 and res.stopped_early and res.best_epoch == 0
+    ckpt = tmp_path / "checkpoint.pt"
+    with pytest.raises(_Interrupt):
+        _toy_run(8, ckpt, losses=losses, patience=3, interrupt_after=2)
+    # the resumed process counts its own calls from 0: losses[0] is epoch 2's report
+    resumed, res2, calls = _toy_run(8, ckpt, losses=losses[2:], patience=3)
+    assert calls == 2 and res2.stopped_early and res2.best_epoch == 0
+    assert res2.best_loss == 1 and res2.losses == res.losses
+    assert _same_params(resumed, whole)
+    assert _same_params(resumed, _toy_run(1, losses=losses)[0])
+
+
 @pytest.mark.parametrize("losses", [None, [5, 4, 3, 3.5, 3.6, 3.7, 3.8, 3.9, 4, 4]],
                          ids=["full", "stops-at-epoch-5"])
 def test_budgets_equal_runs_of_that_many_epochs(losses):

@@ -210,6 +210,23 @@ def _one_update(model, encoder, snapshot, rcrl_weight, curl_weight):
     )
 
 
+def test_each_weight_scales_its_own_loss(monkeypatch):
+    """total = rcrl_weight * L_rcrl + curl_weight * L_curl, each weight on its own loss (the
+    test below turns one loss on at a time with weight 1, which a swap would pass)."""
+    model, _ = _filled_qrdqn()
+    rcrl, curl = model.aux_heads["rcrl"], model.aux_heads["curl"]
+    monkeypatch.setattr(rcrl, "loss", lambda *a: (torch.tensor(3.0), torch.tensor(0.5)))
+    monkeypatch.setattr(curl, "keys", lambda obs: None)
+    monkeypatch.setattr(curl, "loss", lambda *a: (torch.tensor(5.0), torch.tensor(0.25)))
+    obs = torch.zeros(8, *model.observation_space.shape, dtype=torch.uint8)
+    for w_rcrl, w_curl in ((2.0, 0.5), (0.5, 2.0), (0.0, 1.0)):
+        model.aux_config.rcrl_weight, model.aux_config.curl_weight = w_rcrl, w_curl
+        total, logs = model._auxiliary_loss(torch.zeros(8, 4), torch.zeros(8, 6),
+                                            torch.arange(8), obs, 8)
+        assert total.item() == pytest.approx(3.0 * w_rcrl + 5.0 * w_curl)
+        assert (logs["aux/rcrl_loss"], logs["aux/curl_loss"]) == (3.0, 5.0)
+
+
 @pytest.mark.parametrize("make", [_filled_qrdqn, _filled_sac], ids=["qrdqn", "sac"])
 def test_aux_losses_train_heads_and_encoder(make):
     model, encoder = make()

@@ -147,6 +147,17 @@ def test_parallel_envs_keep_separate_segments():
     assert np.isnan(buf.mc_returns[:4, 0]).all()
 
 
+def test_mc_returns_of_an_episode_longer_than_the_buffer():
+    """Steps 0-11 of one episode in an 8-row buffer: rows hold steps 4-11, each with its
+    exact discounted return to the episode's end (the lost steps came before them)."""
+    buf = make(size=8, gamma=0.5, max_segment_length=4)
+    rewards = np.arange(1, 13, dtype=np.float32)
+    fill(buf, rewards, dones=[0] * 11 + [1])
+    for step in range(4, 12):
+        expected = sum(0.5 ** (j - step) * rewards[j] for j in range(step, 12))
+        assert buf.mc_returns[step % 8, 0] == pytest.approx(expected, rel=1e-6), step
+
+
 def test_wrap_around_keeps_positives_in_segment():
     rng = np.random.default_rng(0)
     buf = make(size=32, n_envs=2, max_segment_length=7)  # SB3 splits the size: 16 rows per env
@@ -167,6 +178,28 @@ def test_wrap_around_keeps_positives_in_segment():
         assert (buf.segment_ids[partners, envs] == buf.segment_ids[rows, envs]).all()
         several = count > 1
         assert (partners[several] != rows[several]).all()
+
+
+def test_partner_is_uniform_over_the_segments_other_rows():
+    """positive_rows' promise: for an anchor in a segment of k surviving rows, each of
+    the k - 1 others is drawn with probability 1 / (k - 1), the anchor never (a partner
+    always at the segment's end would pass the membership tests above)."""
+    buf = make(size=64, n_envs=1, max_segment_length=7)
+    fill(buf, np.zeros((20, 1), dtype=np.float32))  # length cap only: segments of 7 rows
+    end, count = buf.segment_bounds(np.array([9]), np.array([0]))
+    k = int(count[0])
+    assert k == 7
+    members = [(int(end[0]) - j) % 64 for j in range(k)]
+    np.random.seed(0)
+    draws = 14_000
+    partners = buf.positive_rows(np.full(draws, 9), np.zeros(draws, dtype=np.int64))
+    hist = {m: int((partners == m).sum()) for m in members}
+    assert hist[9] == 0 and sum(hist.values()) == draws
+    expected = draws / (k - 1)
+    sigma = np.sqrt(draws * (1 / (k - 1)) * (1 - 1 / (k - 1)))
+    for m in members:
+        if m != 9:
+            assert abs(hist[m] - expected) < 4 * sigma, hist
 
 
 def test_pair_labels_are_exact_segment_equality():

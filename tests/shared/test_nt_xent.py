@@ -197,3 +197,17 @@ def test_embeddings_without_features_are_refused():
     """D = 0 returned log(2N - 1) as if the views were unrelated."""
     with pytest.raises(ValueError, match=r"z1 has no features \(D = 0\)"):
         nt_xent(torch.randn(4, 0), torch.randn(4, 0))
+
+
+@pytest.mark.parametrize("chunk", [None, 3])
+@pytest.mark.parametrize("s, t", [(1.0, 0.5), (2.0, 1.0), (0.5, 0.1)])
+def test_unnormalised_dot_products_closed_form(s, t, chunk):
+    """normalize=False scores raw dot products: rows s * e_i in both views give
+    log(1 + (2N - 2) exp(-s^2 / t)) per anchor; with normalisation s would cancel."""
+    n = 5
+    z = s * torch.eye(n, 8)
+    expected = math.log1p((2 * n - 2) * math.exp(-s * s / t))
+    loss = nt_xent(z, z, temperature=t, normalize=False, chunk_size=chunk)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    if s != 1.0:
+        assert nt_xent(z, z, temperature=t, chunk_size=chunk).item() != pytest.approx(expected)
