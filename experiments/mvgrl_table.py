@@ -7,14 +7,17 @@ Usage (from the repository root)::
 Every ``results*.json`` under ``--runs`` becomes one row: ours, with its
 protocol, view, split, seeds, seconds and peak memory, next to the paper's
 number and the DGL example's reproduction (both from ../shared/design/mvgrl.md).
-Plots: training-loss curves of every run (seed 0) and a 2-D PCA of the Cora
-embeddings (seed 0) coloured by class.
+Plots: training-loss curves of every run (its first seed and configuration, one panel
+per dataset) and a 2-D PCA of the Cora embeddings (seed 0, where the run directory
+holds them: embeddings are not committed) coloured by class.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +128,7 @@ def _row(r: dict, name: str, diffusion: str = "") -> dict:
         "train_seconds_per_run": _mean_or_blank(
             [t["train_seconds"] for t in r.get("train", {}).values()]),
         "diffusion_seconds": _mean_or_blank(
-            [r["diffusion_seconds"]] if "diffusion_seconds" in r else []),
+            [r["diffusion_seconds"]] if np.isfinite(r.get("diffusion_seconds", np.nan)) else []),
         "peak_rss_mb": round(r["peak_rss_mb"]),
         "train_peak_rss_mb": _train_peak(r.get("train", {})), "run": name,
     }
@@ -169,7 +172,7 @@ def collect(runs: Path) -> list:
             rows.append({**rows[-1], "protocol": f"paper ({best} of {len(per_config)})",
                          "ours_mean": round(float(accs.mean()), 2),
                          "ours_std": round(float(accs.std()), 2)})
-    return rows + merged_rows(runs) + selected_rows(runs.parent / "mvgrl_select")
+    return rows + merged_rows(runs) + selected_rows(runs.parent / "mvgrl_select", runs)
 
 
 def _candidate_label(candidate: str, candidates: list) -> str:
@@ -178,20 +181,27 @@ def _candidate_label(candidate: str, candidates: list) -> str:
     return run if sum(c.split("/")[0] == run for c in candidates) == 1 else candidate
 
 
-def selected_rows(folder: Path) -> list:
-    """One row per ``graphrep select`` result (the view or run chosen per outer fold by
-    inner CV among run directories beside ``folder``): its seconds are the selection's
+def selected_rows(folder: Path, runs_dir: Path) -> list:
+    """One row per ``graphrep select`` result in ``folder`` (the run chosen per outer fold
+    by inner CV among run directories in ``runs_dir``): its seconds are the selection's
     (probes reused or re-run), its peak memory the largest of the selecting process and
-    the member runs' ``peak_rss_mb``."""
+    the member runs' ``peak_rss_mb``; its view the members' one, or "chosen per fold"
+    where they differ. A selection whose member runs lack results is left out, named."""
     rows = []
     for f in sorted(folder.glob("*.json")):
         r = json.loads(f.read_text())
         runs = sorted({c.split("/")[0] for c in r["candidates"]})
-        members = [json.loads((folder.parent / "mvgrl_runs" / run / "results.json").read_text())
-                   for run in runs]
+        missing = [run for run in runs if not (runs_dir / run / "results.json").is_file()]
+        if missing:
+            print(f"mvgrl_table: {f.name} left out: no results.json in "
+                  f"{', '.join(str(runs_dir / run) for run in missing)}", file=sys.stderr)
+            continue
+        members = [json.loads((runs_dir / run / "results.json").read_text()) for run in runs]
+        views = {m.get("view") for m in members}
         won = ", ".join(f"{_candidate_label(c, r['candidates'])} {n}"
                         for c, n in r["folds_won"].items())
-        rows.append(_row({**r, "split": "graph-cv", "view": "chosen per fold",
+        view = views.pop() if len(views) == 1 and None not in views else "chosen per fold"
+        rows.append(_row({**r, "split": "graph-cv", "view": view,
                           "protocol": f"honest (folds won: {won}, tied {r['folds_tied']})",
                           "peak_rss_mb": max([r["peak_rss_mb"]]
                                              + [m["peak_rss_mb"] for m in members])},
@@ -229,6 +239,9 @@ def merged_rows(runs: Path) -> list:
                   "accuracy_std": float(accs.std()),
                   "seconds": sum(m["seconds"] for m in members),
                   "peak_rss_mb": max(m["peak_rss_mb"] for m in members),
+                  # each member computed its own views: their mean, as train s/run
+                  "diffusion_seconds": np.mean([m["diffusion_seconds"] for m in members
+                                                if "diffusion_seconds" in m] or [np.nan]),
                   # node level: every member's seeds (the pooled validation mean)
                   "per_seed": {k: v for m in members for k, v in m.get("per_seed", {}).items()},
                   "train": {f"{m['_run']}/{k}": v for m in members
@@ -239,10 +252,13 @@ def merged_rows(runs: Path) -> list:
 
 
 def write_tables(rows: list, out: Path, tune: Path | None = None) -> None:
-    with open(out / "mvgrl.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, FIELDS)
-        w.writeheader()
-        w.writerows(rows)
+    from shared.checkpoint import atomic_write_text
+
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, FIELDS)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(out / "mvgrl.csv", buf.getvalue())  # a Ctrl-C leaves the old table
     lines = [
         "# MVGRL: paper, DGL reproduction, ours",
         "",
@@ -279,7 +295,7 @@ def write_tables(rows: list, out: Path, tune: Path | None = None) -> None:
             f"{r['diffusion_seconds']} | {r['peak_rss_mb']} | {r['train_peak_rss_mb']} | "
             f"{r['run']} |")
     lines += tune_section(tune if tune is not None else out / "mvgrl_tune.jsonl")
-    (out / "mvgrl.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(out / "mvgrl.md", "\n".join(lines) + "\n")
 
 
 def tune_section(path: Path) -> list:
@@ -299,10 +315,14 @@ def tune_section(path: Path) -> list:
              "`val` = validation-node accuracy of the standardised probe (C chosen on",
              "the same nodes), the only number choices were made on; `test` is logged,",
              "never used to choose. Base config: PPR top-64, A + I, one random",
-             "2000-node subgraph per step, Adam 1e-3 (`full_batch=1`: whole graph per step).",
+             "2000-node subgraph per step, Adam 1e-3, Xavier discriminator init (not the",
+             "package's default `bilinear`: rows without `disc=` use Xavier), 100 steps",
+             "(`full_batch=1`: whole graph per step). `train_s` in the records includes",
+             "the validation probes run during training.",
              "Cora's two splits are one graph in two node orders and share nodes: 108 of",
-             "the pygcn split's validation nodes are public-split test nodes, 181 of the",
-             "public split's are pygcn test nodes (`cora_split_overlap.json`). Session 22",
+             "the pygcn split's 298 matched validation nodes are public-split test nodes,",
+             "181 of the public split's 500 are pygcn test nodes (2683 of 2708 nodes",
+             "matched; `cora_split_overlap.json`). Session 22",
              "re-decided the public split's schedule, step cap and learning rate on its own",
              "nodes (the public rows with `disc=bilinear`, 10 seeds) with the selecting",
              "probe (standardised or raw, chosen on validation nodes per seed), whose",
@@ -329,27 +349,31 @@ def plot(runs: Path, out: Path, data_dir: str | None = None) -> None:
     import matplotlib.pyplot as plt
     import torch
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for m in sorted(runs.glob("*/metrics.jsonl")):
-        if not (m.parent / "results.json").is_file():  # unfinished: not in the table either
-            continue
-        losses = [json.loads(line) for line in m.read_text().splitlines()]
-        losses = [r["loss"] for r in losses if r.get("seed") == losses[0].get("seed")
-                  and "loss" in r and r.get("config") == losses[0].get("config")]
-        if losses:
-            ax.plot(losses, label=m.parent.name)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss")
-    ax.legend(fontsize=6)
+    curves = loss_curves(runs)
+    datasets = sorted({ds for ds, _, _ in curves})
+    cols = 2
+    nrows = max(1, -(-len(datasets) // cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(12, 3.2 * nrows), squeeze=False)
+    for ax, ds in zip(axes.flat, datasets, strict=False):
+        for _, name, (epochs, losses) in (c for c in curves if c[0] == ds):
+            ax.plot(epochs, losses, label=name, lw=1)
+        ax.set_title(ds, fontsize=9)
+        ax.set_xlabel("epoch (node level: step)")
+        ax.set_ylabel("training loss")
+        ax.legend(fontsize=5, ncol=2)
+    for ax in axes.flat[len(datasets):]:
+        ax.axis("off")
     fig.tight_layout()
     fig.savefig(out / "mvgrl_loss_curves.png", dpi=120)
     plt.close(fig)
 
     from graphrep.data import load_node_dataset
 
+    no_embedding = []
     for run in sorted(runs.glob("Cora-*")):
         emb_file = next(iter(sorted(run.glob("default/seed_*/embedding.pt"))), None)
         if emb_file is None:
+            no_embedding.append(run.name)
             continue
         split = json.loads((run / "config.json").read_text())["split"]
         y = load_node_dataset("Cora", split, data_dir).data.y.numpy()
@@ -363,6 +387,36 @@ def plot(runs: Path, out: Path, data_dir: str | None = None) -> None:
         fig.tight_layout()
         fig.savefig(out / f"mvgrl_cora_{run.name}_pca.png", dpi=120)
         plt.close(fig)
+    if no_embedding:  # embeddings are not committed: their PNGs stay as they were
+        print(f"mvgrl_table: no Cora PCA plot redrawn for {len(no_embedding)} runs without "
+              f"a default/seed_*/embedding.pt: {', '.join(no_embedding)}", file=sys.stderr)
+
+
+def loss_curves(runs: Path) -> list:
+    """``(dataset, run, (epochs, losses))`` of every finished run: its first seed and
+    first configuration, the last record of each epoch (a retrained run logs its epochs
+    again), in epoch order."""
+    curves = []
+    for m in sorted(runs.glob("*/metrics.jsonl")):
+        run = m.parent
+        if not (run / "results.json").is_file():  # unfinished: not in the table either
+            continue
+        cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
+        records = [json.loads(line) for line in m.read_text().splitlines() if line.strip()]
+        records = [r for r in records if "loss" in r and "epoch" in r and "seed" in r]
+        if not records:
+            continue
+        seeds = (cfg.get("seeds") or json.loads((run / "results.json").read_text()).get("seeds")
+                 or [records[0]["seed"]])
+        seed = seeds[0]
+        config = next((r.get("config") for r in records if r["seed"] == seed), None)
+        by_epoch = {r["epoch"]: r["loss"] for r in records
+                    if r["seed"] == seed and r.get("config") == config}
+        if by_epoch:
+            epochs = sorted(by_epoch)
+            dataset = cfg.get("dataset") or run.name.split("-")[0]
+            curves.append((dataset, run.name, (epochs, [by_epoch[e] for e in epochs])))
+    return curves
 
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -136,3 +136,44 @@ def test_missing_raw_files_stop_the_plots_not_the_tables(tmp_path, monkeypatch, 
     assert "GRAPHREP_DATA" in err
     assert (tmp_path / "out" / "mvgrl.md").is_file()
     assert (tmp_path / "out" / "mvgrl_loss_curves.png").is_file()
+
+
+def test_selection_rows_read_members_from_runs_and_name_missing_ones(table, tmp_path, capsys):
+    """Members come from --runs (not a fixed mvgrl_runs folder beside mvgrl_select); a
+    member without results leaves its selection out, named, instead of a traceback; the
+    view is the members' shared one."""
+    runs, select = tmp_path / "myruns", tmp_path / "mvgrl_select"
+    _run(runs, "a", [0], [80.0], [0.9])
+    _run(runs, "b", [0], [82.0], [0.8])
+    select.mkdir()
+    sel = {"dataset": "MUTAG", "protocol": "honest", "accuracy_mean": 81.0,
+           "accuracy_std": 0.5, "accuracies": [81.0], "seeds": [0], "seconds": 1.0,
+           "peak_rss_mb": 50.0, "candidates": ["a", "b"], "folds_won": {"a": 6, "b": 4},
+           "folds_tied": 0}
+    (select / "a-or-b.json").write_text(json.dumps(sel))
+    (select / "a-or-c.json").write_text(json.dumps({**sel, "candidates": ["a", "c"]}))
+    rows = table.selected_rows(select, runs)
+    assert [r["run"] for r in rows] == ["a + b"] and rows[0]["view"] == "ppr"
+    assert rows[0]["peak_rss_mb"] == 101  # the members' largest
+    assert "a-or-c.json left out" in capsys.readouterr().err
+
+
+def test_merged_rows_average_the_members_diffusion_time(table, tmp_path):
+    _run(tmp_path, "a", [0], [80.0], [0.9])
+    _run(tmp_path, "b", [1], [82.0], [0.8])
+    for name, secs in (("a", 1.0), ("b", 3.0)):
+        f = tmp_path / name / "results.json"
+        f.write_text(json.dumps({**json.loads(f.read_text()), "diffusion_seconds": secs}))
+    assert table.merged_rows(tmp_path)[0]["diffusion_seconds"] == 2.0  # not the first's 1.0
+
+
+def test_loss_curves_take_the_first_seed_and_the_last_record_per_epoch(table, tmp_path):
+    run = tmp_path / "r"
+    _run(tmp_path, "r", [5, 6], [80.0, 81.0], [0.9, 0.8])
+    records = [{"eval": "svc", "accuracy": 0.8},  # a probe record first: no seed, no loss
+               *({"seed": s, "config": "default", "epoch": e, "loss": 10 * s + e}
+                 for s in (6, 5) for e in range(3)),
+               {"seed": 5, "config": "default", "epoch": 1, "loss": -1.0}]  # retrained epoch
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    [(dataset, name, (epochs, losses))] = table.loss_curves(tmp_path)
+    assert (dataset, name, epochs, losses) == ("Cora", "r", [0, 1, 2], [50, -1.0, 52])
