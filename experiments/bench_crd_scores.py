@@ -17,6 +17,8 @@ import time
 
 import torch
 
+from shared.checkpoint import atomic_write_text
+
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 CASES = [  # (K, D, n_data): digits / 100-class demos, and CIFAR-100's 50k with the paper's K
     (512, 64, 1258), (1024, 64, 3000), (1024, 64, 10000), (1024, 64, 30000),
@@ -64,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print(row, flush=True)
         lines.append(row)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "bench_crd_scores.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    atomic_write_text(os.path.join(args.out, "bench_crd_scores.md"), "\n".join(lines) + "\n")
     return 0
 
 

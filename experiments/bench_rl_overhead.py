@@ -25,6 +25,7 @@ from stable_baselines3.common.logger import configure
 
 from rlrep.config import TrainConfig, build_model
 from rlrep.envs import make_vec_env
+from shared.checkpoint import atomic_write_text
 
 #: TrainConfig options per variant: each agent is built as `rlrep train --aux ...` builds it
 #: (until session 16 the heads were swapped into a base agent afterwards, which left the
@@ -86,7 +87,7 @@ def main() -> None:
     recorded = {k: v for k, v in vars(args).items() if k != "out"}
     meta = {"torch": th.__version__, "threads": th.get_num_threads(), "machine": platform.processor() or platform.machine(), "args": recorded}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "rl_overhead.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    atomic_write_text(out / "rl_overhead.json", json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
     lines = [
         "# RCRL / CURL update overhead",
         "",
@@ -99,7 +100,7 @@ def main() -> None:
         lines += [f"## {domain}", "", "| variant | updates/s | cost vs base |", "|---|---|---|"]
         lines += [f"| {name} | {r['updates_per_s']:.2f} | {r['cost_vs_base']:.2f}x |" for name, r in rows.items()]
         lines.append("")
-    (out / "rl_overhead.md").write_text("\n".join(lines))
+    atomic_write_text(out / "rl_overhead.md", "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from shared.bridge.demos import DEMOS  # noqa: E402
+from shared.checkpoint import atomic_write_text
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -208,8 +209,7 @@ def _store(json_path: str, name: str, res: dict) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump(all_res, f, indent=1, default=float)
         os.replace(tmp, json_path)
-        with open(os.path.join(folder, "bridge.md"), "w") as f:
-            f.write(_markdown(all_res))
+        atomic_write_text(os.path.join(folder, "bridge.md"), _markdown(all_res))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,8 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in ("nerv", "nerv_long"):
             if n in all_res:
                 _plot_nerv(all_res[n], os.path.join(args.out, f"bridge_{n}_rd.png"))
-        with open(os.path.join(args.out, "bridge.md"), "w") as f:
-            f.write(_markdown(all_res))
+        atomic_write_text(os.path.join(args.out, "bridge.md"), _markdown(all_res))
         return 0
     names = DEMOS if args.demo == "all" else tuple(args.demo.split(","))
     for n in names:
@@ -251,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         res["wall_seconds"] = round(time.perf_counter() - start, 1)
         res["quick"] = args.quick
         res["command"] = (f"python experiments/bridge_demos.py --demo {n}" + (" --quick" if args.quick else "")
-                          + (" --seeds " + " ".join(map(str, args.seeds)) if args.seeds else ""))
+                          + (" --seeds " + " ".join(map(str, args.seeds)) if args.seeds
+                             else f" --seed {args.seed}" if args.seed else ""))
+        if not args.seeds:
+            res["seed"] = args.seed
         res["torch"] = torch.__version__
         res["python"] = platform.python_version()
         print(f"[bridge] {n}: {res['summary']} ({res['wall_seconds']} s)", flush=True)

@@ -41,6 +41,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from shared.bridge.demos import global_local  # noqa: E402
+from shared.checkpoint import atomic_write_text
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 ARMS = global_local.PAPER_ARMS
@@ -143,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                                  "n_train": n, "epochs": e,
                                  "seed": s, "claim": res["claim_holds"], "metrics": metrics,
                                  "seconds": res["seconds"]})
+                    # a value repeated on the command line (--seeds 0 0) is done now
+                    done[(args.distractor, shared, n, e, s)] = rows[-1]
                 else:
                     old["metrics"].update(metrics)
                     old["seconds"] = round(old.get("seconds", 0.0) + res["seconds"], 1)
@@ -151,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[sweep] {label}: {n} clips, {e} epochs, seed {s}: "
                       f"{'claim ' + str(res['claim_holds']) if old is None else args.extra_arm}",
                       flush=True)
-    with open(os.path.join(args.out, "bridge_global_local_sweep.md"), "w") as f:
-        f.write(_markdown(rows))
+    atomic_write_text(os.path.join(args.out, "bridge_global_local_sweep.md"), _markdown(rows))
     return 0
 
 

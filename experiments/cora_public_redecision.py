@@ -30,6 +30,8 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from shared.checkpoint import atomic_write_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
 #: validation points within which candidates count as tied
 TIE = 0.25
@@ -86,7 +88,7 @@ def main() -> None:
                       f"points tied; cheapest tied wins (fewest steps, then full batch, then "
                       f"lr {DEFAULT_LR:g})",
               "candidates": cands, **decide(cands)}
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     for c in cands:
         print(f"{c['schedule']:18s} lr {c['lr']:g} {c['steps']:4d} steps  seeds {c['seeds']:2d}  "
               f"val {c['val']:.2f}  test {c['test']:.2f} +- {c['test_std']:.2f}")

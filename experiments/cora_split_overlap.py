@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.checkpoint import atomic_write_text
+
 MASKS = ("train_mask", "val_mask", "test_mask")
 
 
@@ -67,7 +69,7 @@ def main() -> None:
     pygcn = load_node_dataset("Cora", "pygcn", args.data_dir).data
     public = load_node_dataset("Cora", "public", args.data_dir).data
     result = overlap(pygcn, public)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 
 

@@ -262,8 +262,8 @@ def write_tables(rows: list, out: Path, tune: Path | None = None) -> None:
     lines = [
         "# MVGRL: paper, DGL reproduction, ours",
         "",
-        "Accuracy in % (mean +- std over encoder seeds). `honest`: hyperparameters fixed",
-        "in advance or chosen on validation nodes / inner folds; `paper`: the release's",
+        "Accuracy in % (mean +- population std, ddof 0, over encoder seeds). `honest`:",
+        "hyperparameters fixed in advance or chosen on validation nodes / inner folds; `paper`: the release's",
         "probe (node level) or best-config-on-test-folds selection (graph level).",
         "A graph-level run of one fixed config has no config to select, so its paper",
         "protocol is its honest number (the same probe: C by inner CV); graph-level",

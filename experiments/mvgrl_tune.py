@@ -59,6 +59,19 @@ def _parse(spec: str) -> dict:
     return cfg
 
 
+def _recorded(path: Path) -> set:
+    """``(dataset, split, spec, seed, epoch)`` of every record in ``path`` (a rerun skips
+    them instead of appending records that the table, keeping the first, would hide)."""
+    if not path.is_file():
+        return set()
+    keys = set()
+    for line in path.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            keys.add((r["dataset"], r["split"], r["spec"], r["seed"], r["epoch"]))
+    return keys
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,6 +97,7 @@ def main() -> None:
     from shared.probes import logistic_regression_probe
     from shared.seeding import seed_everything
 
+    done = _recorded(Path(args.out))
     ds = load_node_dataset(args.dataset, args.split, os.environ.get("GRAPHREP_DATA"))
     data = ds.data
     n = data.num_nodes
@@ -104,6 +118,10 @@ def main() -> None:
         diff_s = view_as_sparse(views.diff, n)
         eval_at = sorted(int(e) for e in cfg["eval_at"].split(","))
         for seed in args.seeds:
+            if all((args.dataset, args.split, spec, seed, ep) in done for ep in eval_at):
+                print(f"mvgrl_tune: {spec or '(defaults)'} seed {seed} is already in {args.out} "
+                      f"at steps {eval_at}: skipped (delete its lines to run it again)", flush=True)
+                continue
             seed_everything(seed)
             model = MVGRL(data.num_features, 512, discriminator_init=cfg["disc"],
                           prelu=cfg["prelu"])

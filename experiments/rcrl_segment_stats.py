@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from shared.checkpoint import atomic_write_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -79,7 +81,7 @@ def write_table(records: list[dict], path: Path) -> None:
                  f"{max(capped):.3f}). Counts cover every segment closed in the run (rows overwritten "
                  f"included, where `steps` exceeds the agent's replay buffer: 100000 rows on "
                  f"Atari); still-open segments are left out."]
-    path.write_text("\n".join(rows) + "\n")
+    atomic_write_text(path, "\n".join(rows) + "\n")
 
 
 def main() -> None:
@@ -109,7 +111,7 @@ def main() -> None:
         records.append(game_statistics(game, args.steps, args.seed, args.segment_max_length))
         print(json.dumps(records[-1]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(records, indent=1) + "\n")
+    atomic_write_text(args.out, json.dumps(records, indent=1) + "\n")
     write_table(records, args.out.with_suffix(".md"))
     print(f"{len(records)} games -> {args.out.with_suffix('.md')}")
 

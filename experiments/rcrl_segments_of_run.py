@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.checkpoint import atomic_write_text
+
 
 def windows(closed: dict[str, np.ndarray], window: int, steps: int,
             episodes: list[dict] | None = None) -> list[dict]:
@@ -75,13 +77,21 @@ def read_run(run_dir: Path) -> tuple[dict, dict[str, np.ndarray], int]:
     return json.loads(config_file.read_text()), buffer.closed_segments(), steps
 
 
+def _returns(by_step: dict) -> str:
+    """``5000: 0, 10000: 1500`` in step order, the same from the record or its JSON (whose
+    keys are strings)."""
+    pairs = sorted((int(step), value) for step, value in by_step.items())
+    return ", ".join(f"{step}: {'null' if value is None else f'{value:g}'}"
+                     for step, value in pairs) or "none"
+
+
 def write_table(record: dict, path: Path) -> None:
     """A markdown table of ``record["windows"]`` at ``path``."""
     rows = [f"# RCRL segments over a training run: {record['env']}, aux {record['aux']}, "
             f"seed {record['seed']}", "",
             f"Built by `experiments/rcrl_segments_of_run.py` from the replay buffer of the run's "
-            f"checkpoint at step {record['steps']} (eval returns in its metrics.jsonl: "
-            f"{record['eval_returns']}). Shares are of the transitions in segments closed in "
+            f"checkpoint at step {record['steps']} (eval returns in its metrics.jsonl, "
+            f"step: mean return: {_returns(record['eval_returns'])}). Shares are of the transitions in segments closed in "
             f"each window; training episodes: the games that ended in it, with their raw "
             f"score (the Monitor under the Atari wrappers logs whole games).", "",
             "| steps | closed | mean length | by cap | by reward | by episode end | training episodes "
@@ -93,7 +103,7 @@ def write_table(record: dict, path: Path) -> None:
         rows.append(f"| {w['from_step']}-{w['to_step']} | {w['closed']} | {w['mean_length']:.1f} | "
                     f"{w['rows_closed_by_length_cap']:.2f} | {w['rows_closed_by_reward']:.2f} | "
                     f"{w['rows_closed_by_episode_end']:.2f} | {episodes} |")
-    path.write_text("\n".join(rows) + "\n")
+    atomic_write_text(path, "\n".join(rows) + "\n")
 
 
 def main() -> None:
@@ -116,7 +126,7 @@ def main() -> None:
               "windows": windows(closed, args.window, steps,
                                  [r for r in evals if r.get("type") == "episode" and r["step"] <= steps])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    atomic_write_text(args.out, json.dumps(record, indent=1) + "\n")
     write_table(record, args.out.with_suffix(".md"))
     print(f"{len(record['windows'])} windows -> {args.out.with_suffix('.md')}")
 

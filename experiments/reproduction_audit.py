@@ -45,6 +45,7 @@ from graphrep.experiment import (
     probe_record,
     train_runs,
 )
+from shared.checkpoint import atomic_write_text
 
 RUNS_DIR = Path(__file__).parent / "results" / "mvgrl_runs"
 #: the default configuration's run of each dataset (REDDIT-BINARY left out: 1.5 h a seed)
@@ -55,7 +56,7 @@ DEFAULT_RUNS = ["Cora-pygcn-ppr-bilinear-init", "Cora-public-ppr-bilinear-init",
 
 def _head_commit() -> str | None:
     """HEAD's hash, with ``-dirty`` when the packages' code differs from it."""
-    repo = Path(__file__).parent.parent
+    repo = Path(__file__).resolve().parent.parent  # run from experiments/ too
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                               check=True, cwd=repo).stdout.strip()
@@ -188,7 +189,8 @@ def write_table(records_file: Path, table_file: Path) -> None:
             f"{pct(rec.get('accuracy'))} / {pct(rec.get('committed_accuracy'))} | "
             f"{rec['best_loss']:.6g} / {_num(rec['committed_best_loss'])} | "
             f"{rec['seconds']:.0f} | {_short(rec.get('commit'))} |")
-    table_file.write_text(
+    atomic_write_text(
+        table_file,
         "# MVGRL runs retrained at HEAD against what is committed\n\n"
         "Built by `experiments/reproduction_audit.py` from "
         f"`{records_file.name}` (newest record per run and seed).\n\n"

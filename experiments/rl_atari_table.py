@@ -14,7 +14,6 @@ import argparse
 import csv
 import io
 import json
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -173,7 +172,9 @@ def main() -> None:
         dest.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "metrics.jsonl", "results.json"):
             if (run["dir"] / name).exists():
-                shutil.copyfile(run["dir"] / name, dest / name)
+                atomic_write_text(dest / name, (run["dir"] / name).read_text())
+            elif (dest / name).exists():  # e.g. the run was restarted: no stale finished copy
+                (dest / name).unlink()
     md, rows = summarise(runs)
     atomic_write_text(args.out / "rl_atari.md", md + "\n![curves](rl_atari_curves.png)\n")
     buf = io.StringIO()
