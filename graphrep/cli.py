@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "instead of random subgraphs (default: on for "
                             "graphs of at most 5000 nodes)")
         s.add_argument("--device", default=None,
-                       help="cpu or cuda (default: cuda when available, else cpu)")
+                       help="auto, cpu, cuda or cuda:<i> (default auto: cuda when available, "
+                            "else cpu; runs repeat bit for bit on the CPU only)")
         s.add_argument("--threads", type=int, default=None,
                        help="torch threads (default $GRAPHREP_THREADS or 1)")
         s.add_argument("--probe-jobs", type=int, default=1,
@@ -245,7 +246,9 @@ def _options(args: argparse.Namespace):
         topk = None
     if column_scale == "none":
         column_scale = None
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    # no --device, or auto (as rlrep's): CUDA when present
+    device = (args.device if args.device not in (None, "auto")
+              else "cuda" if torch.cuda.is_available() else "cpu")
     resolve_device(device)  # before minutes of loading and diffusion
     opts = RunOptions(
         dataset=dataset, split=args.split, protocol=args.protocol, seeds=seeds,

@@ -57,6 +57,8 @@ def release_logreg_probe(emb: Tensor, y: Tensor, train_mask: Tensor,
             :data:`RELEASE_PROBE_WEIGHT_DECAY`).
     """
     gen = torch.Generator().manual_seed(seed)
+    # on the CPU, where the probe is built (a CUDA embedding met a CPU Linear)
+    emb, y, train_mask, test_mask = (t.detach().cpu() for t in (emb, y, train_mask, test_mask))
     x_tr, y_tr = emb[train_mask].float(), y[train_mask]
     x_te, y_te = emb[test_mask].float(), y[test_mask]
     num_classes = int(y.max()) + 1

@@ -230,8 +230,8 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise ValueError(f"--device {name!r} is not a device ({exc}); pass cpu, cuda or "
-                         f"cuda:<index>.") from None
+        raise ValueError(f"--device {name!r} is not a device ({exc}); pass auto, cpu, cuda "
+                         f"or cuda:<index>.") from None
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
@@ -499,7 +499,13 @@ def _train_runs(opts: RunOptions) -> dict:
     cfg_file = run / "config.json"
     resuming = opts.resume and cfg_file.is_file()
     if resuming:
-        _check_resumable(_read_config(cfg_file), opts.to_json(), cfg_file)
+        stored = _read_config(cfg_file)
+        _check_resumable(stored, opts.to_json(), cfg_file)
+        was, now = (str(d or "cpu").split(":")[0] for d in (stored.get("device"), opts.device))
+        if was != now:  # allowed, but not the same run bit for bit
+            print(f"graphrep: {run} trained on {was} so far and continues on {now}: the "
+                  f"result will not repeat an uninterrupted {was} run bit for bit (pass "
+                  f"--device {was} to keep it)", file=sys.stderr)
     elif opts.resume:  # scripts pass --resume to start-or-continue: say which this is
         print(f"graphrep: no run to resume in {run} (no config.json): starting a fresh one",
               file=sys.stderr)

@@ -143,7 +143,7 @@ def cut_subgraph_batch(subsets: Tensor, views: Sequence[SparseView | Tensor],
         edge_index, edge_weight = view
         parts_i, parts_w = [], []
         for b in range(count):
-            ei, ew = subgraph(subsets[b], edge_index, edge_weight,
+            ei, ew = subgraph(subsets[b].to(edge_index.device), edge_index, edge_weight,
                               relabel_nodes=True, num_nodes=num_nodes)
             parts_i.append(ei + b * size)
             parts_w.append(ew)

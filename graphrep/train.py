@@ -459,8 +459,11 @@ def train_node_model(
     # a view keeping most of its entries (an unsparsified diffusion) is held dense
     # and multiplied as dense blocks; edge format otherwise
     dense = config.dense_views
+    # edge-format views are cut on the CPU (the sampler's subsets live there; views built
+    # from CUDA inputs come back on CUDA) and each batch is moved to the device
     held = [view_as_dense(v, n).to(device)  # cut on the device, not copied per step
-            if (prefers_dense(v, n) if dense is None else dense) else v
+            if (prefers_dense(v, n) if dense is None else dense)
+            else tuple(t.cpu() for t in v)
             for v in (views.adj, views.diff)]
     if full_batch:  # the views never change: build them once
         full_adj, full_diff = (

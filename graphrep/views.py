@@ -164,7 +164,7 @@ def attach_graph_views(graphs: list[Data], options: DiffusionOptions,
     digest = structure_digest(graphs) if cache_file is not None else None
     if cache_file is not None and cache_file.is_file():
         try:  # a damaged cache file is rebuilt
-            cached = load_file(cache_file, weights_only=True)
+            cached = load_file(cache_file, weights_only=True, map_location="cpu")
         except CorruptFileError:
             cached = None
         if isinstance(cached, dict) and cached.get("structure_sha256") == digest:
@@ -180,7 +180,9 @@ def attach_graph_views(graphs: list[Data], options: DiffusionOptions,
             views.append((a_i, a_w, d_i, d_w))
         _check_kept(sum(v[3].numel() for v in views), options)
         if cache_file is not None:
-            atomic_save({"structure_sha256": digest, "views": views}, cache_file)
+            # CPU tensors: a cache written from CUDA graphs loads on a CPU-only machine too
+            atomic_save({"structure_sha256": digest,
+                         "views": [tuple(t.cpu() for t in v) for v in views]}, cache_file)
     out = []
     for g, (a_i, a_w, d_i, d_w) in zip(graphs, views, strict=True):
         out.append(Data(x=g.x, y=g.y, num_nodes=g.num_nodes,

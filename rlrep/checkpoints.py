@@ -21,6 +21,7 @@ import os
 import pickle
 import random
 import shutil
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -60,8 +61,17 @@ def _set_rng_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
     np.random.set_state(state["numpy"])
     th.set_rng_state(state["torch"])
     cuda = state.get("cuda")  # absent in checkpoints written before it was kept
-    if cuda and th.cuda.is_available() and len(cuda) == th.cuda.device_count():
+    usable = bool(cuda) and th.cuda.is_available() and len(cuda) == th.cuda.device_count()
+    if usable:
         th.cuda.set_rng_state_all(cuda)
+    elif model.device.type == "cuda":
+        # saved by a CPU run, before CUDA started, or with other GPUs visible: without a
+        # seed every --seed would draw the same CUDA stream (augmentation crops, SAC's
+        # actions) from torch's default; seeded from the run's seed and step instead
+        th.cuda.manual_seed_all((int(model.seed or 0) * 1_000_003 + model.num_timesteps) % 2**63)
+        print(f"rlrep: the checkpoint holds no CUDA random state for this machine's "
+              f"{th.cuda.device_count()} GPU(s); CUDA draws continue from the run's seed and "
+              f"step, not as an uninterrupted run's would", file=sys.stderr)
     model.action_space.np_random.bit_generator.state = state["model_action_space"]
     model.get_env().action_space.np_random.bit_generator.state = state["env_action_space"]  # type: ignore[union-attr]
 

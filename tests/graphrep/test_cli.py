@@ -431,10 +431,10 @@ def test_device_defaults_to_cuda_when_present(monkeypatch):
         return _bench_options("--dataset", "MUTAG", *argv).device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert device() == "cpu"
+    assert device() == device("--device", "auto") == "cpu"  # auto, as rlrep's (was refused)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    assert device() == "cuda"
+    assert device() == device("--device", "auto") == "cuda"
     assert device("--device", "cpu") == "cpu"
     assert device("--device", "cuda:0") == "cuda:0"
 
@@ -628,7 +628,13 @@ def test_resume_without_a_run_says_it_starts_fresh_and_refusal_leaves_no_directo
     assert "no run to resume" in capsys.readouterr().err
     assert (out / "L2-B128-E1" / "seed_0" / "embedding.pt").is_file()
     assert main(["train", *common, "--resume"]) == 0  # a run to resume: no such note
-    assert "no run to resume" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no run to resume" not in err and "continues on" not in err
+    # a run that trained on one device type and resumes on another is told so
+    cfg = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**cfg, "device": "cuda"}))
+    assert main(["train", *common, "--resume", "--device", "cpu"]) == 0
+    assert "trained on cuda so far and continues on cpu" in capsys.readouterr().err
 
 
 def test_settings_that_cannot_train_leave_the_earlier_run_intact(data_dir, cache_dir, tmp_path,

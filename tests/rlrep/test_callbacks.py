@@ -21,3 +21,30 @@ def test_eval_record_keeps_training_logs_as_standard_json(tmp_path):
     assert record["train"] == {"train/loss": 0.5, "aux/rcrl_loss": 0.7, "rcrl/closed": 0.0,
                                "rcrl/closed_by_reward": None}
     assert record["step"] == 300 and record["mean_return"] is None and record["final"]
+
+
+def test_cuda_draws_are_seeded_when_the_checkpoint_has_no_cuda_state(monkeypatch, capsys):
+    """A checkpoint written on the CPU (no CUDA random state) resumed on a GPU: CUDA is
+    seeded from the run's seed and step, so --seed 0 and --seed 1 do not share torch's
+    default CUDA stream; a CPU resume leaves CUDA alone."""
+    from types import SimpleNamespace
+
+    import gymnasium as gym
+    import torch
+
+    from rlrep import checkpoints
+
+    space = gym.spaces.Discrete(3)
+    model = SimpleNamespace(device=torch.device("cuda"), seed=7, num_timesteps=500,
+                            action_space=space, get_env=lambda: SimpleNamespace(action_space=space))
+    state = checkpoints._rng_state(model)
+    assert state["cuda"] is None  # CUDA never started here
+    seeded = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", seeded.append)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    checkpoints._set_rng_state(model, state)
+    assert seeded == [7 * 1_000_003 + 500]
+    assert "no CUDA random state" in capsys.readouterr().err
+    model.device = torch.device("cpu")
+    checkpoints._set_rng_state(model, state)
+    assert len(seeded) == 1 and capsys.readouterr().err == ""
