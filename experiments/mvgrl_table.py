@@ -392,7 +392,7 @@ def plot(runs: Path, out: Path, data_dir: str | None = None) -> None:
               f"a default/seed_*/embedding.pt: {', '.join(no_embedding)}", file=sys.stderr)
 
 
-def loss_curves(runs: Path) -> list:
+def loss_curves(runs: Path) -> list[tuple[str, str, tuple[list[int], list[float]]]]:
     """``(dataset, run, (epochs, losses))`` of every finished run: its first seed and
     first configuration, the last record of each epoch (a retrained run logs its epochs
     again), in epoch order."""

@@ -59,7 +59,7 @@ def _parse(spec: str) -> dict:
     return cfg
 
 
-def _recorded(path: Path) -> set:
+def _recorded(path: Path) -> set[tuple[str, str, str, int, int]]:
     """``(dataset, split, spec, seed, epoch)`` of every record in ``path`` (a rerun skips
     them instead of appending records that the table, keeping the first, would hide)."""
     if not path.is_file():
@@ -157,6 +157,8 @@ def main() -> None:
                              on_epoch=on_epoch, progress=False)
             ttrain = time.perf_counter() - t1
             for r in recs:
+                if (args.dataset, args.split, spec, seed, r["epoch"]) in done:
+                    continue  # recorded by an earlier, interrupted run: the table keeps that one
                 out = {"dataset": args.dataset, "split": args.split, "spec": spec,
                        "seed": seed, **r, "train_s": round(ttrain, 1),
                        "diff_s": round(tdiff, 1),

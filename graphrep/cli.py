@@ -211,7 +211,6 @@ def _check_ranges(args: argparse.Namespace, graph: bool) -> None:
 
 
 def _options(args: argparse.Namespace):
-    import torch
 
     from graphrep.data import canonical_name, is_graph_level
     from graphrep.experiment import RunOptions, resolve_device
@@ -246,10 +245,9 @@ def _options(args: argparse.Namespace):
         topk = None
     if column_scale == "none":
         column_scale = None
-    # no --device, or auto (as rlrep's): CUDA when present
-    device = (args.device if args.device not in (None, "auto")
-              else "cuda" if torch.cuda.is_available() else "cpu")
-    resolve_device(device)  # before minutes of loading and diffusion
+    # no --device, or auto (as rlrep's): CUDA when present; checked before minutes of
+    # loading and diffusion
+    device = str(resolve_device(args.device or "auto"))
     opts = RunOptions(
         dataset=dataset, split=args.split, protocol=args.protocol, seeds=seeds,
         device=device, data_dir=args.data_dir, cache_dir=args.cache_dir,

@@ -225,8 +225,11 @@ def _logged_from(record: dict, tag: dict, first: int) -> bool:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``torch.device(name)``, checked: a CUDA device must exist here. Raises
-    ValueError naming ``--device`` and what to pass instead."""
+    """``torch.device(name)``, checked: a CUDA device must exist here; ``"auto"``: CUDA
+    when present, else the CPU. Raises ValueError naming ``--device`` and what to pass
+    instead."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except RuntimeError as exc:

@@ -65,9 +65,10 @@ def _set_rng_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
     if usable:
         th.cuda.set_rng_state_all(cuda)
     elif model.device.type == "cuda":
-        # saved by a CPU run, before CUDA started, or with other GPUs visible: without a
-        # seed every --seed would draw the same CUDA stream (augmentation crops, SAC's
-        # actions) from torch's default; seeded from the run's seed and step instead
+        # saved by a CPU run, before CUDA started, or with other GPUs visible: loading
+        # seeded CUDA with the run's --seed (SB3's _setup_model), so each resume would
+        # replay the stream's first draws (augmentation crops, SAC's actions); seeded from
+        # the run's seed and step instead
         th.cuda.manual_seed_all((int(model.seed or 0) * 1_000_003 + model.num_timesteps) % 2**63)
         print(f"rlrep: the checkpoint holds no CUDA random state for this machine's "
               f"{th.cuda.device_count()} GPU(s); CUDA draws continue from the run's seed and "

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor
 
+from shared._precision import upcast
+
 
 def check_matrix(name: str, x: Tensor) -> None:
     """Raise unless ``x`` is a 2-D floating tensor with finite entries."""
@@ -60,14 +62,15 @@ def check_same_shape(a_name: str, a: Tensor, b_name: str, b: Tensor) -> None:
         )
 
 
-def check_same_dtype(*named: tuple[str, Tensor]) -> None:
-    """Raise unless every ``(name, tensor)`` has one dtype (a float32 / float64 mix fails
-    later inside a matmul with torch's "expected m1 and m2 to have the same dtype")."""
-    dtypes = {x.dtype for _, x in named}
-    if len(dtypes) > 1:
+def check_float_match(*named: tuple[str, Tensor]) -> None:
+    """Raise unless the ``(name, tensor)`` pairs meet in one dtype once half precision is
+    upcast to float32, as the losses do before any arithmetic (float16 or bfloat16 beside
+    float32 is fine; float32 beside float64 fails inside a matmul with torch's "expected
+    m1 and m2 to have the same dtype")."""
+    if len({upcast(x).dtype for _, x in named}) > 1:
         listed = ", ".join(f"{name} {x.dtype}" for name, x in named)
-        raise ValueError(f"the inputs must share one dtype, got {listed}; cast them to one "
-                         f"(e.g. {named[-1][0]}.to({named[0][0]}.dtype))")
+        raise ValueError(f"the inputs must share one float precision, got {listed}; cast "
+                         f"them to one (e.g. {named[-1][0]}.to({named[0][0]}.dtype))")
 
 
 def check_temperature(temperature: float | Tensor) -> None:

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from shared._precision import upcast
 from shared._validation import check_finite
 
 
@@ -32,23 +31,13 @@ def check_tensor(name: str, x: Tensor, ndim: int, layout: str, allow_empty: bool
 
 def check_negatives(what: str, candidates: int, extra: bool = False) -> None:
     """Raise ``ValueError`` unless a contrastive term over a batch has a negative: at least
-    2 ``candidates`` (batch rows), or ``extra`` ones supplied. With one, the only candidate
-    is the positive: the loss is a constant (0 or ``log 2``) with no gradient, whatever the
-    inputs."""
+    2 ``candidates`` (batch rows), or ``extra`` ones supplied. With one, every candidate is
+    a positive: nothing is contrasted (the loss is a constant, 0 or ``log 2``, with no
+    gradient, unless a second positive pulls without any push)."""
     if candidates < 2 and not extra:
         raise ValueError(f"{what} needs a batch of at least 2 (the other rows are the "
-                         f"negatives), got {candidates}: with one, the loss is a constant "
-                         f"with no gradient")
-
-
-def check_float_match(*named: tuple[str, Tensor]) -> None:
-    """Raise ``ValueError`` unless the tensors meet in one dtype once half precision is
-    upcast to float32 (float32 against float64 fails inside einsum with torch's "expected
-    scalar type Double but found Float")."""
-    if len({upcast(x).dtype for _, x in named}) > 1:
-        listed = ", ".join(f"{name} {x.dtype}" for name, x in named)
-        raise ValueError(f"the inputs must share one float precision, got {listed}; cast "
-                         f"them to one (e.g. {named[-1][0]}.to({named[0][0]}.dtype))")
+                         f"negatives), got {candidates}: with one there is no negative "
+                         f"to contrast against")
 
 
 def check_dims_match(what: str, names: Sequence[str], sizes: Sequence[int]) -> None:

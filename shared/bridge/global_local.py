@@ -51,12 +51,8 @@ import torch
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared.bridge._checks import (
-    check_dims_match,
-    check_float_match,
-    check_negatives,
-    check_tensor,
-)
+from shared._validation import check_float_match
+from shared.bridge._checks import check_dims_match, check_negatives, check_tensor
 
 __all__ = [
     "multiple_instance_nce",
@@ -92,7 +88,8 @@ def multiple_instance_nce(scores: Tensor) -> Tensor:
         return (torch.logsumexp(both, dim=1) - positive).mean()
 
 
-def global_audio_visual_loss(audio: Tensor, video_map: Tensor) -> Tensor:
+def global_audio_visual_loss(audio: Tensor, video_map: Tensor, *,
+                             require_negatives: bool = True) -> Tensor:
     """Global (clip-level) audio-visual loss.
 
     Args:
@@ -108,7 +105,8 @@ def global_audio_visual_loss(audio: Tensor, video_map: Tensor) -> Tensor:
     check_dims_match("batch size", ["audio", "video_map"], [audio.shape[0], video_map.shape[0]])
     check_dims_match("feature dim", ["audio", "video_map"], [audio.shape[1], video_map.shape[2]])
     check_float_match(("audio", audio), ("video_map", video_map))
-    check_negatives("global_audio_visual_loss", audio.shape[0])
+    if require_negatives:  # off: a combined loss whose other term has negatives
+        check_negatives("global_audio_visual_loss", audio.shape[0])
     with autocast_off(audio.device):  # half-precision dot products overflow or round away
         scores = torch.einsum("id,jpd->ijp", upcast(audio), upcast(video_map))  # [B, B, P]
     return multiple_instance_nce(scores)
@@ -159,6 +157,8 @@ def local_audio_visual_loss(
     audio_frames: Tensor,
     video_frames: Tensor,
     chunking: Literal["clip", "release"] = "clip",
+    *,
+    require_negatives: bool = True,
 ) -> Tensor:
     """Local (frame-level) audio-visual loss.
 
@@ -183,7 +183,8 @@ def local_audio_visual_loss(
         raise ValueError(
             f"audio_frames must have at least as many frames as video_frames, got Ta={ta} < T={t}"
         )
-    check_negatives("local_audio_visual_loss (B * T frames)", b * t)
+    if require_negatives:
+        check_negatives("local_audio_visual_loss (B * T frames)", b * t)
     k = ta // t
     v = video_frames.reshape(b * t, d)
     if chunking == "clip":
@@ -237,9 +238,15 @@ class GlobalLocalLoss(nn.Module):
         audio_frames: Tensor,
         video_frame_maps: Tensor,
     ) -> dict[str, Tensor]:
-        g = global_audio_visual_loss(audio_global, video_map)
+        # one clip has no negative clip, but its T frames still contrast with each other:
+        # refused only when no weighted term has a negative
+        b, t = video_frame_maps.shape[:2] if video_frame_maps.dim() == 4 else (0, 0)
+        strict = not any(w != 0 and n >= 2 for w, n in ((self.global_weight, b),
+                                                         (self.local_weight, b * t)))
+        g = global_audio_visual_loss(audio_global, video_map, require_negatives=strict)
         att = audio_spatial_attention(audio_global, video_map)
         pooled = attention_pool(att.detach() if self.detach_attention else att, video_frame_maps)
-        loc = local_audio_visual_loss(audio_frames, pooled, chunking=self.chunking)
+        loc = local_audio_visual_loss(audio_frames, pooled, chunking=self.chunking,
+                                      require_negatives=strict)
         total = self.global_weight * g + self.local_weight * loc
         return {"loss": total, "global": g, "local": loc, "attention": att}

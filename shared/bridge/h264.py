@@ -99,10 +99,10 @@ class H264Result:
     sei_bits: int = 0
 
 
-def _ffmpeg(command: list[str], input: bytes | None = None) -> bytes:
+def _ffmpeg(command: list[str], stdin: bytes | None = None) -> bytes:
     """Run ``command`` and return its stdout; on failure raise ``RuntimeError`` with
     ffmpeg's own reason (``check=True`` would give only the command line)."""
-    done = subprocess.run(command, input=input, capture_output=True)
+    done = subprocess.run(command, input=stdin, capture_output=True)
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip()[-2000:]
         raise RuntimeError(f"ffmpeg failed (exit status {done.returncode}): {reason}")
@@ -140,7 +140,7 @@ def h264_encode(
             "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt,
             "-threads", "1", "-f", "h264", path,
         ]
-        _ffmpeg(enc, input=raw)
+        _ffmpeg(enc, stdin=raw)
         with open(path, "rb") as f:
             units = annex_b_units(f.read())
         sei_bits = 8 * sum(n for kind, n in units if kind == SEI)

@@ -70,6 +70,8 @@ def stationary_loss(
     short_s: Tensor,
     temperature: float = 0.1,
     other_long_s: Tensor | None = None,
+    *,
+    require_negatives: bool = True,
 ) -> Tensor:
     """Stationary term: every short view retrieves its own long view.
 
@@ -87,7 +89,8 @@ def stationary_loss(
     check_tensor("short_s", short_s, 3, "[B, K, D]")
     check_dims_match("batch size", ["long_s", "short_s"], [long_s.shape[0], short_s.shape[0]])
     check_dims_match("feature dim", ["long_s", "short_s"], [long_s.shape[1], short_s.shape[2]])
-    check_negatives("stationary_loss", long_s.shape[0])  # other_long_s is a positive
+    if require_negatives:  # off: a combined loss whose other term has negatives
+        check_negatives("stationary_loss", long_s.shape[0])  # other_long_s is a positive
     k = short_s.shape[1]
     positive = exclude = None
     keys = long_s
@@ -105,6 +108,8 @@ def nonstationary_loss(
     predicted_n: Tensor,
     temperature: float = 0.1,
     other_long_n: Tensor | None = None,
+    *,
+    require_negatives: bool = True,
 ) -> Tensor:
     """Non-stationary term: the aggregate of the short views retrieves its long view.
 
@@ -123,7 +128,8 @@ def nonstationary_loss(
             f"long_n and predicted_n must have the same shape, got {tuple(long_n.shape)} and "
             f"{tuple(predicted_n.shape)}"
         )
-    check_negatives("nonstationary_loss", long_n.shape[0], other_long_n is not None)
+    if require_negatives:
+        check_negatives("nonstationary_loss", long_n.shape[0], other_long_n is not None)
     if other_long_n is None:
         return info_nce(predicted_n, long_n, temperature=temperature)
     _check_extra("other_long_n", other_long_n, long_n, "long_n")
@@ -223,7 +229,15 @@ class LongShortLoss(nn.Module):
         if other_long_feat is not None:
             _check_extra("other_long_feat", other_long_feat, long_feat, "long_feat")
             os_, on = self.split(other_long_feat)
-        st = stationary_loss(ls, ss, self.temperature, os_)
-        ns = nonstationary_loss(ln, self.aggregator(sn), self.temperature, on)
+        # one video has no negative for the stationary term (the other window's view is a
+        # positive) but one for the non-stationary term: refused only when no weighted
+        # term has a negative
+        b = long_feat.shape[0]
+        strict = not any(w != 0 and ok for w, ok in (
+            (self.stationary_weight, b >= 2),
+            (self.nonstationary_weight, b >= 2 or other_long_feat is not None)))
+        st = stationary_loss(ls, ss, self.temperature, os_, require_negatives=strict)
+        ns = nonstationary_loss(ln, self.aggregator(sn), self.temperature, on,
+                                require_negatives=strict)
         total = self.stationary_weight * st + self.nonstationary_weight * ns
         return {"loss": total, "stationary": st, "nonstationary": ns}

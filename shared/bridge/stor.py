@@ -339,7 +339,8 @@ class STORLoss(nn.Module):
                     raise ValueError(f"{name} must hold classes 0..{self.num_classes - 1}, got "
                                      f"values {lo}..{hi}")
         given = [(k, z) for k, z in (("z1", z1), ("z2", z2), ("target_z1", target_z1),
-                                     ("target_z2", target_z2)) if isinstance(z, Tensor)]
+                                     ("target_z2", target_z2))
+                 if isinstance(z, Tensor) and self.contrastive != "none"]  # else unused
         check_dims_match("batch size", ["f1", *(k for k, _ in given)],
                          [n, *(z.shape[0] for _, z in given)])
         ls = self.spatial_head(f1, f2)

@@ -15,9 +15,9 @@ from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
 from shared._validation import (
+    check_float_match,
     check_matrix,
     check_rows,
-    check_same_dtype,
     check_same_shape,
     check_temperature,
 )
@@ -123,7 +123,7 @@ def crossclr_loss(
         check_matrix("y_input", y_input)
     x_input = x.detach() if x_input is None else x_input
     y_input = y.detach() if y_input is None else y_input
-    check_same_dtype(("x", x), ("y", y), *((("x_queue", x_queue), ("y_queue", y_queue))
+    check_float_match(("x", x), ("y", y), *((("x_queue", x_queue), ("y_queue", y_queue))
                                            if x_queue is not None else ()))
     if x_input.shape[0] != x.shape[0] or y_input.shape[0] != y.shape[0]:
         raise ValueError("x_input / y_input must have one row per sample of x / y")

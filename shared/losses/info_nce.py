@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared._validation import check_mask, check_matrix, check_same_dtype, check_temperature
+from shared._validation import check_float_match, check_mask, check_matrix, check_temperature
 
 Similarity = Literal["cosine", "dot"]
 
@@ -62,7 +62,7 @@ def info_nce(
     """
     check_matrix("query", query)
     check_matrix("keys", keys)
-    check_same_dtype(("query", query), ("keys", keys))
+    check_float_match(("query", query), ("keys", keys))
     check_temperature(temperature)
     if query.shape[1] != keys.shape[1]:
         raise ValueError(

@@ -17,10 +17,10 @@ from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
 from shared._validation import (
+    check_float_match,
     check_floating,
     check_mask,
     check_matrix,
-    check_same_dtype,
     value_range,
 )
 from shared.losses.info_nce import masked_log_softmax_loss
@@ -99,7 +99,7 @@ def local_global_loss(
     """
     check_matrix("local", local)
     check_matrix("global_", global_)
-    check_same_dtype(("local", local), ("global_", global_))
+    check_float_match(("local", local), ("global_", global_))
     if local.shape[1] != global_.shape[1]:
         raise ValueError(
             f"local and global_ must have the same dim, got {local.shape[1]} and {global_.shape[1]}"

@@ -42,6 +42,26 @@ def test_one_row_batches_have_no_negative_and_are_refused():
     assert a.grad.abs().sum() > 0
 
 
+def test_combined_losses_train_one_row_where_a_weighted_term_has_negatives():
+    """One clip: its T frames still contrast in the local term, one video: the other
+    window's long view is a negative of the non-stationary term; the combined losses
+    train those (refusing them broke a last batch of one); refused only when no
+    weighted term has a negative."""
+    audio = torch.randn(1, 4, requires_grad=True)
+    frames = (torch.randn(1, 8, 4), torch.randn(1, 4, 3, 4))
+    out = GlobalLocalLoss()(audio, torch.randn(1, 3, 4), *frames)
+    out["loss"].backward()
+    assert out["global"].item() == pytest.approx(math.log(2)) and audio.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="global_audio_visual_loss needs a batch of at least 2"):
+        GlobalLocalLoss(local_weight=0.0)(audio, torch.randn(1, 3, 4), *frames)
+    ls = LongShortLoss(16, 4, 4, num_short=3)
+    long_feat = torch.randn(1, 16, requires_grad=True)
+    ls(long_feat, torch.randn(1, 3, 16), torch.randn(1, 16))["loss"].backward()
+    assert long_feat.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="stationary_loss needs a batch of at least 2"):
+        ls(long_feat, torch.randn(1, 3, 16))  # no other window: neither term has one
+
+
 def test_float32_against_float64_is_named():
     a32, v64 = torch.randn(2, 4), torch.randn(2, 3, 4, dtype=torch.float64)
     with pytest.raises(ValueError, match="audio torch.float32, video_map torch.float64"):

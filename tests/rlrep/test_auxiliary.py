@@ -425,12 +425,14 @@ def test_resolved_options_are_what_the_agent_is_built_with(env, given):
     config = TrainConfig(env=env, aux="rcrl,curl", tensorboard=False, device="cpu",
                          buffer_size=100, learning_starts=10, **given)
     values = resolved_options(config)
-    model = build_model(config, make_vec_env(config.env_spec, seed=0))
+    env = make_vec_env(config.env_spec, seed=0)
+    model = build_model(config, env)
     buffer = model.replay_buffer
+    # the env's own repeat: the DMC wrapper's, or the Atari frame skip
+    repeat = env.get_attr("_skip" if config.env_spec.is_atari else "action_repeat")[0]
     built = {"batch_size": model.batch_size, "buffer_size": model.buffer_size,
              "learning_starts": model.learning_starts, "learning_rate": model.learning_rate,
-             "curl_momentum": model.aux_heads["curl"].momentum_tau,
-             "action_repeat": config.env_spec.action_repeat}
+             "curl_momentum": model.aux_heads["curl"].momentum_tau, "action_repeat": repeat}
     if config.env_spec.is_atari:
         built.update(n_steps=buffer.n_steps, adam_eps=model.policy.optimizer.defaults["eps"],
                      segment_threshold=None)

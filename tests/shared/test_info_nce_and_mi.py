@@ -224,7 +224,18 @@ def test_mixed_float_dtypes_are_named():
              (lambda: local_global_loss(a, b[:2], torch.tensor([0, 0, 1, 1])),
               "local torch.float32, global_ torch.float64"))
     for call, named in calls:
-        with pytest.raises(ValueError, match="share one dtype") as info:
+        with pytest.raises(ValueError, match="share one float precision") as info:
             call()
         assert named in str(info.value) and ".to(" in str(info.value)
     assert info_nce(b, b).dtype == crossclr_loss(b, b).dtype == torch.float64
+    # half precision beside float32 is upcast by the losses, as before the check: accepted
+    for half in (torch.float16, torch.bfloat16):
+        torch.testing.assert_close(info_nce(a.to(half), a), info_nce(a.to(half).float(), a))
+        local_global_loss(a.to(half), a[:2], torch.tensor([0, 0, 1, 1]))
+    # a CrossCLR queue filled under bfloat16 autocast, then a float32 evaluation pass
+    from shared.losses import CrossCLRLoss
+
+    loss = CrossCLRLoss(queue_size=8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss(a @ torch.eye(8), a @ torch.eye(8))
+    assert torch.isfinite(loss.eval()(a, a))
