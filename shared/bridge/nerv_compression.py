@@ -190,8 +190,12 @@ def entropy_coded_bits(
     """Size in bits of ``symbols`` (ints in ``[0, alphabet)``) after entropy coding.
 
     ``"huffman"``: sum of code lengths + 5 bits per alphabet entry for the table.
-    ``"ans"``: a real ``constriction`` ANS encode with the empirical distribution (quantised
-    to 16-bit frequencies sent as side information), verified by decoding.
+    ``"ans"``: a real ``constriction`` ANS encode with the empirical distribution, verified
+    by decoding, plus 16 bits per alphabet entry charged as side information. That charge
+    is an estimate: the coder is built from float32 probabilities (``perfect=False``), so a
+    decoder sent 16-bit frequencies would not rebuild exactly this model; coding from the
+    16-bit frequencies themselves would change the payload by a few bits at most (not
+    measured).
     """
     symbols = np.asarray(symbols, dtype=np.int64).ravel()
     if symbols.size and (symbols.min() < 0 or symbols.max() >= alphabet):
