@@ -96,6 +96,9 @@ def global_audio_visual_loss(audio: Tensor, video_map: Tensor, *,
         audio: ``[B, D]`` clip-level audio vectors (the release: mean over audio time of a
             1x1-projected audio feature).
         video_map: ``[B, P, D]`` video features at ``P`` spatial positions (mean over time).
+        require_negatives: refuse (``ValueError``) a batch with no negative, whose loss
+            would contrast nothing; ``False`` computes it anyway (the combined losses pass
+            it when another weighted term has negatives).
 
     Returns:
         Scalar; ``log(2B)`` when all scores are equal.
@@ -168,6 +171,9 @@ def local_audio_visual_loss(
         chunking: ``"clip"`` (paper, default) pairs video frame ``t`` with audio frames
             ``[t*k, (t+1)*k)`` of the same clip, ``k = Ta // T`` (trailing audio frames are
             dropped); ``"release"`` reproduces the official code's flattened grouping.
+        require_negatives: refuse (``ValueError``) a batch with no negative, whose loss
+            would contrast nothing; ``False`` computes it anyway (the combined losses pass
+            it when another weighted term has negatives).
 
     Returns:
         Scalar; ``log(2*B*T)`` when all scores are equal.

@@ -80,6 +80,9 @@ def stationary_loss(
         short_s: ``[B, K, D]`` stationary parts of the ``K`` short views.
         other_long_s: optional ``[B, D]`` stationary parts of a long view of the same video
             from another time window: a second positive for that video's short views only.
+        require_negatives: refuse (``ValueError``) a batch with no negative, whose loss
+            would contrast nothing; ``False`` computes it anyway (the combined losses pass
+            it when another weighted term has negatives).
 
     Returns:
         Scalar, mean over the ``K`` short views of InfoNCE(short_k -> long); invariant to any
@@ -120,6 +123,9 @@ def nonstationary_loss(
             video from another time window: one extra negative for that video's row only. If
             ``other_long_n == long_n`` (nothing changed over time) the loss cannot go below
             ``log 2``.
+        require_negatives: refuse (``ValueError``) a batch with no negative, whose loss
+            would contrast nothing; ``False`` computes it anyway (the combined losses pass
+            it when another weighted term has negatives).
     """
     check_tensor("long_n", long_n, 2, "[B, D]")
     check_tensor("predicted_n", predicted_n, 2, "[B, D]")
