@@ -406,9 +406,8 @@ def loss_curves(runs: Path) -> list[tuple[str, str, tuple[list[int], list[float]
         records = [r for r in records if "loss" in r and "epoch" in r and "seed" in r]
         if not records:
             continue
-        seeds = (cfg.get("seeds") or json.loads((run / "results.json").read_text()).get("seeds")
-                 or [records[0]["seed"]])
-        seed = seeds[0]
+        seed = (cfg.get("seeds") or json.loads((run / "results.json").read_text()).get("seeds")
+                or [records[0]["seed"]])[0]
         config = next((r.get("config") for r in records if r["seed"] == seed), None)
         by_epoch = {r["epoch"]: r["loss"] for r in records
                     if r["seed"] == seed and r.get("config") == config}

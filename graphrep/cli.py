@@ -211,7 +211,6 @@ def _check_ranges(args: argparse.Namespace, graph: bool) -> None:
 
 
 def _options(args: argparse.Namespace):
-
     from graphrep.data import canonical_name, is_graph_level
     from graphrep.experiment import RunOptions, resolve_device
     from graphrep.views import DiffusionOptions

@@ -127,6 +127,15 @@ def _changed_on_resume(given: dict, stored: dict) -> list[str]:
             if k not in RESUMABLE_CHANGES and k != "resume" and not same(k, stored.get(k), v)]
 
 
+def _refuse_cuda_without_cuda(device: str, parser: argparse.ArgumentParser) -> None:
+    """Stop with a usage error when ``device`` asks for CUDA on a machine without it (not in
+    :func:`~rlrep.config.check_device`: stored configs naming cuda load on CPU machines)."""
+    import torch as th
+
+    if device.startswith("cuda") and not th.cuda.is_available():
+        parser.error(f"--device {device}: this machine has no CUDA device; pass --device cpu (or auto)")
+
+
 def _read_config(path: Path, parser: argparse.ArgumentParser) -> dict:
     fix = "restore it from a copy, or train a new run in another --run-dir"
     try:  # written when the run starts: deleting it would lose the run's options
@@ -150,8 +159,6 @@ def _read_config(path: Path, parser: argparse.ArgumentParser) -> dict:
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
            argv: list[str] | None = None) -> int:
-    import torch as th
-
     from rlrep.training import train
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "resume")}
@@ -189,8 +196,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         if unused and loss not in config.aux_names:
             parser.error(f"{', '.join(unused)} set {loss.upper()}, which --aux {config.aux!r} "
                          f"does not train: add {loss} to --aux or drop them")
-    if config.device.startswith("cuda") and not th.cuda.is_available():
-        parser.error(f"--device {config.device}: this machine has no CUDA device; pass --device cpu (or auto)")
+    _refuse_cuda_without_cuda(config.device, parser)
     if config.learning_starts is not None and config.learning_starts >= config.steps:
         print(f"rlrep: warning: --learning-starts {config.learning_starts} >= --steps {config.steps}: "
               f"the agent will not update", file=sys.stderr)
@@ -218,8 +224,7 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         check_device(args.device)
     except ValueError as error:
         parser.error(str(error))
-    if args.device.startswith("cuda") and not th.cuda.is_available():
-        parser.error(f"--device {args.device}: this machine has no CUDA device; pass --device cpu (or auto)")
+    _refuse_cuda_without_cuda(args.device, parser)
     if not 0 <= args.seed < 2**32:
         parser.error(f"--seed must be in [0, 2**32), got {args.seed}")
     run_dir = Path(args.run_dir)

@@ -193,10 +193,7 @@ def entropy_coded_bits(
     ``"ans"``: a real ``constriction`` ANS encode with the empirical distribution, verified
     by decoding, plus 16 bits per alphabet entry charged as side information. That charge
     is an estimate: the coder is built from float32 probabilities (``perfect=False``), so a
-    decoder sent 16-bit frequencies would not rebuild exactly this model. Coding from the
-    16-bit frequencies themselves changed the payload by 0 and 64 bits (of 0.5 and 3.5
-    Mbit) on two Gaussian-shaped symbol streams of 64 and 256 symbols (session 25 check,
-    not committed as a script).
+    decoder sent 16-bit frequencies would not rebuild exactly this model.
     """
     symbols = np.asarray(symbols, dtype=np.int64).ravel()
     if symbols.size and (symbols.min() < 0 or symbols.max() >= alphabet):
