@@ -73,11 +73,22 @@ def check_float_match(*named: tuple[str, Tensor]) -> None:
                          f"them to one (e.g. {named[-1][0]}.to({named[0][0]}.dtype))")
 
 
+#: Smallest temperature the losses accept: float32's smallest normal number (about
+#: 1.18e-38). Below it ``1 / temperature`` overflows float32, the precision logits are
+#: computed in, and a cosine logit divided by it becomes inf and the loss NaN.
+MIN_TEMPERATURE = torch.finfo(torch.float32).tiny
+
+
 def check_temperature(temperature: float | Tensor) -> None:
     # detached: a learnable temperature's float() would warn about requires_grad on each call
     t = float(temperature.detach() if isinstance(temperature, Tensor) else temperature)
     if not math.isfinite(t) or t <= 0:
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    if t < MIN_TEMPERATURE:
+        raise ValueError(
+            f"temperature {t:.3g} is below {MIN_TEMPERATURE:.3g}, float32's smallest normal "
+            f"number: logits / temperature would overflow to inf and the loss be NaN; use a "
+            f"temperature >= {MIN_TEMPERATURE:.3g} (typical values are 0.05-1)")
 
 
 def check_mask(name: str, mask: Tensor, shape: tuple[int, ...]) -> Tensor:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared._validation import check_matrix, check_rows, value_range
+from shared._validation import check_matrix, check_rows, check_temperature, value_range
 
 
 class CRDLoss(nn.Module):
@@ -75,8 +75,7 @@ class CRDLoss(nn.Module):
             raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
-        if not 0 < temperature < math.inf:
-            raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+        check_temperature(temperature)
         self.embed_student = nn.Linear(student_dim, feat_dim)
         self.embed_teacher = nn.Linear(teacher_dim, feat_dim)
         self.n_data, self.num_negatives = n_data, num_negatives

@@ -239,3 +239,26 @@ def test_mixed_float_dtypes_are_named():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss(a @ torch.eye(8), a @ torch.eye(8))
     assert torch.isfinite(loss.eval()(a, a))
+
+
+def test_temperature_floor_is_float32_smallest_normal():
+    """At the floor every temperature-taking loss is still finite; just below it, where
+    ``1 / temperature`` overflows float32 and the loss was NaN, each one refuses."""
+    from shared._validation import MIN_TEMPERATURE
+    from shared.losses import CRDLoss, crossclr_loss, nt_xent
+
+    assert MIN_TEMPERATURE == torch.finfo(torch.float32).tiny
+    assert torch.isinf(1 / torch.tensor(MIN_TEMPERATURE / 8))  # float32: why below is refused
+    q, k = torch.randn(4, 8), torch.randn(4, 8)
+    losses = {
+        "info_nce": lambda t: info_nce(q, k, temperature=t),
+        "nt_xent": lambda t: nt_xent(q, k, temperature=t),
+        "crossclr": lambda t: crossclr_loss(q, k, temperature=t),
+        "crossclr weight": lambda t: crossclr_loss(q, k, weight_temperature=t),
+    }
+    for name, loss in losses.items():
+        assert torch.isfinite(loss(MIN_TEMPERATURE)), name
+        with pytest.raises(ValueError, match="smallest normal"):
+            loss(MIN_TEMPERATURE / 8)
+    with pytest.raises(ValueError, match="smallest normal"):
+        CRDLoss(8, 8, n_data=10, num_negatives=4, temperature=1e-40)
