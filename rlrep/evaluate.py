@@ -36,9 +36,15 @@ def evaluate(model: BaseAlgorithm, spec: EnvSpec, episodes: int, seed: int, epsi
 
 
 def human_normalized(game: str, score: float, table: Path = SCORES_CSV) -> float | None:
-    """``(score - random) / (human - random)`` from the Atari-100k table, ``None`` if the game is absent."""
+    """``(score - random) / (human - random)`` from the Atari-100k table, ``None`` if the game is absent.
+
+    A missing table is an error, not ``None``: it ships with the package, and a silent
+    ``None`` left every Atari run's ``human_normalized_score`` empty."""
     if not table.exists():
-        return None
+        raise FileNotFoundError(
+            f"Atari score table {table} not found; it ships with rlrep as package data: "
+            f"reinstall the package (pip install -e .) or pass table=<csv with game, human, "
+            f"random columns>")
     with table.open() as f:
         for row in csv.DictReader(f):
             if row["game"] == game:

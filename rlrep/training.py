@@ -65,6 +65,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
 
 def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
+    if config.env_spec.is_atari:  # a missing score table fails here, not after training
+        human_normalized(atari_game(config.env), 0.0)
     tb_dir = str(run_dir / "tb") if config.tensorboard else None
     if not resume and ((run_dir / "config.json").exists()
                        or checkpoints_newest_first(run_dir / "checkpoints")):

@@ -43,6 +43,11 @@ def test_human_normalised_from_packaged_table():
     assert human_normalized("NotAGame", 1.0) is None
 
 
+def test_human_normalised_names_a_missing_table(tmp_path):
+    with pytest.raises(FileNotFoundError, match="package data"):
+        human_normalized("RoadRunner", 1.0, table=tmp_path / "absent.csv")
+
+
 def test_atari_table_keeps_one_column_per_game():
     """rliable's stratified bootstrap resamples runs within each game: the table must hand it a
     [runs, games] matrix, not every game's runs pooled into one column."""
