@@ -104,6 +104,8 @@ class SegmentReplayBuffer(NStepReplayBuffer):
             raise ValueError(f"segment_rule must be 'nonzero_reward' or 'reward_threshold', got {segment_rule!r}")
         if not 1 <= max_segment_length < self.buffer_size:
             raise ValueError(f"max_segment_length must be in [1, buffer_size), got {max_segment_length}")
+        if frame_stack and self.buffer_size < frame_stack:  # no row would keep its frame history
+            raise ValueError(f"buffer_size ({self.buffer_size}) must be >= frame_stack ({frame_stack})")
         self.segment_rule = segment_rule
         self.reward_threshold = reward_threshold
         self.max_segment_length = max_segment_length

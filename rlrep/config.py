@@ -104,9 +104,16 @@ class TrainConfig:
                              f"at a non-zero reward): drop it for {self.env}")
         if self.segment_max_length < 1:
             raise ValueError(f"--segment-max-length must be >= 1, got {self.segment_max_length}")
-        if self.buffer_size is not None and self.segment_max_length >= self.buffer_size:
+        buffer_size = resolved_options(self)["buffer_size"]
+        if self.segment_max_length >= buffer_size:
+            named = ("--buffer-size" if self.buffer_size is not None
+                     else "the agent's default buffer size")
             raise ValueError(f"--segment-max-length ({self.segment_max_length}) must be smaller than "
-                             f"--buffer-size ({self.buffer_size}): a segment must fit in the buffer")
+                             f"{named} ({buffer_size}): a segment must fit in the buffer; lower "
+                             f"--segment-max-length or raise --buffer-size")
+        if buffer_size < self.env_spec.frame_stack:
+            raise ValueError(f"--buffer-size ({buffer_size}) must be at least the "
+                             f"{self.env_spec.frame_stack} frames {self.env} stacks per observation")
         parse_aux(self.aux)  # raises on an unknown --aux
         if self.augment not in ("auto", "on", "off"):
             raise ValueError(f"--augment must be auto, on or off, got {self.augment!r}")
@@ -228,10 +235,12 @@ def build_model(config: TrainConfig, env: VecEnv, tensorboard_log: str | None = 
         shifted, eps = atari_options(config.to_dict())
         if config.adam_eps is not None:
             extra["policy_kwargs"] = dict(optimizer_kwargs=dict(eps=eps))
-        return AuxQRDQN(env=env, augment=shifted, **common, **extra, **_overrides(config))
+        return AuxQRDQN(env=env, augment=shifted, frame_stack=spec.frame_stack, **common, **extra,
+                        **_overrides(config))
     if spec.kind == "dmc-pixels":
         policy_kwargs = dict(features_extractor_class=CURLPixelEncoder, net_arch=[1024, 1024])
-        return AuxSAC(env=env, frame_stack=3, policy_kwargs=policy_kwargs, **common, **_overrides(config))
+        return AuxSAC(env=env, frame_stack=spec.frame_stack, policy_kwargs=policy_kwargs, **common,
+                      **_overrides(config))
     policy_kwargs = dict(features_extractor_class=StateEncoder, net_arch=[256, 256])
     overrides = {"batch_size": STATE_BATCH_SIZE, **_overrides(config)}
     return AuxSAC(env=env, policy_kwargs=policy_kwargs, **common, **overrides)

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import torch as th
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
 from stable_baselines3.common.utils import configure_logger
+from torch.utils.tensorboard import SummaryWriter
 
 from rlrep.callbacks import ProgressBar, RunCallback
 from rlrep.checkpoints import checkpoints_newest_first, is_damage, load_checkpoint, remove_leftovers
@@ -62,6 +65,23 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     # a second process on this directory is refused: it would overwrite the checkpoints
     with hold_run_dir(run_dir, other="pass another --run-dir"):
         return _train(config, resume, run_dir)
+
+
+def resumed_logger(model: BaseAlgorithm, tb_dir: str | None) -> Logger:
+    """sb3's logger for a resumed run, continuing its TensorBoard folder from the checkpoint.
+
+    Events the killed process wrote after its last checkpoint are still in the folder and
+    would be written again from the checkpoint's step; the TensorBoard writer is opened
+    with ``purge_step`` at that step, which makes TensorBoard drop the old events at or
+    after it (as ``metrics.jsonl`` is trimmed).
+    """
+    logger = configure_logger(model.verbose, tb_dir, "run", reset_num_timesteps=False)
+    for output in logger.output_formats:
+        if isinstance(output, TensorBoardOutputFormat):
+            log_dir = output.writer.log_dir
+            output.writer.close()
+            output.writer = SummaryWriter(log_dir=log_dir, purge_step=model.num_timesteps)
+    return logger
 
 
 def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
@@ -123,13 +143,18 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
               file=sys.stderr)
     else:
         seed_everything(config.seed)
+        # built before anything is written: a model that cannot be built leaves no run behind
+        model = build_model(config, env, tensorboard_log=tb_dir)
         atomic_write_json(run_dir / "config.json", config.to_dict())
         (run_dir / "metrics.jsonl").write_text("")
-        model = build_model(config, env, tensorboard_log=tb_dir)
         counters = None
 
+    if checkpoint is not None:  # learn() keeps a logger set here (its own would duplicate)
+        model.set_logger(resumed_logger(model, tb_dir))
     callback = RunCallback(config, run_dir, counters)
     remaining = config.steps - model.num_timesteps
+    # a run already at its budget (killed during its final evaluation) has no learn(): its
+    # evaluation writes to the logger set above
     if remaining > 0:
         model.learn(
             remaining,
@@ -138,9 +163,6 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
             tb_log_name="run",
             log_interval=1,
         )
-    else:  # already at its budget (e.g. killed during its final evaluation): no learn() to
-        # set up the logger the evaluation writes to; continue the run's own log folder
-        model.set_logger(configure_logger(model.verbose, tb_dir, "run", reset_num_timesteps=False))
     callback.init_callback(model)
     callback.num_timesteps = model.num_timesteps  # learn() sets it; not run at the budget
     callback.checkpoint()

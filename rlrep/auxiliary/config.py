@@ -1,4 +1,4 @@
-"""Which auxiliary losses a run uses, and their settings (every field is a CLI flag)."""
+"""Which auxiliary losses a run uses, and their settings (each a CLI flag but ``rcrl_hidden_dim``, the spec's fixed 256)."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from typing import Literal
 import gymnasium as gym
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from rlrep.envs.atari import is_atari_id, make_atari
-from rlrep.envs.dmc import default_action_repeat, dmc_task_exists, make_dmc
+from rlrep.envs.atari import ATARI_FRAME_STACK, is_atari_id, make_atari
+from rlrep.envs.dmc import PIXEL_FRAME_STACK, default_action_repeat, dmc_task_exists, make_dmc
 from rlrep.envs.snapshot import get_vec_env_snapshot, set_vec_env_snapshot
 
 ENV_ID_HELP = (
@@ -44,6 +44,11 @@ class EnvSpec:
     @property
     def is_atari(self) -> bool:
         return self.kind == "atari"
+
+    @property
+    def frame_stack(self) -> int:
+        """Frames per observation that :func:`make_vec_env` stacks (0: states, no stack)."""
+        return {"atari": ATARI_FRAME_STACK, "dmc-pixels": PIXEL_FRAME_STACK}.get(self.kind, 0)
 
 
 def parse_env_id(env_id: str, action_repeat: int | None = None) -> EnvSpec:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
 from rlrep.agents import AuxQRDQN, AuxSAC
@@ -532,3 +533,39 @@ def test_sac_refuses_a_policy_without_the_shared_encoder():
 
     with pytest.raises(ValueError, match="must be EncoderSharingSACPolicy .* got SACPolicy"):
         AuxSAC("MlpPolicy", gym.make("Pendulum-v1"), device="cpu")
+
+
+class _EpsilonLog(BaseCallback):
+    """epsilon used for each step's action (set by the previous step's ``_on_step``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.eps: dict[int, float] = {}
+
+    def _on_step(self) -> bool:
+        self.eps[self.num_timesteps] = self.model.exploration_rate
+        return True
+
+
+def test_qrdqn_resume_with_raised_budget_keeps_the_exploration_schedule(tmp_path):
+    """epsilon anneals over exploration_fraction of the *first* budget: a resume with a
+    raised budget (rlrep's --resume --steps) neither re-stretches the schedule nor raises
+    epsilon again (sb3's own schedule gave 0.33 at step 101 of a 100 -> 1500 resume)."""
+    env = make_vec_env(parse_env_id("PongNoFrameskip-v4"), seed=0)
+    model = AuxQRDQN(env=env, buffer_size=2000, learning_starts=10_000, seed=0)
+    first = _EpsilonLog()
+    model.learn(100, callback=first)
+    assert model.exploration_budget == 100
+    assert first.eps[6] == pytest.approx(1.0 - 0.99 * 5 / 10)  # sb3's schedule, unchanged
+    assert first.eps[11] == pytest.approx(0.01) and first.eps[100] == pytest.approx(0.01)
+    model.save(tmp_path / "m.zip")
+    resumed = AuxQRDQN.load(tmp_path / "m.zip", env=env)
+    assert resumed.exploration_budget == 100
+    log = _EpsilonLog()
+    resumed.learn(1400, callback=log, reset_num_timesteps=False)
+    assert resumed.num_timesteps == 1500 and resumed._total_timesteps == 1500
+    assert len(log.eps) == 1400 and all(e == pytest.approx(0.01) for e in log.eps.values())
+    # a fresh count (reset_num_timesteps) starts a fresh schedule over its own budget
+    fresh = _EpsilonLog()
+    resumed.learn(20, callback=fresh)
+    assert resumed.exploration_budget == 20 and fresh.eps[2] == pytest.approx(1.0 - 0.99 / 2)

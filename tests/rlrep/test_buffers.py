@@ -343,3 +343,12 @@ def test_bad_input_is_refused_before_anything_is_stored():
     assert buf.pos == 2 and (buf.segment_ids[:2] >= 0).all()
     with pytest.raises(ValueError, match="n_steps must be >= 1"):
         make(n_steps=0)
+
+
+def test_buffer_smaller_than_its_frame_stack_is_refused():
+    """With ``buffer_size < frame_stack`` no row of a full buffer keeps its history: sampling
+    failed with numpy's ``low >= high``."""
+    space = spaces.Box(0, 255, (4, 5, 5), np.uint8)
+    with pytest.raises(ValueError, match=r"buffer_size \(3\) must be >= frame_stack \(4\)"):
+        SegmentReplayBuffer(3, space, ACT, device="cpu", frame_stack=4, max_segment_length=1)
+    SegmentReplayBuffer(4, space, ACT, device="cpu", frame_stack=4, max_segment_length=1)

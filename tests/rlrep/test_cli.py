@@ -84,6 +84,14 @@ def test_dmc_pixels_smoke(tmp_path):
         (["--env", "PongNoFrameskip-v4", "--rcrl-embed-dim", "0"], "--rcrl-embed-dim must be >= 1"),
         (["--env", "PongNoFrameskip-v4", "--buffer-size", "10"],
          "--segment-max-length (32) must be smaller than --buffer-size (10)"),
+        # the agent's default buffer counts too: this one failed inside the buffer, after
+        # config.json was written, which left a run directory no command could use
+        (["--env", "dmc-state:cartpole-swingup", "--segment-max-length", "100000"],
+         "must be smaller than the agent's default buffer size (100000)"),
+        (["--env", "PongNoFrameskip-v4", "--buffer-size", "3", "--segment-max-length", "1"],
+         "--buffer-size (3) must be at least the 4 frames PongNoFrameskip-v4 stacks"),
+        (["--env", "dmc:cartpole-swingup", "--buffer-size", "2", "--segment-max-length", "1"],
+         "--buffer-size (2) must be at least the 3 frames"),
         (["--env", "PongNoFrameskip-v4", "--curl-momentum", "2"], "--curl-momentum must be in [0, 1]"),
         (["--env", "PongNoFrameskip-v4", "--rcrl-weight", "-1"], "--rcrl-weight must be a finite number >= 0"),
         (["--env", "PongNoFrameskip-v4", "--aux", "rcrl", "--batch-size", "2"], "needs --batch-size >= 4"),
@@ -284,6 +292,26 @@ def test_resume_drops_what_was_logged_after_the_checkpoint(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     _truncate_metrics(path, 100)  # the final evaluation follows the last checkpoint: logged again
     assert [json.loads(x) for x in path.read_text().splitlines()] == records[:2]
+
+
+def test_resume_drops_tensorboard_events_logged_after_the_checkpoint(tmp_path):
+    """The killed process logged step 250 after its step-150 checkpoint; the resumed one logs
+    it again. TensorBoard reading the run's folder shows each step once (purge at 150)."""
+    import shutil
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    flags = ["--run-dir", str(run), "--no-progress"]
+    main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "300", "--learning-starts", "50",
+          "--batch-size", "16", "--eval-episodes", "0", "--final-eval-episodes", "0",
+          "--checkpoint-freq", "150", *flags])
+    shutil.rmtree(run / "checkpoints" / "step_000000300")  # as if killed before writing it
+    main(["train", "--resume", *flags])
+    events = EventAccumulator(str(run / "tb" / "run_1"))
+    events.Reload()
+    steps = [e.step for e in events.Scalars("train/critic_loss")]
+    assert steps == sorted(set(steps)) and 250 in steps
 
 
 def test_second_training_on_a_run_dir_is_refused(tmp_path, capsys):

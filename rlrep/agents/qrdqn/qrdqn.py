@@ -67,6 +67,10 @@ class AuxQRDQN(AuxiliaryMixin, QRDQN):
     ) -> None:
         self.aux_config = aux or AuxConfig()
         self.augment = self.aux_config.curl if augment is None else augment
+        #: the budget epsilon anneals over (``exploration_fraction`` of it), fixed by the
+        #: first ``learn()`` and saved with the model, so a resume with a raised budget
+        #: keeps the schedule instead of re-stretching it over the new one
+        self.exploration_budget: int | None = None
         settings = {**DER_DEFAULTS, **kwargs}
         policy_kwargs = dict(settings.pop("policy_kwargs", None) or {})
         policy_kwargs.setdefault("optimizer_class", th.optim.Adam)
@@ -89,6 +93,29 @@ class AuxQRDQN(AuxiliaryMixin, QRDQN):
         super()._setup_model()
         encoder = self.quantile_net.features_extractor
         self._setup_aux(encoder, encoder.features_dim, int(self.action_space.n), self.policy.optimizer)
+
+    def _setup_learn(self, total_timesteps: int, callback: Any = None,
+                     reset_num_timesteps: bool = True, *args: Any, **kwargs: Any) -> Any:
+        out = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, *args, **kwargs)
+        # a fresh count starts a fresh schedule; a checkpoint saved without the attribute
+        # (before it existed) anneals over the budget it resumes with, as it did then
+        if reset_num_timesteps or self.exploration_budget is None:
+            self.exploration_budget = self._total_timesteps
+        return out
+
+    def _on_step(self) -> None:
+        """QR-DQN's step hook, with epsilon read off the first budget's schedule.
+
+        sb3 derives epsilon from the progress through the current ``learn()`` budget; a
+        resumed run with a raised ``--steps`` would re-stretch the annealing over the new
+        budget (and raise epsilon again if resumed inside the new window). Here the
+        progress is measured against :attr:`exploration_budget`; equal to sb3's (the
+        same expression) while the budget is the first one.
+        """
+        super()._on_step()
+        progress_remaining = 1.0 - float(self.num_timesteps) / float(self.exploration_budget)
+        self.exploration_rate = self.exploration_schedule(progress_remaining)
+        self.logger.record("rollout/exploration_rate", self.exploration_rate)
 
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
         self.policy.set_training_mode(True)
