@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "with 256 on Cora's validation nodes; all graph "
                             "level, except 32 on REDDIT-BINARY)")
         s.add_argument("--eps", type=float, default=None,
-                       help="drop diffusion entries below eps")
+                       help="drop diffusion entries below eps (> 0)")
         s.add_argument("--column-scale", choices=["minmax", "none"], default=None,
                        help="rescale every column of the diffusion to [0, 1] after "
                             "sparsification (default: minmax on CiteSeer's PPR view at "
@@ -204,7 +204,7 @@ def _check_ranges(args: argparse.Namespace, graph: bool) -> None:
     bad("--alpha", args.alpha, lambda v: 0 < v < 1, "in (0, 1)")
     bad("--t", args.t, lambda v: v > 0, "> 0")
     bad("--topk", args.topk, lambda v: v >= 0, ">= 0 (0 keeps every entry)")
-    bad("--eps", args.eps, lambda v: v >= 0, ">= 0")
+    bad("--eps", args.eps, lambda v: v > 0, "> 0 (omit it to keep every nonzero entry)")
     bad("--self-loop-weight", args.self_loop_weight, lambda v: v > 0, "> 0")
     bad("--push-eps", args.push_eps, lambda v: v > 0, "> 0")
     bad("--probe-jobs", args.probe_jobs, lambda v: v >= 1 or v == -1, ">= 1 (or -1: every core)")

@@ -3,10 +3,10 @@ and Cora on the pygcn split built from the original LINQS files.
 
 Raw files are looked up, in this order, in
 
-1. the directory given as ``data_dir`` (``--data-dir`` on the command line),
-2. the directory named by the environment variable ``GRAPHREP_DATA``,
-3. the writable cache (``GRAPHREP_CACHE``, default ``~/.cache/graphrep``),
-4. PyG's download (only when ``download=True``).
+1. the directory given as ``data_dir`` (``--data-dir`` on the command line), or,
+   when none is given, the one named by the environment variable ``GRAPHREP_DATA``,
+2. the writable cache (``GRAPHREP_CACHE``, default ``~/.cache/graphrep``),
+3. PyG's download (only when ``download=True``).
 
 The raw directory may be read-only: the needed raw files are copied into the
 cache first and PyG processes them there (one job at a time per dataset: jobs
@@ -537,12 +537,25 @@ def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
         n, g = len(indicator), int(indicator[-1])
         edges = rows("A", columns=2)
         if edges is not None and edges.size:
+            where = raw_dir / f"{name}_A.txt"
+            bad = np.flatnonzero((edges != np.round(edges)).any(axis=1))
+            if bad.size:
+                i = int(bad[0])
+                return f"{where}:{i + 1}: edge {edges[i].tolist()} names a non-integer node"
             bad = np.flatnonzero(((edges < 1) | (edges > n)).any(axis=1))
             if bad.size:
                 i = int(bad[0])
-                return (f"{raw_dir / f'{name}_A.txt'}:{i + 1}: edge "
+                return (f"{where}:{i + 1}: edge "
                         f"{edges[i].astype(int).tolist()} names a node outside 1..{n} "
                         f"({n} = the lines of {name}_graph_indicator.txt)")
+            graph_of = indicator[edges.astype(np.int64) - 1]  # [E, 2] graph of each endpoint
+            bad = np.flatnonzero(graph_of[:, 0] != graph_of[:, 1])
+            if bad.size:
+                i = int(bad[0])
+                a, b = edges[i].astype(int).tolist()
+                return (f"{where}:{i + 1}: edge [{a}, {b}] joins graph "
+                        f"{graph_of[i, 0]:g} to graph {graph_of[i, 1]:g} (their lines in "
+                        f"{name}_graph_indicator.txt); an edge must stay within one graph")
         expected = {"graph_labels": (g, "graphs", f"{name}_graph_indicator.txt"),
                     "node_labels": (n, "nodes", f"{name}_graph_indicator.txt"),
                     "node_attributes": (n, "nodes", f"{name}_graph_indicator.txt"),
@@ -556,6 +569,12 @@ def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
                 return (f"{raw_dir / f'{name}_{suffix}.txt'} has {len(r)} lines for the "
                         f"{count} {what} of {other}: one of the two is cut short or not "
                         f"the original")
+            if suffix == "graph_labels":
+                bad = np.flatnonzero((r != np.round(r)).any(axis=1))
+                if bad.size:
+                    i = int(bad[0])
+                    return (f"{raw_dir / f'{name}_{suffix}.txt'}:{i + 1}: graph label "
+                            f"{r[i].tolist()} is not an integer")
             if suffix in ("node_labels", "edge_labels"):
                 reason = _label_range_problem(r)
                 if reason is not None:
@@ -707,6 +726,11 @@ def _check_planetoid(data: Data, name: str, raw_dir: Path) -> None:
             f"{expected[1]}/{expected[2]}/{expected[3]}: a raw file is cut short or not "
             f"the original; check {', '.join(str(raw_dir / f) for f in suspects)} "
             f"against the Planetoid originals.")
+    if data.edge_index.numel() and int(data.edge_index.max()) >= data.num_nodes:
+        raise DatasetFormatError(
+            f"{name}'s graph names node {int(data.edge_index.max())} but the set has "
+            f"{data.num_nodes} nodes (0..{data.num_nodes - 1}); replace "
+            f"{raw_dir / f'ind.{low}.graph'} with the Planetoid original.")
     if not bool(torch.isfinite(data.x).all()):
         raise DatasetFormatError(
             f"{name}'s features hold NaN or inf values; replace "
@@ -727,11 +751,15 @@ def _graph_features(ds: InMemoryDataset, max_degree_cap: int
     num_labels = int(ds.num_node_labels)
     num_attrs = int(ds.num_node_attributes)
     graphs = [ds[i] for i in range(len(ds))]
-    degs = [degree(g.edge_index[0], g.num_nodes, dtype=torch.long) for g in graphs]
+    # the views' graph: undirected, no self-loops, no duplicates; degrees are counted on it
+    # (a TU file may list an edge in one direction only)
+    edges = [coalesce(to_undirected(remove_self_loops(g.edge_index)[0], num_nodes=g.num_nodes),
+                      num_nodes=g.num_nodes) for g in graphs]
+    degs = [degree(e[0], g.num_nodes, dtype=torch.long) for e, g in zip(edges, graphs, strict=True)]
     max_deg = max((int(d.max()) for d in degs if d.numel()), default=0)
     max_deg = min(max_deg, max_degree_cap)
     out: list[Data] = []
-    for g, d in zip(graphs, degs, strict=True):
+    for g, d, edge_index in zip(graphs, degs, edges, strict=True):
         parts: list[Tensor] = []
         if num_attrs > 0:
             parts.append(g.x[:, :num_attrs])
@@ -740,9 +768,6 @@ def _graph_features(ds: InMemoryDataset, max_degree_cap: int
         if num_attrs == 0:
             parts.append(_one_hot(d.clamp(max=max_deg), max_deg + 1))
         x = torch.cat(parts, dim=1) if parts else torch.ones(g.num_nodes, 1)
-        edge_index, _ = remove_self_loops(g.edge_index)
-        edge_index = coalesce(to_undirected(edge_index, num_nodes=g.num_nodes),
-                              num_nodes=g.num_nodes)
         out.append(Data(x=x, edge_index=edge_index, y=g.y.view(-1),
                         num_nodes=g.num_nodes))
     desc = []

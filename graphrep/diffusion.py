@@ -236,8 +236,10 @@ def heat_matrix(edge_index: Tensor, num_nodes: int, t: float = 5.0) -> Tensor:
     is taken of the symmetric matrix by ``eigh`` and scaled back; isolated
     nodes (``d = 0``) have a zero column and keep :math:`e^{-t}`. Entries where the
     kernel vanishes (between components) carry ``eigh``'s rounding, about 1e-16 of
-    either sign; ``eps`` or ``topk`` in :func:`sparsify_dense` drops them. (Left so:
-    zeroing them would change the committed heat-kernel runs' embeddings.)
+    either sign. ``eps`` in :func:`sparsify_dense` drops them all; ``topk`` drops the
+    negative ones, and keeps positive ones in the rows of a node whose component has
+    fewer than ``k`` nodes. (Left so: zeroing them would change the committed
+    heat-kernel runs' embeddings.)
     """
     _check(edge_index, num_nodes)
     if t <= 0:
@@ -520,8 +522,9 @@ def diffusion_view(
                              or topk < 1):
         raise ValueError(f"topk must be a whole number >= 1 (None keeps every entry; the "
                          f"CLI's --topk 0 means None), got {topk!r}.")
-    if eps is not None and not 0.0 <= eps < math.inf:
-        raise ValueError(f"eps must be a finite number >= 0, got {eps}.")
+    if eps is not None and not 0.0 < eps < math.inf:
+        raise ValueError(f"eps must be a finite number > 0 (None keeps every nonzero entry; "
+                         f"0 kept the explicit zeros too), got {eps}.")
     if dtype.is_complex or not dtype.is_floating_point:
         raise ValueError(f"dtype must be a floating type (the weights lie in (0, 1]), got {dtype}.")
     view = _diffuse(edge_index, num_nodes, kind, alpha, t, method, eps, topk, prune,

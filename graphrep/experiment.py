@@ -7,6 +7,7 @@ Layout of a run directory::
                          and per evaluation
     .run.lock            held by the process writing the directory (a second one is
                          refused: it would overwrite the first's files)
+    elapsed.json         wall seconds of every process that trained the run so far
     <config>/seed_<k>/checkpoint.pt   atomic, resumable; once training finished, the
                                       lowest-loss parameters and the run's record only
     <config>/seed_<k>/embedding.pt    frozen embedding after training
@@ -16,7 +17,11 @@ Layout of a run directory::
                                       nested selection reads it)
     results.json         dataset, split, protocol, accuracy_mean, accuracy_std,
                          seeds, seconds, peak_rss_mb, per-seed accuracies, ...
-                         (``peak_rss_mb``: the largest of this process's peak and the
+                         (``seconds``: every process's that trained the run, an
+                         interrupted and resumed one included, plus this evaluation;
+                         ``process_seconds``: this process's alone, as are
+                         ``load_seconds``, ``diffusion_seconds`` and ``train_seconds``;
+                         ``peak_rss_mb``: the largest of this process's peak and the
                          peaks recorded by the processes that trained its embeddings;
                          ``process_peak_rss_mb``: this process's alone)
 
@@ -30,8 +35,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -467,7 +474,69 @@ def _configs(opts: RunOptions) -> list:
 
 #: What a run writes per (configuration, seed) and per run directory.
 _SEED_OUTPUTS = ("checkpoint.pt", "embedding.pt", "svc.json")
-_RUN_OUTPUTS = ("metrics.jsonl", "results.json", "results_*.json")
+_RUN_OUTPUTS = ("metrics.jsonl", "results.json", "results_*.json", "elapsed.json")
+
+
+class _Elapsed:
+    """Wall seconds a run has taken over all the processes that trained it, kept in
+    ``<run>/elapsed.json`` (``{"seconds": s}``), so ``results.json``'s ``seconds`` of a
+    resumed run is the whole run's, not the last process's.
+
+    A resuming process starts from the stored value. The file is rewritten (atomically)
+    every ``every`` seconds by a daemon thread once :meth:`begin` is called (when the run
+    is committed to: its ``config.json`` written), and on exit, an exception or Ctrl-C
+    included; a killed process loses at most ``every`` seconds of its count.
+    """
+
+    FILE = "elapsed.json"
+
+    def __init__(self, run: Path, resuming: bool, every: float = 10.0) -> None:
+        self.path, self.every = run / self.FILE, every
+        self.earlier = self._stored() if resuming else 0.0
+        self.start = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _stored(self) -> float:
+        try:
+            seconds = float(read_json(self.path, expect=dict)["seconds"])
+        except FileNotFoundError:  # a run trained before the file was kept
+            return 0.0
+        except Exception as exc:  # a damaged ledger costs the count, never the run
+            print(f"graphrep: {self.path} unreadable ({type(exc).__name__}: {exc}); the "
+                  f"earlier processes' time is not counted in seconds", file=sys.stderr)
+            return 0.0
+        return seconds if math.isfinite(seconds) and seconds >= 0 else 0.0
+
+    def total(self) -> float:
+        return self.earlier + time.perf_counter() - self.start
+
+    def save(self) -> None:
+        atomic_write_json(self.path, {"seconds": self.total()})
+
+    def begin(self) -> None:
+        if self._thread is None:
+            self.save()
+            self._thread = threading.Thread(target=self._tick, daemon=True,
+                                             name="graphrep-elapsed")
+            self._thread.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.every):
+            self.save()
+
+    def __enter__(self) -> _Elapsed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self.save()
+
+
+def _resuming(opts: RunOptions) -> bool:
+    return bool(opts.resume) and (Path(opts.out_dir) / "config.json").is_file()
 
 
 def _clear_run_outputs(run: Path) -> None:
@@ -492,11 +561,11 @@ def run_dir_lock(out_dir: str | Path, create: bool = True):
 def train_runs(opts: RunOptions) -> dict:
     """Train every (configuration, seed); write config.json, metrics, checkpoints
     and embeddings. Returns timing information."""
-    with run_dir_lock(opts.out_dir):
-        return _train_runs(opts)
+    with run_dir_lock(opts.out_dir), _Elapsed(Path(opts.out_dir), _resuming(opts)) as elapsed:
+        return _train_runs(opts, elapsed)
 
 
-def _train_runs(opts: RunOptions) -> dict:
+def _train_runs(opts: RunOptions, elapsed: _Elapsed) -> dict:
     run = Path(opts.out_dir)
     run.mkdir(parents=True, exist_ok=True)
     cfg_file = run / "config.json"
@@ -522,6 +591,7 @@ def _train_runs(opts: RunOptions) -> dict:
     if not resuming:  # outputs without a config.json are no run's known to these options
         _clear_run_outputs(run)
     atomic_write_json(cfg_file, opts.to_json())
+    elapsed.begin()
     metrics = _Metrics(run / "metrics.jsonl")
     per_run = {}
     for group in _epoch_groups(_configs(opts)):
@@ -741,10 +811,15 @@ def train_peaks(results: dict) -> list[float]:
 def bench(opts: RunOptions, train: bool = True) -> dict:
     """Train (unless ``train=False``) and evaluate; write ``results.json``."""
     with run_dir_lock(opts.out_dir, create=train):
-        return _bench(opts, train)
+        if not train:
+            return _bench(opts, None)
+        with _Elapsed(Path(opts.out_dir), _resuming(opts)) as elapsed:
+            return _bench(opts, elapsed)
 
 
-def _bench(opts: RunOptions, train: bool) -> dict:
+def _bench(opts: RunOptions, elapsed: _Elapsed | None) -> dict:
+    """``elapsed``: the run's time ledger when this process trains, else ``None``."""
+    train = elapsed is not None
     t0 = time.perf_counter()
     cfg_file = Path(opts.out_dir) / "config.json"
     if not train and not cfg_file.is_file():
@@ -758,7 +833,7 @@ def _bench(opts: RunOptions, train: bool) -> dict:
         _check_resumable(stored, opts.to_json(), cfg_file, action="eval")
     payload, timing, runs = None, {}, {}
     if train:
-        tr = train_runs(opts)
+        tr = _train_runs(opts, elapsed)
         payload, timing, runs = tr["payload"], tr["timing"], tr["runs"]
     ev = evaluate_runs(opts, payload)
     accs = np.asarray(ev.pop("accuracies"), dtype=float) * 100
@@ -771,7 +846,10 @@ def _bench(opts: RunOptions, train: bool) -> dict:
         "accuracy_std": float(accs.std()),
         "accuracies": accs.tolist(),
         "seeds": list(opts.seeds),
-        "seconds": time.perf_counter() - t0,
+        # every process's time on the run when this one trained (resumed runs included),
+        # else this evaluation's alone
+        "seconds": elapsed.total() if train else time.perf_counter() - t0,
+        "process_seconds": time.perf_counter() - t0,
         "process_peak_rss_mb": peak_rss_mb(),
         "device": opts.device,
         "torch_threads": torch.get_num_threads(),

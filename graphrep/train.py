@@ -1,10 +1,11 @@
 """Training loops for node- and graph-level MVGRL, with early stopping on the
 training loss and resumable atomic checkpoints.
 
-Node level: one optimiser step per epoch on a batch of ``batch_size`` random
-node subsets of ``sample_size`` nodes (the release's schedule, with random
-subsets instead of index windows). Graph level: one pass over a shuffled PyG
-``DataLoader`` per epoch. Both keep the parameters of the lowest-loss epoch
+Node level: one optimiser step per epoch, by default on the whole graph for graphs of
+at most :data:`FULL_BATCH_MAX_NODES` nodes (Cora, CiteSeer), else on a batch of
+``batch_size`` random node subsets of ``sample_size`` nodes (the release's
+schedule, with random subsets instead of index windows). Graph level: one pass
+over a shuffled PyG ``DataLoader`` per epoch. Both keep the parameters of the lowest-loss epoch
 and stop after ``patience`` epochs without improvement.
 
 A run can also hand out its state at shorter epoch budgets (``budgets``): the

@@ -182,6 +182,7 @@ def test_cli_errors(capsys):
     ("Cora", ["--topk", "-5"], "--topk must be >= 0"),
     ("Cora", ["--self-loop-weight", "0"], "--self-loop-weight must be > 0"),
     ("Cora", ["--push-eps", "0"], "--push-eps must be > 0"),
+    ("Cora", ["--eps", "0"], "--eps must be > 0 (omit it to keep every nonzero entry)"),
     ("Cora", ["--patience", "0"], "--patience must be >= 1"),
     ("Cora", ["--hidden", "0"], "--hidden must be >= 1"),
     ("MUTAG", ["--probe-jobs", "0"], "--probe-jobs must be >= 1"),
@@ -489,8 +490,10 @@ def test_fresh_run_clears_the_earlier_runs_outputs(data_dir, cache_dir, tmp_path
     assert main(["train", *common, "--topk", "4"]) == 2
     assert json.loads((out / "config.json").read_text())["diffusion"]["topk"] == 4
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    # (the run directory's lock file stays, unlocked: see run_dir_lock)
-    assert left == [".run.lock", "L2-B128-E2/seed_0/notes.txt", "config.json"]
+    # (the run directory's lock file stays, unlocked: see run_dir_lock; elapsed.json is
+    # the new run's time so far)
+    assert left == [".run.lock", "L2-B128-E2/seed_0/notes.txt", "config.json", "elapsed.json"]
+    assert json.loads((out / "elapsed.json").read_text())["seconds"] < 60
 
 
 def test_eval_refuses_options_the_run_was_not_trained_with(data_dir, cache_dir, tmp_path,
@@ -771,3 +774,33 @@ def test_checkpoint_of_another_model_is_named(tmp_path):
     with pytest.raises(ValueError, match=f"{path} holds another model's parameters"):
         _load_checkpoint(path, model, torch.optim.Adam(model.parameters()), EarlyStopping(5),
                          TrainResult(), torch.Generator(), 10)
+
+
+def test_seconds_count_every_process_of_a_resumed_run(data_dir, cache_dir, tmp_path):
+    """``results.json``'s ``seconds`` is the run's over all its processes (an earlier,
+    killed one's kept in ``elapsed.json``); a fresh run in the directory starts at 0."""
+    import time
+
+    from graphrep.cli import main
+    from graphrep.experiment import _Elapsed
+
+    out = tmp_path / "run"
+    common = ["--dataset", "MUTAG", "--epochs", "1", "--hidden", "8", "--data-dir",
+              str(data_dir), "--cache-dir", str(cache_dir), "--out-dir", str(out), "--quiet"]
+    assert main(["bench", *common, "--seeds", "0"]) == 0
+    first = json.loads((out / "results.json").read_text())
+    ledger = json.loads((out / "elapsed.json").read_text())["seconds"]
+    assert first["seconds"] <= ledger and first["process_seconds"] <= first["seconds"]
+    (out / "elapsed.json").write_text(json.dumps({"seconds": 1000.0}))  # a killed process's
+    assert main(["bench", *common, "--seeds", "0", "1", "--resume"]) == 0
+    resumed = json.loads((out / "results.json").read_text())
+    assert resumed["seconds"] == pytest.approx(1000.0 + resumed["process_seconds"], abs=1.0)
+    assert main(["bench", *common, "--seeds", "0"]) == 0  # fresh: the ledger restarts
+    assert json.loads((out / "results.json").read_text())["seconds"] < 1000.0
+    # the ledger is rewritten while the process runs, not only at its end
+    ticking = _Elapsed(tmp_path, resuming=False, every=0.05)
+    with ticking:
+        ticking.begin()
+        (tmp_path / "elapsed.json").unlink()
+        time.sleep(0.5)
+        assert (tmp_path / "elapsed.json").is_file()

@@ -101,6 +101,21 @@ def test_featureless_tu_set_gets_degree(data_dir, cache_dir):
     assert torch.equal(g.x.argmax(1), deg.clamp(max=ds.num_features - 1))
 
 
+def test_degree_features_count_the_undirected_graph(data_dir, tmp_path):
+    """An edge listed one way only (MUTAG's first line, "2, 1", dropped with its label) is
+    an edge of the views' undirected graph; the degree one-hot counts it too."""
+    root = _copy(data_dir, tmp_path, "TUDataset/MUTAG")
+    raw = root / "TUDataset/MUTAG/raw"
+    for f in ("MUTAG_A.txt", "MUTAG_edge_labels.txt"):
+        (raw / f).write_text("".join((raw / f).read_text().splitlines(keepends=True)[1:]))
+    ds = load_graph_dataset("MUTAG", root, tmp_path / "cache", download=False)
+    for g in ds.graphs[:5]:
+        deg = torch.bincount(g.edge_index[0], minlength=g.num_nodes)
+        assert torch.equal(g.x[:, 7:].argmax(1), deg)  # after MUTAG's 7 label columns
+    ei = ds.graphs[0].edge_index
+    assert ((ei[0] == 1) & (ei[1] == 0)).any()  # the dropped direction is back
+
+
 def test_unknown_dataset_lists_valid_names():
     with pytest.raises(ValueError, match="Valid names: Cora, CiteSeer.*MUTAG"):
         canonical_name("Corra")
@@ -210,6 +225,14 @@ def _replace_line(text: str, lineno: int, line: str) -> str:
      r"MUTAG_A.txt:101: the line is empty"),
     ("graph_indicator", lambda t: t + "\n",
      r"MUTAG_graph_indicator.txt:3372: the line is empty"),
+    # endpoints in 1..N that PyG cut into graph-local ids outside their graph: the run
+    # failed later naming node -17 or 29 of "nodes 0..16", and no file
+    ("A", lambda t: _replace_line(t, 1, "1, 30"),
+     r"MUTAG_A.txt:1: edge \[1, 30\] joins graph 1 to graph 2"),
+    ("A", lambda t: _replace_line(t, 1, "1.5, 2"),
+     r"MUTAG_A.txt:1: edge \[1.5, 2.0\] names a non-integer node"),
+    ("graph_labels", lambda t: _replace_line(t, 3, "-1.5"),
+     r"MUTAG_graph_labels.txt:3: graph label \[-1.5\] is not an integer"),
 ])
 def test_garbled_tu_lines_are_named(data_dir, tmp_path, file, mutate, match):
     root = _copy(data_dir, tmp_path, "TUDataset/MUTAG")
@@ -260,6 +283,21 @@ def test_corrupt_planetoid_file_is_named(data_dir, tmp_path):
     shutil.copyfile(root / "Planetoid/Cora/raw/ind.cora.x", bad)
     with pytest.raises(DatasetFormatError, match="Planetoid/Cora/raw.*do not fit together"):
         load_node_dataset("Cora", "public", root, tmp_path / "cache2", download=False)
+
+
+def test_planetoid_edge_past_the_last_node_is_named(data_dir, tmp_path):
+    import pickle
+
+    root = _copy(data_dir, tmp_path, "Planetoid/Cora")
+    f = root / "Planetoid/Cora/raw/ind.cora.graph"
+    with f.open("rb") as fh:
+        graph = pickle.load(fh, encoding="latin1")
+    graph[0].append(5000)
+    with f.open("wb") as fh:
+        pickle.dump(graph, fh)
+    with pytest.raises(DatasetFormatError, match=r"names node 5000 but the set has 2708 nodes"
+                                                 r"(.|\n)*ind.cora.graph"):
+        load_node_dataset("Cora", "public", root, tmp_path / "cache", download=False)
 
 
 def test_corrupt_linqs_file_is_named(data_dir, tmp_path):

@@ -446,7 +446,9 @@ def test_bad_edge_index_is_named_by_views_and_encoders(edge_index, message):
     (dict(kind="heat", t=float("nan"), method="exact"), "t must be a finite number > 0"),
     (dict(topk=2.5), "topk must be a whole number"),
     (dict(topk=0), "topk must be a whole number >= 1"),
-    (dict(eps=float("nan")), "eps must be a finite number >= 0"),
+    (dict(eps=float("nan")), "eps must be a finite number > 0"),
+    # 0 kept every explicit zero (a disconnected graph's view became dense N x N)
+    (dict(eps=0.0), r"eps must be a finite number > 0 \(None keeps every nonzero"),
     (dict(dtype=torch.long), "dtype must be a floating type"),
 ])
 def test_bad_diffusion_settings_are_refused(kwargs, message):
