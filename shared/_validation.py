@@ -75,7 +75,9 @@ def check_float_match(*named: tuple[str, Tensor]) -> None:
 
 #: Smallest temperature the losses accept: float32's smallest normal number (about
 #: 1.18e-38). Below it ``1 / temperature`` overflows float32, the precision logits are
-#: computed in, and a cosine logit divided by it becomes inf and the loss NaN.
+#: computed in, and a cosine logit divided by it becomes inf and the loss NaN. The floor
+#: is necessary, not sufficient: near it, losses of ~1e38 can still overflow when summed
+#: or weighted (CrossCLR's ``intra_weight``); useful temperatures lie far above it.
 MIN_TEMPERATURE = torch.finfo(torch.float32).tiny
 
 

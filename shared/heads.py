@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 #: ``"prelu"`` learns one slope per channel, ``"prelu_shared"`` one slope per layer
-#: (``nn.PReLU()``'s default, MVGRL's and InfoGraph's released heads)
+#: (``nn.PReLU()``'s default, MVGRL's released heads; InfoGraph's use ReLU)
 Activation = Literal["relu", "prelu", "prelu_shared", "gelu"]
 
 
@@ -30,8 +30,10 @@ class ProjectionHead(nn.Module):
 
     ``num_layers`` Linear layers, an activation (and optional BatchNorm) after each but the
     last. With ``shortcut=True`` a linear map of the input is added to the output, the form of
-    MVGRL's / InfoGraph's graph-level heads (three Linear+PReLU blocks plus a linear skip: use
-    ``num_layers=3, activation="prelu", shortcut=True, final_activation=True``).
+    MVGRL's / InfoGraph's graph-level heads (three Linear+activation blocks plus a linear
+    skip: ``num_layers=3, shortcut=True, final_activation=True`` with
+    ``activation="prelu_shared"`` as MVGRL's release, ``"relu"`` as InfoGraph's; graphrep
+    defaults to ``"prelu"``, one slope per channel).
 
     Shapes: ``[N, in_dim] -> [N, out_dim]``.
 

@@ -34,6 +34,9 @@ _MKDIR_ATTEMPTS = 5
 #: (run directory, thread) pairs this process holds, so nested calls in a thread pass
 #: (another thread is refused, like another process)
 _HELD: set[tuple[Path, int]] = set()
+if hasattr(os, "register_at_fork"):  # a forked child inherits the set and the thread id,
+    # not the lock: it must take the lock itself, and be refused like another process
+    os.register_at_fork(after_in_child=_HELD.clear)
 
 
 class RunDirError(RuntimeError):

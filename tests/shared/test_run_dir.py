@@ -27,6 +27,30 @@ def test_second_holder_is_refused_and_lock_is_released_on_error(tmp_path):
         other.release()
 
 
+def _hold_in_child(run, queue):
+    try:
+        with hold_run_dir(run):
+            queue.put("entered")
+    except RunDirInUseError:
+        queue.put("refused")
+
+
+def test_forked_child_is_refused_like_another_process(tmp_path):
+    """A forked child inherits the parent's record of held directories and its thread id;
+    it went ahead without the lock its parent holds."""
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    with hold_run_dir(tmp_path):
+        child = ctx.Process(target=_hold_in_child, args=(tmp_path, queue))
+        child.start()
+        child.join(60)
+    assert queue.get(timeout=10) == "refused"
+
+
 def test_missing_directory_is_created_only_when_asked(tmp_path):
     with hold_run_dir(tmp_path / "none", create=False):
         pass
