@@ -508,9 +508,11 @@ def _check_tu_files(raw_dir: Path, name: str, source: Path | None = None) -> Non
 
 def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
     """Where TU files that parse as numbers still do not fit together: an edge
-    endpoint outside ``1..N`` (``N`` = lines of ``graph_indicator``), or a per-node,
-    per-edge or per-graph file with the wrong number of lines. Returns a message
-    naming the file (and line), or None."""
+    endpoint that is not an integer or lies outside ``1..N`` (``N`` = lines of
+    ``graph_indicator``), an edge joining two graphs, a graph label that is not an
+    integer, a label column far wider than its labels, or a per-node, per-edge or
+    per-graph file with the wrong number of lines. Returns a message naming the file
+    (and line), or None."""
     class Unparsable(Exception):
         pass
 

@@ -496,6 +496,7 @@ class _Elapsed:
         self.start = time.perf_counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._warned = False
 
     def _stored(self) -> float:
         try:
@@ -512,7 +513,17 @@ class _Elapsed:
         return self.earlier + time.perf_counter() - self.start
 
     def save(self) -> None:
-        atomic_write_json(self.path, {"seconds": self.total()})
+        """Write the count; a failure (disk full, the directory removed) is reported once
+        and never fails the run, and a removed directory is not made again."""
+        if not self.path.parent.is_dir():
+            return
+        try:
+            atomic_write_json(self.path, {"seconds": self.total()})
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                print(f"graphrep: cannot write {self.path} ({exc}); results.json's seconds "
+                      f"will miss this process's time if the run is resumed", file=sys.stderr)
 
     def begin(self) -> None:
         if self._thread is None:

@@ -73,6 +73,9 @@ class RunCallback(BaseCallback):
         record = self.write_metric(record)
         if returns:
             self.logger.record("eval/mean_return", record["mean_return"])
+            # written at its own step now, not at the next episode end: before the
+            # checkpoint that follows it (a resume keeps it), and the final one at all
+            self.logger.dump(step)
         return record
 
     def checkpoint(self) -> Path:

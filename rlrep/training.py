@@ -70,17 +70,20 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
 def resumed_logger(model: BaseAlgorithm, tb_dir: str | None) -> Logger:
     """sb3's logger for a resumed run, continuing its TensorBoard folder from the checkpoint.
 
-    Events the killed process wrote after its last checkpoint are still in the folder and
-    would be written again from the checkpoint's step; the TensorBoard writer is opened
-    with ``purge_step`` at that step, which makes TensorBoard drop the old events at or
-    after it (as ``metrics.jsonl`` is trimmed).
+    Events the killed process wrote after its last checkpoint (step ``S``) are still in
+    the folder, and the resumed process writes those steps again. Everything logged at
+    ``S`` itself was written before the checkpoint (episode ends during step ``S``, then
+    the evaluation at ``S``), so the TensorBoard writer is opened with ``purge_step =
+    S + 1``: TensorBoard drops the old events from ``S + 1`` on, as ``metrics.jsonl`` is
+    trimmed. (A process killed during its final evaluation, after writing it, leaves
+    that one point twice.) sb3's own writer, replaced here, leaves an empty events file.
     """
     logger = configure_logger(model.verbose, tb_dir, "run", reset_num_timesteps=False)
     for output in logger.output_formats:
         if isinstance(output, TensorBoardOutputFormat):
             log_dir = output.writer.log_dir
             output.writer.close()
-            output.writer = SummaryWriter(log_dir=log_dir, purge_step=model.num_timesteps)
+            output.writer = SummaryWriter(log_dir=log_dir, purge_step=model.num_timesteps + 1)
     return logger
 
 

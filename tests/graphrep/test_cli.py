@@ -779,6 +779,7 @@ def test_checkpoint_of_another_model_is_named(tmp_path):
 def test_seconds_count_every_process_of_a_resumed_run(data_dir, cache_dir, tmp_path):
     """``results.json``'s ``seconds`` is the run's over all its processes (an earlier,
     killed one's kept in ``elapsed.json``); a fresh run in the directory starts at 0."""
+    import shutil
     import time
 
     from graphrep.cli import main
@@ -804,3 +805,11 @@ def test_seconds_count_every_process_of_a_resumed_run(data_dir, cache_dir, tmp_p
         (tmp_path / "elapsed.json").unlink()
         time.sleep(0.5)
         assert (tmp_path / "elapsed.json").is_file()
+    # a run directory removed under a live ledger is not made again (atomic writes would)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    with _Elapsed(gone, resuming=False, every=0.05) as ledger:
+        ledger.begin()
+        shutil.rmtree(gone)
+        time.sleep(0.3)
+    assert not gone.exists()

@@ -294,9 +294,14 @@ def test_resume_drops_what_was_logged_after_the_checkpoint(tmp_path):
     assert [json.loads(x) for x in path.read_text().splitlines()] == records[:2]
 
 
-def test_resume_drops_tensorboard_events_logged_after_the_checkpoint(tmp_path):
-    """The killed process logged step 250 after its step-150 checkpoint; the resumed one logs
-    it again. TensorBoard reading the run's folder shows each step once (purge at 150)."""
+@pytest.mark.parametrize("checkpoint_freq", [150, 125])
+def test_resume_keeps_each_tensorboard_step_once(tmp_path, checkpoint_freq):
+    """Cartpole episodes end every 125 steps, where sb3 writes its TensorBoard events. The
+    killed process wrote step 250 (and its evaluation) after its checkpoint at 150, and the
+    resumed one writes them again: TensorBoard reading the run's folder shows each step once.
+    With the checkpoint at 250 itself, step 250 was written before it and must stay (a purge
+    from 250 on lost it). Evaluations (every 125 steps, and the final one) are written at
+    their own step."""
     import shutil
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -304,14 +309,15 @@ def test_resume_drops_tensorboard_events_logged_after_the_checkpoint(tmp_path):
     run = tmp_path / "run"
     flags = ["--run-dir", str(run), "--no-progress"]
     main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "300", "--learning-starts", "50",
-          "--batch-size", "16", "--eval-episodes", "0", "--final-eval-episodes", "0",
-          "--checkpoint-freq", "150", *flags])
+          "--batch-size", "16", "--eval-freq", "125", "--eval-episodes", "1",
+          "--final-eval-episodes", "1", "--checkpoint-freq", str(checkpoint_freq), *flags])
     shutil.rmtree(run / "checkpoints" / "step_000000300")  # as if killed before writing it
+    (run / "results.json").unlink()
     main(["train", "--resume", *flags])
     events = EventAccumulator(str(run / "tb" / "run_1"))
     events.Reload()
-    steps = [e.step for e in events.Scalars("train/critic_loss")]
-    assert steps == sorted(set(steps)) and 250 in steps
+    assert [e.step for e in events.Scalars("rollout/ep_rew_mean")] == [125, 250]
+    assert [e.step for e in events.Scalars("eval/mean_return")] == [125, 250, 300]
 
 
 def test_second_training_on_a_run_dir_is_refused(tmp_path, capsys):
