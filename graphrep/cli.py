@@ -77,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="honest: choices on validation nodes / inner folds only; "
                             "paper: the release's probe and best-config-on-test selection")
         s.add_argument("--seeds", type=int, nargs="+", default=None,
-                       help="encoder seeds (default: 0-9 node level, 0-4 graph level)")
+                       help=("encoder seeds (default: those the run in --out-dir was "
+                             "trained with)") if name == "eval" else
+                            "encoder seeds (default: 0-9 node level, 0-4 graph level)")
         s.add_argument("--epochs", type=int, nargs="+", default=None,
                        help="max epochs (graph level: several values = a sweep, trained once "
                             "per seed to the largest, the others taken on the way)")
@@ -160,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"writable cache (default ${CACHE_ENV} or ~/.cache/graphrep)")
         s.add_argument("--out-dir", default=None,
                        help="run directory (default runs/<dataset>-<split>-<view>-<protocol>)")
-        s.add_argument("--resume", action="store_true",
-                       help="continue from the checkpoints in --out-dir")
+        if name != "eval":  # eval reads a run; it has nothing to continue
+            s.add_argument("--resume", action="store_true",
+                           help="continue from the checkpoints in --out-dir")
         s.add_argument("--quiet", action="store_true", help="no progress bars")
     s = sub.add_parser("select", help="graph level: choose among trained run directories "
                                       "(e.g. PPR vs heat view) per outer fold by inner CV")
@@ -250,7 +253,8 @@ def _options(args: argparse.Namespace):
     opts = RunOptions(
         dataset=dataset, split=args.split, protocol=args.protocol, seeds=seeds,
         device=device, data_dir=args.data_dir, cache_dir=args.cache_dir,
-        resume=args.resume, progress=not args.quiet, probe_jobs=args.probe_jobs,
+        resume=getattr(args, "resume", False), progress=not args.quiet,
+        probe_jobs=args.probe_jobs,
         out_dir=args.out_dir or os.path.join(
             "runs", f"{dataset}-{'graph' if graph else args.split}-{args.view}-"
                     f"{args.protocol}"),
@@ -303,7 +307,20 @@ def _options(args: argparse.Namespace):
         if args.prelu is not None:
             n = replace(n, prelu=args.prelu)
         opts.node = n
+    if args.command == "eval" and args.seeds is None:  # the seeds the run was trained with
+        opts.seeds = _stored_seeds(Path(opts.out_dir) / "config.json") or opts.seeds
     return opts
+
+
+def _stored_seeds(config_file: Path) -> list[int] | None:
+    """The ``seeds`` of a run's ``config.json``; ``None`` where it has none to read (eval
+    then names what is wrong with the file)."""
+    try:
+        seeds = json.loads(config_file.read_text())["seeds"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    ok = isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)
+    return list(seeds) if ok else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -365,7 +382,8 @@ def _select(args: argparse.Namespace) -> int:
 def _summary(res: dict, out_dir: str) -> None:
     print(f"{res['dataset']} ({res['split']}, {res['view']}, {res['protocol']}): "
           f"{res['accuracy_mean']:.2f} +- {res['accuracy_std']:.2f} over "
-          f"{len(res['seeds'])} seeds; {res['seconds']:.1f} s, "
+          f"{len(res['seeds'])} seed{'s' if len(res['seeds']) != 1 else ''}; "
+          f"{res['seconds']:.1f} s, "
           f"peak {res['peak_rss_mb']:.0f} MiB -> "
           f"{out_dir}/{res.get('results_file', 'results.json')}")
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from rlrep.auxiliary import parse_aux
-from rlrep.checkpoints import is_damage
+from rlrep.checkpoints import checkpoints_newest_first, is_damage
 from rlrep.config import AGENT_DEFAULTED, TrainConfig, atari_options, check_device, resolved_options
 from rlrep.envs import UnknownEnvError, parse_env_id
 from rlrep.envs.atari import is_atari_id
@@ -121,9 +121,19 @@ def _changed_on_resume(given: dict, stored: dict) -> list[str]:
     def resolved(options: dict) -> dict:
         return resolved_options(TrainConfig.from_dict({**options, "device": "auto"}))
 
+    def shown(key: str) -> str:
+        """The stored value; an agent default named with its value (not ``None``)."""
+        old = stored.get(key)
+        if old is None and key in AGENT_DEFAULTED:
+            try:
+                return f"the agent's default {resolved(stored)[key]!r}"
+            except (ValueError, UnknownEnvError):
+                pass
+        return repr(old)
+
     # a run written before an option existed ran with its default
     stored = {**TrainConfig(env="PongNoFrameskip-v4").to_dict(), **stored}
-    return [f"--{k.replace('_', '-')}: {stored.get(k)!r} -> {v!r}" for k, v in given.items()
+    return [f"--{k.replace('_', '-')}: {shown(k)} -> {v!r}" for k, v in given.items()
             if k not in RESUMABLE_CHANGES and k != "resume" and not same(k, stored.get(k), v)]
 
 
@@ -183,6 +193,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
                 stored["device"] = args.device
             stored.update({k: given[k] for k in ("threads", "progress", "tensorboard") if k in given})
             options = stored
+        elif not options.get("env"):
+            parser.error(f"--resume: {saved.parent} holds no run (no config.json); check "
+                         f"--run-dir, or start a run there with --env and without --resume")
     if not options.get("env"):
         parser.error("--env is required (e.g. --env PongNoFrameskip-v4, dmc:cartpole-swingup, dmc-state:cartpole-swingup)")
     try:
@@ -197,19 +210,31 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
             parser.error(f"{', '.join(unused)} set {loss.upper()}, which --aux {config.aux!r} "
                          f"does not train: add {loss} to --aux or drop them")
     _refuse_cuda_without_cuda(config.device, parser)
-    if config.learning_starts is not None and config.learning_starts >= config.steps:
-        print(f"rlrep: warning: --learning-starts {config.learning_starts} >= --steps {config.steps}: "
+    learning_starts = resolved_options(config)["learning_starts"]
+    if learning_starts >= config.steps:
+        named = ("--learning-starts" if config.learning_starts is not None
+                 else "the agent's default learning start")
+        print(f"rlrep: warning: {named} ({learning_starts}) >= --steps {config.steps}: "
               f"the agent will not update", file=sys.stderr)
     try:
         results = train(config, resume=args.resume)
     except (RunDirError, CorruptFileError) as error:
         parser.error(str(error))
     except KeyboardInterrupt:  # checkpoints are atomic: the last one stands
-        print(f"rlrep: interrupted; continue with: rlrep train --run-dir {config.run_dir} --resume",
-              file=sys.stderr)
+        print(f"\nrlrep: interrupted; {_resume_point(config)}; continue with: rlrep train "
+              f"--run-dir {config.run_dir} --resume", file=sys.stderr)
         return 130
     print(json.dumps(results, indent=2))
     return 0
+
+
+def _resume_point(config: TrainConfig) -> str:
+    """Where ``--resume`` will continue an interrupted run from, in words."""
+    found = checkpoints_newest_first(Path(config.run_dir) / "checkpoints")
+    if not found:
+        return (f"no checkpoint was written yet (one every --checkpoint-freq "
+                f"{config.checkpoint_freq} steps), so a resume starts over")
+    return f"the latest checkpoint is {found[0].name}: a resume retrains the steps after it"
 
 
 def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -246,7 +271,12 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"cannot load {checkpoint / 'model.zip'} ({type(error).__name__}: {error}): "
                      f"the file is damaged; delete {checkpoint} to evaluate the checkpoint before it")
     returns = evaluate(model, config.env_spec, args.episodes, seed=args.seed, epsilon=config.eval_epsilon)
-    print(json.dumps({"checkpoint": str(checkpoint), "returns": returns, "mean_return": sum(returns) / len(returns)}, indent=2))
+    out: dict = {"checkpoint": str(checkpoint), "returns": returns, "mean_return": sum(returns) / len(returns)}
+    if config.env_spec.is_atari:  # as train's results.json reports it
+        from rlrep.evaluate import atari_game, human_normalized
+
+        out["human_normalized_score"] = human_normalized(atari_game(config.env), out["mean_return"])
+    print(json.dumps(out, indent=2))
     return 0
 
 

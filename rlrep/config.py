@@ -119,10 +119,13 @@ class TrainConfig:
             raise ValueError(f"--augment must be auto, on or off, got {self.augment!r}")
         if self.adam_eps is not None and not 0 < self.adam_eps < math.inf:
             raise ValueError(f"--adam-eps must be a finite number > 0, got {self.adam_eps}")
-        if (self.augment != "auto" or self.adam_eps is not None) and not self.env_spec.is_atari:
-            raise ValueError("--augment and --adam-eps set the Atari agent (DMC pixels are always "
-                             "cropped, as in CURL, and SAC keeps Adam's default epsilon): drop them "
-                             f"for {self.env}")
+        atari_only = [flag for flag, given in (("--augment", self.augment != "auto"),
+                                               ("--adam-eps", self.adam_eps is not None)) if given]
+        if atari_only and not self.env_spec.is_atari:
+            raise ValueError(f"{' and '.join(atari_only)} set{'s' if len(atari_only) == 1 else ''} "
+                             f"the Atari agent (DMC pixels are always cropped, as in CURL, and SAC "
+                             f"keeps Adam's default epsilon): drop "
+                             f"{'it' if len(atari_only) == 1 else 'them'} for {self.env}")
         if ("rcrl" in self.aux_names and self.rcrl_partners == "batch"
                 and self.batch_size is not None and self.batch_size % 2):
             raise ValueError(odd_batch_message(self.batch_size))

@@ -813,3 +813,19 @@ def test_seconds_count_every_process_of_a_resumed_run(data_dir, cache_dir, tmp_p
         shutil.rmtree(gone)
         time.sleep(0.3)
     assert not gone.exists()
+
+
+def test_eval_defaults_to_the_seeds_the_run_was_trained_with(data_dir, cache_dir, tmp_path,
+                                                             capsys):
+    """Without --seeds, eval took the default seeds (0-4 graph level) and reported
+    seed_2's embedding missing for a run trained with seeds 0 and 1."""
+    from graphrep.cli import main
+
+    common = ["--dataset", "MUTAG", "--epochs", "1", "--hidden", "8", "--data-dir",
+              str(data_dir), "--cache-dir", str(cache_dir), "--out-dir", str(tmp_path / "r"),
+              "--quiet"]
+    assert main(["train", *common, "--seeds", "0", "1"]) == 0
+    assert main(["eval", *common]) == 0
+    assert json.loads((tmp_path / "r" / "results.json").read_text())["seeds"] == [0, 1]
+    assert main(["eval", *common, "--seeds", "1"]) == 0  # a subset, when asked for
+    assert json.loads((tmp_path / "r" / "results.json").read_text())["seeds"] == [1]

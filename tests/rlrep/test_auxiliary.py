@@ -461,8 +461,10 @@ def test_atari_augmentation_and_adam_eps_options_reach_the_agent():
     assert agent(augment="on").augment is True and agent(aux="curl", augment="off").augment is False
     assert default.policy.optimizer.defaults["eps"] == DER_ADAM_EPS == 1.5e-5
     assert agent(adam_eps=1.5e-4).policy.optimizer.defaults["eps"] == 1.5e-4
-    for kw, message in ((dict(augment="on"), "--augment and --adam-eps set the Atari agent"),
-                        (dict(adam_eps=1e-4), "--augment and --adam-eps set the Atari agent")):
+    for kw, message in ((dict(augment="on"), "--augment sets the Atari agent.*drop it for"),
+                        (dict(adam_eps=1e-4), "--adam-eps sets the Atari agent"),
+                        (dict(augment="off", adam_eps=1e-4),
+                         "--augment and --adam-eps set the Atari agent.*drop them")):
         with pytest.raises(ValueError, match=message):
             TrainConfig(env="dmc-state:cartpole-swingup", **kw)
     with pytest.raises(ValueError, match="--adam-eps must be a finite number > 0"):

@@ -33,7 +33,7 @@ def _heads(aux: str) -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("aux", ["none", "rcrl", "curl", "rcrl,curl"])
-def test_pong_every_aux(tmp_path, aux):
+def test_pong_every_aux(tmp_path, aux, capsys):
     main(["train", "--env", "PongNoFrameskip-v4", "--aux", aux, "--steps", "200", "--run-dir", str(tmp_path), *TINY])
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["steps"] == 200 and results["gradient_updates"] > 100
@@ -44,6 +44,13 @@ def test_pong_every_aux(tmp_path, aux):
     assert final["final"] and ("aux/rcrl_loss" in final["train"]) == ("rcrl" in aux)
     segments = {k for k in final["train"] if k.startswith("rcrl/")}
     assert ("rcrl/rows_closed_by_length_cap" in segments) == ("rcrl" in aux)
+    if aux == "none":  # eval reports the human-normalised score, as train's results do
+        from rlrep.evaluate import human_normalized
+
+        capsys.readouterr()
+        assert main(["eval", str(tmp_path), "--episodes", "1"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["human_normalized_score"] == human_normalized("Pong", out["mean_return"])
 
 
 @pytest.mark.slow
@@ -394,10 +401,10 @@ def test_resume_accepts_restated_agent_defaults(tmp_path, monkeypatch, capsys):
             ("dmc-state:cheetah-run", ["--segment-threshold", "4.0", "--batch-size", "256",
                                        "--learning-rate", "2e-4", "--action-repeat", "4",
                                        "--learning-starts", "1000"],
-             ["--segment-threshold", "3", "--segment-threshold: None -> 3.0"]),
+             ["--segment-threshold", "3", "--segment-threshold: the agent's default 4.0 -> 3.0"]),
             ("PongNoFrameskip-v4", ["--n-steps", "20", "--batch-size", "32", "--adam-eps", "1.5e-5",
                                     "--curl-momentum", "0.001", "--aux", "curl"],
-             ["--n-steps", "10", "--n-steps: None -> 10"])):
+             ["--n-steps", "10", "--n-steps: the agent's default 20 -> 10"])):
         config = TrainConfig(env=env, aux="curl", steps=700)
         (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
         assert main([*resume, *same]) == 0, capsys.readouterr().err
@@ -494,7 +501,29 @@ def test_interrupt_says_how_to_continue(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(rlrep.training, "train", interrupted)
     assert main(["train", "--env", "dmc-state:cartpole-swingup", "--run-dir", str(tmp_path)]) == 130
-    assert f"rlrep train --run-dir {tmp_path} --resume" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"rlrep train --run-dir {tmp_path} --resume" in err
+    # what the resume will redo is said now, not found out when resuming
+    assert "no checkpoint was written yet (one every --checkpoint-freq 10000 steps)" in err
+    (tmp_path / "checkpoints" / "step_000000300").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "LATEST").write_text("step_000000300")
+    assert main(["train", "--env", "dmc-state:cartpole-swingup", "--run-dir", str(tmp_path)]) == 130
+    assert "the latest checkpoint is step_000000300" in capsys.readouterr().err
+
+
+def test_resume_of_a_directory_without_a_run_says_so(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--resume", "--run-dir", str(tmp_path / "typo")])
+    assert "holds no run (no config.json); check --run-dir" in capsys.readouterr().err
+
+
+def test_default_learning_start_past_the_budget_is_warned(tmp_path, monkeypatch, capsys):
+    import rlrep.training
+
+    monkeypatch.setattr(rlrep.training, "train", lambda *a, **k: {})
+    main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "400", "--run-dir", str(tmp_path)])
+    assert ("the agent's default learning start (1000) >= --steps 400: the agent will not update"
+            in capsys.readouterr().err)
 
 
 def test_finished_run_is_kept_extended_and_its_final_evaluation_repeatable(tmp_path, capsys):
