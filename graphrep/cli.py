@@ -231,6 +231,15 @@ def _options(args: argparse.Namespace):
         raise ValueError("--frozen-encoders applies to graph-level datasets only.")
     if graph and args.discriminator_init is not None:
         raise ValueError("--discriminator-init applies to node-level datasets only.")
+    for flag, value in (("--sample-size", args.sample_size), ("--full-batch", args.full_batch)):
+        if graph and value is not None:
+            raise ValueError(f"{flag} applies to node-level datasets only.")
+    # a diffusion setting of the other view did nothing, yet was stored with the run (and
+    # asked for again by eval and --resume)
+    if args.view == "heat" and (args.alpha != 0.2 or args.push_eps != PUSH_EPS):
+        raise ValueError("--alpha and --push-eps set the PPR view: drop them with --view heat.")
+    if args.view == "ppr" and args.t != 5.0:
+        raise ValueError("--t sets the heat-kernel view: drop it with --view ppr.")
     seeds = args.seeds if args.seeds is not None else list(range(5 if graph else 10))
     if args.topk is not None:
         topk = args.topk

@@ -183,6 +183,11 @@ def test_cli_errors(capsys):
     ("Cora", ["--self-loop-weight", "0"], "--self-loop-weight must be > 0"),
     ("Cora", ["--push-eps", "0"], "--push-eps must be > 0"),
     ("Cora", ["--eps", "0"], "--eps must be > 0 (omit it to keep every nonzero entry)"),
+    # settings that did nothing, yet were stored and then asked for again by eval/--resume
+    ("Cora", ["--view", "heat", "--alpha", "0.5"], "drop them with --view heat"),
+    ("Cora", ["--t", "3"], "--t sets the heat-kernel view: drop it with --view ppr"),
+    ("MUTAG", ["--sample-size", "100"], "--sample-size applies to node-level datasets only"),
+    ("MUTAG", ["--full-batch"], "--full-batch applies to node-level datasets only"),
     ("Cora", ["--patience", "0"], "--patience must be >= 1"),
     ("Cora", ["--hidden", "0"], "--hidden must be >= 1"),
     ("MUTAG", ["--probe-jobs", "0"], "--probe-jobs must be >= 1"),
