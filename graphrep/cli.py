@@ -67,15 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
                         ("eval", "evaluate the embeddings of a trained run"),
                         ("bench", "train + evaluate over seeds")):
         s = sub.add_parser(name, help=help_)
-        s.add_argument("--dataset", required=True,
-                       help=f"one of {', '.join(list(NODE_DATASETS) + list(GRAPH_DATASETS))}")
+        s.add_argument("--dataset", default=None,
+                       help=f"one of {', '.join(list(NODE_DATASETS) + list(GRAPH_DATASETS))}; "
+                            f"omitted, the options come from --out-dir's config.json (eval, "
+                            f"or train/bench with --resume)")
         s.add_argument("--split", default="public", choices=["public", "pygcn"],
                        help="node level: Planetoid public split or pygcn split (Cora)")
         s.add_argument("--view", default="ppr", choices=["ppr", "heat"],
                        help="diffusion view: personalised PageRank or heat kernel")
-        s.add_argument("--protocol", default="honest", choices=["honest", "paper"],
-                       help="honest: choices on validation nodes / inner folds only; "
-                            "paper: the release's probe and best-config-on-test selection")
+        s.add_argument("--protocol", default=None, choices=["honest", "paper"],
+                       help="honest (default): choices on validation nodes / inner folds "
+                            "only; paper: the release's probe and best-config-on-test "
+                            "selection")
         s.add_argument("--seeds", type=int, nargs="+", default=None,
                        help=("encoder seeds (default: those the run in --out-dir was "
                              "trained with)") if name == "eval" else
@@ -218,7 +221,11 @@ def _options(args: argparse.Namespace):
     from graphrep.experiment import RunOptions, resolve_device
     from graphrep.views import DiffusionOptions
 
+    if args.dataset is None:
+        raise ValueError("--dataset is required (or --out-dir of a run whose config.json "
+                         "holds the options, for eval or --resume)")
     dataset = canonical_name(args.dataset)
+    protocol = args.protocol or "honest"
     graph = is_graph_level(dataset)
     _check_ranges(args, graph)
     if graph and args.split != "public":
@@ -260,13 +267,13 @@ def _options(args: argparse.Namespace):
     # loading and diffusion
     device = str(resolve_device(args.device or "auto"))
     opts = RunOptions(
-        dataset=dataset, split=args.split, protocol=args.protocol, seeds=seeds,
+        dataset=dataset, split=args.split, protocol=protocol, seeds=seeds,
         device=device, data_dir=args.data_dir, cache_dir=args.cache_dir,
         resume=getattr(args, "resume", False), progress=not args.quiet,
         probe_jobs=args.probe_jobs,
         out_dir=args.out_dir or os.path.join(
             "runs", f"{dataset}-{'graph' if graph else args.split}-{args.view}-"
-                    f"{args.protocol}"),
+                    f"{protocol}"),
         diffusion=DiffusionOptions(kind=args.view, alpha=args.alpha, t=args.t,
                                    method=args.diffusion_method, eps=eps,
                                    topk=topk, column_scale=column_scale,
@@ -321,6 +328,51 @@ def _options(args: argparse.Namespace):
     return opts
 
 
+#: options that may accompany a run taken from its config.json (no --dataset)
+_WITH_STORED_OPTIONS = {"command", "dataset", "out_dir", "resume", "quiet", "seeds",
+                        "protocol", "probe_jobs", "device", "threads", "data_dir", "cache_dir"}
+
+
+def _stored_options(args: argparse.Namespace):
+    """The options of the run in ``--out-dir`` (its ``config.json``), for ``eval`` or a
+    ``--resume`` given no ``--dataset``; seeds, protocol, device, threads, data and cache
+    directories, progress and probe jobs may be given, other training options not."""
+    from graphrep.experiment import RunOptions, _read_config, resolve_device
+
+    if args.out_dir is None:
+        raise ValueError("--dataset is required (or --out-dir of a run whose config.json "
+                         "holds the options, for eval or --resume)")
+    cfg_file = Path(args.out_dir) / "config.json"
+    if args.command != "eval" and not args.resume:
+        raise ValueError(f"without --dataset, {args.command} continues the run in "
+                         f"{args.out_dir}: add --resume (or give --dataset and the options "
+                         f"of a new run)")
+    if not cfg_file.is_file():
+        raise FileNotFoundError(f"{cfg_file} is missing: without --dataset the options come "
+                                f"from the run's config.json; check --out-dir, or give "
+                                f"--dataset and the training options")
+    defaults = vars(build_parser().parse_args([args.command]))
+    extra = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+             if k not in _WITH_STORED_OPTIONS and v != defaults.get(k)]
+    if extra:
+        raise ValueError(f"{', '.join(extra)}: without --dataset the training options are "
+                         f"the run's own ({cfg_file}); drop them, or give --dataset and every "
+                         f"option")
+    stored = _read_config(cfg_file)
+    opts = RunOptions.from_json(stored)
+    _check_ranges(args, opts.graph_level)  # the given ones (seeds, probe jobs, threads)
+    opts.out_dir = args.out_dir
+    opts.resume = getattr(args, "resume", False)
+    opts.progress, opts.probe_jobs = not args.quiet, args.probe_jobs
+    opts.device = str(resolve_device(args.device or "auto"))
+    opts.protocol = args.protocol or stored.get("protocol", "honest")
+    opts.data_dir = args.data_dir if args.data_dir is not None else opts.data_dir
+    opts.cache_dir = args.cache_dir if args.cache_dir is not None else opts.cache_dir
+    if args.seeds is not None:
+        opts.seeds = list(args.seeds)
+    return opts
+
+
 def _stored_seeds(config_file: Path) -> list[int] | None:
     """The ``seeds`` of a run's ``config.json``; ``None`` where it has none to read (eval
     then names what is wrong with the file)."""
@@ -343,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _threads(args.threads)
         if args.command == "select":
             return _select(args)
-        opts = _options(args)
+        opts = _options(args) if args.dataset is not None else _stored_options(args)
         if args.command == "train":
             out = train_runs(opts)
             print(json.dumps({"out_dir": opts.out_dir, **out["timing"]}, indent=2))

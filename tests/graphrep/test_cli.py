@@ -834,3 +834,31 @@ def test_eval_defaults_to_the_seeds_the_run_was_trained_with(data_dir, cache_dir
     assert json.loads((tmp_path / "r" / "results.json").read_text())["seeds"] == [0, 1]
     assert main(["eval", *common, "--seeds", "1"]) == 0  # a subset, when asked for
     assert json.loads((tmp_path / "r" / "results.json").read_text())["seeds"] == [1]
+
+
+def test_eval_and_resume_take_the_runs_options_without_dataset(data_dir, cache_dir, tmp_path,
+                                                               capsys):
+    """Without --dataset, eval and --resume read every training option from --out-dir's
+    config.json (they had to be typed again, and one left out was refused as a change)."""
+    from graphrep.cli import main
+
+    run = tmp_path / "r"
+    dirs = ["--data-dir", str(data_dir), "--cache-dir", str(cache_dir), "--quiet"]
+    assert main(["train", "--dataset", "MUTAG", "--epochs", "1", "--hidden", "8", "--seeds", "0",
+                 "1", "--out-dir", str(run), *dirs]) == 0
+    assert main(["eval", "--out-dir", str(run), *dirs]) == 0
+    res = json.loads((run / "results.json").read_text())
+    assert res["dataset"] == "MUTAG" and res["seeds"] == [0, 1]
+    assert main(["bench", "--resume", "--out-dir", str(run), "--seeds", "0", "1", "2", *dirs]) == 0
+    assert json.loads((run / "results.json").read_text())["seeds"] == [0, 1, 2]
+    assert json.loads((run / "config.json").read_text())["graph"]["hidden_channels"] == 8
+    capsys.readouterr()
+    for argv, message in (
+            (["eval", "--out-dir", str(run), "--epochs", "5"],
+             "--epochs: without --dataset the training options are the run's own"),
+            (["train", "--out-dir", str(run)], "without --dataset, train continues the run"),
+            (["eval", "--out-dir", str(tmp_path / "none")], "config.json is missing: without "
+                                                            "--dataset the options come from"),
+            (["eval"], "--dataset is required (or --out-dir of a run")):
+        assert main([*argv, "--quiet"]) == 2
+        assert message in capsys.readouterr().err
