@@ -410,8 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # checkpoints are atomic: nothing written is lost
         if opts is not None and args.command in ("train", "bench"):
-            print(f"graphrep: interrupted; continue with the same command and --resume "
-                  f"(--out-dir {opts.out_dir})", file=sys.stderr)
+            print(f"\ngraphrep: interrupted; continue with: graphrep {args.command} --resume "
+                  f"--out-dir {opts.out_dir}", file=sys.stderr)
         else:
             print("graphrep: interrupted", file=sys.stderr)
         return 130
