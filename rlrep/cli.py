@@ -40,33 +40,50 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help=f"agent steps (default: {d.steps}); Atari-100k is 100k agent steps (400k "
                         f"frames), while DMC-100k counts environment steps: 100000 / action "
                         f"repeat agent steps (cartpole 12500, cheetah 25000, walker 50000)")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="run seed (default %(default)s)")
     p.add_argument("--run-dir", help="run directory (default: runs/<env>-<aux>-s<seed>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its latest checkpoint")
-    p.add_argument("--checkpoint-freq", type=int, default=d.checkpoint_freq)
-    p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
-    p.add_argument("--eval-freq", type=int, default=d.eval_freq)
-    p.add_argument("--eval-episodes", type=int, default=d.eval_episodes)
-    p.add_argument("--final-eval-episodes", type=int, default=d.final_eval_episodes)
-    p.add_argument("--eval-epsilon", type=float, default=d.eval_epsilon)
+    p.add_argument("--checkpoint-freq", type=int, default=d.checkpoint_freq,
+                   help="agent steps between checkpoints (default %(default)s); a resume "
+                        "retrains the steps after the latest one")
+    p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints,
+                   help="checkpoints kept, the older ones as fallbacks (default %(default)s)")
+    p.add_argument("--eval-freq", type=int, default=d.eval_freq,
+                   help="agent steps between evaluations (default %(default)s)")
+    p.add_argument("--eval-episodes", type=int, default=d.eval_episodes,
+                   help="episodes per periodic evaluation (default %(default)s; 0: none)")
+    p.add_argument("--final-eval-episodes", type=int, default=d.final_eval_episodes,
+                   help="episodes of the final evaluation (default %(default)s)")
+    p.add_argument("--eval-epsilon", type=float, default=d.eval_epsilon,
+                   help="Atari: random-action probability in evaluation (default %(default)s)")
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads (default 1)")
     # default None: a new run takes TrainConfig's ("auto"), --resume keeps the run's own
     p.add_argument("--device", default=None,
                    help=f"{d.device} (default: CUDA when present) | cpu | cuda | cuda:<i>")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
-    p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--buffer-size", type=int)
-    p.add_argument("--learning-starts", type=int)
-    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false",
+                   help="no TensorBoard logs under <run-dir>/tb")
+    agent = "default: the agent's for the env family; table in rlrep/README.md"
+    p.add_argument("--batch-size", type=int, help=f"RL batch size ({agent})")
+    p.add_argument("--buffer-size", type=int, help=f"replay buffer transitions ({agent})")
+    p.add_argument("--learning-starts", type=int, help=f"steps before the first update ({agent})")
+    p.add_argument("--learning-rate", type=float, help=f"Adam learning rate ({agent})")
     p.add_argument("--n-steps", type=int, help="multi-step return (Atari; default 20)")
     p.add_argument("--action-repeat", type=int, help="DMC action repeat (default per domain; Atari: fixed at 4)")
-    p.add_argument("--rcrl-weight", type=float, default=d.rcrl_weight)
-    p.add_argument("--rcrl-partners", choices=["batch", "extra"], default=d.rcrl_partners)
-    p.add_argument("--rcrl-embed-dim", type=int, default=d.rcrl_embed_dim)
-    p.add_argument("--curl-weight", type=float, default=d.curl_weight)
-    p.add_argument("--curl-momentum", type=float)
-    p.add_argument("--segment-max-length", type=int, default=d.segment_max_length)
+    p.add_argument("--rcrl-weight", type=float, default=d.rcrl_weight,
+                   help="RCRL loss weight (default %(default)s)")
+    p.add_argument("--rcrl-partners", choices=["batch", "extra"], default=d.rcrl_partners,
+                   help="RCRL pairs: halves of the RL batch, or extra sampled rows "
+                        "(default %(default)s)")
+    p.add_argument("--rcrl-embed-dim", type=int, default=d.rcrl_embed_dim,
+                   help="RCRL (state, action) embedding size (default %(default)s)")
+    p.add_argument("--curl-weight", type=float, default=d.curl_weight,
+                   help="CURL loss weight (default %(default)s)")
+    p.add_argument("--curl-momentum", type=float,
+                   help=f"CURL key-encoder EMA rate ({agent})")
+    p.add_argument("--segment-max-length", type=int, default=d.segment_max_length,
+                   help="RCRL: transitions after which a segment closes anyway "
+                        "(default %(default)s)")
     p.add_argument("--segment-threshold", type=float, help="DMC: |summed reward| closing a segment")
     p.add_argument("--augment", choices=["auto", "on", "off"], default=d.augment,
                    help="Atari: random-shift the RL batch; auto (default): on iff CURL is on; pass "

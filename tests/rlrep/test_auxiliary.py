@@ -571,3 +571,23 @@ def test_qrdqn_resume_with_raised_budget_keeps_the_exploration_schedule(tmp_path
     fresh = _EpsilonLog()
     resumed.learn(20, callback=fresh)
     assert resumed.exploration_budget == 20 and fresh.eps[2] == pytest.approx(1.0 - 0.99 / 2)
+
+
+def test_readme_table_of_agent_defaults_matches_resolved_options():
+    """rlrep/README.md's table (which `rlrep train --help` points to) states what
+    resolved_options gives each env family."""
+    from pathlib import Path
+
+    from rlrep.config import TrainConfig, resolved_options
+
+    text = (Path(__file__).resolve().parents[2] / "rlrep" / "README.md").read_text()
+    rows = [line.strip("|").split("|") for line in text.splitlines()
+            if line.startswith("| `--")]
+    assert len(rows) == 8
+    envs = ["PongNoFrameskip-v4", "dmc:cartpole-swingup", "dmc-state:cartpole-swingup"]
+    resolved = [resolved_options(TrainConfig(env=env)) for env in envs]
+    for flag, *cells in rows:
+        key = flag.strip().strip("`").removeprefix("--").replace("-", "_")
+        for cell, values in zip(cells, resolved, strict=True):
+            expected = values[key]
+            assert cell.strip() == ("-" if expected is None else repr(expected)), (key, cell)
