@@ -61,7 +61,8 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
         runs: graph-level run directories of one dataset, with distinct names.
         seeds: encoder seeds, each trained by every run (default: all such seeds, in the
             first run's order).
-        data_dir, cache_dir: where the dataset's labels are loaded from.
+        data_dir, cache_dir: where the dataset's labels are loaded from (default: the
+            directories the first run was trained with, else the usual defaults).
         probe_jobs: parallel fits of a probe's inner grid search.
 
     Returns:
@@ -96,6 +97,10 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
                          f"train them there (graphrep train --resume) or pass --seeds "
                          f"that every run holds.")
     dataset = datasets.pop()
+    # not given: where the first run was trained from (a run records its directories)
+    first = stored[0][0]
+    data_dir = data_dir if data_dir is not None else first.data_dir
+    cache_dir = cache_dir if cache_dir is not None else first.cache_dir
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     labels = load_graph_dataset(dataset, data_dir, cache).labels
     records = {f"{run.name}/{name}": [probe_record(run / name / f"seed_{s}", s, labels,

@@ -170,6 +170,17 @@ def test_select_runs_chooses_among_views_per_fold(data_dir, cache_dir, tmp_path,
         assert res["accuracies"][i] == pytest.approx(100 * want["accuracy"])
         for name, rec in zip(names, records, strict=True):
             assert res["per_candidate"][name][i] == pytest.approx(100 * rec["accuracy"])
+    # without --data-dir/--cache-dir, the directories the runs were trained with (it fell
+    # back to the default cache, where this dataset need not be)
+    import graphrep.selection as selection
+
+    def no_default_cache():
+        raise AssertionError("the default cache was used")
+
+    monkeypatch.setattr(selection, "default_cache_dir", no_default_cache)
+    assert main(["select", "--runs", str(runs["ppr"]), str(runs["heat"]), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["accuracies"] == pytest.approx(res["accuracies"])
+    monkeypatch.undo()
     # the order of the runs does not matter (ties share their folds)
     assert main(["select", "--runs", str(runs["heat"]), str(runs["ppr"]), "--out",
                  str(out), *where]) == 0
