@@ -13,7 +13,7 @@ from typing import Literal
 import gymnasium as gym
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from rlrep.envs.atari import ATARI_FRAME_STACK, is_atari_id, make_atari
+from rlrep.envs.atari import ATARI_FRAME_STACK, closest_atari_id, is_atari_id, make_atari
 from rlrep.envs.dmc import PIXEL_FRAME_STACK, default_action_repeat, dmc_task_exists, make_dmc
 from rlrep.envs.snapshot import get_vec_env_snapshot, set_vec_env_snapshot
 
@@ -78,7 +78,9 @@ def parse_env_id(env_id: str, action_repeat: int | None = None) -> EnvSpec:
     hint = ""
     if env_id.startswith("ALE/"):
         hint = " (ALE/*-v5 ids use sticky actions and frame-skip 4: use <Game>NoFrameskip-v4)"
-    raise UnknownEnvError(f"unknown environment id {env_id!r}{hint}.\n{ENV_ID_HELP}")
+    suggestion = closest_atari_id(env_id)
+    end = "." if suggestion is None else f"; did you mean {suggestion}?"
+    raise UnknownEnvError(f"unknown environment id {env_id!r}{hint}{end}\n{ENV_ID_HELP}")
 
 
 def make_env(spec: EnvSpec, *, evaluation: bool = False) -> gym.Env:

@@ -40,6 +40,21 @@ def is_atari_id(env_id: str) -> bool:
     return env_id in gym.registry
 
 
+def closest_atari_id(env_id: str) -> str | None:
+    """The ``<Game>NoFrameskip-v4`` id a near-miss names (``Pong-v4``, ``ALE/Pong-v5``,
+    ``pongnoframeskip-v4``), or None."""
+    import difflib
+
+    _register_ale()
+    known = [k for k in gym.registry if k.endswith("NoFrameskip-v4") and "-ram" not in k]
+    game = env_id.removeprefix("ALE/").split("-")[0].removesuffix("NoFrameskip")
+    by_game = {k.removesuffix("NoFrameskip-v4").lower(): k for k in known}
+    if game.lower() in by_game:
+        return by_game[game.lower()]
+    close = difflib.get_close_matches(env_id, known, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
 def make_atari(env_id: str, *, evaluation: bool = False, frame_stack: int = ATARI_FRAME_STACK) -> gym.Env:
     """Build one Atari-100k environment.
 

@@ -73,6 +73,21 @@ def test_unknown_env_id_explains_naming(bad):
     assert "dmc-state:cartpole-swingup" in str(info.value)
 
 
+@pytest.mark.parametrize("near, meant", [
+    ("Pong-v4", "PongNoFrameskip-v4"), ("pongnoframeskip-v4", "PongNoFrameskip-v4"),
+    ("ALE/RoadRunner-v5", "RoadRunnerNoFrameskip-v4"), ("BreakoutNoFrameskip-v5", "BreakoutNoFrameskip-v4"),
+])
+def test_near_miss_atari_id_is_answered_with_the_id_meant(near, meant):
+    with pytest.raises(UnknownEnvError, match=f"did you mean {meant}\\?"):
+        parse_env_id(near)
+
+
+def test_unrelated_id_gets_no_guess():
+    with pytest.raises(UnknownEnvError) as info:
+        parse_env_id("CartPole-v1")
+    assert "did you mean" not in str(info.value)
+
+
 @pytest.mark.parametrize("env_id", ["PongNoFrameskip-v4", "dmc-state:cartpole-swingup",
                                     "dmc-state:reacher-easy", "dmc-state:finger-spin"])
 def test_env_snapshot_restores_exactly(env_id):
