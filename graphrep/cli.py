@@ -243,9 +243,10 @@ def _options(args: argparse.Namespace):
             raise ValueError(f"{flag} applies to node-level datasets only.")
     # a diffusion setting of the other view did nothing, yet was stored with the run (and
     # asked for again by eval and --resume)
-    if args.view == "heat" and (args.alpha != 0.2 or args.push_eps != PUSH_EPS):
+    if args.view == "heat" and (args.alpha != DiffusionOptions.alpha
+                                or args.push_eps != PUSH_EPS):
         raise ValueError("--alpha and --push-eps set the PPR view: drop them with --view heat.")
-    if args.view == "ppr" and args.t != 5.0:
+    if args.view == "ppr" and args.t != DiffusionOptions.t:
         raise ValueError("--t sets the heat-kernel view: drop it with --view ppr.")
     seeds = args.seeds if args.seeds is not None else list(range(5 if graph else 10))
     if args.topk is not None:

@@ -540,9 +540,8 @@ def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
         edges = rows("A", columns=2)
         if edges is not None and edges.size:
             where = raw_dir / f"{name}_A.txt"
-            bad = np.flatnonzero((edges != np.round(edges)).any(axis=1))
-            if bad.size:
-                i = int(bad[0])
+            i = _first_non_integer_row(edges)
+            if i is not None:
                 return f"{where}:{i + 1}: edge {edges[i].tolist()} names a non-integer node"
             bad = np.flatnonzero(((edges < 1) | (edges > n)).any(axis=1))
             if bad.size:
@@ -572,9 +571,8 @@ def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
                         f"{count} {what} of {other}: one of the two is cut short or not "
                         f"the original")
             if suffix == "graph_labels":
-                bad = np.flatnonzero((r != np.round(r)).any(axis=1))
-                if bad.size:
-                    i = int(bad[0])
+                i = _first_non_integer_row(r)
+                if i is not None:
                     return (f"{raw_dir / f'{name}_{suffix}.txt'}:{i + 1}: graph label "
                             f"{r[i].tolist()} is not an integer")
             if suffix in ("node_labels", "edge_labels"):
@@ -584,6 +582,12 @@ def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
     except Unparsable as exc:
         return str(exc)
     return None
+
+
+def _first_non_integer_row(rows: np.ndarray) -> int | None:
+    """Index of the first row of ``rows`` (``[R, C]``) holding a non-integer, or None."""
+    bad = np.flatnonzero((rows != np.round(rows)).any(axis=1))
+    return int(bad[0]) if bad.size else None
 
 
 def _graph_indicator_problem(ids: np.ndarray) -> str | None:
@@ -613,9 +617,8 @@ _LABEL_RANGE_FREE = 64
 def _label_range_problem(labels: np.ndarray) -> str | None:
     """``"<line>: <reason>"`` when a node- or edge-label column (``[rows, columns]``)
     holds non-integers or spans a range far wider than the labels it uses."""
-    bad = np.flatnonzero((labels != np.round(labels)).any(axis=1))
-    if bad.size:
-        i = int(bad[0])
+    i = _first_non_integer_row(labels)
+    if i is not None:
         return f"{i + 1}: label {labels[i].tolist()} is not an integer"
     for col in labels.T:
         lo, hi = col.min(), col.max()

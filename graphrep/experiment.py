@@ -580,7 +580,7 @@ def _train_runs(opts: RunOptions, elapsed: _Elapsed) -> dict:
     run = Path(opts.out_dir)
     run.mkdir(parents=True, exist_ok=True)
     cfg_file = run / "config.json"
-    resuming = opts.resume and cfg_file.is_file()
+    resuming = _resuming(opts)
     if resuming:
         stored = _read_config(cfg_file)
         _check_resumable(stored, opts.to_json(), cfg_file)

@@ -13,6 +13,7 @@ episode returns it reports are always the raw score of a full game.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import gymnasium as gym
@@ -43,8 +44,6 @@ def is_atari_id(env_id: str) -> bool:
 def closest_atari_id(env_id: str) -> str | None:
     """The ``<Game>NoFrameskip-v4`` id a near-miss names (``Pong-v4``, ``ALE/Pong-v5``,
     ``pongnoframeskip-v4``), or None."""
-    import difflib
-
     _register_ale()
     known = [k for k in gym.registry if k.endswith("NoFrameskip-v4") and "-ram" not in k]
     game = env_id.removeprefix("ALE/").split("-")[0].removesuffix("NoFrameskip")
