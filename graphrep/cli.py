@@ -269,7 +269,7 @@ def _options(args: argparse.Namespace):
     device = str(resolve_device(args.device or "auto"))
     opts = RunOptions(
         dataset=dataset, split=args.split, protocol=protocol, seeds=seeds,
-        device=device, data_dir=args.data_dir, cache_dir=args.cache_dir,
+        device=device, **_recorded_dirs(args.data_dir, args.cache_dir),
         resume=getattr(args, "resume", False), progress=not args.quiet,
         probe_jobs=args.probe_jobs,
         out_dir=args.out_dir or os.path.join(
@@ -329,6 +329,19 @@ def _options(args: argparse.Namespace):
     return opts
 
 
+def _recorded_dirs(data_dir: str | None, cache_dir: str | None) -> dict[str, str | None]:
+    """The raw-data and cache directories a run reads, as its ``config.json`` records
+    them: the flags, else ``$GRAPHREP_DATA`` (None: none, PyG downloads) and
+    ``$GRAPHREP_CACHE`` or the default cache; absolute, so ``eval``, ``--resume`` and
+    ``select`` find them from any working directory."""
+    from graphrep.data import default_cache_dir, resolve_data_dir
+
+    data = resolve_data_dir(data_dir)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return {"data_dir": None if data is None else str(data.expanduser().resolve()),
+            "cache_dir": str(cache.expanduser().resolve())}
+
+
 #: options that may accompany a run taken from its config.json (no --dataset)
 _WITH_STORED_OPTIONS = {"command", "dataset", "out_dir", "resume", "quiet", "seeds",
                         "protocol", "probe_jobs", "device", "threads", "data_dir", "cache_dir"}
@@ -367,8 +380,13 @@ def _stored_options(args: argparse.Namespace):
     opts.progress, opts.probe_jobs = not args.quiet, args.probe_jobs
     opts.device = str(resolve_device(args.device or "auto"))
     opts.protocol = args.protocol or stored.get("protocol", "honest")
-    opts.data_dir = args.data_dir if args.data_dir is not None else opts.data_dir
-    opts.cache_dir = args.cache_dir if args.cache_dir is not None else opts.cache_dir
+    # the directories the run was trained with, unless given; a recorded raw-data
+    # directory that is gone gives way to $GRAPHREP_DATA (the cache may hold the files)
+    stored_data = opts.data_dir if opts.data_dir is not None and Path(opts.data_dir).is_dir() \
+        else None
+    dirs = _recorded_dirs(args.data_dir if args.data_dir is not None else stored_data,
+                          args.cache_dir if args.cache_dir is not None else opts.cache_dir)
+    opts.data_dir, opts.cache_dir = dirs["data_dir"], dirs["cache_dir"]
     if args.seeds is not None:
         opts.seeds = list(args.seeds)
     return opts

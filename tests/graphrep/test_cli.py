@@ -864,3 +864,48 @@ def test_eval_and_resume_take_the_runs_options_without_dataset(data_dir, cache_d
             (["eval"], "--dataset is required (or --out-dir of a run")):
         assert main([*argv, "--quiet"]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_config_records_the_directories_taken_from_the_environment(data_dir, cache_dir, tmp_path,
+                                                                   monkeypatch):
+    """config.json recorded ``data_dir: null`` (and ``cache_dir: null``) when they came from
+    GRAPHREP_DATA / GRAPHREP_CACHE, so the run did not say where its data came from and an
+    eval without the variables looked elsewhere. Recorded resolved and absolute now; a
+    recorded raw-data directory that is gone gives way to the variable."""
+    import shutil
+
+    from graphrep.cli import main
+    from graphrep.data import CACHE_ENV, DATA_ENV
+
+    raw = tmp_path / "raw"
+    shutil.copytree(data_dir / "TUDataset" / "MUTAG", raw / "TUDataset" / "MUTAG")
+    monkeypatch.setenv(DATA_ENV, str(raw))
+    monkeypatch.setenv(CACHE_ENV, str(cache_dir))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dataset", "MUTAG", "--epochs", "1", "--hidden", "8", "--seeds",
+                 "0", "--out-dir", "run", "--quiet"]) == 0
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["data_dir"] == str(raw.resolve()) and cfg["cache_dir"] == str(cache_dir.resolve())
+    # eval from elsewhere with neither variable set reads the recorded directories
+    monkeypatch.delenv(DATA_ENV)
+    monkeypatch.delenv(CACHE_ENV)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    opts = _stored_eval_options(tmp_path / "run")
+    assert (opts.data_dir, opts.cache_dir) == (cfg["data_dir"], cfg["cache_dir"])
+    assert main(["eval", "--out-dir", str(tmp_path / "run"), "--quiet"]) == 0
+    # the recorded raw-data directory removed: the variable is read again
+    shutil.rmtree(raw)
+    monkeypatch.setenv(DATA_ENV, str(data_dir))
+    assert _stored_eval_options(tmp_path / "run").data_dir == str(data_dir.resolve())
+    # a flag still wins over what was recorded
+    assert _stored_eval_options(tmp_path / "run", "--data-dir", str(raw)).data_dir == \
+        str(raw.resolve())
+
+
+def _stored_eval_options(run, *argv):
+    """The RunOptions ``graphrep eval --out-dir RUN ARGV`` builds from the run's config.json."""
+    from graphrep.cli import _stored_options, build_parser
+
+    return _stored_options(build_parser().parse_args(["eval", "--out-dir", str(run), *argv]))
