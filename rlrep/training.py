@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -76,15 +77,36 @@ def resumed_logger(model: BaseAlgorithm, tb_dir: str | None) -> Logger:
     the evaluation at ``S``), so the TensorBoard writer is opened with ``purge_step =
     S + 1``: TensorBoard drops the old events from ``S + 1`` on, as ``metrics.jsonl`` is
     trimmed. (A process killed during its final evaluation, after writing it, leaves
-    that one point twice.) sb3's own writer, replaced here, leaves an empty events file.
+    that one point twice.) sb3's own writer, replaced here, is closed and its file, which
+    holds no event, removed.
     """
+    before = _event_files(tb_dir)
     logger = configure_logger(model.verbose, tb_dir, "run", reset_num_timesteps=False)
     for output in logger.output_formats:
         if isinstance(output, TensorBoardOutputFormat):
             log_dir = output.writer.log_dir
             output.writer.close()
+            for unused in _event_files(tb_dir) - before:
+                unused.unlink(missing_ok=True)
             output.writer = SummaryWriter(log_dir=log_dir, purge_step=model.num_timesteps + 1)
     return logger
+
+
+def _event_files(tb_dir: str | None) -> set[Path]:
+    """The TensorBoard event files under ``tb_dir``."""
+    return set(Path(tb_dir).glob("*/events.out.tfevents.*")) if tb_dir else set()
+
+
+def _discard_tensorboard_runs(tb_dir: str | None) -> None:
+    """Remove the ``run_<n>`` folders of an attempt that left no checkpoint: the run starts
+    over, so its TensorBoard events (as its metrics) are not this run's."""
+    if tb_dir is None:
+        return
+    for folder in sorted(Path(tb_dir).glob("run_*")):
+        if folder.is_dir():
+            shutil.rmtree(folder)
+            print(f"rlrep: removed {folder}, the TensorBoard log of an attempt that left no "
+                  f"checkpoint", file=sys.stderr)
 
 
 def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
@@ -148,6 +170,7 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         seed_everything(config.seed)
         # built before anything is written: a model that cannot be built leaves no run behind
         model = build_model(config, env, tensorboard_log=tb_dir)
+        _discard_tensorboard_runs(tb_dir)
         atomic_write_json(run_dir / "config.json", config.to_dict())
         (run_dir / "metrics.jsonl").write_text("")
         counters = None

@@ -325,6 +325,32 @@ def test_resume_keeps_each_tensorboard_step_once(tmp_path, checkpoint_freq):
     events.Reload()
     assert [e.step for e in events.Scalars("rollout/ep_rew_mean")] == [125, 250]
     assert [e.step for e in events.Scalars("eval/mean_return")] == [125, 250, 300]
+    # the first process's events and the resumed one's: sb3's replaced writer leaves no
+    # third, empty file
+    assert len(list((run / "tb" / "run_1").glob("events.out.tfevents.*"))) == 2
+
+
+def test_starting_over_discards_the_earlier_attempts_tensorboard_log(tmp_path, capsys):
+    """A --resume that finds no checkpoint starts over; the discarded attempt's tb/run_1
+    stayed beside the new run_2, so TensorBoard showed two runs of one directory."""
+    import shutil
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    flags = ["--run-dir", str(run), "--no-progress"]
+    main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "250", "--learning-starts",
+          "50", "--batch-size", "16", "--eval-freq", "125", "--eval-episodes", "1",
+          "--final-eval-episodes", "1", "--checkpoint-freq", "1000", *flags])
+    shutil.rmtree(run / "checkpoints")  # as if killed before its first checkpoint
+    (run / "results.json").unlink()
+    capsys.readouterr()
+    main(["train", "--resume", *flags])
+    assert "removed" in capsys.readouterr().err
+    assert sorted(p.name for p in (run / "tb").iterdir()) == ["run_1"]
+    events = EventAccumulator(str(run / "tb" / "run_1"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("eval/mean_return")] == [125, 250]
 
 
 def test_second_training_on_a_run_dir_is_refused(tmp_path, capsys):
