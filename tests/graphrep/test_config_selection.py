@@ -143,6 +143,13 @@ def test_sweep_selects_from_stored_probes(data_dir, cache_dir, tmp_path, monkeyp
     # the paper protocol reads the same stored probes (and needs no folds)
     assert main(["eval", *args[1:], "--protocol", "paper"]) == 0
     assert len(calls) == 1
+    # ... and reports the config with the best mean test accuracy, as the release selected
+    paper = json.loads((out / "results_paper.json").read_text())
+    means = {n: sum(a) / len(a) for n, a in paper["per_config"].items()}
+    assert sorted(means) == names and means[names[0]] != means[names[1]]
+    assert paper["selected_config"] == max(means, key=means.get)
+    assert paper["accuracies"] == pytest.approx(  # % here, fractions per config
+        [100 * a for a in paper["per_config"][paper["selected_config"]]])
 
 
 def test_select_runs_chooses_among_views_per_fold(data_dir, cache_dir, tmp_path, monkeypatch,

@@ -1,4 +1,5 @@
 """Model parts: shapes, learning, determinism, dense and sparse views."""
+import math
 from dataclasses import replace
 
 import pytest
@@ -225,6 +226,16 @@ def _train(cora, views, seed, epochs, hidden=64, sample=500, batch=2):
     emb = m.embed(cora.data.x, view_as_sparse(views.adj, 2708),
                   view_as_sparse(views.diff, 2708))
     return res, emb
+
+
+def test_node_loss_is_the_pooled_bce_of_its_logits():
+    """MVGRL's loss is one BCE mean over positives (target 1) and negatives (target 0), the
+    release's form: log 2 at zero logits, and by hand on unequal ones."""
+    assert MVGRL.loss(torch.zeros(6), torch.zeros(6)).item() == pytest.approx(math.log(2))
+    pos, neg = torch.tensor([3.0, -0.5]), torch.tensor([0.25, -2.0, 1.0])
+    by_hand = (sum(math.log1p(math.exp(-s)) for s in pos.tolist())
+               + sum(math.log1p(math.exp(s)) for s in neg.tolist())) / 5
+    assert MVGRL.loss(pos, neg).item() == pytest.approx(by_hand, rel=1e-6)
 
 
 def test_node_loss_decreases_on_cora(cora, cora_views):

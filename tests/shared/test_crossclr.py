@@ -77,6 +77,14 @@ def test_pruned_index_never_appears_as_a_negative():
     assert gv[3].abs().max() > 0
 
 
+def test_connectivity_is_the_mean_cosine_to_the_other_samples():
+    """By hand: rows (1, 0), (0, 3), (2, 2) have cosines 0, 1/sqrt(2), 1/sqrt(2) between
+    them; a sample's similarity to itself is not counted, and row lengths do not matter."""
+    c = connectivity(torch.tensor([[1.0, 0.0], [0.0, 3.0], [2.0, 2.0]]))
+    r = 1 / math.sqrt(2)
+    torch.testing.assert_close(c, torch.tensor([r / 2, r / 2, r]))
+
+
 def test_weights_grow_with_connectivity_and_average_one():
     torch.manual_seed(3)
     v, t = torch.randn(6, 4), torch.randn(6, 4)

@@ -87,6 +87,17 @@ def test_discriminator_bce_zero_weight_closed_forms():
     assert discriminator_bce(z, torch.zeros(3), "pooled").item() == pytest.approx(math.log(2))
 
 
+def test_discriminator_bce_pooled_is_one_mean_over_both_sets():
+    """Pooled = mean of -log sigmoid(pos) and -log(1 - sigmoid(neg)) over all P + Q logits
+    (at zero logits it equals half the separate form; here, with P != Q, it does not)."""
+    pos, neg = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([1.5, -3.0])
+    terms = [-math.log(1 / (1 + math.exp(-s))) for s in pos.tolist()] + \
+            [-math.log(1 - 1 / (1 + math.exp(-s))) for s in neg.tolist()]
+    pooled = discriminator_bce(pos, neg, "pooled").item()
+    assert pooled == pytest.approx(sum(terms) / 5, rel=1e-6)
+    assert pooled != pytest.approx(0.5 * discriminator_bce(pos, neg).item(), rel=1e-3)
+
+
 def test_discriminator_bce_matches_log_sigmoid_form_and_is_stable():
     torch.manual_seed(3)
     pos, neg = torch.randn(10), torch.randn(12)
