@@ -330,6 +330,30 @@ def test_full_frame_stacked_buffer_never_samples_rows_without_their_history():
     assert age.min() == k - 1 and set(age) == set(range(k - 1, size))
 
 
+def test_full_frame_stacked_buffer_never_draws_a_partner_without_its_history():
+    """Partners too: with 2 rows overwritten, the segment of steps 0-7 keeps steps 2-7, of
+    which steps 2-4 (the 3 oldest rows) have lost the frames before them. Anchors at steps
+    5-7 must draw their partners among steps 5-7 (the trim of the segment's length; without
+    it about 1 partner in 7 lacked its history)."""
+    size, k = 16, 4
+    space = spaces.Box(0, 255, (k, 5, 5), np.uint8)
+    buf = SegmentReplayBuffer(size, space, ACT, device="cpu", frame_stack=k, max_segment_length=8)
+    for t in range(size + 2):  # full, wrapped: pos = 2, rows hold steps 2-17
+        obs = np.full((1, k, 5, 5), t % 255, np.uint8)
+        buf.add(obs, obs, np.zeros((1, 1)), np.zeros(1, np.float32), np.zeros(1, np.float32), [{}])
+    assert buf.full and buf.pos == 2
+    np.random.seed(0)
+    anchors = np.repeat(np.array([5, 6, 7]), 1000)  # rows = steps here (pos 2: no wrap yet)
+    partners = buf.positive_rows(anchors, np.zeros(len(anchors), np.int64))
+    assert set(partners.tolist()) == {5, 6, 7} and (partners != anchors).all()
+    pairs = buf.sample_pairs(5000)
+    n = len(pairs.segment_ids) // 2
+    stacks = pairs.observations.numpy()
+    ages = ((stacks[:, -1, 0, 0].astype(np.int64) - 2) % size)  # newest frame's step -> age
+    assert ages.min() >= k - 1
+    assert (pairs.segment_ids[:n] == pairs.segment_ids[n:]).all()
+
+
 def test_bad_input_is_refused_before_anything_is_stored():
     buf = make(size=128, n_envs=2)
     with pytest.raises(ValueError, match="the buffer is empty"):
