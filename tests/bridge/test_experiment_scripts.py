@@ -108,3 +108,38 @@ def test_crd_student_rejects_unknown_arm():
 
     with pytest.raises(ValueError, match="arm must be"):
         crd._train_student(None, None, None, None, 1, "kd+crd", 0)
+
+
+def test_bridge_ablations_keep_other_entries_and_record_the_call(tmp_path, monkeypatch):
+    """One ablation run again replaces its own entry, keeps the others, and records the
+    demo call it made with the arguments it was made with."""
+    ablations = _load("bridge_ablations")
+    calls = []
+
+    def fake_run(**kwargs):
+        calls.append(kwargs)
+        return {"summary": f"fake {sorted(kwargs.items())}"}
+
+    monkeypatch.setattr(ablations.importlib, "import_module",
+                        lambda name: type("M", (), {"run": staticmethod(fake_run)}))
+    ablations.main(["--only", "crd_val_32", "crossclr_quick", "--out", str(tmp_path)])
+    assert calls == [dict(validation=True, seeds=2, hidden=32), dict(quick=True)]
+    ablations.main(["--only", "crossclr_quick", "--out", str(tmp_path)])
+    stored = json.loads((tmp_path / "bridge_ablations.json").read_text())
+    assert list(stored) == ["crd_val_32", "crossclr_quick"]
+    assert stored["crd_val_32"]["call"] == \
+        "shared.bridge.demos.crd.run(validation=True, seeds=2, hidden=32)"
+    md = (tmp_path / "bridge_ablations.md").read_text()
+    assert md.index("| crd_val_32 |") < md.index("| crossclr_quick |")
+    with pytest.raises(SystemExit):
+        ablations.main(["--only", "no_such_ablation", "--out", str(tmp_path)])
+
+
+def test_committed_bridge_ablations_are_the_ones_the_script_defines():
+    """Every committed entry was made by the call the script now names (a changed call
+    would leave a stale entry behind)."""
+    ablations = _load("bridge_ablations")
+    stored = json.loads(open(f"{ablations.RESULTS}/bridge_ablations.json").read())
+    assert set(stored) == set(ablations.ABLATIONS)
+    for name, (module, kwargs, _) in ablations.ABLATIONS.items():
+        assert stored[name]["call"] == ablations._call(module, kwargs), name
