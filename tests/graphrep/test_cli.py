@@ -378,8 +378,12 @@ def test_node_diffusion_defaults_per_dataset():
     for other in (["--view", "heat"], ["--alpha", "0.15"]):
         d = diffusion("--dataset", "CiteSeer", *other)
         assert (d.topk, d.eps, d.column_scale) == (64, None, None)
-    cora = diffusion("--dataset", "Cora")
-    assert (cora.topk, cora.eps, cora.column_scale) == (64, None, None)
+    cora = diffusion("--dataset", "Cora")  # top-256 (session 27), on both splits
+    assert (cora.topk, cora.eps, cora.column_scale) == (256, None, None)
+    assert diffusion("--dataset", "Cora", "--split", "pygcn").topk == 256
+    assert diffusion("--dataset", "Cora", "--topk", "64").topk == 64
+    assert diffusion("--dataset", "Cora", "--view", "heat").topk == 64
+    assert diffusion("--dataset", "PubMed").topk == 64
     assert diffusion("--dataset", "Cora", "--diffusion-method", "push",
                      "--push-eps", "1e-4").push_eps == 1e-4
     assert diffusion("--dataset", "MUTAG").topk is None
