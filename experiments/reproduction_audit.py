@@ -37,6 +37,7 @@ from pathlib import Path
 
 import torch
 
+from graphrep.data import reuse_dirs
 from graphrep.experiment import (
     RunOptions,
     bench,
@@ -81,8 +82,10 @@ def audit_options(run: Path, seed: int, scratch: Path, data_dir: str | None) -> 
     writing into ``scratch``."""
     opts = RunOptions.from_json(_config(run))
     first = opts.graph_configs()[0]
+    # --data-dir, else $GRAPHREP_DATA, else the recorded directory where it exists
+    data, cache = reuse_dirs(opts.data_dir, opts.cache_dir, data_dir)
     return replace(opts, out_dir=str(scratch), seeds=[seed], resume=False, progress=False,
-                   data_dir=data_dir or opts.data_dir, graph=first, layers_grid=[],
+                   data_dir=data, cache_dir=cache, graph=first, layers_grid=[],
                    batch_grid=[], epochs_grid=[], device="cpu")
 
 

@@ -32,8 +32,8 @@ NODE_TOPK = 64
 GRAPH_TOPK_DEFAULTS = {"REDDIT-BINARY": 32}
 
 #: Per-dataset diffusion defaults for the PPR view at alpha 0.2, used when none of
-#: ``--topk``, ``--eps`` and ``--column-scale`` is given (other views: top-64). CiteSeer: the release's treatment (entries below the eps of
-#: {1e-5, ..., 1e-2} whose kept entries per node come closest to the mean degree, 0.01 here
+#: ``--topk``, ``--eps`` and ``--column-scale`` is given (other views: top-64).
+#: CiteSeer: the release's treatment (entries below the eps of {1e-5, ..., 1e-2} whose kept entries per node come closest to the mean degree, 0.01 here
 #: (8.6 vs 2.7), dropped; every column min-max scaled). Chosen on validation nodes: 73.00 vs
 #: 71.28 for top-64 (seeds 0-4, 100 steps; experiments/results/mvgrl_tune.jsonl).
 #: Cora (session 27): the top 256 entries per node, the release's cut, chosen on validation
@@ -339,7 +339,8 @@ def _recorded_dirs(data_dir: str | None, cache_dir: str | None) -> dict[str, str
     """The raw-data and cache directories a run reads, as its ``config.json`` records
     them: the flags, else ``$GRAPHREP_DATA`` (None: none, PyG downloads) and
     ``$GRAPHREP_CACHE`` or the default cache; absolute, so ``eval``, ``--resume`` and
-    ``select`` find them from any working directory."""
+    ``select`` can reuse them from any working directory (after the flags and the
+    variables: :func:`graphrep.data.reuse_dirs`)."""
     from graphrep.data import default_cache_dir, resolve_data_dir
 
     data = resolve_data_dir(data_dir)
@@ -357,6 +358,7 @@ def _stored_options(args: argparse.Namespace):
     """The options of the run in ``--out-dir`` (its ``config.json``), for ``eval`` or a
     ``--resume`` given no ``--dataset``; seeds, protocol, device, threads, data and cache
     directories, progress and probe jobs may be given, other training options not."""
+    from graphrep.data import reuse_dirs
     from graphrep.experiment import RunOptions, _read_config, resolve_device
 
     if args.out_dir is None:
@@ -386,12 +388,9 @@ def _stored_options(args: argparse.Namespace):
     opts.progress, opts.probe_jobs = not args.quiet, args.probe_jobs
     opts.device = str(resolve_device(args.device or "auto"))
     opts.protocol = args.protocol or stored.get("protocol", "honest")
-    # the directories the run was trained with, unless given; a recorded raw-data
-    # directory that is gone gives way to $GRAPHREP_DATA (the cache may hold the files)
-    stored_data = opts.data_dir if opts.data_dir is not None and Path(opts.data_dir).is_dir() \
-        else None
-    dirs = _recorded_dirs(args.data_dir if args.data_dir is not None else stored_data,
-                          args.cache_dir if args.cache_dir is not None else opts.cache_dir)
+    # given, else the variables, else the directories the run was trained with
+    dirs = _recorded_dirs(*reuse_dirs(opts.data_dir, opts.cache_dir, args.data_dir,
+                                      args.cache_dir))
     opts.data_dir, opts.cache_dir = dirs["data_dir"], dirs["cache_dir"]
     if args.seeds is not None:
         opts.seeds = list(args.seeds)

@@ -73,6 +73,7 @@ __all__ = [
     "is_graph_level",
     "default_cache_dir",
     "resolve_data_dir",
+    "reuse_dirs",
     "load_node_dataset",
     "load_graph_dataset",
     "load_linqs_cora",
@@ -214,6 +215,25 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
         return Path(data_dir)
     env = os.environ.get(DATA_ENV)
     return Path(env) if env else None
+
+
+def reuse_dirs(recorded_data: str | None, recorded_cache: str | None,
+               data_dir: str | None = None,
+               cache_dir: str | None = None) -> tuple[str | None, str | None]:
+    """The raw-data and cache directories for working on a run again (``eval``,
+    ``--resume``, ``select``, the reproduction audit), which recorded ``recorded_data`` and
+    ``recorded_cache`` in its ``config.json``: each the given directory, else
+    ``$GRAPHREP_DATA`` / ``$GRAPHREP_CACHE``, else the recorded one where it still exists,
+    else None (no raw-data directory; the default cache). So a run copied to another
+    machine, or whose directories moved, is read with that machine's settings."""
+    def pick(given: str | None, env: str, recorded: str | None) -> str | None:
+        if given is not None:
+            return given
+        if os.environ.get(env):
+            return os.environ[env]
+        return recorded if recorded is not None and Path(recorded).is_dir() else None
+
+    return pick(data_dir, DATA_ENV, recorded_data), pick(cache_dir, CACHE_ENV, recorded_cache)
 
 
 def _missing_files_error(name: str, files: Sequence[Path],

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphrep.data import default_cache_dir, load_graph_dataset
+from graphrep.data import default_cache_dir, load_graph_dataset, reuse_dirs
 from graphrep.evaluate import FOLD_RECORD, select_per_seed
 from graphrep.experiment import PROBE_KEY, RunOptions, config_name, peak_rss_mb, probe_record
 from shared.checkpoint import read_json
@@ -61,8 +61,10 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
         runs: graph-level run directories of one dataset, with distinct names.
         seeds: encoder seeds, each trained by every run (default: all such seeds, in the
             first run's order).
-        data_dir, cache_dir: where the dataset's labels are loaded from (default: the
-            directories the first run was trained with, else the usual defaults).
+        data_dir, cache_dir: where the dataset's labels are loaded from (default:
+            ``$GRAPHREP_DATA`` / ``$GRAPHREP_CACHE``, else the directories the first run
+            was trained with where they exist, else the default cache;
+            :func:`graphrep.data.reuse_dirs`).
         probe_jobs: parallel fits of a probe's inner grid search.
 
     Returns:
@@ -97,10 +99,10 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
                          f"train them there (graphrep train --resume) or pass --seeds "
                          f"that every run holds.")
     dataset = datasets.pop()
-    # not given: where the first run was trained from (a run records its directories)
+    # not given: the variables, else where the first run was trained from (a run records
+    # its directories)
     first = stored[0][0]
-    data_dir = data_dir if data_dir is not None else first.data_dir
-    cache_dir = cache_dir if cache_dir is not None else first.cache_dir
+    data_dir, cache_dir = reuse_dirs(first.data_dir, first.cache_dir, data_dir, cache_dir)
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     labels = load_graph_dataset(dataset, data_dir, cache).labels
     records = {f"{run.name}/{name}": [probe_record(run / name / f"seed_{s}", s, labels,

@@ -874,8 +874,9 @@ def test_config_records_the_directories_taken_from_the_environment(data_dir, cac
                                                                    monkeypatch):
     """config.json recorded ``data_dir: null`` (and ``cache_dir: null``) when they came from
     GRAPHREP_DATA / GRAPHREP_CACHE, so the run did not say where its data came from and an
-    eval without the variables looked elsewhere. Recorded resolved and absolute now; a
-    recorded raw-data directory that is gone gives way to the variable."""
+    eval without the variables looked elsewhere. Recorded resolved and absolute now, and
+    reused after the flags and the variables (a run copied to another machine, or the
+    reproduction audit there, reads that machine's directories)."""
     import shutil
 
     from graphrep.cli import main
@@ -899,13 +900,32 @@ def test_config_records_the_directories_taken_from_the_environment(data_dir, cac
     opts = _stored_eval_options(tmp_path / "run")
     assert (opts.data_dir, opts.cache_dir) == (cfg["data_dir"], cfg["cache_dir"])
     assert main(["eval", "--out-dir", str(tmp_path / "run"), "--quiet"]) == 0
-    # the recorded raw-data directory removed: the variable is read again
-    shutil.rmtree(raw)
+    # the variables win over what was recorded, the flags over both
     monkeypatch.setenv(DATA_ENV, str(data_dir))
-    assert _stored_eval_options(tmp_path / "run").data_dir == str(data_dir.resolve())
-    # a flag still wins over what was recorded
-    assert _stored_eval_options(tmp_path / "run", "--data-dir", str(raw)).data_dir == \
-        str(raw.resolve())
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "other-cache"))
+    opts = _stored_eval_options(tmp_path / "run")
+    assert (opts.data_dir, opts.cache_dir) == (str(data_dir.resolve()),
+                                               str((tmp_path / "other-cache").resolve()))
+    opts = _stored_eval_options(tmp_path / "run", "--data-dir", str(raw), "--cache-dir", "c")
+    assert (opts.data_dir, opts.cache_dir) == (str(raw.resolve()), str((elsewhere / "c")))
+    # neither variable: a recorded directory that is gone is not used (the default cache)
+    monkeypatch.delenv(DATA_ENV)
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    shutil.rmtree(raw)
+    shutil.copytree(cache_dir, tmp_path / "moved-cache")
+    cfg["cache_dir"] = str(tmp_path / "gone-cache")
+    (tmp_path / "run" / "config.json").write_text(json.dumps(cfg))
+    opts = _stored_eval_options(tmp_path / "run")
+    assert opts.data_dir is None
+    assert opts.cache_dir == str((tmp_path / "home" / ".cache" / "graphrep").resolve())
+    # the reproduction audit reads the same way
+    from tests.conftest import load_experiment
+
+    audit = load_experiment("reproduction_audit")
+    monkeypatch.setenv(DATA_ENV, str(data_dir))
+    audited = audit.audit_options(tmp_path / "run", 0, tmp_path / "scratch", None)
+    assert (audited.data_dir, audited.cache_dir) == (str(data_dir), None)
 
 
 def _stored_eval_options(run, *argv):
