@@ -160,6 +160,8 @@ class NodeTrainConfig:
     Top-256 beats top-64 by more than the 0.25 tie band on pygcn and does not
     fall behind on public, so Cora's PPR view keeps 256 entries per node by
     default (``graphrep.cli.NODE_DIFFUSION_DEFAULTS``); the step cap stays 100.
+    CiteSeer's preset, re-checked the same way (seeds 0-4): 73.88 (100 steps)
+    against top-256 72.84 and top-64 73.28, so it stands.
     """
 
     hidden_channels: int = 512
