@@ -907,7 +907,7 @@ def test_config_records_the_directories_taken_from_the_environment(data_dir, cac
     assert (opts.data_dir, opts.cache_dir) == (str(data_dir.resolve()),
                                                str((tmp_path / "other-cache").resolve()))
     opts = _stored_eval_options(tmp_path / "run", "--data-dir", str(raw), "--cache-dir", "c")
-    assert (opts.data_dir, opts.cache_dir) == (str(raw.resolve()), str((elsewhere / "c")))
+    assert (opts.data_dir, opts.cache_dir) == (str(raw.resolve()), str(elsewhere / "c"))
     # neither variable: a recorded directory that is gone is not used (the default cache)
     monkeypatch.delenv(DATA_ENV)
     monkeypatch.delenv(CACHE_ENV)
