@@ -33,8 +33,9 @@ GRAPH_TOPK_DEFAULTS = {"REDDIT-BINARY": 32}
 
 #: Per-dataset diffusion defaults for the PPR view at alpha 0.2, used when none of
 #: ``--topk``, ``--eps`` and ``--column-scale`` is given (other views: top-64).
-#: CiteSeer: the release's treatment (entries below the eps of {1e-5, ..., 1e-2} whose kept entries per node come closest to the mean degree, 0.01 here
-#: (8.6 vs 2.7), dropped; every column min-max scaled). Chosen on validation nodes: 73.00 vs
+#: CiteSeer: the release's treatment (entries below the eps of {1e-5, ..., 1e-2} whose
+#: kept entries per node come closest to the mean degree, 0.01 here (8.6 vs 2.7), dropped;
+#: every column min-max scaled). Chosen on validation nodes: 73.00 vs
 #: 71.28 for top-64 (seeds 0-4, 100 steps; experiments/results/mvgrl_tune.jsonl).
 #: Cora (session 27): the top 256 entries per node, the release's cut, chosen on validation
 #: nodes under a rule fixed before the sweep (more than 0.25 above top-64 on pygcn's, not
