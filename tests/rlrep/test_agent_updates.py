@@ -113,6 +113,10 @@ def test_sac_update_by_hand(monkeypatch):
     logs = dict(model.logger.name_to_value)
     critic1, target1, actor1 = _state(model.critic), _state(model.critic_target), _state(model.actor)
     critic_grads = {n: p.grad.clone() for n, p in model.critic.named_parameters()}
+    actor_params = {id(p) for g in model.actor.optimizer.param_groups for p in g["params"]}
+    actor_grads = {n: p.grad.clone() for n, p in model.actor.named_parameters()
+                   if id(p) in actor_params}
+    assert actor_grads and not any(n.startswith("features_extractor.") for n in actor_grads)
     log_alpha1 = model.log_ent_coef.detach().clone()
     assert not any(torch.equal(actor0[k], actor1[k]) for k in actor0 if k.startswith("mu."))
 
@@ -145,6 +149,10 @@ def test_sac_update_by_hand(monkeypatch):
     actor_loss.backward()
     for name, p in model.critic.named_parameters():
         torch.testing.assert_close(critic_grads[name], p.grad, rtol=1e-4, atol=1e-7)
+    # ... and on the actor's own parameters (not the shared encoder) the actor loss's
+    for name, p in model.actor.named_parameters():
+        if name in actor_grads:
+            torch.testing.assert_close(actor_grads[name], p.grad, rtol=1e-4, atol=1e-7)
     ent_loss = -(log_alpha0 * (log_prob.detach() + model.target_entropy)).mean()
     assert logs["train/ent_coef_loss"] == pytest.approx(ent_loss.item(), rel=1e-5)
     # Adam's first step moves log alpha by lr against the sign of its gradient
