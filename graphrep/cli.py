@@ -267,6 +267,16 @@ def _options(args: argparse.Namespace):
         preset = NODE_DIFFUSION_DEFAULTS.get(dataset, {})
         topk = preset.get("topk", topk)
         eps, column_scale = preset.get("eps"), preset.get("column_scale")
+    elif (not graph and args.view == "ppr" and args.alpha == 0.2 and args.topk is None
+          and dataset in NODE_DIFFUSION_DEFAULTS):
+        # --eps / --column-scale alone: the preset goes as a whole, its top-k too
+        given = " ".join(f"--{k.replace('_', '-')} {v}" for k, v
+                         in (("eps", eps), ("column_scale", column_scale)) if v is not None)
+        as_flags = " ".join(f"--{k.replace('_', '-')} {0 if v is None else v}"
+                            for k, v in NODE_DIFFUSION_DEFAULTS[dataset].items())
+        print(f"graphrep: note: {given} replaces {dataset}'s PPR default ({as_flags}) as a "
+              f"whole: the view keeps the top {topk} entries per node (add --topk to choose)",
+              file=sys.stderr)
     if topk == 0:  # --topk 0: keep every entry
         topk = None
     if column_scale == "none":

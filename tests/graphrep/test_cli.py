@@ -363,7 +363,7 @@ def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
     assert DiffusionOptions(method="power").methods([10, 20]) == {"power": 2}
 
 
-def test_node_diffusion_defaults_per_dataset():
+def test_node_diffusion_defaults_per_dataset(capsys):
     def diffusion(*argv):
         return _bench_options(*argv).diffusion
 
@@ -384,6 +384,14 @@ def test_node_diffusion_defaults_per_dataset():
     assert diffusion("--dataset", "Cora", "--topk", "64").topk == 64
     assert diffusion("--dataset", "Cora", "--view", "heat").topk == 64
     assert diffusion("--dataset", "PubMed").topk == 64
+    # a preset dropped for --eps / --column-scale alone is said so (its top-k goes too)
+    capsys.readouterr()
+    assert diffusion("--dataset", "Cora", "--eps", "1e-4").topk == 64
+    assert ("--eps 0.0001 replaces Cora's PPR default (--topk 256) as a whole: the view keeps "
+            "the top 64 entries per node") in capsys.readouterr().err
+    diffusion("--dataset", "Cora", "--eps", "1e-4", "--topk", "256")
+    diffusion("--dataset", "PubMed", "--eps", "1e-4")
+    assert capsys.readouterr().err == ""  # top-k chosen; no preset to drop
     assert diffusion("--dataset", "Cora", "--diffusion-method", "push",
                      "--push-eps", "1e-4").push_eps == 1e-4
     assert diffusion("--dataset", "MUTAG").topk is None
