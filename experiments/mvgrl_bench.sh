@@ -271,3 +271,8 @@ for SPLIT in pygcn public; do
   $G bench --dataset Cora --split $SPLIT --out-dir $R/Cora-$SPLIT-ppr-top256 --quiet --resume
   $G eval --dataset Cora --split $SPLIT --out-dir $R/Cora-$SPLIT-ppr-top256 --quiet --protocol paper
 done
+# The heat kernel at the same cut, for a like-for-like comparison with the PPR default (the
+# heat view's own default stays top-64: not re-decided).
+for SPLIT in pygcn public; do
+  $G bench --dataset Cora --split $SPLIT --view heat --topk 256 --out-dir $R/Cora-$SPLIT-heat-top256 --quiet --resume
+done
