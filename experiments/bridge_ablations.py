@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from shared.checkpoint import atomic_write_text  # noqa: E402
+from shared.checkpoint import atomic_write_text, read_json  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     path = os.path.join(args.out, "bridge_ablations.json")
-    results = json.load(open(path)) if os.path.isfile(path) else {}
+    results = read_json(path, expect=dict) if os.path.isfile(path) else {}
     for name in args.only or list(ABLATIONS):
         module, kwargs, varies = ABLATIONS[name]
         start = time.perf_counter()

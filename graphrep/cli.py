@@ -261,19 +261,18 @@ def _options(args: argparse.Namespace):
     else:
         topk = GRAPH_TOPK_DEFAULTS.get(dataset) if graph else NODE_TOPK
     eps, column_scale = args.eps, args.column_scale
-    # presets were validated for PPR at the default teleport only
-    if (not graph and args.view == "ppr" and args.alpha == 0.2
-            and args.topk is None and eps is None and column_scale is None):
-        preset = NODE_DIFFUSION_DEFAULTS.get(dataset, {})
+    # presets were validated for PPR at the default teleport only; --topk replaces one
+    preset = (NODE_DIFFUSION_DEFAULTS.get(dataset) if not graph and args.view == "ppr"
+              and args.alpha == 0.2 and args.topk is None else None)
+    if preset is not None and eps is None and column_scale is None:
         topk = preset.get("topk", topk)
         eps, column_scale = preset.get("eps"), preset.get("column_scale")
-    elif (not graph and args.view == "ppr" and args.alpha == 0.2 and args.topk is None
-          and dataset in NODE_DIFFUSION_DEFAULTS):
+    elif preset is not None:
         # --eps / --column-scale alone: the preset goes as a whole, its top-k too
         given = " ".join(f"--{k.replace('_', '-')} {v}" for k, v
                          in (("eps", eps), ("column_scale", column_scale)) if v is not None)
         as_flags = " ".join(f"--{k.replace('_', '-')} {0 if v is None else v}"
-                            for k, v in NODE_DIFFUSION_DEFAULTS[dataset].items())
+                            for k, v in preset.items())
         print(f"graphrep: note: {given} replaces {dataset}'s PPR default ({as_flags}) as a "
               f"whole: the view keeps the top {topk} entries per node (add --topk to choose)",
               file=sys.stderr)
