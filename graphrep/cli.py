@@ -199,7 +199,8 @@ def _check_ranges(args: argparse.Namespace, graph: bool) -> None:
         if wrong:
             raise ValueError(f"{option} must be {need}, got {wrong[0]}.")
 
-    bad("--seeds", args.seeds, lambda v: v >= 0, ">= 0")
+    # NumPy's and scikit-learn's seeds are 32-bit
+    bad("--seeds", args.seeds, lambda v: 0 <= v < 2**32, "in [0, 2**32)")
     for name in ("seeds", "layers", "batch_size", "epochs"):  # a grid or seed list
         values = getattr(args, name) or []
         twice = sorted({v for v in values if values.count(v) > 1})
@@ -422,6 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
     warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
+    import torch
+
     from graphrep.experiment import bench, train_runs
 
     opts = None
@@ -430,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "select":
             return _select(args)
         opts = _options(args) if args.dataset is not None else _stored_options(args)
+        opts.threads = torch.get_num_threads()  # set by _threads() above
         if args.command == "train":
             out = train_runs(opts)
             print(json.dumps({"out_dir": opts.out_dir, **out["timing"]}, indent=2))
@@ -444,8 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # checkpoints are atomic: nothing written is lost
         if opts is not None and args.command in ("train", "bench"):
+            threads = f" --threads {opts.threads}" if opts.threads != 1 else ""
             print(f"\ngraphrep: interrupted; continue with: graphrep {args.command} --resume "
-                  f"--out-dir {opts.out_dir}", file=sys.stderr)
+                  f"--out-dir {opts.out_dir}{threads}", file=sys.stderr)
         else:
             print("graphrep: interrupted", file=sys.stderr)
         return 130

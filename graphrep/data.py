@@ -543,12 +543,19 @@ def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
         try:
             r = np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
         except ValueError as exc:  # a line cut short, a changed column count
-            raise Unparsable(f"Cannot parse {f}: {exc}") from None
+            # numpy's advice (``usecols``) is not the fix for a damaged file
+            raise Unparsable(f"Cannot parse {f}: {str(exc).split('; use `usecols`')[0]}") from None
         if columns is not None and r.size and r.shape[1] != columns:
             raise Unparsable(f"{f} has {r.shape[1]} columns per line, expected {columns}")
         return r
 
     try:
+        for suffix, what in (("graph_indicator", "no node"), ("A", "no edge")):
+            f = raw_dir / f"{name}_{suffix}.txt"
+            if f.is_file() and not f.read_bytes().strip():
+                # PyG's reader fails on it with an IndexError that names nothing
+                return (f"{f} is empty: PyG's TUDataset cannot read a set with {what} at "
+                        f"all (single graphs without edges are fine)")
         indicator = rows("graph_indicator", columns=1)
         if indicator is None or indicator.size == 0:
             return None
@@ -557,6 +564,9 @@ def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
         if reason is not None:
             return f"{raw_dir / f'{name}_graph_indicator.txt'}:{reason}"
         n, g = len(indicator), int(indicator[-1])
+        if g < 2:  # PyG's reader fails on it with an IndexError that names nothing
+            return (f"{raw_dir / f'{name}_graph_indicator.txt'}: every node is in graph 1: "
+                    f"a graph classification set needs more than one graph")
         edges = rows("A", columns=2)
         if edges is not None and edges.size:
             where = raw_dir / f"{name}_A.txt"

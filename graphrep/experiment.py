@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import resource
 import sys
 import threading
@@ -110,6 +111,9 @@ class RunOptions:
     protocol: str = "honest"
     seeds: list[int] = field(default_factory=lambda: list(range(10)))
     device: str = "cpu"
+    #: torch threads of the process (not part of what is trained, but the last bits of a
+    #: node-level embedding differ between thread counts)
+    threads: int = 1
     data_dir: str | None = None
     cache_dir: str | None = None
     resume: bool = False
@@ -192,8 +196,17 @@ class _Metrics:
 
     def write(self, record: dict) -> None:
         # strict JSON: a non-finite number (best_loss of an untrained budget: inf) is null
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(finite_or_null(record), allow_nan=False) + "\n")
+        line = json.dumps(finite_or_null(record), allow_nan=False) + "\n"
+        with open(self.path, "a+b") as f:
+            end = f.seek(0, os.SEEK_END)
+            if end:
+                f.seek(end - 1)
+                if f.read(1) != b"\n":  # a line torn by a kill: no record, so it goes
+                    f.seek(0)
+                    f.truncate(f.read().rfind(b"\n") + 1)
+                    print(f"graphrep: dropped the torn last line of {self.path} (left by an "
+                          f"interrupted write)", file=sys.stderr)
+            f.write(line.encode("utf-8"))
 
     def write_epoch(self, tag: dict, record: dict) -> None:
         """Append ``{**tag, **record}`` (``record["epoch"]``). The first epoch this
@@ -209,15 +222,18 @@ class _Metrics:
     def _drop_epochs(self, tag: dict, first: int) -> None:
         if not self.path.is_file():
             return
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+        text = self.path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        if lines and not text.endswith("\n") and not _parsed(lines[-1]):
+            lines.pop()  # torn by a kill (write() would drop it too)
         kept = [line for line in lines if not _logged_from(_parsed(line), tag, first)]
         if len(kept) < len(lines):
             atomic_write_text(self.path, "".join(line + "\n" for line in kept))
 
 
 def _parsed(line: str) -> dict:
-    """A metrics line's record; a line that does not parse (an interrupted write) is kept
-    as it is, so it reads as no record."""
+    """A metrics line's record; a line that does not parse reads as no record (and is
+    kept as it is; only a torn last line, without its newline, is dropped)."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError:
@@ -432,10 +448,12 @@ def _check_resumable(old: dict, new: dict, path: Path, action: str = "--resume")
     command refused (``--resume`` or ``eval``)."""
     was, now = training_signature(old), training_signature(new)
     diff = [k for k in was if k in old and was[k] != now.get(k)]
+    if "dataset" in diff:  # the rest follows from it (another level's options, even)
+        diff = ["dataset"]
     if diff:
         changes = []
         for k in diff:
-            a, b = was[k], now[k]
+            a, b = was[k], now.get(k)
             if isinstance(a, dict) and isinstance(b, dict):
                 changes += [f"{k}.{f}: {a.get(f)} -> {b.get(f)}"
                             for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
@@ -451,8 +469,8 @@ def _check_resumable(old: dict, new: dict, path: Path, action: str = "--resume")
 
 def _read_config(cfg_file: Path) -> dict:
     """A run's ``config.json`` (a damaged one is named, with the way out)."""
-    return read_json(cfg_file, fix="restore it, or run again without --resume (which "
-                                   "starts the run over)", expect=dict)
+    return read_json(cfg_file, fix="restore it, or train the run again (train or bench "
+                                   "without --resume starts it over)", expect=dict)
 
 
 def _epoch_groups(configs: list) -> list[list]:
@@ -589,6 +607,12 @@ def _train_runs(opts: RunOptions, elapsed: _Elapsed) -> dict:
             print(f"graphrep: {run} trained on {was} so far and continues on {now}: the "
                   f"result will not repeat an uninterrupted {was} run bit for bit (pass "
                   f"--device {was} to keep it)", file=sys.stderr)
+        was_threads = stored.get("threads", 1)
+        if was_threads != opts.threads:  # the same, for CPU threads
+            print(f"graphrep: {run} trained with {was_threads} torch thread(s) so far and "
+                  f"continues with {opts.threads}: the result may differ from an uninterrupted "
+                  f"run in the last bits (pass --threads {was_threads} to keep it)",
+                  file=sys.stderr)
     elif opts.resume:  # scripts pass --resume to start-or-continue: say which this is
         print(f"graphrep: no run to resume in {run} (no config.json): starting a fresh one",
               file=sys.stderr)
@@ -745,8 +769,10 @@ def _check_rows(emb: torch.Tensor, count: int, path: Path, what: str) -> None:
 def _load_embedding(path: Path) -> torch.Tensor:
     """A trained embedding (``[N, D]`` nodes or ``[G, D]`` graphs) from ``path``."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `graphrep train` (or bench) with "
-                                f"the same options first.")
+        raise FileNotFoundError(f"{path} is missing: the run has not trained it yet (or "
+                                f"was interrupted first); continue it with `graphrep train "
+                                f"--resume` (or bench --resume) and the same --out-dir (without "
+                                f"--resume it starts over).")
     return load_file(path, weights_only=False)["embedding"]
 
 

@@ -175,7 +175,8 @@ def test_cli_errors(capsys):
     ("MUTAG", ["--batch-size", "1"], "--batch-size must be >= 2 at graph level"),
     ("Cora", ["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
     ("MUTAG", ["--layers", "2", "0"], "--layers must be >= 1"),
-    ("Cora", ["--seeds", "0", "-1"], "--seeds must be >= 0, got -1"),
+    ("Cora", ["--seeds", "0", "-1"], "--seeds must be in [0, 2**32), got -1"),
+    ("MUTAG", ["--seeds", str(2**32)], "--seeds must be in [0, 2**32), got 4294967296"),
     ("Cora", ["--alpha", "0"], "--alpha must be in (0, 1)"),
     ("Cora", ["--alpha", "1"], "--alpha must be in (0, 1)"),
     ("Cora", ["--t", "-1"], "--t must be > 0"),
@@ -300,6 +301,12 @@ def test_signature_ignores_the_other_levels_options(tmp_path):
     changed = {**graph, "graph": {**graph["graph"], "num_layers": 8}}
     with pytest.raises(ValueError, match="graph.num_layers: 8 -> 2"):
         _check_resumable(changed, graph, tmp_path)
+    # a dataset of the other level is named as such (its signature lacks the run's level
+    # keys: this was a KeyError), and alone: the other differences follow from it
+    for old, new, names in ((graph, node, "MUTAG -> Cora"), (node, graph, "Cora -> MUTAG")):
+        with pytest.raises(ValueError) as err:
+            _check_resumable(old, new, tmp_path)
+        assert f"other training options (dataset: {names}: the run's -> given)" in str(err.value)
 
 
 def test_subsets_option_reaches_the_node_config():
@@ -538,7 +545,7 @@ def test_eval_refuses_options_the_run_was_not_trained_with(data_dir, cache_dir, 
     assert "split: public -> pygcn" in capsys.readouterr().err
 
 
-def test_resumed_training_keeps_one_metrics_line_per_epoch(tmp_path):
+def test_resumed_training_keeps_one_metrics_line_per_epoch(tmp_path, capsys):
     from graphrep.experiment import _Metrics
 
     path = tmp_path / "metrics.jsonl"
@@ -563,6 +570,19 @@ def test_resumed_training_keeps_one_metrics_line_per_epoch(tmp_path):
         f.write('{"seed": 0, "config": "A", "ep\n')
     _Metrics(path).write_epoch(a, {"epoch": 8, "loss": -8.0})
     assert '{"seed": 0, "config": "A", "ep' in path.read_text().splitlines()
+    # a record cut short by a kill has no newline: the next record, appended, would join
+    # it on one unreadable line; the fragment is dropped instead, with a note
+    for write in (lambda m: m.write({"seed": 0, "eval": "paper", "accuracy": 0.6}),
+                  lambda m: m.write_epoch(b, {"epoch": 1, "loss": 8.0})):
+        before = path.read_text()
+        with open(path, "a") as f:
+            f.write('{"seed": 0, "config": "A", "epoch": 9, "lo')
+        write(_Metrics(path))
+        added = path.read_text()[len(before):]
+        assert added.endswith("\n") and added.count("\n") == 1
+        assert json.loads(added) in ({"seed": 0, "eval": "paper", "accuracy": 0.6},
+                                     {"seed": 1, "config": "A", "epoch": 1, "loss": 8.0})
+        assert "dropped the torn last line" in capsys.readouterr().err
 
 
 def test_class_too_small_for_the_probe_is_rejected_before_training(data_dir, tmp_path,
@@ -655,6 +675,19 @@ def test_resume_without_a_run_says_it_starts_fresh_and_refusal_leaves_no_directo
     (out / "config.json").write_text(json.dumps({**cfg, "device": "cuda"}))
     assert main(["train", *common, "--resume", "--device", "cpu"]) == 0
     assert "trained on cuda so far and continues on cpu" in capsys.readouterr().err
+    # and so is one resumed with another torch thread count (the config records it)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["threads"] == 1
+    (out / "config.json").write_text(json.dumps({**cfg, "threads": 7}))
+    assert main(["train", *common, "--resume", "--threads", "1"]) == 0
+    assert ("trained with 7 torch thread(s) so far and continues with 1"
+            in capsys.readouterr().err)
+    # eval of a run whose embedding is not there yet points to --resume (a train without
+    # it would start the run over, deleting its checkpoints)
+    (out / "L2-B128-E1" / "seed_0" / "embedding.pt").unlink()
+    assert main(["eval", *common]) == 2
+    err = capsys.readouterr().err
+    assert "embedding.pt is missing" in err and "graphrep train --resume" in err
 
 
 def test_settings_that_cannot_train_leave_the_earlier_run_intact(data_dir, cache_dir, tmp_path,
