@@ -97,7 +97,15 @@ def save_checkpoint(model: BaseAlgorithm, directory: Path, extra: dict[str, Any]
     os.replace(tmp, final)
     atomic_write_text(directory / "LATEST", name)
     shutil.rmtree(old, ignore_errors=True)
-    for old in sorted(p for p in directory.glob("step_*") if p.is_dir())[:-keep]:
+    steps = sorted(p for p in directory.glob("step_*") if p.is_dir())
+    # steps past this one are of a timeline the run left: a resume starts below them only
+    # when they could not be loaded (damaged); kept, they would outrank the run's own
+    # checkpoints, which would then be the ones pruned
+    for stale in (p for p in steps if p.name > name):
+        shutil.rmtree(stale, ignore_errors=True)
+        print(f"rlrep: removed {stale}, a checkpoint past the one just written (step "
+              f"{model.num_timesteps}) that the run resumed without", file=sys.stderr)
+    for old in [p for p in steps if p.name <= name][:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
@@ -131,14 +139,15 @@ def _complete_newest_first(directory: Path) -> list[Path]:
 
 
 def latest_checkpoint(directory: Path) -> Path | None:
-    """The checkpoint ``LATEST`` names; if that one is missing (a kill while it was being
-    rewritten), the newest complete ``step_*`` left."""
+    """The checkpoint ``LATEST`` names; if ``LATEST`` is missing (a kill between publishing
+    the first checkpoint and writing it), empty, or names no complete checkpoint (one gone
+    while it was being rewritten, or damaged), the newest complete ``step_*`` left."""
     pointer = directory / "LATEST"
-    if not pointer.exists():
-        return None
-    path = directory / pointer.read_text().strip()
-    if path.is_dir():
-        return path
+    if pointer.is_file():
+        name = pointer.read_text(errors="replace").strip()
+        path = directory / name
+        if name and path.parent == directory and (path / "state.pt").is_file():
+            return path
     complete = _complete_newest_first(directory)
     return complete[0] if complete else None
 
@@ -169,9 +178,10 @@ def load_checkpoint(model_class: type[BaseAlgorithm], path: Path, env: Any, devi
     buffer, env state and RNGs."""
     # force_reset=False keeps the saved last observation: the restored env continues from it.
     state = load_file(path / "state.pt", weights_only=False)  # CRC-checked (shared.checkpoint)
+    for part in ("model.zip", "replay_buffer.pkl"):  # damage: an older checkpoint is tried
+        if not (path / part).is_file():
+            raise CorruptFileError(f"{path / part} is missing: the checkpoint is incomplete")
     buffer = path / "replay_buffer.pkl"
-    if not buffer.is_file():
-        raise CorruptFileError(f"{buffer} is missing: the checkpoint is incomplete")
     expected = state.get("replay_buffer_crc32")  # absent in checkpoints written before it was kept
     if expected is not None and _crc32(buffer) != expected:
         raise CorruptFileError(f"Cannot read {buffer}: its CRC-32 differs from the one stored "

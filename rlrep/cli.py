@@ -184,6 +184,15 @@ def _read_config(path: Path, parser: argparse.ArgumentParser) -> dict:
     return stored
 
 
+def _valid(options: dict) -> bool:
+    """Whether ``options`` (a run's stored config) make a valid run."""
+    try:
+        TrainConfig.from_dict({**options, "device": "auto"})
+    except (UnknownEnvError, ValueError, TypeError):
+        return False
+    return True
+
+
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
            argv: list[str] | None = None) -> int:
     from rlrep.training import train
@@ -195,12 +204,19 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         options["steps"] = TrainConfig(env="PongNoFrameskip-v4").steps
     if options["device"] is None:
         del options["device"]
+    stored_options = None  # a resumed run's config.json, as stored
     if args.resume:
         if not args.run_dir:
             parser.error("--resume needs --run-dir")
         saved = Path(args.run_dir) / "config.json"
+        if not saved.exists() and checkpoints_newest_first(saved.parent / "checkpoints"):
+            # resumed from the given options and the defaults, it would train on with others
+            parser.error(f"--resume: {saved} is missing, yet {saved.parent} holds checkpoints: "
+                         f"restore config.json from a copy (the run's options are not all in "
+                         f"the checkpoints), or train a new run in another --run-dir")
         if saved.exists():  # the saved options win; only RESUMABLE_CHANGES may change
             stored = _read_config(saved, parser)
+            stored_options = dict(stored)
             changed = _changed_on_resume(given, stored)
             if changed:
                 parser.error(f"--resume continues {saved.parent} with its own training options, but "
@@ -220,6 +236,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         parse_env_id(options["env"], options.get("action_repeat"))
         config = TrainConfig.from_dict(options)
     except (UnknownEnvError, ValueError) as error:
+        if stored_options is not None and not _valid(stored_options):
+            # the run's own options are at fault (the flag named may not be given on --resume)
+            parser.error(f"{Path(args.run_dir) / 'config.json'} (the run's options): {error}")
         parser.error(str(error))
     for loss in ("rcrl", "curl"):  # settings of a loss the run does not train: a typo?
         unused = [f"--{k.replace('_', '-')}" for k in given if k.startswith(f"{loss}_")]
@@ -237,6 +256,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser,
         results = train(config, resume=args.resume)
     except (RunDirError, CorruptFileError) as error:
         parser.error(str(error))
+    except MemoryError as error:  # numpy allocates the replay buffer up front
+        parser.error(f"out of memory building or training the run ({type(error).__name__}: "
+                     f"{error}): lower --buffer-size (the replay buffer is allocated whole at "
+                     f"the start)")
     except KeyboardInterrupt:  # checkpoints are atomic: the last one stands
         print(f"\nrlrep: interrupted; {_resume_point(config)}; continue with: rlrep train "
               f"--run-dir {config.run_dir} --resume", file=sys.stderr)

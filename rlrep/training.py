@@ -43,17 +43,28 @@ def _truncate_metrics(path: Path, step: int) -> None:
     final evaluation (logged after the last checkpoint); the resumed run logs them again."""
     if not path.exists():
         return
-    records = [line for line in path.read_text().splitlines() if line.strip()]
+    def damaged(number: int, reason: object) -> CorruptFileError:
+        return CorruptFileError(f"Cannot read {path}: line {number}: {reason}; delete that "
+                                f"line (or the file, losing the run's metrics) and resume again")
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise CorruptFileError(f"Cannot read {path}: {error} (not the UTF-8 text rlrep writes); "
+                               f"restore it, or delete it (losing the run's metrics) and resume "
+                               f"again") from None
+    records = [line for line in text.splitlines() if line.strip()]
     parsed = []
     for number, line in enumerate(records, start=1):
         try:
-            parsed.append((line, json.loads(line)))
+            record = json.loads(line)
         except json.JSONDecodeError as error:
-            if number == len(records):  # torn by the kill: it is dropped below anyway
+            if number == len(records) and not text.endswith("\n"):  # torn by the kill
                 break
-            raise CorruptFileError(f"Cannot read {path}: line {number}: {error}; delete that "
-                                   f"line (or the file, losing the run's metrics) and resume "
-                                   f"again") from None
+            raise damaged(number, error) from None
+        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+            raise damaged(number, "not a metrics record (an object with an integer \"step\")")
+        parsed.append((line, record))
     kept = [line for line, r in parsed if r["step"] <= step and not r.get("final")]
     atomic_write_text(path, "".join(line + "\n" for line in kept))
 
@@ -145,8 +156,9 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         break
     if candidates and checkpoint is None:
         raise CorruptFileError(f"no checkpoint under {run_dir / 'checkpoints'} can be loaded ("
-                               f"{'; '.join(errors)}); delete the damaged ones, or train again "
-                               f"without --resume")
+                               f"{'; '.join(errors)}); delete the damaged ones (with none left, "
+                               f"--resume starts the run over), or train a new run in another "
+                               f"--run-dir")
     if checkpoint is not None:
         finished = run_dir / "results.json"
         stored = (read_json(finished, expect=dict)
@@ -157,6 +169,13 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
                   file=sys.stderr)
             env.close()
             return stored
+        saved = run_dir / "config.json"
+        budget = read_json(saved, expect=dict).get("steps") if saved.is_file() else None
+        if isinstance(budget, int) and config.steps < min(budget, model.num_timesteps):
+            # (a checkpoint past an unchanged budget is an agent's last rollout overshooting it)
+            raise RunDirError(f"{run_dir} is at step {model.num_timesteps} already ({checkpoint.name}): "
+                              f"--steps {config.steps} ends before it; pass --steps "
+                              f">= {model.num_timesteps}, or omit it")
         counters = extra["counters"]
         _truncate_metrics(run_dir / "metrics.jsonl", model.num_timesteps)
         # the options a resume may change (a raised --steps, --device) are the run's now:

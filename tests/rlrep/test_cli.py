@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -275,6 +276,25 @@ def test_latest_checkpoint_survives_a_kill_while_it_is_rewritten(tmp_path):
     assert latest_checkpoint(tmp_path) == tmp_path / "step_000000100"
 
 
+def test_latest_checkpoint_does_not_trust_a_bad_pointer(tmp_path):
+    """``LATEST`` empty (resolved to the folder itself), naming a step without its
+    state.pt, or missing (a kill before the first was written): the newest complete step."""
+    from rlrep.checkpoints import checkpoints_newest_first, latest_checkpoint
+
+    for step in (100, 200, 300):
+        (tmp_path / f"step_{step:09d}").mkdir()
+        (tmp_path / f"step_{step:09d}" / "state.pt").write_bytes(b"x")
+    (tmp_path / "step_000000300" / "state.pt").unlink()  # incomplete
+    for pointer in ("", "\n", "step_000000300", "..", None):
+        (tmp_path / "LATEST").unlink(missing_ok=True)
+        if pointer is not None:
+            (tmp_path / "LATEST").write_text(pointer)
+        assert latest_checkpoint(tmp_path) == tmp_path / "step_000000200", pointer
+        assert checkpoints_newest_first(tmp_path) == [tmp_path / f"step_{s:09d}" for s in (200, 100)]
+    (tmp_path / "LATEST").write_text("step_000000100")  # a valid pointer still wins
+    assert latest_checkpoint(tmp_path) == tmp_path / "step_000000100"
+
+
 def test_leftovers_of_a_killed_checkpoint_write_are_removed(tmp_path):
     from rlrep.checkpoints import latest_checkpoint, remove_leftovers
 
@@ -511,7 +531,9 @@ def test_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys
         (p / "model.zip").write_bytes(b"not a zip")
     with pytest.raises(SystemExit) as info:
         main(["train", "--run-dir", str(run), "--resume", "--steps", "280"])
-    assert info.value.code == 2 and "can be loaded" in capsys.readouterr().err
+    err = capsys.readouterr().err  # the ways out named are ones the tool then takes
+    assert info.value.code == 2 and "can be loaded" in err and "without --resume" not in err
+    assert "(with none left, --resume starts the run over), or train a new run in another --run-dir" in err
     (run / "config.json").write_text('{"env": ')
     with pytest.raises(SystemExit) as info:
         main(["eval", str(run)])
@@ -532,6 +554,7 @@ def test_interrupt_says_how_to_continue(tmp_path, monkeypatch, capsys):
     # what the resume will redo is said now, not found out when resuming
     assert "no checkpoint was written yet (one every --checkpoint-freq 10000 steps)" in err
     (tmp_path / "checkpoints" / "step_000000300").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "step_000000300" / "state.pt").write_bytes(b"x")  # complete
     (tmp_path / "checkpoints" / "LATEST").write_text("step_000000300")
     assert main(["train", "--env", "dmc-state:cartpole-swingup", "--run-dir", str(tmp_path)]) == 130
     assert "the latest checkpoint is step_000000300" in capsys.readouterr().err
@@ -602,6 +625,86 @@ def test_changed_or_missing_replay_buffer_falls_back_to_the_checkpoint_before(tm
     (run / "checkpoints" / "step_000000210" / "replay_buffer.pkl").unlink()
     assert main(["train", "--run-dir", str(run), "--resume", "--steps", "280"]) == 0
     assert "replay_buffer.pkl is missing" in capsys.readouterr().err
+    (run / "checkpoints" / "step_000000280" / "model.zip").unlink()  # SB3's raw FileNotFoundError
+    assert main(["train", "--run-dir", str(run), "--resume", "--steps", "350"]) == 0
+    assert "model.zip is missing" in capsys.readouterr().err
+    assert json.loads((run / "results.json").read_text())["steps"] == 350
+
+
+def test_checkpoints_past_the_resumed_one_do_not_outrank_it(tmp_path, capsys):
+    """A checkpoint numbered past the one a resumed run continues from (it could not be
+    loaded) goes when the run writes its next one: kept, pruning (the highest steps
+    stay) deleted the run's new checkpoint instead, and a later fallback read the stale one."""
+    run = tmp_path / "run"
+    common = ["--env", "dmc-state:cartpole-swingup", "--checkpoint-freq", "70", "--run-dir", str(run), *TINY]
+    assert main(["train", "--steps", "140", *common]) == 0
+    stale = run / "checkpoints" / "step_000000999"
+    shutil.copytree(run / "checkpoints" / "step_000000140", stale)
+    (stale / "model.zip").write_bytes(b"not a zip")
+    (run / "checkpoints" / "LATEST").write_text("step_000000140")
+    assert main(["train", "--run-dir", str(run), "--resume", "--steps", "210"]) == 0
+    assert f"removed {stale}" in capsys.readouterr().err
+    assert sorted(p.name for p in (run / "checkpoints").glob("step_*")) == [
+        "step_000000140", "step_000000210"]
+    assert (run / "checkpoints" / "LATEST").read_text() == "step_000000210"
+
+
+def test_resume_refuses_what_it_cannot_continue_faithfully(tmp_path, capsys, monkeypatch):
+    """A run with checkpoints but no config.json (resumed from the defaults, it trained on
+    with other options); a --steps below the checkpoint (it ended past its budget); a bad
+    value in config.json is named as the run's, not as a flag to pass."""
+    run = tmp_path / "run"
+    assert main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "140",
+                 "--checkpoint-freq", "70", "--run-dir", str(run), *TINY]) == 0
+    (run / "results.json").unlink()
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--run-dir", str(run), "--resume", "--steps", "70"])
+    assert info.value.code == 2
+    assert "is at step 140 already (step_000000140): --steps 70 ends before it" in capsys.readouterr().err
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "seed": -4}))
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--run-dir", str(run), "--resume"])
+    err = capsys.readouterr().err
+    assert f"{run / 'config.json'} (the run's options): --seed must be in [0, 2**32), got -4" in err
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SystemExit) as info:  # a flag given on --resume is still named as such
+        main(["train", "--run-dir", str(run), "--resume", "--steps", "-5"])
+    assert "the run's options" not in capsys.readouterr().err
+    (run / "config.json").unlink()
+    for extra in ([], ["--env", "dmc-state:cartpole-swingup"]):
+        with pytest.raises(SystemExit) as info:
+            main(["train", "--run-dir", str(run), "--resume", *extra])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and "config.json is missing, yet" in err and "holds checkpoints" in err
+    import rlrep.training
+
+    def out_of_memory(*a, **k):
+        raise MemoryError("Unable to allocate 745. GiB for an array")
+
+    monkeypatch.setattr(rlrep.training, "train", out_of_memory)
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--env", "dmc-state:cartpole-swingup", "--run-dir", str(tmp_path / "big"), *TINY])
+    assert info.value.code == 2 and "lower --buffer-size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b'{"type": "eval", "step": 70}\n[1, 2]\n', "line 2: not a metrics record"),
+    (b'{"type": "eval"}\n', "line 1: not a metrics record"),
+    (b'{"type": "eval", "step": 70}\n{"type": "ev\n{"step": 1}\n', "line 2: "),
+    (b'{"type": "eval", "step": 70}\n\xff\xfe\n', "not the UTF-8 text rlrep writes"),
+])
+def test_damaged_metrics_are_named_on_resume(tmp_path, content, reason):
+    from rlrep.training import _truncate_metrics
+    from shared.checkpoint import CorruptFileError
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(CorruptFileError, match=f"Cannot read {path}: .*{reason}"):
+        _truncate_metrics(path, 100)
+    path.write_bytes(b'{"type": "eval", "step": 70}\n{"type": "ev')  # torn by a kill: dropped
+    _truncate_metrics(path, 100)
+    assert path.read_text() == '{"type": "eval", "step": 70}\n'
 
 
 def test_largest_seed_evaluates(tmp_path):

@@ -51,6 +51,7 @@ def _run_dir(tmp_path, buf, step=12, name="run"):
     ckpt = run / "checkpoints" / f"step_{step:09d}"
     ckpt.mkdir(parents=True)
     save_to_pkl(ckpt / "replay_buffer.pkl", buf)
+    (ckpt / "state.pt").write_bytes(b"x")  # written last: what makes a checkpoint complete
     (run / "checkpoints" / "LATEST").write_text(ckpt.name)
     (run / "config.json").write_text(json.dumps({"env": "PongNoFrameskip-v4", "aux": "rcrl", "seed": 3}))
     episodes = [{"type": "episode", "step": s, "return": r, "length": 3} for s, r in ((4, 1.0), (5, 3.0), (9, -2.0))]
@@ -103,7 +104,7 @@ def test_segments_of_a_run_refuse_what_they_cannot_read(tmp_path, monkeypatch, c
         with pytest.raises(SystemExit) as info:
             script.main()
         assert message in str(info.value.code) + capsys.readouterr().err
-    (run / "checkpoints" / "LATEST").unlink()
+    (run / "checkpoints" / "step_000000010" / "state.pt").unlink()  # no complete checkpoint
     monkeypatch.setattr(sys, "argv", ["rcrl_segments_of_run.py", str(run), "--out", str(tmp_path / "o.json")])
     with pytest.raises(SystemExit, match="holds no checkpoint with a replay buffer"):
         script.main()
