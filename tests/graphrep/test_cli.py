@@ -389,13 +389,21 @@ def test_node_diffusion_defaults_per_dataset(capsys):
     assert (cora.topk, cora.eps, cora.column_scale) == (256, None, None)
     assert diffusion("--dataset", "Cora", "--split", "pygcn").topk == 256
     assert diffusion("--dataset", "Cora", "--topk", "64").topk == 64
-    assert diffusion("--dataset", "Cora", "--view", "heat").topk == 64
+    # the heat view's own Cora default (session 28), at t = 5 only; CiteSeer's heat: top-64
+    heat = diffusion("--dataset", "Cora", "--view", "heat")
+    assert (heat.topk, heat.eps, heat.column_scale) == (256, None, None)
+    assert diffusion("--dataset", "Cora", "--view", "heat", "--split", "pygcn").topk == 256
+    assert diffusion("--dataset", "Cora", "--view", "heat", "--t", "3").topk == 64
+    assert diffusion("--dataset", "Cora", "--view", "heat", "--topk", "64").topk == 64
     assert diffusion("--dataset", "PubMed").topk == 64
     # a preset dropped for --eps / --column-scale alone is said so (its top-k goes too)
     capsys.readouterr()
     assert diffusion("--dataset", "Cora", "--eps", "1e-4").topk == 64
     assert ("--eps 0.0001 replaces Cora's PPR default (--topk 256) as a whole: the view keeps "
             "the top 64 entries per node") in capsys.readouterr().err
+    assert diffusion("--dataset", "Cora", "--view", "heat", "--eps", "1e-4").topk == 64
+    assert ("--eps 0.0001 replaces Cora's heat-kernel default (--topk 256) as a whole"
+            in capsys.readouterr().err)
     diffusion("--dataset", "Cora", "--eps", "1e-4", "--topk", "256")
     diffusion("--dataset", "PubMed", "--eps", "1e-4")
     assert capsys.readouterr().err == ""  # top-k chosen; no preset to drop
