@@ -162,11 +162,21 @@ def logistic_regression_probe(
             raise ValueError(f"test_mask shares {int((other & test).sum())} samples with "
                              f"{name}: a probe scored on samples it was fitted or tuned on "
                              f"overstates accuracy")
+    if val is not None and (val & train).any():
+        raise ValueError(f"val_mask shares {int((val & train).sum())} samples with train_mask: "
+                         f"C chosen on samples the probe was fitted on favours the least "
+                         f"regularised fit; pass disjoint masks")
     if len(c_grid) == 0:
         raise ValueError("c_grid is empty")
     if len(np.unique(y[train])) < 2:
         raise ValueError(f"the training rows hold one class only ({np.unique(y[train]).tolist()}): "
                          f"a classifier needs at least 2; check train_mask and labels.")
+    unseen = sorted(set(np.unique(y[test]).tolist()) - set(np.unique(y[train]).tolist()))
+    if unseen:  # allowed (a split may leave a rare class out) but never predicted
+        warnings.warn(f"test classes {unseen} have no training sample: the probe never "
+                      f"predicts them, so their {int(np.isin(y[test], unseen).sum())} test "
+                      f"samples all count as errors; check train_mask and labels",
+                      stacklevel=2)
     if standardize not in (True, False, "select"):
         raise ValueError(f"standardize must be True, False or 'select', got {standardize!r}")
 
@@ -277,6 +287,9 @@ def svc_cross_validation(
 
     x, y = _to_numpy(embeddings).astype(np.float64), _to_numpy(labels)
     _check_embeddings(x, y)
+    if n_folds != int(n_folds) or n_folds < 2:
+        raise ValueError(f"n_folds must be an integer >= 2 (outer cross-validation folds), "
+                         f"got {n_folds!r}")
     check_stratifiable(y, n_folds)
     # scikit-learn refuses inner folds that no class can fill (it warns when some can't)
     most = int(max(n - -(-n // n_folds) for n in np.unique(y, return_counts=True)[1]))

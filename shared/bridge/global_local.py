@@ -232,6 +232,8 @@ class GlobalLocalLoss(nn.Module):
         detach_attention: bool = False,
     ) -> None:
         super().__init__()
+        if chunking not in ("clip", "release"):  # named now, not at the first batch
+            raise ValueError(f"chunking must be 'clip' or 'release', got {chunking!r}")
         self.global_weight = float(global_weight)
         self.local_weight = float(local_weight)
         self.chunking = chunking

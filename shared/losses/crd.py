@@ -73,6 +73,8 @@ class CRDLoss(nn.Module):
             raise ValueError(f"n_data must be at least 2, got {n_data}")
         if num_negatives < 1:
             raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
+        if feat_dim < 1:
+            raise ValueError(f"feat_dim must be >= 1, got {feat_dim}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
         check_temperature(temperature)
@@ -86,7 +88,11 @@ class CRDLoss(nn.Module):
         # log Z for each side, fixed on the first call (NaN = not yet set).
         self.register_buffer("log_z", torch.full((2,), float("nan")))
         if labels is not None:
-            labels = torch.as_tensor(labels).long()
+            labels = torch.as_tensor(labels)
+            if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+                # .long() would truncate 0.5 and 1.2 to 0 and 1: other classes, silently
+                raise ValueError(f"labels must be integer class indices, got dtype {labels.dtype}")
+            labels = labels.long()
             if labels.shape != (n_data,):
                 raise ValueError(f"labels must have shape ({n_data},), got {tuple(labels.shape)}")
         self.register_buffer("labels", labels)

@@ -7,6 +7,7 @@ Representations", ICCV 2021, https://arxiv.org/abs/2109.14910.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import torch
@@ -105,6 +106,8 @@ def crossclr_loss(
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     if not math.isfinite(float(intra_weight)):
         raise ValueError(f"intra_weight must be a finite number, got {intra_weight!r}")
+    if math.isnan(float(prune_threshold)):
+        raise ValueError("prune_threshold must be a number (inf: prune nothing), got nan")
     if (x_queue is None) != (y_queue is None):
         raise ValueError("x_queue and y_queue must be given together")
     if x_queue is not None:
@@ -138,6 +141,12 @@ def crossclr_loss(
         xq = F.normalize(upcast(x_queue), dim=1) if x_queue is not None else None
         yq = F.normalize(upcast(y_queue), dim=1) if y_queue is not None else None
         conn_x, conn_y = connectivity(x_input), connectivity(y_input)
+        if (math.isfinite(prune_threshold) and xq is None and self_mode == "mask"
+                and bool((conn_x > prune_threshold).all()) and bool((conn_y > prune_threshold).all())):
+            warnings.warn(f"crossclr_loss: every sample's connectivity exceeds prune_threshold="
+                          f"{prune_threshold}, so every negative is pruned and the loss is 0 "
+                          f"with no gradient (near-collapsed embeddings, early in training?); "
+                          f"raise prune_threshold or add a queue", stacklevel=2)
         loss_x = _one_direction(xn, yn, xq, yq, conn_x, conn_y, **settings)
         loss_y = _one_direction(yn, xn, yq, xq, conn_y, conn_x, **settings)
     if reduction == "none":
@@ -209,8 +218,13 @@ class CrossCLRLoss(nn.Module):
     ) -> None:
         super().__init__()
         check_temperature(temperature)
-        if queue_size < 0:
-            raise ValueError(f"queue_size must be >= 0, got {queue_size}")
+        check_temperature(weight_temperature)
+        if queue_size != int(queue_size) or queue_size < 0:
+            raise ValueError(f"queue_size must be an integer >= 0, got {queue_size!r}")
+        if self_mode not in ("mask", "zero_logit"):
+            raise ValueError(f"self_mode must be 'mask' or 'zero_logit', got {self_mode!r}")
+        if math.isnan(float(prune_threshold)):
+            raise ValueError("prune_threshold must be a number (inf: prune nothing), got nan")
         self.temperature, self.intra_weight = temperature, intra_weight
         self.prune_threshold, self.weighted = prune_threshold, weighted
         self.weight_temperature, self.queue_size, self.self_mode = (

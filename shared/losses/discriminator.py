@@ -61,6 +61,8 @@ class DiscriminatorBCELoss(nn.Module):
 
     def __init__(self, convention: Convention = "separate") -> None:
         super().__init__()
+        if convention not in ("separate", "pooled"):  # named now, not at the first batch
+            raise ValueError(f"convention must be 'separate' or 'pooled', got {convention!r}")
         self.convention = convention
 
     def forward(self, pos_logits: Tensor, neg_logits: Tensor) -> Tensor:

@@ -133,6 +133,8 @@ class InfoNCELoss(nn.Module):
     ) -> None:
         super().__init__()
         check_temperature(temperature)
+        if similarity not in ("cosine", "dot"):  # named now, not at the first batch
+            raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
         self.temperature = temperature
         self.normalize = normalize
         self.similarity = similarity

@@ -126,6 +126,8 @@ class LocalGlobalLoss(nn.Module):
 
     def __init__(self, estimator: Estimator = "jsd") -> None:
         super().__init__()
+        if estimator not in _ESTIMATORS:  # named now, not at the first batch
+            raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
         self.estimator = estimator
 
     def forward(self, local: Tensor, global_: Tensor, batch: Tensor) -> Tensor:

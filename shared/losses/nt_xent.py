@@ -48,7 +48,9 @@ def nt_xent(
             over pairs); ``"sum"`` sums; ``"none"`` returns the ``[2N]`` per-anchor losses.
         chunk_size: if set, process anchors in blocks of this many rows with a
             recomputing backward: same value and gradients as the dense form, memory
-            ``O(N * chunk_size)`` instead of ``O(N^2)``.
+            ``O(N * chunk_size)`` instead of ``O(N^2)``. First-order gradients only: a
+            backward with ``create_graph=True`` (a gradient penalty) raises; leave
+            ``chunk_size`` unset for it.
         normalize: L2-normalise the inputs (cosine similarity). Makes the loss invariant to
             the inputs' scale.
         gather_distributed: gather keys from every process of the default
@@ -79,8 +81,8 @@ def nt_xent(
         raise ValueError("nt_xent needs at least 2 pairs: with one pair the positive is the "
                          "only other sample, so the loss is 0 whatever the inputs; use a "
                          "batch of 2 or more pairs (or gather keys from other processes)")
-    if chunk_size is not None and chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    if chunk_size is not None and (chunk_size != int(chunk_size) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if chunk_size is not None and gather_distributed:
         raise ValueError("chunk_size and gather_distributed cannot be combined")
 
@@ -170,6 +172,11 @@ class _ChunkedNTXent(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_losses: Tensor):  # type: ignore[override]
+        if torch.is_grad_enabled():  # create_graph=True: the gradient below is no graph
+            raise RuntimeError(
+                "nt_xent(chunk_size=...) has first-order gradients only: its recomputing "
+                "backward cannot be differentiated again (create_graph=True, a gradient "
+                "penalty); leave chunk_size unset for that")
         (z,) = ctx.saved_tensors
         n, temperature, chunk = ctx.n, ctx.temperature, ctx.chunk
         z32 = upcast(z.detach())
@@ -213,6 +220,8 @@ class NTXentLoss(nn.Module):
     ) -> None:
         super().__init__()
         check_temperature(temperature)
+        if reduction not in _REDUCTIONS:  # named now, not at the first batch
+            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.temperature = temperature
         self.reduction = reduction
         self.chunk_size = chunk_size

@@ -125,7 +125,12 @@ def test_bad_input():
     with pytest.raises(ValueError, match="momentum"):
         CRDLoss(4, 6, n_data=20, momentum=1.0)
     with pytest.raises(ValueError, match="labels must have shape"):
-        CRDLoss(4, 6, n_data=20, labels=torch.zeros(3))
+        CRDLoss(4, 6, n_data=20, labels=torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="labels must be integer class indices, got dtype "
+                                         "torch.float32"):  # .long() cut 0.5, 1.2 to 0, 1
+        CRDLoss(4, 6, n_data=4, labels=torch.tensor([0.5, 1.2, 0.7, 1.9]))
+    with pytest.raises(ValueError, match="feat_dim must be >= 1, got 0"):  # ZeroDivisionError
+        CRDLoss(4, 6, n_data=4, feat_dim=0)
 
 
 @pytest.mark.parametrize("factor", [0, float("inf")])  # gather rows / score the whole bank

@@ -200,3 +200,23 @@ def test_eval_mode_reads_the_queue_without_changing_it():
 def test_empty_batch_is_named():
     with pytest.raises(ValueError, match="x needs at least 1 row"):
         crossclr_loss(torch.zeros(0, 4), torch.zeros(0, 4))
+
+
+def test_pruning_every_negative_is_warned_and_bad_settings_refused():
+    """Near-collapsed embeddings put every sample above the threshold: the loss is then 0
+    with no gradient, which was silent."""
+    torch.manual_seed(0)
+    base = torch.randn(1, 32)
+    x = (base + 0.3 * torch.randn(16, 32)).requires_grad_()
+    y = base + 0.3 * torch.randn(16, 32)
+    with pytest.warns(UserWarning, match="every negative is pruned and the loss is 0"):
+        loss = crossclr_loss(x, y, prune_threshold=0.5)
+    assert loss.item() == 0.0
+    with pytest.raises(ValueError, match="prune_threshold must be a number"):
+        crossclr_loss(x, y, prune_threshold=math.nan)  # compared False: nothing pruned
+    for bad, match in (({"queue_size": 2.5}, "queue_size must be an integer >= 0, got 2.5"),
+                       ({"weight_temperature": 0}, "temperature"),
+                       ({"self_mode": "bad"}, "self_mode must be 'mask' or 'zero_logit'"),
+                       ({"prune_threshold": math.nan}, "prune_threshold must be a number")):
+        with pytest.raises(ValueError, match=match):  # at construction, not the first batch
+            CrossCLRLoss(**bad)

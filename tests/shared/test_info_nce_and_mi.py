@@ -4,7 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from shared.bridge.global_local import GlobalLocalLoss
 from shared.losses import (
+    DiscriminatorBCELoss,
+    InfoNCELoss,
+    LocalGlobalLoss,
+    NTXentLoss,
     discriminator_bce,
     info_nce,
     local_global_loss,
@@ -273,3 +278,16 @@ def test_temperature_floor_is_float32_smallest_normal():
             loss(MIN_TEMPERATURE / 8)
     with pytest.raises(ValueError, match="smallest normal"):
         CRDLoss(8, 8, n_data=10, num_negatives=4, temperature=1e-40)
+
+
+@pytest.mark.parametrize("build, match", [
+    (lambda: NTXentLoss(reduction="avg"), "reduction must be one of"),
+    (lambda: InfoNCELoss(similarity="l2"), "similarity must be 'cosine' or 'dot'"),
+    (lambda: LocalGlobalLoss("mine"), "estimator must be one of"),
+    (lambda: DiscriminatorBCELoss("sum"), "convention must be 'separate' or 'pooled'"),
+    (lambda: GlobalLocalLoss(chunking="x"), "chunking must be 'clip' or 'release'"),
+])
+def test_loss_modules_refuse_bad_settings_when_built(build, match):
+    """Named when the module is built, not at its first batch (minutes into a run)."""
+    with pytest.raises(ValueError, match=match):
+        build()

@@ -95,6 +95,18 @@ def test_chunked_passes_gradcheck():
     assert torch.autograd.gradcheck(lambda x: _ChunkedNTXent.apply(x, 4, 0.5, 3), (z,))
 
 
+def test_chunked_refuses_a_second_backward():
+    """Its recomputed gradient is no graph: differentiated again it was silently wrong (the
+    normalisation's own backward still depended on the inputs, so nothing failed)."""
+    torch.manual_seed(5)
+    a, b = torch.randn(4, 8, requires_grad=True), torch.randn(4, 8)
+    torch.autograd.grad(nt_xent(a, b, 0.3), a, create_graph=True)  # the dense form can
+    with pytest.raises(RuntimeError, match="first-order gradients only.*leave chunk_size unset"):
+        torch.autograd.grad(nt_xent(a, b, 0.3, chunk_size=2), a, create_graph=True)
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer, got 2.5"):
+        nt_xent(a, b, 0.3, chunk_size=2.5)  # was cut to 2
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_finite_in_half_precision_at_small_temperature(dtype):
     torch.manual_seed(6)

@@ -214,3 +214,22 @@ def test_probes_refuse_what_cannot_be_classified(digits):
     train[:10] = True  # all of class 0
     with pytest.raises(ValueError, match="training rows hold one class only"):
         logistic_regression_probe(x[:40], two, train, ~train)
+    # outer folds: the message named inner_folds ("at most 0") for n_folds=1
+    for folds in (1, 0):
+        with pytest.raises(ValueError, match=f"n_folds must be an integer >= 2 .*got {folds}"):
+            svc_cross_validation(x[:40], two, n_folds=folds)
+
+
+def test_probe_refuses_tuning_on_its_training_rows_and_warns_of_unseen_classes(digits):
+    x, y = digits
+    three = np.repeat([0, 1, 2], 20)
+    train = np.zeros(60, dtype=bool)
+    train[[*range(10), *range(20, 30)]] = True  # classes 0 and 1 only
+    val = np.zeros(60, dtype=bool)
+    val[5:15] = True  # half of it training rows: C was picked on the fitted rows
+    with pytest.raises(ValueError, match="val_mask shares 5 samples with train_mask"):
+        logistic_regression_probe(x[:60], three, train, ~train & ~val, val)
+    with pytest.warns(UserWarning, match=r"test classes \[2\] have no training sample: the "
+                                         r"probe never predicts them, so their 20 test"):
+        res = logistic_regression_probe(x[:60], three, train, ~train)
+    assert res.test_accuracy <= 20 / 40  # class 2's 20 test rows are all errors
