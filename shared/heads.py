@@ -138,5 +138,9 @@ class BilinearDiscriminator(nn.Module):
 
     def score_matrix(self, x: Tensor, y: Tensor) -> Tensor:
         self._check(x, y)
+        if x.dim() != 2 or y.dim() != 2:  # a 1-D y gave [N] (torch's deprecated .T), not [N, 1]
+            raise ValueError(f"score_matrix expects x [N, {self.weight.shape[0]}] and y "
+                             f"[M, {self.weight.shape[1]}], got {tuple(x.shape)} and "
+                             f"{tuple(y.shape)} (a single y: y[None])")
         scores = (x @ self.weight) @ y.T
         return scores + self.bias if self.bias is not None else scores

@@ -124,6 +124,10 @@ class SpaceTimeCropSampler:
         self.frames, self.height, self.width = int(frames), int(height), int(width)
         self.t, self.s = int(crop_frames), int(crop_size)
         self.rates = tuple(float(r) for r in rates)
+        if min(self.t, self.s) < 1:  # a ZeroDivisionError in the rate search below
+            raise ValueError(f"crop_frames and crop_size must be >= 1, got {self.t} and {self.s}")
+        if not self.rates:
+            raise ValueError("rates is empty: give at least one overlap-rate class")
         if any(not 0 < r <= 1 for r in self.rates):
             raise ValueError(f"rates must lie in (0, 1], got {self.rates}")
         if self.s > min(self.height, self.width) or self.t > self.frames:
@@ -180,6 +184,9 @@ class SpaceTimeCropSampler:
         self, spatial_label: int, temporal_label: int, generator: torch.Generator | None = None
     ) -> tuple[CropBox, CropBox]:
         """Two boxes realising ``rates[spatial_label]`` and ``rates[temporal_label]``."""
+        for name, label in (("spatial_label", spatial_label), ("temporal_label", temporal_label)):
+            if not 0 <= label < len(self.rates):  # -1 silently took the last rate's class
+                raise ValueError(f"{name} must index rates (0..{len(self.rates) - 1}), got {label}")
         where = generator.device if generator is not None else None  # a CUDA generator draws there
 
         def randint(hi: int) -> int:  # uniform in [0, hi]

@@ -30,6 +30,7 @@ def connectivity(x: Tensor) -> Tensor:
     r"""``[N, D] -> [N]``: mean cosine similarity of each sample to the others,
     :math:`C_i = \frac{1}{N-1} \sum_{j \ne i} \cos(x_i, x_j)` (the paper's measure of how
     "influential" a sample is)."""
+    check_matrix("x", x)
     with autocast_off(x.device):
         xn = F.normalize(upcast(x), dim=1)
         sim = xn @ xn.T

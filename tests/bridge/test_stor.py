@@ -88,6 +88,14 @@ def test_sampler_rejects_impossible_geometry():
         SpaceTimeCropSampler(16, 20, 20, 8, 16)
     with pytest.raises(ValueError, match="sampler was built for"):
         SpaceTimeCropSampler(16, 32, 32, 8, 20).sample_pairs(torch.rand(2, 16, 3, 30, 32))
+    with pytest.raises(ValueError, match="crop_frames and crop_size must be >= 1"):
+        SpaceTimeCropSampler(16, 32, 32, 8, 0)  # was a ZeroDivisionError
+    with pytest.raises(ValueError, match="rates is empty"):
+        SpaceTimeCropSampler(16, 32, 32, 8, 16, rates=())
+    sampler = SpaceTimeCropSampler(16, 32, 32, 8, 16)
+    for labels in ((-1, 0), (0, 5)):  # -1 took the last class silently; 5 an IndexError
+        with pytest.raises(ValueError, match=r"_label must index rates \(0..4\)"):
+            sampler.sample_boxes(*labels)
 
 
 def test_untrained_head_ce_about_log5():

@@ -83,6 +83,9 @@ def test_connectivity_is_the_mean_cosine_to_the_other_samples():
     c = connectivity(torch.tensor([[1.0, 0.0], [0.0, 3.0], [2.0, 2.0]]))
     r = 1 / math.sqrt(2)
     torch.testing.assert_close(c, torch.tensor([r / 2, r / 2, r]))
+    for bad, match in ((torch.arange(6).view(3, 2), "floating-point"), (torch.randn(5), "2-D")):
+        with pytest.raises(ValueError, match=f"x must be (a )?{match}"):  # were internal errors
+            connectivity(bad)
 
 
 def test_weights_grow_with_connectivity_and_average_one():

@@ -25,6 +25,8 @@ def test_score_matrix_holds_every_pair():
     m = disc.score_matrix(x, y)
     assert m.shape == (4, 6)
     torch.testing.assert_close(m[2, 5], disc(x[2:3], y[5:6])[0])
+    with pytest.raises(ValueError, match=r"score_matrix expects x \[N, 3\] and y \[M, 3\]"):
+        disc.score_matrix(x, y[0])  # gave [4] through torch's deprecated 1-D .T, not [4, 1]
 
 
 def test_bilinear_rejects_wrong_dims():
