@@ -397,13 +397,15 @@ def loss_curves(runs: Path) -> list[tuple[str, str, tuple[list[int], list[float]
     """``(dataset, run, (epochs, losses))`` of every finished run: its first seed and
     first configuration, the last record of each epoch (a retrained run logs its epochs
     again), in epoch order."""
+    from graphrep.experiment import metrics_record  # a garbled line reads as no record
+
     curves = []
     for m in sorted(runs.glob("*/metrics.jsonl")):
         run = m.parent
         if not (run / "results.json").is_file():  # unfinished: not in the table either
             continue
         cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
-        records = [json.loads(line) for line in m.read_text().splitlines() if line.strip()]
+        records = [metrics_record(line) for line in m.read_text().splitlines() if line.strip()]
         records = [r for r in records if "loss" in r and "epoch" in r and "seed" in r]
         if not records:
             continue

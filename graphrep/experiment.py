@@ -224,16 +224,16 @@ class _Metrics:
             return
         text = self.path.read_text(encoding="utf-8")
         lines = text.splitlines()
-        if lines and not text.endswith("\n") and not _parsed(lines[-1]):
+        if lines and not text.endswith("\n") and not metrics_record(lines[-1]):
             lines.pop()  # torn by a kill (write() would drop it too)
-        kept = [line for line in lines if not _logged_from(_parsed(line), tag, first)]
+        kept = [line for line in lines if not _logged_from(metrics_record(line), tag, first)]
         if len(kept) < len(lines):
             atomic_write_text(self.path, "".join(line + "\n" for line in kept))
 
 
-def _parsed(line: str) -> dict:
-    """A metrics line's record; a line that does not parse reads as no record (and is
-    kept as it is; only a torn last line, without its newline, is dropped)."""
+def metrics_record(line: str) -> dict:
+    """A line of ``metrics.jsonl`` as its record; ``{}`` for a line that does not parse (a
+    garbled write: the file keeps it where it is, and drops only a torn last line)."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError:

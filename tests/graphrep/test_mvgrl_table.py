@@ -174,6 +174,8 @@ def test_loss_curves_take_the_first_seed_and_the_last_record_per_epoch(table, tm
                *({"seed": s, "config": "default", "epoch": e, "loss": 10 * s + e}
                  for s in (6, 5) for e in range(3)),
                {"seed": 5, "config": "default", "epoch": 1, "loss": -1.0}]  # retrained epoch
-    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    lines = [json.dumps(r) for r in records]
+    lines.insert(3, '{"seed": 5, "con')  # a garbled write, kept in the file: no record
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     [(dataset, name, (epochs, losses))] = table.loss_curves(tmp_path)
     assert (dataset, name, epochs, losses) == ("Cora", "r", [0, 1, 2], [50, -1.0, 52])
