@@ -70,13 +70,15 @@ class RunCallback(BaseCallback):
                       if k.startswith(("train/", "aux/", "rcrl/"))}
         # null: no update logged in this process (a run resumed at its budget), not "no losses"
         record["train"] = train_logs or None
-        record = self.write_metric(record)
+        record = finite_or_null(record)
         if returns:
             self.logger.record("eval/mean_return", record["mean_return"])
             # written at its own step now, not at the next episode end: before the
             # checkpoint that follows it (a resume keeps it), and the final one at all
             self.logger.dump(step)
-        return record
+        # after TensorBoard: a final evaluation in metrics.jsonl is in TensorBoard too, so a
+        # run killed before its results.json reuses that record rather than logging it twice
+        return self.write_metric(record)
 
     def checkpoint(self) -> Path:
         return save_checkpoint(

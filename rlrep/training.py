@@ -38,11 +38,13 @@ def default_run_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{env}-{aux}-s{config.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
+def _truncate_metrics(path: Path, step: int) -> dict[str, Any] | None:
     """Drop metric lines logged after the checkpoint at ``step``: those of later steps, and the
-    final evaluation (logged after the last checkpoint); the resumed run logs them again."""
+    final evaluation (logged after the last checkpoint); the resumed run logs them again.
+    Returns the final evaluation dropped at ``step`` itself, if any (a run killed after it,
+    before its results.json)."""
     if not path.exists():
-        return
+        return None
     def damaged(number: int, reason: object) -> CorruptFileError:
         return CorruptFileError(f"Cannot read {path}: line {number}: {reason}; delete that "
                                 f"line (or the file, losing the run's metrics) and resume again")
@@ -67,6 +69,8 @@ def _truncate_metrics(path: Path, step: int) -> None:
         parsed.append((line, record))
     kept = [line for line, r in parsed if r["step"] <= step and not r.get("final")]
     atomic_write_text(path, "".join(line + "\n" for line in kept))
+    finals = [r for _, r in parsed if r.get("final") and r["step"] == step]
+    return finals[-1] if finals else None
 
 
 def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
@@ -87,8 +91,9 @@ def resumed_logger(model: BaseAlgorithm, tb_dir: str | None) -> Logger:
     ``S`` itself was written before the checkpoint (episode ends during step ``S``, then
     the evaluation at ``S``), so the TensorBoard writer is opened with ``purge_step =
     S + 1``: TensorBoard drops the old events from ``S + 1`` on, as ``metrics.jsonl`` is
-    trimmed. (A process killed during its final evaluation, after writing it, leaves
-    that one point twice.) sb3's own writer, replaced here, is closed and its file, which
+    trimmed. (A final evaluation is written to TensorBoard, then to ``metrics.jsonl``; a
+    run killed after both reuses the record instead of evaluating again, so only a kill
+    between the two writes leaves that point twice.) sb3's own writer, replaced here, is closed and its file, which
     holds no event, removed.
     """
     before = _event_files(tb_dir)
@@ -177,7 +182,7 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
                               f"--steps {config.steps} ends before it; pass --steps "
                               f">= {model.num_timesteps}, or omit it")
         counters = extra["counters"]
-        _truncate_metrics(run_dir / "metrics.jsonl", model.num_timesteps)
+        logged_final = _truncate_metrics(run_dir / "metrics.jsonl", model.num_timesteps)
         # the options a resume may change (a raised --steps, --device) are the run's now:
         # a later plain --resume (the command printed on Ctrl-C) keeps them
         atomic_write_json(run_dir / "config.json", config.to_dict())
@@ -192,7 +197,7 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         _discard_tensorboard_runs(tb_dir)
         atomic_write_json(run_dir / "config.json", config.to_dict())
         (run_dir / "metrics.jsonl").write_text("")
-        counters = None
+        counters, logged_final = None, None
 
     if checkpoint is not None:  # learn() keeps a logger set here (its own would duplicate)
         model.set_logger(resumed_logger(model, tb_dir))
@@ -211,7 +216,13 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
     callback.init_callback(model)
     callback.num_timesteps = model.num_timesteps  # learn() sets it; not run at the budget
     callback.checkpoint()
-    final = callback.run_evaluation(config.final_eval_episodes, final=True)
+    if (remaining <= 0 and logged_final is not None
+            and len(logged_final.get("returns") or []) == config.final_eval_episodes):
+        # killed after its final evaluation, before results.json: that evaluation (of this
+        # checkpoint's agent) stands, and is in TensorBoard already
+        final = callback.write_metric(logged_final)
+    else:
+        final = callback.run_evaluation(config.final_eval_episodes, final=True)
     results: dict[str, Any] = {
         "env": config.env,
         "aux": config.aux,

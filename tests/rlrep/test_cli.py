@@ -350,6 +350,25 @@ def test_resume_keeps_each_tensorboard_step_once(tmp_path, checkpoint_freq):
     assert len(list((run / "tb" / "run_1").glob("events.out.tfevents.*"))) == 2
 
 
+def test_final_evaluation_logged_before_a_kill_is_not_logged_twice(tmp_path):
+    """Killed after its final evaluation, before results.json: the resume reused nothing and
+    evaluated again, so TensorBoard showed the final step twice."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    flags = ["--run-dir", str(run), "--no-progress"]
+    main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "140", "--learning-starts", "50",
+          "--batch-size", "16", "--eval-freq", "1000", "--final-eval-episodes", "1",
+          "--checkpoint-freq", "70", *flags])
+    straight = json.loads((run / "results.json").read_text())
+    (run / "results.json").unlink()
+    main(["train", "--resume", *flags])
+    assert json.loads((run / "results.json").read_text()) == straight
+    events = EventAccumulator(str(run / "tb" / "run_1"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("eval/mean_return")] == [140]
+
+
 def test_starting_over_discards_the_earlier_attempts_tensorboard_log(tmp_path, capsys):
     """A --resume that finds no checkpoint starts over; the discarded attempt's tb/run_1
     stayed beside the new run_2, so TensorBoard showed two runs of one directory."""
@@ -477,10 +496,19 @@ def test_unusable_run_dir_is_named(tmp_path, capsys):
 
 def test_resume_at_the_budget_reruns_the_final_evaluation(tmp_path):
     """A run whose last checkpoint is at its budget (killed during its final evaluation)
-    resumes to the final evaluation and results, with 0 episodes scoring null, not 0."""
+    resumes to the final evaluation and results, with 0 episodes scoring null, not 0;
+    killed after that evaluation's record, before results.json, it keeps the record."""
     run = tmp_path / "run"
     main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "70", "--run-dir", str(run), *TINY])
-    (run / "results.json").unlink()
+    straight = json.loads((run / "results.json").read_text())
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["final"] and json.loads(lines[-1])["train"]  # updates from 60 on
+    (run / "results.json").unlink()  # killed after the final record: it stands, losses and all
+    assert main(["train", "--run-dir", str(run), "--resume"]) == 0
+    assert json.loads((run / "results.json").read_text()) == straight
+    assert (run / "metrics.jsonl").read_text().splitlines() == lines
+    (run / "results.json").unlink()  # killed during the final evaluation: evaluated again
+    (run / "metrics.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     assert main(["train", "--run-dir", str(run), "--resume"]) == 0
     results = json.loads((run / "results.json").read_text())
     assert results["steps"] == 70 and results["eval_returns"] == [] and results["eval_mean_return"] is None
