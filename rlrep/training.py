@@ -18,7 +18,7 @@ from typing import Any
 import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
-from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
+from stable_baselines3.common.logger import HumanOutputFormat, Logger, TensorBoardOutputFormat
 from stable_baselines3.common.utils import configure_logger
 from torch.utils.tensorboard import SummaryWriter
 
@@ -96,6 +96,8 @@ def resumed_logger(model: BaseAlgorithm, tb_dir: str | None) -> Logger:
     between the two writes leaves that point twice.) sb3's own writer, replaced here, is closed and its file, which
     holds no event, removed.
     """
+    if tb_dir is None:
+        return _plain_logger(model)
     before = _event_files(tb_dir)
     logger = configure_logger(model.verbose, tb_dir, "run", reset_num_timesteps=False)
     for output in logger.output_formats:
@@ -106,6 +108,12 @@ def resumed_logger(model: BaseAlgorithm, tb_dir: str | None) -> Logger:
                 unused.unlink(missing_ok=True)
             output.writer = SummaryWriter(log_dir=log_dir, purge_step=model.num_timesteps + 1)
     return logger
+
+
+def _plain_logger(model: BaseAlgorithm) -> Logger:
+    """sb3's logger without TensorBoard (stdout when ``verbose``), writing no folder: sb3's
+    ``configure_logger`` makes an empty ``/tmp/SB3-<time>`` one each time."""
+    return Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if model.verbose else [])
 
 
 def _event_files(tb_dir: str | None) -> set[Path]:
@@ -201,6 +209,8 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
 
     if checkpoint is not None:  # learn() keeps a logger set here (its own would duplicate)
         model.set_logger(resumed_logger(model, tb_dir))
+    elif tb_dir is None:  # sb3's own would make an empty /tmp/SB3-<time> folder per run
+        model.set_logger(_plain_logger(model))
     callback = RunCallback(config, run_dir, counters)
     remaining = config.steps - model.num_timesteps
     # a run already at its budget (killed during its final evaluation) has no learn(): its

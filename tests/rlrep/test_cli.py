@@ -784,3 +784,19 @@ def test_run_stored_with_a_device_refused_since_still_resumes_elsewhere(tmp_path
     monkeypatch.setattr(rlrep.training, "train", lambda cfg, resume: seen.update(cfg=cfg) or {})
     assert main(["train", "--run-dir", str(tmp_path), "--resume", "--device", "cpu"]) == 0
     assert seen["cfg"].device == "cpu"
+
+
+def test_runs_without_tensorboard_leave_no_sb3_temp_folders(tmp_path, monkeypatch):
+    """sb3 configures a logger without TensorBoard in a new, empty /tmp/SB3-<time> folder
+    on every learn() (the suite guards against it with SB3_LOGDIR; users' runs did not)."""
+    import tempfile
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)  # the suite's own guard (conftest.py)
+    run = tmp_path / "run"
+    common = ["--env", "dmc-state:cartpole-swingup", "--checkpoint-freq", "70", "--run-dir", str(run), *TINY]
+    assert main(["train", "--steps", "70", *common]) == 0
+    assert main(["train", "--run-dir", str(run), "--resume", "--steps", "140"]) == 0
+    assert [p.name for p in temp.glob("SB3-*")] == []
