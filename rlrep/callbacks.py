@@ -23,14 +23,20 @@ class RunCallback(BaseCallback):
     """Checkpoint every ``checkpoint_freq`` steps, evaluate every ``eval_freq``, log episodes.
 
     :param counters: ``{"next_eval": int, "next_checkpoint": int}``, restored from a checkpoint on resume.
+    :param logged_train: ``(step, losses)``: the training losses an earlier process logged with
+        its final evaluation at ``step``, the checkpoint a raised budget resumes from; an
+        evaluation at that step before this process's first update logs them, as an
+        uninterrupted run would (null otherwise).
     """
 
-    def __init__(self, config: TrainConfig, run_dir: Path, counters: dict[str, int] | None = None) -> None:
+    def __init__(self, config: TrainConfig, run_dir: Path, counters: dict[str, int] | None = None,
+                 logged_train: tuple[int, dict[str, float] | None] | None = None) -> None:
         super().__init__()
         self.config = config
         self.run_dir = run_dir
         self.counters = counters or {"next_eval": config.eval_freq, "next_checkpoint": config.checkpoint_freq}
         self.eval_history: list[dict[str, Any]] = []
+        self.logged_train = logged_train
 
     def write_metric(self, record: dict[str, Any]) -> dict[str, Any]:
         """Append ``record`` to metrics.jsonl as strict JSON (a NaN, e.g. rcrl/* before any
@@ -68,6 +74,8 @@ class RunCallback(BaseCallback):
             record["final"] = True
         train_logs = {k: float(v) for k, v in self.model.logger.name_to_value.items()
                       if k.startswith(("train/", "aux/", "rcrl/"))}
+        if not train_logs and self.logged_train is not None and self.logged_train[0] == step:
+            train_logs = self.logged_train[1] or {}  # the same agent's, logged before the resume
         # null: no update logged in this process (a run resumed at its budget), not "no losses"
         record["train"] = train_logs or None
         record = finite_or_null(record)

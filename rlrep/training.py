@@ -211,7 +211,8 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         model.set_logger(resumed_logger(model, tb_dir))
     elif tb_dir is None:  # sb3's own would make an empty /tmp/SB3-<time> folder per run
         model.set_logger(_plain_logger(model))
-    callback = RunCallback(config, run_dir, counters)
+    callback = RunCallback(config, run_dir, counters, logged_train=None if logged_final is None
+                           else (logged_final["step"], logged_final.get("train")))
     remaining = config.steps - model.num_timesteps
     # a run already at its budget (killed during its final evaluation) has no learn(): its
     # evaluation writes to the logger set above

@@ -800,3 +800,24 @@ def test_runs_without_tensorboard_leave_no_sb3_temp_folders(tmp_path, monkeypatc
     assert main(["train", "--steps", "70", *common]) == 0
     assert main(["train", "--run-dir", str(run), "--resume", "--steps", "140"]) == 0
     assert [p.name for p in temp.glob("SB3-*")] == []
+
+
+def test_a_raised_budget_logs_the_evaluation_at_the_old_one_as_an_uninterrupted_run(tmp_path):
+    """A finished run extended with --resume --steps evaluates at its old budget before its
+    first update there: that record had "train": null where an uninterrupted run logs the
+    losses of the same agent."""
+    common = ["--env", "dmc-state:cartpole-swingup", *TINY[:2], "--buffer-size", "1000",
+              "--batch-size", "16", "--eval-freq", "70", "--eval-episodes", "1",
+              "--final-eval-episodes", "0", "--no-progress", "--no-tensorboard"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", "--steps", "140", "--run-dir", str(straight), *common]) == 0
+    assert main(["train", "--steps", "70", "--run-dir", str(split), *common]) == 0
+    assert main(["train", "--run-dir", str(split), "--resume", "--steps", "140"]) == 0
+
+    def evals(run):
+        return [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+                if r["type"] == "eval"]
+
+    at_70 = [r for r in evals(split) if r["step"] == 70]
+    assert len(at_70) == 1 and at_70[0]["train"]  # losses, not null
+    assert evals(split) == evals(straight)
