@@ -56,6 +56,15 @@ def _parse(spec: str) -> dict:
                 cfg[k] = float(v) if k in ("eps", "self_loop", "lr", "wd") else int(v)
             except ValueError:
                 raise SystemExit(f"--set {spec!r}: {k}={v!r} is not a number") from None
+    try:
+        steps = [int(e) for e in cfg["eval_at"].split(",")]
+    except ValueError:
+        raise SystemExit(f"--set {spec!r}: eval_at={cfg['eval_at']!r} is not step counts "
+                         f"separated by ':'") from None
+    if any(not 1 <= e <= cfg["epochs"] for e in steps):
+        # a probe past the last step never runs: the config would train and record nothing
+        raise SystemExit(f"--set {spec!r}: eval_at {steps} must lie in 1..epochs "
+                         f"({cfg['epochs']})")
     return cfg
 
 
@@ -65,10 +74,20 @@ def _recorded(path: Path) -> set[tuple[str, str, str, int, int]]:
     if not path.is_file():
         return set()
     keys = set()
-    for line in path.read_text().splitlines():
-        if line.strip():
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
             r = json.loads(line)
-            keys.add((r["dataset"], r["split"], r["spec"], r["seed"], r["epoch"]))
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # torn by a killed run: dropped, its seed trains again
+                path.write_text("".join(x + "\n" for x in lines[:-1]))
+                print(f"mvgrl_tune: dropped the torn last line of {path}", flush=True)
+                continue
+            raise SystemExit(f"Cannot read {path}: line {number}: {error}; delete that line "
+                             f"and run again") from None
+        keys.add((r["dataset"], r["split"], r["spec"], r["seed"], r["epoch"]))
     return keys
 
 
@@ -86,6 +105,10 @@ def main() -> None:
     args = p.parse_args()
     for spec in args.set:  # every typo before the first configuration trains
         _parse(spec)
+    args.seeds = list(dict.fromkeys(args.seeds))  # a repeated seed is one run
+    args.set = list(dict.fromkeys(args.set))
+    if not Path(args.out).parent.is_dir():  # found before minutes of training, not after
+        raise SystemExit(f"--out {args.out}: its folder does not exist")
     torch.set_num_threads(1)
     import warnings
     warnings.filterwarnings("ignore")
@@ -98,7 +121,10 @@ def main() -> None:
     from shared.seeding import seed_everything
 
     done = _recorded(Path(args.out))
-    ds = load_node_dataset(args.dataset, args.split, os.environ.get("GRAPHREP_DATA"))
+    try:
+        ds = load_node_dataset(args.dataset, args.split, os.environ.get("GRAPHREP_DATA"))
+    except (ValueError, FileNotFoundError) as error:  # an unknown dataset or split, no files
+        raise SystemExit(f"mvgrl_tune: {error}") from None
     data = ds.data
     n = data.num_nodes
     views_cache = {}
@@ -166,6 +192,7 @@ def main() -> None:
                 print(json.dumps(out), flush=True)
                 with open(args.out, "a") as fh:
                     fh.write(json.dumps(out) + "\n")
+                done.add((args.dataset, args.split, spec, seed, r["epoch"]))
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ from graphrep.experiment import (
     probe_record,
     train_runs,
 )
-from shared.checkpoint import atomic_write_text
+from shared.checkpoint import atomic_write_text, finite_or_null
 
 RUNS_DIR = Path(__file__).parent / "results" / "mvgrl_runs"
 #: the default configuration's run of each dataset (REDDIT-BINARY left out: 1.5 h a seed)
@@ -74,6 +74,9 @@ def _config(run: Path) -> dict:
     if not cfg_file.is_file():
         raise SystemExit(f"{cfg_file} is missing: is {run.name!r} a run directory under "
                          f"{RUNS_DIR}?")
+    if not (run / "results.json").is_file():  # nothing committed to compare with
+        raise SystemExit(f"{run / 'results.json'} is missing: {run.name!r} is unfinished; "
+                         f"finish it (graphrep bench --resume --out-dir {run}) or leave it out")
     return json.loads(cfg_file.read_text())
 
 
@@ -184,13 +187,17 @@ def write_table(records_file: Path, table_file: Path) -> None:
     def pct(value) -> str:
         return "" if value is None else f"{100 * value:.2f}"
 
+    def loss(value) -> str:  # null: no finite loss (an untrained run; written as inf before)
+        return "inf" if value is None else f"{value:.6g}"
+
     rows = ["| run | seed | config | verdict | accuracy (HEAD / committed) | best loss "
             "(HEAD / committed) | s | commit |", "|---|---|---|---|---|---|---|---|"]
     for rec in newest.values():
         rows.append(
             f"| {rec['run']} | {rec['seed']} | {rec['config']} | {verdict(rec)} | "
             f"{pct(rec.get('accuracy'))} / {pct(rec.get('committed_accuracy'))} | "
-            f"{rec['best_loss']:.6g} / {_num(rec['committed_best_loss'])} | "
+            f"{loss(rec['best_loss'])} / "
+            f"{loss(c) if (c := rec['committed_best_loss']) is not None or rec['same_best_loss'] else ''} | "
             f"{rec['seconds']:.0f} | {_short(rec.get('commit'))} |")
     atomic_write_text(
         table_file,
@@ -213,17 +220,20 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="append JSON records here")
     args = p.parse_args()
     torch.set_num_threads(1)
+    if args.out is not None and not args.out.parent.is_dir():  # before hours of training
+        raise SystemExit(f"--out {args.out}: its folder does not exist")
+    configs = {name: _config(RUNS_DIR / name) for name in args.runs}  # every name, first
     commit = _head_commit()  # the code this process imported, whatever HEAD does later
     for name in args.runs:
-        seeds = args.seeds or _config(RUNS_DIR / name)["seeds"][:1]
+        seeds = args.seeds or configs[name]["seeds"][:1]
         for seed in seeds:
             rec = audit_run(RUNS_DIR / name, seed, args.data_dir, args.probe, commit)
             print(f"{name} seed {seed}: {verdict(rec)}; best loss {rec['best_loss']!r} vs "
                   f"{rec['committed_best_loss']!r}; accuracy {rec.get('accuracy')} vs "
                   f"{rec.get('committed_accuracy')} ({rec['seconds']} s)", flush=True)
             if args.out is not None:
-                with args.out.open("a") as f:
-                    f.write(json.dumps(rec) + "\n")
+                with args.out.open("a") as f:  # strict JSON: an untrained run's inf is null
+                    f.write(json.dumps(finite_or_null(rec), allow_nan=False) + "\n")
                 write_table(args.out, args.out.with_suffix(".md"))
 
 

@@ -74,3 +74,41 @@ def test_node_run_compares_accuracy_and_training(audit, data_dir, cache_dir, tmp
 def test_missing_run_names_the_directory(audit, tmp_path):
     with pytest.raises(SystemExit, match="config.json is missing"):
         audit.audit_options(tmp_path / "nope", 0, tmp_path / "scratch", None)
+
+
+def test_bad_runs_and_output_are_named_before_training(audit, tmp_path, monkeypatch):
+    """An unfinished run (no results.json) or a missing --out folder were found after the
+    retraining (hours for a REDDIT seed), as a FileNotFoundError."""
+    import sys
+
+    monkeypatch.setattr(audit, "audit_run", lambda *a, **k: pytest.fail("trained before the check"))
+    monkeypatch.setattr(audit, "RUNS_DIR", tmp_path)
+    (tmp_path / "unfinished").mkdir()
+    (tmp_path / "unfinished" / "config.json").write_text(json.dumps({"seeds": [0]}))
+    for argv, message in ((["--runs", "unfinished"], "results.json is missing: 'unfinished' is unfinished"),
+                          (["--runs", "unfinished", "--out", str(tmp_path / "no" / "a.jsonl")],
+                           "its folder does not exist")):
+        monkeypatch.setattr(sys, "argv", ["reproduction_audit.py", *argv])
+        with pytest.raises(SystemExit, match=message):
+            audit.main()
+
+
+def test_records_are_strict_json_and_tabled(audit, tmp_path, monkeypatch):
+    """An untrained run's best loss (inf) was written as the non-JSON token Infinity."""
+    import sys
+
+    rec = {"run": "r", "seed": 0, "config": "default", "level": "node", "accuracy": 0.5,
+           "committed_accuracy": 0.5, "same_accuracy": True, "best_loss": float("inf"),
+           "committed_best_loss": None, "same_best_loss": True, "seconds": 1.0, "commit": "abc"}
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text(json.dumps({"seeds": [0]}))
+    (tmp_path / "r" / "results.json").write_text("{}")
+    monkeypatch.setattr(audit, "RUNS_DIR", tmp_path)
+    monkeypatch.setattr(audit, "audit_run", lambda *a, **k: dict(rec))
+    out = tmp_path / "audit.jsonl"
+    monkeypatch.setattr(sys, "argv", ["reproduction_audit.py", "--runs", "r", "--out", str(out)])
+    audit.main()
+    line = out.read_text().strip()
+    assert json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))["best_loss"] is None
+    assert "| r | 0 | default | same best loss, same accuracy | 50.00 / 50.00 | inf / inf |" in (
+        out.with_suffix(".md").read_text())

@@ -13,7 +13,10 @@ def test_set_specs_parse_and_refuse_unknown_choices():
                           ("disc=glorot", "disc='glorot' is not one of xavier, bilinear"),
                           ("view=katz", "view='katz' is not one of ppr, heat"),
                           ("topk", "is not key=value"), ("depth=2", "unknown key 'depth'"),
-                          ("lr=fast", "lr='fast' is not a number")):
+                          ("lr=fast", "lr='fast' is not a number"),
+                          # found before training, not after the first config (or never)
+                          ("eval_at=x1", "eval_at='x1' is not step counts"),
+                          ("epochs=1,eval_at=5", r"eval_at \[5\] must lie in 1..epochs \(1\)")):
         with pytest.raises(SystemExit, match=message):
             tune._parse(spec)
 
@@ -39,3 +42,42 @@ def test_a_rerun_skips_what_is_recorded(tmp_path, monkeypatch, capsys, data_dir)
                                       "--seeds", "0", "--out", str(out)])
     tune.main()
     assert "seed 0 is already in" in capsys.readouterr().out and out.read_text() == before
+
+
+def test_bad_output_input_and_repeats_are_handled_before_training(tmp_path, monkeypatch, capsys,
+                                                                  data_dir):
+    """A missing --out folder or dataset is named before training (the folder was found
+    after it); a torn last record (a killed run) is dropped, not a JSONDecodeError; a seed
+    given twice trains and records once."""
+    import json
+    import sys
+
+    import graphrep.train
+
+    tune = load_experiment("mvgrl_tune")
+    monkeypatch.setenv("GRAPHREP_DATA", str(data_dir))
+    trained = []
+
+    def fake_train(model, x, views, tc, seed, on_epoch, progress):
+        trained.append(seed)
+        on_epoch({"epoch": 0, "loss": 0.5})
+
+    monkeypatch.setattr(graphrep.train, "train_node_model",
+                        lambda *a, **k: pytest.fail("trained before the check"))
+    for argv, message in ((["--out", str(tmp_path / "missing" / "t.jsonl")], "its folder does not exist"),
+                          (["--dataset", "Coraa", "--out", str(tmp_path / "t.jsonl")], "Unknown dataset")):
+        monkeypatch.setattr(sys, "argv", ["mvgrl_tune.py", "--set", "epochs=1,eval_at=1", *argv])
+        with pytest.raises(SystemExit, match=message):
+            tune.main()
+    out = tmp_path / "t.jsonl"
+    rec = {"dataset": "Cora", "split": "pygcn", "spec": "epochs=1,eval_at=1", "seed": 5,
+           "epoch": 1, "loss": 0.5}
+    out.write_text(json.dumps(rec) + "\n" + '{"dataset": "Cora", "spl')
+    monkeypatch.setattr(graphrep.train, "train_node_model", fake_train)
+    monkeypatch.setattr(sys, "argv", ["mvgrl_tune.py", "--set", "epochs=1,eval_at=1",
+                                      "--seeds", "0", "0", "--out", str(out)])
+    tune.main()
+    assert trained == [0]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["seed"], r["epoch"]) for r in records] == [(5, 1), (0, 1)]
+    assert "dropped the torn last line" in capsys.readouterr().out
