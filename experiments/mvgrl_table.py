@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.checkpoint import CorruptFileError, read_json
+
 PAPER = {"Cora": 86.8, "CiteSeer": 73.3, "PubMed": 80.1, "MUTAG": 89.7,
          "PTC_MR": 62.5, "IMDB-BINARY": 74.2, "IMDB-MULTI": 51.2,
          "REDDIT-BINARY": 84.5}
@@ -41,7 +43,7 @@ def describe_diffusion(run: Path) -> str:
     cfg_file = run / "config.json"
     if not cfg_file.is_file():
         return ""
-    cfg = json.loads(cfg_file.read_text())
+    cfg = read_json(cfg_file)
     d = cfg.get("diffusion", {})
     parts = [f"top-{d['topk']}"] if d.get("topk") else []
     parts += [f"eps {d['eps']:g}"] if d.get("eps") else []
@@ -161,7 +163,7 @@ def _train_peak(train: dict) -> str:
 def collect(runs: Path) -> list:
     rows = []
     for f in sorted(runs.glob("*/results*.json")):
-        r = json.loads(f.read_text())
+        r = read_json(f)
         rows.append(_row(r, f.parent.name, describe_diffusion(f.parent)))
         per_config = r.get("per_config") or {}
         if r["protocol"] == "honest" and len(per_config) > 1:
@@ -189,14 +191,14 @@ def selected_rows(folder: Path, runs_dir: Path) -> list:
     where they differ. A selection whose member runs lack results is left out, named."""
     rows = []
     for f in sorted(folder.glob("*.json")):
-        r = json.loads(f.read_text())
+        r = read_json(f)
         runs = sorted({c.split("/")[0] for c in r["candidates"]})
         missing = [run for run in runs if not (runs_dir / run / "results.json").is_file()]
         if missing:
             print(f"mvgrl_table: {f.name} left out: no results.json in "
                   f"{', '.join(str(runs_dir / run) for run in missing)}", file=sys.stderr)
             continue
-        members = [json.loads((runs_dir / run / "results.json").read_text()) for run in runs]
+        members = [read_json(runs_dir / run / "results.json") for run in runs]
         views = {m.get("view") for m in members}
         won = ", ".join(f"{_candidate_label(c, r['candidates'])} {n}"
                         for c, n in r["folds_won"].items())
@@ -222,8 +224,8 @@ def merged_rows(runs: Path) -> list:
         cfg_file = f.parent / "config.json"
         if not cfg_file.is_file():
             continue
-        cfg = json.loads(cfg_file.read_text())
-        res = json.loads(f.read_text())
+        cfg = read_json(cfg_file)
+        res = read_json(f)
         key = json.dumps(training_signature(cfg)
                          | {"protocol": res["protocol"], "probe": res.get("probe")},
                          sort_keys=True)
@@ -258,7 +260,8 @@ def write_tables(rows: list, out: Path, tune: Path | None = None) -> None:
     w = csv.DictWriter(buf, FIELDS)
     w.writeheader()
     w.writerows(rows)
-    atomic_write_text(out / "mvgrl.csv", buf.getvalue())  # a Ctrl-C leaves the old table
+    # read before either table is written: a bad record leaves both as they were
+    tune_lines = tune_section(tune if tune is not None else out / "mvgrl_tune.jsonl")
     lines = [
         "# MVGRL: paper, DGL reproduction, ours",
         "",
@@ -295,7 +298,8 @@ def write_tables(rows: list, out: Path, tune: Path | None = None) -> None:
             f"{r['seconds_per_seed']} | {r['train_seconds_per_run']} | "
             f"{r['diffusion_seconds']} | {r['peak_rss_mb']} | {r['train_peak_rss_mb']} | "
             f"{r['run']} |")
-    lines += tune_section(tune if tune is not None else out / "mvgrl_tune.jsonl")
+    lines += tune_lines
+    atomic_write_text(out / "mvgrl.csv", buf.getvalue())  # a Ctrl-C leaves the old table
     atomic_write_text(out / "mvgrl.md", "\n".join(lines) + "\n")
 
 
@@ -305,8 +309,17 @@ def tune_section(path: Path) -> list:
     if not path.is_file():
         return []
     groups: dict = {}
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # torn by a killed mvgrl_tune (its next run drops it)
+                continue
+            raise CorruptFileError(f"Cannot read {path}: line {number}: {error}; delete "
+                                   f"that line") from None
         spec = ",".join(kv for kv in r["spec"].split(",")
                         if not kv.startswith(("eval_at", "epochs")))
         key = (r["dataset"], r["split"], spec or "(defaults)", r["epoch"])
@@ -372,11 +385,13 @@ def plot(runs: Path, out: Path, data_dir: str | None = None) -> None:
 
     no_embedding = []
     for run in sorted(runs.glob("Cora-*")):
+        if not (run / "results.json").is_file():  # unfinished: not in the table either
+            continue
         emb_file = next(iter(sorted(run.glob("default/seed_*/embedding.pt"))), None)
         if emb_file is None:
             no_embedding.append(run.name)
             continue
-        split = json.loads((run / "config.json").read_text())["split"]
+        split = read_json(run / "config.json")["split"]
         y = load_node_dataset("Cora", split, data_dir).data.y.numpy()
         emb = torch.load(emb_file, weights_only=False)["embedding"].numpy()
         emb = emb - emb.mean(0)
@@ -404,12 +419,12 @@ def loss_curves(runs: Path) -> list[tuple[str, str, tuple[list[int], list[float]
         run = m.parent
         if not (run / "results.json").is_file():  # unfinished: not in the table either
             continue
-        cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
+        cfg = read_json(run / "config.json") if (run / "config.json").is_file() else {}
         records = [metrics_record(line) for line in m.read_text().splitlines() if line.strip()]
         records = [r for r in records if "loss" in r and "epoch" in r and "seed" in r]
         if not records:
             continue
-        seed = (cfg.get("seeds") or json.loads((run / "results.json").read_text()).get("seeds")
+        seed = (cfg.get("seeds") or read_json(run / "results.json").get("seeds")
                 or [records[0]["seed"]])[0]
         config = next((r.get("config") for r in records if r["seed"] == seed), None)
         by_epoch = {r["epoch"]: r["loss"] for r in records
@@ -437,11 +452,14 @@ def main() -> None:
                         "(else $GRAPHREP_DATA)")
     args = p.parse_args()
     runs, out = args.runs, args.out
-    rows = collect(runs)
-    if not rows:
-        p.error(f"no run results (*/results*.json) under {runs}: pass --runs")
-    out.mkdir(parents=True, exist_ok=True)
-    write_tables(rows, out, args.tune)
+    try:
+        rows = collect(runs)
+        if not rows:
+            p.error(f"no run results (*/results*.json) under {runs}: pass --runs")
+        out.mkdir(parents=True, exist_ok=True)
+        write_tables(rows, out, args.tune)
+    except CorruptFileError as e:  # a damaged results/config file or tune record, named
+        p.error(str(e))
     from graphrep.data import MissingRawFilesError
 
     try:

@@ -179,3 +179,35 @@ def test_loss_curves_take_the_first_seed_and_the_last_record_per_epoch(table, tm
     (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     [(dataset, name, (epochs, losses))] = table.loss_curves(tmp_path)
     assert (dataset, name, epochs, losses) == ("Cora", "r", [0, 1, 2], [50, -1.0, 52])
+
+
+def test_damaged_inputs_are_named_and_leave_both_tables_as_they_were(table, tmp_path,
+                                                                      monkeypatch, capsys):
+    """A bad tune record raised a JSONDecodeError after mvgrl.csv was written, before
+    mvgrl.md (the two then disagreed); a blank or torn last line is not a bad record; a
+    damaged results.json raised a bare JSONDecodeError."""
+    import sys
+
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    _run(runs, "a", [0], [80.0], [0.9])
+    tune = tmp_path / "tune.jsonl"
+    rec = {"dataset": "Cora", "split": "pygcn", "spec": "topk=256", "seed": 0, "epoch": 50,
+           "loss": 0.2, "val_std": 85.0, "test_std": 84.0}
+    tune.write_text(json.dumps(rec) + "\n\n" + '{"dataset": "Co')  # blank line, torn tail
+    argv = ["mvgrl_table.py", "--runs", str(runs), "--out", str(out), "--tune", str(tune)]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(table, "plot", lambda *a, **k: None)
+    table.main()
+    before = {f: (out / f).read_text() for f in ("mvgrl.csv", "mvgrl.md")}
+    assert "| Cora | pygcn | topk=256 | 50 | 0 | 85.00 | 84.00 |" in before["mvgrl.md"]
+    _run(runs, "b", [1], [70.0], [0.8])  # a new row, and a record garbled mid-file
+    tune.write_text('{"dataset": "Co\n' + json.dumps(rec) + "\n")
+    with pytest.raises(SystemExit) as info:
+        table.main()
+    assert info.value.code == 2 and f"Cannot read {tune}: line 1" in capsys.readouterr().err
+    assert {f: (out / f).read_text() for f in before} == before
+    tune.write_text(json.dumps(rec) + "\n")
+    (runs / "b" / "results.json").write_text('{"dataset": ')
+    with pytest.raises(SystemExit) as info:
+        table.main()
+    assert info.value.code == 2 and f"Cannot read {runs / 'b' / 'results.json'}" in capsys.readouterr().err
