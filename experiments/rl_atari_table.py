@@ -21,20 +21,29 @@ import numpy as np
 
 from rlrep.evaluate import SCORES_CSV, atari_game, human_normalized
 from rlrep.statistics import iqm_with_ci
-from shared.checkpoint import atomic_write_text
+from shared.checkpoint import CorruptFileError, atomic_write_text, read_json
 
 
 def load_run(run_dir: Path) -> dict:
-    config = json.loads((run_dir / "config.json").read_text())
+    config = read_json(run_dir / "config.json", expect=dict)
     evals, episodes = [], []
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        rec = json.loads(line)
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # a run still going, or killed mid-write: torn tail
+                continue
+            raise CorruptFileError(f"Cannot read {run_dir / 'metrics.jsonl'}: line {number}: "
+                                   f"{error}") from None
         if rec.get("type") == "eval" and rec["returns"]:  # 0-episode evaluations score nothing
             evals.append((rec["step"], rec["mean_return"], len(rec["returns"])))
         elif rec.get("type") == "episode":
             episodes.append((rec["step"], rec["return"]))
     results_path = run_dir / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else None
+    results = read_json(results_path, expect=dict) if results_path.exists() else None
     return {"name": run_dir.name, "dir": run_dir, "config": config, "evals": evals,
             "episodes": episodes, "results": results}
 
@@ -164,7 +173,17 @@ def main() -> None:
     if missing:
         p.error(f"not rlrep run directories (config.json and metrics.jsonl): "
                 f"{', '.join(map(str, missing))}")
-    runs = [load_run(d) for d in args.run_dirs]
+    names: dict[str, Path] = {}
+    for d in args.run_dirs:  # copied to rl_atari_runs/<name>: one name, one run
+        other = names.setdefault(d.name, d)
+        if other.resolve() != d.resolve():
+            p.error(f"two runs named {d.name!r} ({other}, {d}): their copies under "
+                    f"rl_atari_runs/ would overwrite each other; rename one")
+    dirs = list({d.resolve(): d for d in args.run_dirs}.values())  # a folder given twice: once
+    try:
+        runs = [load_run(d) for d in dirs]
+    except CorruptFileError as error:
+        p.error(str(error))
     for run in runs:
         dest = args.out / "rl_atari_runs" / run["name"]
         if dest.resolve() == run["dir"].resolve():  # rebuilt from the committed copies

@@ -89,6 +89,22 @@ def test_atari_table_rebuilds_from_its_own_run_copies(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["rl_atari_table.py", str(tmp_path / "none"), "--out", str(out)])
     with pytest.raises(SystemExit):
         table.main()
+    # a folder given twice counts once; a run still being written (torn last line) reads
+    monkeypatch.setattr(sys, "argv", ["rl_atari_table.py", *runs, runs[0] + "/", "--out", str(out)])
+    table.main()
+    assert (out / "rl_atari.md").read_text() == committed
+    metrics = out / "rl_atari_runs" / sorted(p.name for p in (out / "rl_atari_runs").iterdir())[0] / "metrics.jsonl"
+    metrics.write_text(metrics.read_text() + '{"type": "ep')
+    monkeypatch.setattr(sys, "argv", ["rl_atari_table.py", *runs, "--out", str(out)])
+    table.main()
+    assert (out / "rl_atari.md").read_text() == committed
+    # two runs of one name would overwrite each other's copy
+    twin = tmp_path / "elsewhere" / (out / "rl_atari_runs").iterdir().__next__().name
+    shutil.copytree(next((out / "rl_atari_runs").iterdir()), twin)
+    monkeypatch.setattr(sys, "argv", ["rl_atari_table.py", *runs, str(twin), "--out", str(out)])
+    with pytest.raises(SystemExit) as info:
+        table.main()
+    assert info.value.code == 2
 
 
 def test_atari_table_keeps_arms_with_other_agent_options_apart():
