@@ -121,7 +121,7 @@ def _agreement(approx: tuple, exact: tuple, matrix: torch.Tensor, nodes: int) ->
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--nodes", type=int, nargs="+", default=[2708, 6000, 19717])
-    p.add_argument("--kinds", nargs="+", default=["ppr", "heat"])
+    p.add_argument("--kinds", nargs="+", default=["ppr", "heat"], choices=["ppr", "heat"])
     p.add_argument("--methods", nargs="+", default=["power", "push", "exact"],
                    choices=["power", "push", "exact"],
                    help="push runs for PPR only; exact up to --exact-max nodes")
@@ -148,6 +148,19 @@ def main() -> None:
         print(json.dumps(run_one(int(nodes), kind, method, args.topk, Path(file), args.rev,
                                  args.push_eps)))
         return
+    for flag, value in (("--nodes", min(args.nodes)), ("--topk", args.topk)):
+        if value < 1:
+            p.error(f"{flag} must be >= 1, got {value}")
+    def methods_for(nodes: int, kind: str) -> list[str]:
+        return ["power"] if args.rev else [
+            m for m in args.methods
+            if not (m == "push" and kind != "ppr") and not (m == "exact" and nodes > args.exact_max)]
+
+    if not any(methods_for(n, k) for n in args.nodes for k in args.kinds):
+        # nothing would run, and the empty table would replace the stored one
+        p.error(f"nothing to run: --methods {' '.join(args.methods)} with --kinds "
+                f"{' '.join(args.kinds)} at --nodes {' '.join(map(str, args.nodes))} (push "
+                f"runs for PPR only, exact up to --exact-max {args.exact_max} nodes)")
     import tempfile
 
     rows = []
@@ -155,11 +168,7 @@ def main() -> None:
         for nodes in args.nodes:
             for kind in args.kinds:
                 views, here = {}, {}
-                methods = ["power"] if args.rev else [
-                    m for m in args.methods
-                    if not (m == "push" and kind != "ppr")
-                    and not (m == "exact" and nodes > args.exact_max)]
-                for method in methods:
+                for method in methods_for(nodes, kind):
                     file = Path(tmp) / f"{nodes}-{kind}-{method}.pt"
                     res = subprocess.run(
                         [sys.executable, __file__, "--topk", str(args.topk),

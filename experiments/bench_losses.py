@@ -153,6 +153,12 @@ def main() -> None:
     if args._child:
         _chunked_child(*args._child, baseline_only=args._baseline)
         return
+    # named here, not by a child process after the whole dense benchmark (minutes)
+    for flag, values in (("--sizes", args.sizes), ("--reps", [args.reps]),
+                         ("--chunked-n", [args.chunked_n]), ("--chunk-size", [args.chunk_size]),
+                         ("--threads", [args.threads])):
+        if min(values) < 1:
+            p.error(f"{flag} must be >= 1, got {min(values)}")
     torch.set_num_threads(args.threads)
     dense = []
     for n in args.sizes:

@@ -419,6 +419,31 @@ def test_bench_diffusion_script_compares_the_methods(tmp_path, monkeypatch):
     assert "| 300 |" in (tmp_path / "bench_diffusion.md").read_text()
 
 
+@pytest.mark.parametrize("script, argv, message", [
+    # nothing to run wrote an empty table over the stored one
+    ("bench_diffusion", ["--kinds", "heat", "--methods", "push"], "nothing to run"),
+    ("bench_diffusion", ["--methods", "exact", "--nodes", "10000"], "nothing to run"),
+    ("bench_diffusion", ["--kinds", "pprr"], "invalid choice: 'pprr'"),  # failed in a child
+    ("bench_diffusion", ["--nodes", "0"], "--nodes must be >= 1"),
+    # these failed in a child process after the whole dense benchmark, or as StatisticsError
+    ("bench_losses", ["--reps", "0"], "--reps must be >= 1"),
+    ("bench_losses", ["--chunk-size", "0"], "--chunk-size must be >= 1"),
+    ("bench_losses", ["--sizes", "256", "0"], "--sizes must be >= 1"),
+])
+def test_benchmark_scripts_refuse_what_cannot_run(script, argv, message, tmp_path, monkeypatch,
+                                                  capsys):
+    import sys
+
+    from tests.conftest import load_experiment
+
+    bench = load_experiment(script)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", *argv, "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as info:
+        bench.main()
+    assert info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("edge_index, message", [
     (torch.tensor([[0, 1], [1, 4]]), "refers to node 4 but the graph has nodes 0..3"),
     (torch.tensor([[0, -1], [1, 0]]), "refers to node -1"),
