@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     path = os.path.join(args.out, "bridge_ablations.json")
-    results = read_json(path, expect=dict) if os.path.isfile(path) else {}
+    # deleting the file would drop the stored ablations this run does not redo (--only)
+    results = (read_json(path, expect=dict, fix="restore it (git checkout), or pass another "
+                                                "--out; deleting it loses every stored ablation")
+               if os.path.isfile(path) else {})
     for name in args.only or list(ABLATIONS):
         module, kwargs, varies = ABLATIONS[name]
         start = time.perf_counter()

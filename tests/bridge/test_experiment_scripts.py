@@ -133,6 +133,13 @@ def test_bridge_ablations_keep_other_entries_and_record_the_call(tmp_path, monke
     assert md.index("| crd_val_32 |") < md.index("| crossclr_quick |")
     with pytest.raises(SystemExit):
         ablations.main(["--only", "no_such_ablation", "--out", str(tmp_path)])
+    # a damaged store is named with a way out that keeps the other ablations
+    from shared.checkpoint import CorruptFileError
+
+    (tmp_path / "bridge_ablations.json").write_text('{"crd_val_32": ')
+    with pytest.raises(CorruptFileError, match="restore it .git checkout., or pass another --out; "
+                                               "deleting it loses every stored ablation"):
+        ablations.main(["--only", "crossclr_quick", "--out", str(tmp_path)])
 
 
 def test_committed_bridge_ablations_are_the_ones_the_script_defines():
