@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.checkpoint import CorruptFileError, read_json
+from shared.checkpoint import CorruptFileError, read_json, read_json_lines
 
 PAPER = {"Cora": 86.8, "CiteSeer": 73.3, "PubMed": 80.1, "MUTAG": 89.7,
          "PTC_MR": 62.5, "IMDB-BINARY": 74.2, "IMDB-MULTI": 51.2,
@@ -309,17 +309,8 @@ def tune_section(path: Path) -> list:
     if not path.is_file():
         return []
     groups: dict = {}
-    lines = path.read_text().splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError as error:
-            if number == len(lines):  # torn by a killed mvgrl_tune (its next run drops it)
-                continue
-            raise CorruptFileError(f"Cannot read {path}: line {number}: {error}; delete "
-                                   f"that line") from None
+    # a torn last line (a killed mvgrl_tune) is left out; its next run drops it
+    for r in read_json_lines(path)[0]:
         spec = ",".join(kv for kv in r["spec"].split(",")
                         if not kv.startswith(("eval_at", "epochs")))
         key = (r["dataset"], r["split"], spec or "(defaults)", r["epoch"])

@@ -73,20 +73,17 @@ def _recorded(path: Path) -> set[tuple[str, str, str, int, int]]:
     them instead of appending records that the table, keeping the first, would hide)."""
     if not path.is_file():
         return set()
+    from shared.checkpoint import CorruptFileError, read_json_lines
+
+    try:
+        records, torn = read_json_lines(path, fix="delete that line and run again")
+    except CorruptFileError as error:
+        raise SystemExit(str(error)) from None
+    if torn:  # a killed run's: dropped (its seed trains again), not joined by the next record
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        print(f"mvgrl_tune: dropped the torn last line of {path}", flush=True)
     keys = set()
-    lines = path.read_text().splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError as error:
-            if number == len(lines):  # torn by a killed run: dropped, its seed trains again
-                path.write_text("".join(x + "\n" for x in lines[:-1]))
-                print(f"mvgrl_tune: dropped the torn last line of {path}", flush=True)
-                continue
-            raise SystemExit(f"Cannot read {path}: line {number}: {error}; delete that line "
-                             f"and run again") from None
+    for r in records:
         keys.add((r["dataset"], r["split"], r["spec"], r["seed"], r["epoch"]))
     return keys
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,23 +20,14 @@ import numpy as np
 
 from rlrep.evaluate import SCORES_CSV, atari_game, human_normalized
 from rlrep.statistics import iqm_with_ci
-from shared.checkpoint import CorruptFileError, atomic_write_text, read_json
+from shared.checkpoint import CorruptFileError, atomic_write_text, read_json, read_json_lines
 
 
 def load_run(run_dir: Path) -> dict:
     config = read_json(run_dir / "config.json", expect=dict)
     evals, episodes = [], []
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as error:
-            if number == len(lines):  # a run still going, or killed mid-write: torn tail
-                continue
-            raise CorruptFileError(f"Cannot read {run_dir / 'metrics.jsonl'}: line {number}: "
-                                   f"{error}") from None
+    # a torn last line (a run still going, or killed mid-write) is left out
+    for rec in read_json_lines(run_dir / "metrics.jsonl")[0]:
         if rec.get("type") == "eval" and rec["returns"]:  # 0-episode evaluations score nothing
             evals.append((rec["step"], rec["mean_return"], len(rec["returns"])))
         elif rec.get("type") == "episode":

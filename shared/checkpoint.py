@@ -182,6 +182,26 @@ def _check_archive(path: str | os.PathLike, fix: str) -> bool:
     return True
 
 
+def read_json_lines(path: str | os.PathLike, fix: str = "delete that line") -> tuple[list[Any], bool]:
+    """The records of a JSON-lines file (blank lines skipped) and whether its last line was
+    torn: a last line that does not parse (a writer killed mid-line, or one still writing)
+    is left out; any other raises :class:`CorruptFileError` naming the file, line and
+    ``fix``."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    records, torn = [], False
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if number == len(lines):
+                torn = True
+                continue
+            raise CorruptFileError(f"Cannot read {path}: line {number}: {exc}; {fix}") from None
+    return records, torn
+
+
 def read_json(path: str | os.PathLike, fix: str = RECOMPUTED,
               expect: type | None = None) -> Any:
     """JSON from ``path``; invalid JSON, or a value that is not an ``expect`` (``dict``

@@ -107,3 +107,16 @@ def test_os_error_on_a_whole_archive_is_not_called_corruption(saved, monkeypatch
     with pytest.raises(OSError, match="Too many open files") as err:
         load_file(saved)
     assert not isinstance(err.value, CorruptFileError)
+
+
+def test_json_lines_skip_blanks_leave_out_a_torn_tail_and_name_a_bad_line(tmp_path):
+    from shared.checkpoint import CorruptFileError, read_json_lines
+
+    path = tmp_path / "records.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": 2}\n{"a": ')
+    assert read_json_lines(path) == ([{"a": 1}, {"a": 2}], True)
+    path.write_text('{"a": 1}\n{"a": 2}\n')
+    assert read_json_lines(path) == ([{"a": 1}, {"a": 2}], False)
+    path.write_text('{"a": 1}\n{"a": \n{"a": 2}\n')
+    with pytest.raises(CorruptFileError, match=f"Cannot read {path}: line 2: .*; delete that line"):
+        read_json_lines(path)
