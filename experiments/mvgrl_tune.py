@@ -73,14 +73,14 @@ def _recorded(path: Path) -> set[tuple[str, str, str, int, int]]:
     them instead of appending records that the table, keeping the first, would hide)."""
     if not path.is_file():
         return set()
-    from shared.checkpoint import CorruptFileError, read_json_lines
+    from shared.checkpoint import CorruptFileError, atomic_write_text, read_json_lines
 
     try:
         records, torn = read_json_lines(path, fix="delete that line and run again")
     except CorruptFileError as error:
         raise SystemExit(str(error)) from None
     if torn:  # a killed run's: dropped (its seed trains again), not joined by the next record
-        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
         print(f"mvgrl_tune: dropped the torn last line of {path}", flush=True)
     keys = set()
     for r in records:
