@@ -151,6 +151,10 @@ def main() -> None:
     for flag, value in (("--nodes", min(args.nodes)), ("--topk", args.topk)):
         if value < 1:
             p.error(f"{flag} must be >= 1, got {value}")
+    if args.rev is not None and subprocess.run(
+            ["git", "cat-file", "-e", f"{args.rev}:graphrep/diffusion.py"], cwd=Path(__file__).parent,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        p.error(f"--rev {args.rev}: no graphrep/diffusion.py at that revision of this repository")
     def methods_for(nodes: int, kind: str) -> list[str]:
         return ["power"] if args.rev else [
             m for m in args.methods

@@ -425,6 +425,7 @@ def test_bench_diffusion_script_compares_the_methods(tmp_path, monkeypatch):
     ("bench_diffusion", ["--methods", "exact", "--nodes", "10000"], "nothing to run"),
     ("bench_diffusion", ["--kinds", "pprr"], "invalid choice: 'pprr'"),  # failed in a child
     ("bench_diffusion", ["--nodes", "0"], "--nodes must be >= 1"),
+    ("bench_diffusion", ["--rev", "nosuchrev"], "--rev nosuchrev: no graphrep/diffusion.py"),
     # these failed in a child process after the whole dense benchmark, or as StatisticsError
     ("bench_losses", ["--reps", "0"], "--reps must be >= 1"),
     ("bench_losses", ["--chunk-size", "0"], "--chunk-size must be >= 1"),
