@@ -211,3 +211,17 @@ def test_damaged_inputs_are_named_and_leave_both_tables_as_they_were(table, tmp_
     with pytest.raises(SystemExit) as info:
         table.main()
     assert info.value.code == 2 and f"Cannot read {runs / 'b' / 'results.json'}" in capsys.readouterr().err
+
+
+def test_sweep_table_gives_the_selecting_probes_validation_accuracy(table, tmp_path):
+    """The default decisions quote the selecting probe's validation accuracy (per seed the
+    better of the standardised and raw probes); blank where a record lacks the raw one."""
+    tune = tmp_path / "tune.jsonl"
+    base = {"dataset": "Cora", "split": "pygcn", "spec": "topk=256", "epoch": 100, "loss": 0.1,
+            "test_std": 80.0}
+    tune.write_text("".join(json.dumps({**base, **r}) + "\n" for r in (
+        {"seed": 0, "val_std": 85.0, "val_raw": 86.0}, {"seed": 1, "val_std": 84.0, "val_raw": 83.0},
+        {"seed": 0, "spec": "topk=64", "val_std": 80.0})))
+    rows = [line for line in table.tune_section(tune) if line.startswith("| Cora")]
+    assert rows == ["| Cora | pygcn | topk=256 | 100 | 0,1 | 84.50 | 80.00 | 0.100 | 85.00 |",
+                    "| Cora | pygcn | topk=64 | 100 | 0 | 80.00 | 80.00 | 0.100 |  |"]
