@@ -21,6 +21,15 @@ def check_matrix(name: str, x: Tensor) -> None:
     check_floating(name, x)
 
 
+def check_choice(name: str, value: object, choices: tuple) -> None:
+    """Raise unless ``value`` is one of ``choices`` (a function and its module both call it,
+    the module when built: one message for both)."""
+    if value not in choices:
+        allowed = (f"{choices[0]!r} or {choices[1]!r}" if len(choices) == 2
+                   else f"one of {choices}")
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
 def check_floating(name: str, x: Tensor) -> None:
     """Raise unless ``x`` is a floating tensor with finite entries (any shape)."""
     if not isinstance(x, Tensor):

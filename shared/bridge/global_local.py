@@ -51,8 +51,11 @@ import torch
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared._validation import check_float_match
+from shared._validation import check_choice, check_float_match
 from shared.bridge._checks import check_dims_match, check_negatives, check_tensor
+
+#: how local_audio_visual_loss cuts the audio frames into one chunk per video frame
+_CHUNKINGS = ("clip", "release")
 
 __all__ = [
     "multiple_instance_nce",
@@ -189,16 +192,15 @@ def local_audio_visual_loss(
         raise ValueError(
             f"audio_frames must have at least as many frames as video_frames, got Ta={ta} < T={t}"
         )
+    check_choice("chunking", chunking, _CHUNKINGS)
     if require_negatives:
         check_negatives("local_audio_visual_loss (B * T frames)", b * t)
     k = ta // t
     v = video_frames.reshape(b * t, d)
     if chunking == "clip":
         a = audio_frames[:, : k * t].reshape(b * t, k, d)  # chunk of clip b, frame t
-    elif chunking == "release":
+    else:  # "release"
         a = audio_frames.reshape(b * ta, d)[: k * b * t].reshape(b * t, k, d)
-    else:
-        raise ValueError(f"chunking must be 'clip' or 'release', got {chunking!r}")
     with autocast_off(v.device):
         scores = torch.einsum("id,jkd->ijk", upcast(v), upcast(a))  # [B*T, B*T, k]
     return multiple_instance_nce(scores)
@@ -232,8 +234,7 @@ class GlobalLocalLoss(nn.Module):
         detach_attention: bool = False,
     ) -> None:
         super().__init__()
-        if chunking not in ("clip", "release"):  # named now, not at the first batch
-            raise ValueError(f"chunking must be 'clip' or 'release', got {chunking!r}")
+        check_choice("chunking", chunking, _CHUNKINGS)  # now, not at the first batch
         self.global_weight = float(global_weight)
         self.local_weight = float(local_weight)
         self.chunking = chunking

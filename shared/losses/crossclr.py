@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
 from shared._validation import (
+    check_choice,
     check_float_match,
     check_matrix,
     check_rows,
@@ -99,16 +100,11 @@ def crossclr_loss(
     check_matrix("y", y)
     check_same_shape("x", x, "y", y)
     check_rows("x", x)
-    check_temperature(temperature)
-    check_temperature(weight_temperature)
-    if self_mode not in ("mask", "zero_logit"):
-        raise ValueError(f"self_mode must be 'mask' or 'zero_logit', got {self_mode!r}")
+    _check_settings(temperature, weight_temperature, self_mode, prune_threshold)
     if reduction not in ("mean", "none"):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     if not math.isfinite(float(intra_weight)):
         raise ValueError(f"intra_weight must be a finite number, got {intra_weight!r}")
-    if math.isnan(float(prune_threshold)):
-        raise ValueError("prune_threshold must be a number (inf: prune nothing), got nan")
     if (x_queue is None) != (y_queue is None):
         raise ValueError("x_queue and y_queue must be given together")
     if x_queue is not None:
@@ -153,6 +149,16 @@ def crossclr_loss(
     if reduction == "none":
         return torch.stack([loss_x, loss_y])
     return 0.5 * (loss_x.mean() + loss_y.mean())
+
+
+def _check_settings(temperature: float, weight_temperature: float, self_mode: str,
+                    prune_threshold: float) -> None:
+    """The settings :func:`crossclr_loss` and :class:`CrossCLRLoss` (when built) check."""
+    check_temperature(temperature)
+    check_temperature(weight_temperature)
+    check_choice("self_mode", self_mode, ("mask", "zero_logit"))
+    if math.isnan(float(prune_threshold)):
+        raise ValueError("prune_threshold must be a number (inf: prune nothing), got nan")
 
 
 def _one_direction(
@@ -218,14 +224,9 @@ class CrossCLRLoss(nn.Module):
         self_mode: SelfMode = "mask",
     ) -> None:
         super().__init__()
-        check_temperature(temperature)
-        check_temperature(weight_temperature)
+        _check_settings(temperature, weight_temperature, self_mode, prune_threshold)
         if queue_size != int(queue_size) or queue_size < 0:
             raise ValueError(f"queue_size must be an integer >= 0, got {queue_size!r}")
-        if self_mode not in ("mask", "zero_logit"):
-            raise ValueError(f"self_mode must be 'mask' or 'zero_logit', got {self_mode!r}")
-        if math.isnan(float(prune_threshold)):
-            raise ValueError("prune_threshold must be a number (inf: prune nothing), got nan")
         self.temperature, self.intra_weight = temperature, intra_weight
         self.prune_threshold, self.weighted = prune_threshold, weighted
         self.weight_temperature, self.queue_size, self.self_mode = (

@@ -14,9 +14,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import upcast
-from shared._validation import check_floating
+from shared._validation import check_choice, check_floating
 
 Convention = Literal["separate", "pooled"]
+_CONVENTIONS = ("separate", "pooled")
 
 
 def discriminator_bce(
@@ -40,8 +41,7 @@ def discriminator_bce(
         >>> discriminator_bce(torch.zeros(4), torch.zeros(4))  # 2 log 2
         tensor(1.3863)
     """
-    if convention not in ("separate", "pooled"):
-        raise ValueError(f"convention must be 'separate' or 'pooled', got {convention!r}")
+    check_choice("convention", convention, _CONVENTIONS)
     check_floating("pos_logits", pos_logits)
     check_floating("neg_logits", neg_logits)
     if pos_logits.numel() == 0 or neg_logits.numel() == 0:
@@ -61,8 +61,7 @@ class DiscriminatorBCELoss(nn.Module):
 
     def __init__(self, convention: Convention = "separate") -> None:
         super().__init__()
-        if convention not in ("separate", "pooled"):  # named now, not at the first batch
-            raise ValueError(f"convention must be 'separate' or 'pooled', got {convention!r}")
+        check_choice("convention", convention, _CONVENTIONS)  # now, not at the first batch
         self.convention = convention
 
     def forward(self, pos_logits: Tensor, neg_logits: Tensor) -> Tensor:

@@ -14,9 +14,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared._validation import check_float_match, check_mask, check_matrix, check_temperature
+from shared._validation import (
+    check_choice,
+    check_float_match,
+    check_mask,
+    check_matrix,
+    check_temperature,
+)
 
 Similarity = Literal["cosine", "dot"]
+_SIMILARITIES = ("cosine", "dot")
 
 
 def info_nce(
@@ -69,8 +76,7 @@ def info_nce(
             f"query and keys must have the same embedding dim, got {query.shape[1]} and "
             f"{keys.shape[1]}"
         )
-    if similarity not in ("cosine", "dot"):
-        raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
+    check_choice("similarity", similarity, _SIMILARITIES)
     n, m = query.shape[0], keys.shape[0]
     if positive_mask is None:
         if n != m:
@@ -133,8 +139,7 @@ class InfoNCELoss(nn.Module):
     ) -> None:
         super().__init__()
         check_temperature(temperature)
-        if similarity not in ("cosine", "dot"):  # named now, not at the first batch
-            raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
+        check_choice("similarity", similarity, _SIMILARITIES)  # now, not at the first batch
         self.temperature = temperature
         self.normalize = normalize
         self.similarity = similarity

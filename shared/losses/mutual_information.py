@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
 from shared._validation import (
+    check_choice,
     check_float_match,
     check_floating,
     check_mask,
@@ -50,8 +51,7 @@ def mi_scores_loss(scores: Tensor, pos_mask: Tensor, estimator: Estimator = "jsd
     Returns:
         A scalar.
     """
-    if estimator not in _ESTIMATORS:
-        raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
+    check_choice("estimator", estimator, _ESTIMATORS)
     if scores.dim() != 2:
         raise ValueError(f"scores must be 2-D [N, G], got shape {tuple(scores.shape)}")
     check_floating("scores", scores)
@@ -126,8 +126,7 @@ class LocalGlobalLoss(nn.Module):
 
     def __init__(self, estimator: Estimator = "jsd") -> None:
         super().__init__()
-        if estimator not in _ESTIMATORS:  # named now, not at the first batch
-            raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
+        check_choice("estimator", estimator, _ESTIMATORS)  # now, not at the first batch
         self.estimator = estimator
 
     def forward(self, local: Tensor, global_: Tensor, batch: Tensor) -> Tensor:

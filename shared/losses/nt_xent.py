@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared._precision import autocast_off, upcast
-from shared._validation import check_matrix, check_same_shape, check_temperature
+from shared._validation import check_choice, check_matrix, check_same_shape, check_temperature
 
 Reduction = Literal["mean", "sum", "none", "simclr"]
 _REDUCTIONS = ("mean", "sum", "none", "simclr")
@@ -73,8 +73,7 @@ def nt_xent(
     check_matrix("z2", z2)
     check_same_shape("z1", z1, "z2", z2)
     check_temperature(temperature)
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_choice("reduction", reduction, _REDUCTIONS)
     if z1.shape[0] < 1:
         raise ValueError("nt_xent needs at least one pair, got an empty batch")
     if z1.shape[0] == 1 and not (gather_distributed and _world_size() > 1):
@@ -220,8 +219,7 @@ class NTXentLoss(nn.Module):
     ) -> None:
         super().__init__()
         check_temperature(temperature)
-        if reduction not in _REDUCTIONS:  # named now, not at the first batch
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        check_choice("reduction", reduction, _REDUCTIONS)  # now, not at the first batch
         self.temperature = temperature
         self.reduction = reduction
         self.chunk_size = chunk_size
