@@ -139,7 +139,7 @@ def crossclr_loss(
         yq = F.normalize(upcast(y_queue), dim=1) if y_queue is not None else None
         conn_x, conn_y = connectivity(x_input), connectivity(y_input)
         if (math.isfinite(prune_threshold) and xq is None and self_mode == "mask"
-                and bool((conn_x > prune_threshold).all()) and bool((conn_y > prune_threshold).all())):
+                and bool(torch.cat([conn_x, conn_y]).gt(prune_threshold).all())):  # one sync
             warnings.warn(f"crossclr_loss: every sample's connectivity exceeds prune_threshold="
                           f"{prune_threshold}, so every negative is pruned and the loss is 0 "
                           f"with no gradient (near-collapsed embeddings, early in training?); "
