@@ -167,10 +167,6 @@ def verdict(rec: dict) -> str:
     return ", ".join(parts)
 
 
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
-
-
 def _short(commit: str | None) -> str:
     if not commit:
         return ""
@@ -190,14 +186,17 @@ def write_table(records_file: Path, table_file: Path) -> None:
     def loss(value) -> str:  # null: no finite loss (an untrained run; written as inf before)
         return "inf" if value is None else f"{value:.6g}"
 
+    def committed_loss(rec: dict) -> str:  # null and the same: both untrained; else none kept
+        value = rec["committed_best_loss"]
+        return loss(value) if value is not None or rec["same_best_loss"] else ""
+
     rows = ["| run | seed | config | verdict | accuracy (HEAD / committed) | best loss "
             "(HEAD / committed) | s | commit |", "|---|---|---|---|---|---|---|---|"]
     for rec in newest.values():
         rows.append(
             f"| {rec['run']} | {rec['seed']} | {rec['config']} | {verdict(rec)} | "
             f"{pct(rec.get('accuracy'))} / {pct(rec.get('committed_accuracy'))} | "
-            f"{loss(rec['best_loss'])} / "
-            f"{loss(c) if (c := rec['committed_best_loss']) is not None or rec['same_best_loss'] else ''} | "
+            f"{loss(rec['best_loss'])} / {committed_loss(rec)} | "
             f"{rec['seconds']:.0f} | {_short(rec.get('commit'))} |")
     atomic_write_text(
         table_file,
