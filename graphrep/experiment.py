@@ -197,16 +197,25 @@ class _Metrics:
     def write(self, record: dict) -> None:
         # strict JSON: a non-finite number (best_loss of an untrained budget: inf) is null
         line = json.dumps(finite_or_null(record), allow_nan=False) + "\n"
-        with open(self.path, "a+b") as f:
+        self._drop_torn_tail()
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+
+    def _drop_torn_tail(self) -> None:
+        """Cut a last line left without its newline by a kill mid-write: no record, and the
+        next one appended would join it on one unreadable line."""
+        if not self.path.is_file():
+            return
+        with open(self.path, "r+b") as f:
             end = f.seek(0, os.SEEK_END)
-            if end:
-                f.seek(end - 1)
-                if f.read(1) != b"\n":  # a line torn by a kill: no record, so it goes
-                    f.seek(0)
-                    f.truncate(f.read().rfind(b"\n") + 1)
-                    print(f"graphrep: dropped the torn last line of {self.path} (left by an "
-                          f"interrupted write)", file=sys.stderr)
-            f.write(line.encode("utf-8"))
+            if not end:
+                return
+            f.seek(end - 1)
+            if f.read(1) != b"\n":
+                f.seek(0)
+                f.truncate(f.read().rfind(b"\n") + 1)
+                print(f"graphrep: dropped the torn last line of {self.path} (left by an "
+                      f"interrupted write)", file=sys.stderr)
 
     def write_epoch(self, tag: dict, record: dict) -> None:
         """Append ``{**tag, **record}`` (``record["epoch"]``). The first epoch this
@@ -222,10 +231,8 @@ class _Metrics:
     def _drop_epochs(self, tag: dict, first: int) -> None:
         if not self.path.is_file():
             return
-        text = self.path.read_text(encoding="utf-8")
-        lines = text.splitlines()
-        if lines and not text.endswith("\n") and not metrics_record(lines[-1]):
-            lines.pop()  # torn by a kill (write() would drop it too)
+        self._drop_torn_tail()  # else the rewrite below would end that fragment with a newline
+        lines = self.path.read_text(encoding="utf-8").splitlines()
         kept = [line for line in lines if not _logged_from(metrics_record(line), tag, first)]
         if len(kept) < len(lines):
             atomic_write_text(self.path, "".join(line + "\n" for line in kept))
