@@ -36,6 +36,10 @@ FIELDS = ["dataset", "split", "view", "diffusion", "protocol", "ours_mean", "our
           "diffusion_seconds", "peak_rss_mb", "train_peak_rss_mb", "run"]
 
 
+#: the heat kernel's transitions other than the paper's A D^-1, as the table names them
+HEAT_TRANSITION_LABELS = {"sym": "D^-1/2 A D^-1/2", "row": "D^-1 A"}
+
+
 def describe_diffusion(run: Path) -> str:
     """Sparsification of a run's diffusion view, from its config.json; plus a node-level
     run's schedule where it is not the default (and the release's index windows), and
@@ -51,6 +55,8 @@ def describe_diffusion(run: Path) -> str:
     parts += ["column min-max"] if d.get("column_scale") == "minmax" else []
     if d.get("self_loop_weight", 1.0) != 1.0:
         parts.append(f"A + {d['self_loop_weight']:g}I")
+    if d.get("heat_transition", "col") != "col":  # the paper's A D^-1 goes unsaid
+        parts.append(f"heat T = {HEAT_TRANSITION_LABELS[d['heat_transition']]}")
     from graphrep.experiment import training_signature
 
     # the signature reads a config written before an option as that option's meaning

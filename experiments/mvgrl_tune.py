@@ -24,15 +24,17 @@ import torch
 
 #: ``disc``: the discriminator's initial scale (``MVGRL(discriminator_init=...)``);
 #: records written before the key (session 12) used "xavier", so it stays the default here;
-#: ``prelu``: the encoders' PReLU slopes, "channel" or "shared" (``MVGRL(prelu=...)``)
+#: ``prelu``: the encoders' PReLU slopes, "channel" or "shared" (``MVGRL(prelu=...)``);
+#: ``heat_tr``: the heat kernel's transition (``DiffusionOptions.heat_transition``)
 DEFAULTS = dict(topk=64, eps=None, self_loop=1.0, full_batch=0, batch_size=1,
                 sample_size=2000, lr=1e-3, epochs=100, eval_at="25,50,75,100",
                 view="ppr", wd=0.0, binary_x=0, colscale=0, disc="xavier",
-                prelu="channel")
+                prelu="channel", heat_tr="col")
 
 
 #: the string-valued keys and their values
-CHOICES = {"view": ("ppr", "heat"), "disc": ("xavier", "bilinear"), "prelu": ("channel", "shared")}
+CHOICES = {"view": ("ppr", "heat"), "disc": ("xavier", "bilinear"), "prelu": ("channel", "shared"),
+           "heat_tr": ("col", "sym", "row")}
 
 
 def _parse(spec: str) -> dict:
@@ -61,6 +63,8 @@ def _parse(spec: str) -> dict:
     except ValueError:
         raise SystemExit(f"--set {spec!r}: eval_at={cfg['eval_at']!r} is not step counts "
                          f"separated by ':'") from None
+    if cfg["view"] == "ppr" and cfg["heat_tr"] != "col":
+        raise SystemExit(f"--set {spec!r}: heat_tr sets the heat kernel; add view=heat")
     if any(not 1 <= e <= cfg["epochs"] for e in steps):
         # a probe past the last step never runs: the config would train and record nothing
         raise SystemExit(f"--set {spec!r}: eval_at {steps} must lie in 1..epochs "
@@ -127,14 +131,16 @@ def main() -> None:
     views_cache = {}
     for spec in args.set or [""]:
         cfg = _parse(spec)
-        vkey = (cfg["view"], cfg["topk"], cfg["eps"], cfg["self_loop"], cfg["colscale"])
+        vkey = (cfg["view"], cfg["topk"], cfg["eps"], cfg["self_loop"], cfg["colscale"],
+                cfg["heat_tr"])
         t0 = time.perf_counter()
         if vkey not in views_cache:
             views_cache[vkey] = node_views(
                 data.edge_index, n,
                 DiffusionOptions(kind=cfg["view"], topk=cfg["topk"], eps=cfg["eps"],
                                  self_loop_weight=cfg["self_loop"],
-                                 column_scale="minmax" if cfg["colscale"] else None))
+                                 column_scale="minmax" if cfg["colscale"] else None,
+                                 heat_transition=cfg["heat_tr"]))
         views = views_cache[vkey]
         tdiff = time.perf_counter() - t0
         adj_s = view_as_sparse(views.adj, n)

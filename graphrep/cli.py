@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from graphrep.data import CACHE_ENV, DATA_ENV, GRAPH_DATASETS, NODE_DATASETS
-from graphrep.diffusion import EXACT_MAX_NODES, POWER_MAX_NODES, PUSH_EPS
+from graphrep.diffusion import EXACT_MAX_NODES, HEAT_TRANSITIONS, POWER_MAX_NODES, PUSH_EPS
 
 __all__ = ["build_parser", "main", "NODE_TOPK", "NODE_DIFFUSION_DEFAULTS", "NODE_HEAT_DEFAULTS"]
 
@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after this many epochs without a lower training loss")
         s.add_argument("--alpha", type=float, default=0.2, help="PPR teleport")
         s.add_argument("--t", type=float, default=5.0, help="heat-kernel time")
+        s.add_argument("--heat-transition", default=None, choices=list(HEAT_TRANSITIONS),
+                       help="the heat kernel's T in exp(t T - t I): col = A D^-1, the "
+                            "paper's Eq. 4 (default); sym = D^-1/2 A D^-1/2, PyG GDC's; "
+                            "row = D^-1 A, rows summing to 1")
         s.add_argument("--diffusion-method", default="auto",
                        choices=["auto", "exact", "power", "push"],
                        help="exact: dense closed form; power: sparse series, memory "
@@ -263,16 +267,19 @@ def _options(args: argparse.Namespace):
         raise ValueError("--alpha and --push-eps set the PPR view: drop them with --view heat.")
     if args.view == "ppr" and args.t != DiffusionOptions.t:
         raise ValueError("--t sets the heat-kernel view: drop it with --view ppr.")
+    if args.view == "ppr" and args.heat_transition is not None:
+        raise ValueError("--heat-transition sets the heat-kernel view: drop it with --view ppr.")
     seeds = args.seeds if args.seeds is not None else list(range(5 if graph else 10))
     if args.topk is not None:
         topk = args.topk
     else:
         topk = GRAPH_TOPK_DEFAULTS.get(dataset) if graph else NODE_TOPK
     eps, column_scale = args.eps, args.column_scale
-    # presets were validated at the default teleport (PPR) or time (heat) only; --topk
-    # replaces one
+    # presets were validated at the default teleport (PPR) or time and transition (heat)
+    # only; --topk replaces one
     presets = (NODE_DIFFUSION_DEFAULTS if args.view == "ppr" and args.alpha == 0.2 else
                NODE_HEAT_DEFAULTS if args.view == "heat" and args.t == DiffusionOptions.t
+               and args.heat_transition in (None, DiffusionOptions.heat_transition)
                else {})
     preset = presets.get(dataset) if not graph and args.topk is None else None
     if preset is not None and eps is None and column_scale is None:
@@ -307,6 +314,7 @@ def _options(args: argparse.Namespace):
                                    method=args.diffusion_method, eps=eps,
                                    topk=topk, column_scale=column_scale,
                                    push_eps=args.push_eps,
+                                   heat_transition=args.heat_transition or "col",
                                    self_loop_weight=args.self_loop_weight or 1.0))
     if graph:
         g = replace(opts.graph, hidden_channels=args.hidden, lr=args.lr,

@@ -16,7 +16,12 @@ Views (`Hassani & Khasahmadi, 2020 <https://arxiv.org/abs/2006.05582>`_):
   :math:`S^{heat} = \exp\left(t A D^{-1} - t I\right)`, t = 5, with ``A``
   the plain adjacency (no self-loops) and ``D`` its degrees. ``A D^{-1}`` is
   the column-stochastic random-walk transition; columns of isolated nodes
-  are zero, so they keep :math:`e^{-t}` on the diagonal.
+  are zero, so they keep :math:`e^{-t}` on the diagonal. Its rows are not
+  normalised: on Cora they sum to 0.18-37.5 (a hub aggregates far more than a
+  leaf). ``heat_transition`` names the transition ``T`` of
+  :math:`\exp(t T - t I)`: ``"col"`` (the paper's ``A D^{-1}``, the default),
+  ``"sym"`` (:math:`D^{-1/2} A D^{-1/2}`, PyG ``GDC``'s heat kernel) or ``"row"``
+  (:math:`D^{-1} A`, rows summing to 1: the transpose of ``"col"``).
 
 Computation methods:
 
@@ -88,6 +93,7 @@ __all__ = [
     "adjacency_view",
     "ppr_matrix",
     "heat_matrix",
+    "HEAT_TRANSITIONS",
     "sparsify_dense",
     "minmax_columns",
     "diffusion_view",
@@ -104,6 +110,10 @@ EXACT_MAX_NODES = 6000
 POWER_MAX_NODES = 10000
 
 SparseView = tuple[Tensor, Tensor]
+
+#: Transitions ``T`` of the heat kernel :math:`\exp(t T - t I)` (PyG ``GDC``'s names):
+#: ``"col"`` ``A D^-1`` (the paper's Eq. 4), ``"sym"`` ``D^-1/2 A D^-1/2``, ``"row"`` ``D^-1 A``.
+HEAT_TRANSITIONS = ("col", "sym", "row")
 
 
 def _computed_on_cpu(fn):
@@ -203,12 +213,20 @@ def _sym_transition(edge_index: Tensor, num_nodes: int) -> SparseView:
     return _adjacency(edge_index, num_nodes, torch.float64)
 
 
-def _col_transition(edge_index: Tensor, num_nodes: int) -> SparseView:
-    """``A D^{-1}`` with ``edge_index[0]`` as row: entry ``(i, j) = A_ij / d_j``."""
+def _heat_transition(edge_index: Tensor, num_nodes: int, transition: str) -> SparseView:
+    """The heat kernel's ``T`` of the plain adjacency (self-loops removed), with
+    ``edge_index[0]`` as row: ``"col"`` entry ``(i, j) = A_ij / d_j``, ``"row"``
+    ``A_ij / d_i``, ``"sym"`` ``A_ij / sqrt(d_i d_j)``."""
     edge_index, _ = remove_self_loops(edge_index)
     ew = torch.ones(edge_index.size(1), dtype=torch.float64)
     edge_index, ew = coalesce(edge_index, ew, num_nodes)
-    return GDC().transition_matrix(edge_index, ew, num_nodes, "col")
+    return GDC().transition_matrix(edge_index, ew, num_nodes, transition)
+
+
+def _check_heat_transition(transition: str) -> None:
+    if transition not in HEAT_TRANSITIONS:
+        raise ValueError(f"Unknown heat_transition {transition!r}; choose one of "
+                         f"{', '.join(map(repr, HEAT_TRANSITIONS))}.")
 
 
 @_computed_on_cpu
@@ -229,11 +247,15 @@ def _ppr_dense(edge_index: Tensor, num_nodes: int, alpha: float) -> Tensor:
 
 
 @_computed_on_cpu
-def heat_matrix(edge_index: Tensor, num_nodes: int, t: float = 5.0) -> Tensor:
-    r"""Dense exact :math:`\exp(t A D^{-1} - t I)`, float64 ``[N, N]``.
+def heat_matrix(edge_index: Tensor, num_nodes: int, t: float = 5.0,
+                transition: str = "col") -> Tensor:
+    r"""Dense exact :math:`\exp(t T - t I)`, float64 ``[N, N]``; ``T`` is ``A D^{-1}``
+    (``transition="col"``, the paper's), ``D^{-1/2} A D^{-1/2}`` (``"sym"``) or
+    ``D^{-1} A`` (``"row"``).
 
-    ``A D^{-1} = D^{1/2} (D^{-1/2} A D^{-1/2}) D^{-1/2}``, so the exponential
-    is taken of the symmetric matrix by ``eigh`` and scaled back; isolated
+    ``A D^{-1} = D^{1/2} (D^{-1/2} A D^{-1/2}) D^{-1/2}`` (and ``D^{-1} A`` the same with
+    the scalings swapped), so the exponential is taken of the symmetric matrix by
+    ``eigh`` and scaled back; isolated
     nodes (``d = 0``) have a zero column and keep :math:`e^{-t}`. Entries where the
     kernel vanishes (between components) carry ``eigh``'s rounding, about 1e-16 of
     either sign. ``eps`` in :func:`sparsify_dense` drops them all; ``topk`` drops the
@@ -244,10 +266,12 @@ def heat_matrix(edge_index: Tensor, num_nodes: int, t: float = 5.0) -> Tensor:
     _check(edge_index, num_nodes)
     if t <= 0:
         raise ValueError(f"Heat-kernel time t must be positive, got {t}.")
-    return _heat_dense(edge_index, num_nodes, t)
+    _check_heat_transition(transition)
+    return _heat_dense(edge_index, num_nodes, t, transition)
 
 
-def _heat_dense(edge_index: Tensor, num_nodes: int, t: float) -> Tensor:
+def _heat_dense(edge_index: Tensor, num_nodes: int, t: float,
+                transition: str = "col") -> Tensor:
     if num_nodes == 1:
         return torch.full((1, 1), float(np.exp(-t)), dtype=torch.float64)
     edge_index, _ = remove_self_loops(edge_index)
@@ -259,9 +283,13 @@ def _heat_dense(edge_index: Tensor, num_nodes: int, t: float) -> Tensor:
     # exp(t (D^-1/2 A D^-1/2 - I)) by GDC's eigh-based expm of a symmetric matrix.
     exp_sym = GDC().diffusion_matrix_exact(sym_ei, sym_ew, num_nodes, "heat",
                                            t=t).reshape(num_nodes, num_nodes)
-    # Similarity transform back to A D^-1; isolated nodes are decoupled and
-    # exp_sym already holds e^{-t} on their diagonal, so scale by 1 there.
+    if transition == "sym":
+        return exp_sym
+    # Similarity transform back to A D^-1 (D^-1 A: the other way round); isolated nodes
+    # are decoupled and exp_sym already holds e^{-t} on their diagonal, so scale by 1 there.
     half = torch.where(deg > 0, deg.sqrt(), torch.ones_like(deg))
+    if transition == "row":
+        half = 1.0 / half
     return half.view(-1, 1) * exp_sym / half.view(1, -1)
 
 
@@ -335,7 +363,8 @@ def _series_rows(trans: sp.csr_matrix, coeff, prune: float, tol: float, max_term
     multiply-adds, as for the whole series.
 
     ``coeff(k)`` returns ``(c_k, tail_k)``: the coefficient and the total mass of the
-    coefficients after ``k`` (the error bound for a stochastic ``T``).
+    coefficients after ``k`` (the error bound for a stochastic ``T``; for the heat
+    kernel's ``"sym"`` transition up to ``sqrt(d_max / d_min)`` times larger per entry).
     """
     n = trans.shape[0]
     trans_t = trans.T.tocsr()
@@ -455,7 +484,8 @@ POWER_BLOCK_ENTRIES = 1 << 22
 
 def _power_diffusion(edge_index: Tensor, n: int, kind: str, alpha: float, t: float,
                      prune: float, tol: float, eps: float | None, topk: int | None,
-                     block_entries: int, dtype: torch.dtype) -> SparseView:
+                     block_entries: int, dtype: torch.dtype,
+                     heat_transition: str = "col") -> SparseView:
     if kind == "ppr":
         ei, ew = _sym_transition(edge_index, n)
         beta = 1.0 - alpha
@@ -463,7 +493,7 @@ def _power_diffusion(edge_index: Tensor, n: int, kind: str, alpha: float, t: flo
     else:
         from scipy.stats import poisson
 
-        ei, ew = _col_transition(edge_index, n)  # row i, col j = A_ij / d_j
+        ei, ew = _heat_transition(edge_index, n, heat_transition)
         coeff = lambda k: (float(poisson.pmf(k, t)), float(poisson.sf(k, t)))  # noqa: E731
     return _series_rows(_to_scipy(ei, ew, n), coeff, prune, tol, max_terms=10_000,
                         eps=eps, topk=topk, block_entries=block_entries, dtype=dtype)
@@ -484,6 +514,7 @@ def diffusion_view(
     tol: float = 1e-6,
     push_eps: float = PUSH_EPS,
     column_scale: str | None = None,
+    heat_transition: str = "col",
     dtype: torch.dtype = torch.float,
 ) -> SparseView:
     r"""A diffusion view in the module's sparse format.
@@ -505,6 +536,8 @@ def diffusion_view(
             ``get_ppr`` ``eps``); smaller is closer to exact and slower.
         column_scale: ``None`` or ``"minmax"`` (see :func:`minmax_columns`),
             applied after sparsification.
+        heat_transition: the heat kernel's ``T`` (:data:`HEAT_TRANSITIONS`): ``"col"``
+            ``A D^-1`` (the paper's), ``"sym"`` ``D^-1/2 A D^-1/2`` or ``"row"`` ``D^-1 A``.
 
     Returns:
         ``(edge_index [2, nnz], edge_weight [nnz])``.
@@ -518,6 +551,10 @@ def diffusion_view(
         raise ValueError(f"PPR alpha must lie in (0, 1), got {alpha}.")
     if kind == "heat" and not 0.0 < t < math.inf:  # NaN fails too
         raise ValueError(f"heat kernel t must be a finite number > 0, got {t}.")
+    _check_heat_transition(heat_transition)
+    if kind == "ppr" and heat_transition != "col":
+        raise ValueError(f"heat_transition={heat_transition!r} sets the heat kernel; the PPR "
+                         f"view takes D^-1/2 (A + I) D^-1/2: leave it 'col' with kind='ppr'.")
     if topk is not None and (isinstance(topk, bool) or not isinstance(topk, numbers.Integral)
                              or topk < 1):
         raise ValueError(f"topk must be a whole number >= 1 (None keeps every entry; the "
@@ -528,7 +565,7 @@ def diffusion_view(
     if dtype.is_complex or not dtype.is_floating_point:
         raise ValueError(f"dtype must be a floating type (the weights lie in (0, 1]), got {dtype}.")
     view = _diffuse(edge_index, num_nodes, kind, alpha, t, method, eps, topk, prune,
-                    tol, push_eps, dtype)
+                    tol, push_eps, dtype, heat_transition)
     return view if column_scale is None else minmax_columns(*view, num_nodes)
 
 
@@ -548,7 +585,8 @@ def resolve_method(kind: str, num_nodes: int, method: str = "auto") -> str:
 
 def _diffuse(edge_index: Tensor, num_nodes: int, kind: str, alpha: float, t: float,
              method: str, eps: float | None, topk: int | None, prune: float,
-             tol: float, push_eps: float, dtype: torch.dtype) -> SparseView:
+             tol: float, push_eps: float, dtype: torch.dtype,
+             heat_transition: str = "col") -> SparseView:
     if method == "auto":
         method = resolve_method(kind, num_nodes)
         if kind == "ppr" and method == "power" and num_nodes > POWER_MAX_NODES:
@@ -559,7 +597,7 @@ def _diffuse(edge_index: Tensor, num_nodes: int, kind: str, alpha: float, t: flo
                 f"push algorithm; pip install numba for it.", stacklevel=4)
     if method == "exact":
         mat = (_ppr_dense(edge_index, num_nodes, alpha) if kind == "ppr" else
-               _heat_dense(edge_index, num_nodes, t))
+               _heat_dense(edge_index, num_nodes, t, heat_transition))
         return sparsify_dense(mat, eps=eps, topk=topk, dtype=dtype)
     if method not in ("power", "push"):
         raise ValueError(
@@ -576,7 +614,7 @@ def _diffuse(edge_index: Tensor, num_nodes: int, kind: str, alpha: float, t: flo
         return _push_ppr(edge_index, num_nodes, alpha, push_eps, eps, topk,
                          PUSH_BLOCK_ROWS, dtype)
     return _power_diffusion(edge_index, num_nodes, kind, alpha, t, prune, tol, eps, topk,
-                            POWER_BLOCK_ENTRIES, dtype)
+                            POWER_BLOCK_ENTRIES, dtype, heat_transition)
 
 
 @_computed_on_cpu

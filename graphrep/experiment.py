@@ -168,8 +168,9 @@ class RunOptions:
 _LEGACY_DEFAULTS = {"graph": {"embedding": "encoder", "prelu": "channel"},
                     "node": {"discriminator_init": "xavier", "prelu": "channel"},
                     # before the push method: no committed run used it (every graph
-                    # has <= 6000 nodes), so any value reads the same
-                    "diffusion": {"push_eps": PUSH_EPS}}
+                    # has <= 6000 nodes), so any value reads the same; every heat run
+                    # before the option took the paper's A D^-1
+                    "diffusion": {"push_eps": PUSH_EPS, "heat_transition": "col"}}
 
 
 def _with_legacy_defaults(part: str, values: dict | None) -> dict | None:

@@ -54,12 +54,15 @@ class DiffusionOptions:
     column_scale: str | None = None
     #: residual threshold of the ``"push"`` method (PyG ``get_ppr``'s ``eps``)
     push_eps: float = PUSH_EPS
+    #: the heat kernel's transition ``T`` in ``exp(t T - t I)``: ``"col"`` ``A D^-1`` (the
+    #: paper's Eq. 4), ``"sym"`` ``D^-1/2 A D^-1/2`` (PyG GDC's), ``"row"`` ``D^-1 A``
+    heat_transition: str = "col"
 
     def build(self, edge_index: Tensor, num_nodes: int) -> SparseView:
         return diffusion_view(edge_index, num_nodes, self.kind, alpha=self.alpha,
                               t=self.t, method=self.method, eps=self.eps,
                               topk=self.topk, column_scale=self.column_scale,
-                              push_eps=self.push_eps)
+                              push_eps=self.push_eps, heat_transition=self.heat_transition)
 
     def methods(self, sizes: Iterable[int]) -> dict[str, int]:
         """Number of graphs each method diffuses among graphs of these node counts
@@ -76,6 +79,8 @@ class DiffusionOptions:
         # the options existed
         if fields["column_scale"] is None:
             del fields["column_scale"]
+        if fields["heat_transition"] == "col":
+            del fields["heat_transition"]
         if fields["push_eps"] == PUSH_EPS or (
                 max_nodes is not None
                 and resolve_method(self.kind, max_nodes, self.method) != "push"):

@@ -187,6 +187,8 @@ def test_cli_errors(capsys):
     # settings that did nothing, yet were stored and then asked for again by eval/--resume
     ("Cora", ["--view", "heat", "--alpha", "0.5"], "drop them with --view heat"),
     ("Cora", ["--t", "3"], "--t sets the heat-kernel view: drop it with --view ppr"),
+    ("Cora", ["--heat-transition", "sym"],
+     "--heat-transition sets the heat-kernel view: drop it with --view ppr"),
     ("MUTAG", ["--sample-size", "100"], "--sample-size applies to node-level datasets only"),
     ("MUTAG", ["--full-batch"], "--full-batch applies to node-level datasets only"),
     ("Cora", ["--patience", "0"], "--patience must be >= 1"),
@@ -353,6 +355,13 @@ def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
     with pytest.raises(ValueError, match=r"diffusion\.push_eps: 1e-05 -> 0\.001"):
         _check_resumable({"diffusion": old}, {"diffusion": {**new, "push_eps": 1e-3}},
                          tmp_path)
+    # written before heat_transition existed: those heat runs took A D^-1 ("col")
+    heat = asdict(DiffusionOptions(kind="heat"))
+    old = {k: v for k, v in heat.items() if k != "heat_transition"}
+    _check_resumable({"diffusion": old}, {"diffusion": heat}, tmp_path)
+    with pytest.raises(ValueError, match=r"diffusion\.heat_transition: col -> sym"):
+        _check_resumable({"diffusion": old},
+                         {"diffusion": {**heat, "heat_transition": "sym"}}, tmp_path)
     # views cached before the options existed keep their file names (keys written then)
     assert DiffusionOptions().key() == "ppr-ee075b8e46"
     assert DiffusionOptions(topk=32).key() == "ppr-4029cb73c6"
@@ -365,6 +374,9 @@ def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
         == DiffusionOptions(topk=32, push_eps=1e-4, method="push").key()
     assert DiffusionOptions(kind="heat", push_eps=1e-4).key(max_nodes=50000) \
         == DiffusionOptions(kind="heat").key()
+    assert DiffusionOptions(kind="heat").key() == "heat-676ddd9107"  # as cached before
+    assert DiffusionOptions(kind="heat", heat_transition="sym").key() \
+        != DiffusionOptions(kind="heat").key()
     # graphs per method, "auto" resolved by size
     assert DiffusionOptions().methods([10, 6000, 7000, 9000]) == {"exact": 2, "power": 2}
     assert DiffusionOptions(method="power").methods([10, 20]) == {"power": 2}
@@ -395,6 +407,12 @@ def test_node_diffusion_defaults_per_dataset(capsys):
     assert diffusion("--dataset", "Cora", "--view", "heat", "--split", "pygcn").topk == 256
     assert diffusion("--dataset", "Cora", "--view", "heat", "--t", "3").topk == 64
     assert diffusion("--dataset", "Cora", "--view", "heat", "--topk", "64").topk == 64
+    # ... and at the paper's transition A D^-1 only
+    assert heat.heat_transition == "col"
+    sym = diffusion("--dataset", "Cora", "--view", "heat", "--heat-transition", "sym")
+    assert (sym.topk, sym.heat_transition) == (64, "sym")
+    assert diffusion("--dataset", "Cora", "--view", "heat",
+                     "--heat-transition", "col").topk == 256
     assert diffusion("--dataset", "PubMed").topk == 64
     # a preset dropped for --eps / --column-scale alone is said so (its top-k goes too)
     capsys.readouterr()

@@ -76,6 +76,41 @@ def test_heat_equals_scipy_expm(graph):
                           ref, atol=1e-6)
 
 
+@pytest.mark.parametrize("transition", ["col", "sym", "row"])
+def test_heat_transitions_equal_scipy_expm(graph, transition):
+    """exp(t T - t I) for T = A D^-1 (the paper's), D^-1/2 A D^-1/2 (GDC's), D^-1 A: exact
+    and power series both; isolated nodes keep e^-t on the diagonal."""
+    ei, n = graph
+    a = adjacency(ei, n).numpy()
+    d = a.sum(0)
+    inv = np.where(d > 0, 1.0 / np.maximum(d, 1), 0.0)
+    trans = {"col": a * inv[None], "row": a * inv[:, None],
+             "sym": a * np.sqrt(inv)[:, None] * np.sqrt(inv)[None]}[transition]
+    ref = torch.from_numpy(scipy.linalg.expm(5.0 * (trans - np.eye(n))))
+    assert torch.allclose(heat_matrix(ei, n, 5.0, transition), ref, atol=1e-10)
+    for method, opts in (("exact", {}), ("power", dict(prune=0.0, tol=1e-9))):
+        got = dense(diffusion_view(ei, n, "heat", method=method,
+                                   heat_transition=transition, **opts), n)
+        assert torch.allclose(got, ref, atol=1e-6), method
+    linked = torch.from_numpy(d > 0)
+    assert 0 < int(linked.sum()) < n
+    if transition == "row":  # rows of a node with edges sum to 1
+        assert torch.allclose(ref[linked].sum(1), torch.ones(int(linked.sum()),
+                                                             dtype=torch.float64))
+    assert torch.allclose(ref.diagonal()[~linked], torch.tensor(np.exp(-5.0),
+                                                                dtype=torch.float64))
+
+
+def test_heat_transition_is_checked():
+    ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    with pytest.raises(ValueError, match="Unknown heat_transition 'rw'.*'col', 'sym', 'row'"):
+        diffusion_view(ei, 3, "heat", heat_transition="rw")
+    with pytest.raises(ValueError, match="Unknown heat_transition"):
+        heat_matrix(ei, 3, 5.0, "rw")
+    with pytest.raises(ValueError, match="sets the heat kernel.*kind='ppr'"):
+        diffusion_view(ei, 3, "ppr", heat_transition="sym")
+
+
 @pytest.mark.parametrize("kind", ["ppr", "heat"])
 def test_power_series_matches_exact(graph, kind):
     ei, n = graph

@@ -11,13 +11,13 @@ def table():
     return load_experiment("mvgrl_table")
 
 
-def _run(root, name, seeds, accs, vals, subsets=None, node=None):
+def _run(root, name, seeds, accs, vals, subsets=None, node=None, diffusion=None):
     run = root / name
     run.mkdir(parents=True)
     node = node or {"epochs": 3000, "batch_size": 4, "full_batch": False, "subsets": subsets}
     (run / "config.json").write_text(json.dumps(
-        {"dataset": "Cora", "split": "pygcn", "diffusion": {"kind": "ppr", "topk": None},
-         "node": node}))
+        {"dataset": "Cora", "split": "pygcn",
+         "diffusion": diffusion or {"kind": "ppr", "topk": None}, "node": node}))
     (run / "results.json").write_text(json.dumps(
         {"dataset": "Cora", "split": "pygcn", "view": "ppr", "protocol": "honest",
          "accuracy_mean": sum(accs) / len(accs), "accuracy_std": 0.0, "accuracies": accs,
@@ -55,6 +55,13 @@ def test_runs_on_disjoint_seeds_pool_into_one_row(table, tmp_path):
     _run(tmp_path, "e", [5], [72.0], [0.7], node={"epochs": 0, "discriminator_init": "bilinear"})
     assert (table.describe_diffusion(tmp_path / "e")
             == "dense, 0 steps (untrained encoders), bilinear disc. init")
+    # the heat kernel's transition is named unless it is the paper's A D^-1
+    for name, transition, label in (("h-col", "col", ""), ("h-sym", "sym", "D^-1/2 A D^-1/2"),
+                                    ("h-row", "row", "D^-1 A")):
+        _run(tmp_path, name, [7], [85.0], [0.8], node={"discriminator_init": "bilinear"},
+             diffusion={"kind": "heat", "topk": 256, "heat_transition": transition})
+        assert table.describe_diffusion(tmp_path / name) == ", ".join(
+            ["top-256"] + ([f"heat T = {label}"] if label else []) + ["bilinear disc. init"])
 
 
 def test_graph_ablations_are_labelled(table, tmp_path):
