@@ -302,3 +302,20 @@ done
 # scored 86.67 on pygcn validation (seeds 0-4), 0.14 above top-256's 86.53: a tie, so
 # top-256 stands and the public split was not run:
 #   python experiments/mvgrl_tune.py --dataset Cora --split pygcn --set "full_batch=1,disc=bilinear,topk=512,epochs=200,eval_at=50:100:150:200" --seeds 0 1 2 3 4
+# Session 29: the heat kernel's transition T in exp(t T - t I) (--heat-transition): the
+# paper's A D^-1 ("col", the default), PyG GDC's D^-1/2 A D^-1/2 ("sym"), or D^-1 A ("row",
+# rows summing to 1). Rule fixed before the sweep: another transition replaces col as Cora's
+# heat default only if more than 0.25 above it on pygcn validation (seeds 0-4, best of 50-200
+# full-batch steps, top-256) and not more than 0.25 below on the public split's own. Pygcn
+# validation: sym 86.46 (100 steps), row 85.33 (100), col 86.33 (150; session 28's records):
+# a tie and a loss, so col stays and the public split was not run:
+#   python experiments/mvgrl_tune.py --dataset Cora --split pygcn --set "view=heat,full_batch=1,disc=bilinear,topk=256,heat_tr=sym,epochs=200,eval_at=50:100:150:200" --set "view=heat,full_batch=1,disc=bilinear,topk=256,heat_tr=row,epochs=200,eval_at=50:100:150:200" --seeds 0 1 2 3 4
+# At graph level (rule fixed before too: a transition replaces col only if it wins more outer
+# folds than col, by inner CV, on both MUTAG and PTC_MR):
+for D in MUTAG PTC_MR; do
+  for TR in sym row; do
+    $G bench --dataset $D --view heat --heat-transition $TR --out-dir $R/$D-heat-head-$TR --quiet --resume
+    $G select --runs $R/$D-heat-head $R/$D-heat-head-$TR --out experiments/results/mvgrl_select/$D-heat-col-or-$TR.json
+  done
+  $G select --runs $R/$D-heat-head $R/$D-heat-head-sym $R/$D-heat-head-row --out experiments/results/mvgrl_select/$D-heat-transition.json
+done

@@ -17,7 +17,7 @@ Views (`Hassani & Khasahmadi, 2020 <https://arxiv.org/abs/2006.05582>`_):
   the plain adjacency (no self-loops) and ``D`` its degrees. ``A D^{-1}`` is
   the column-stochastic random-walk transition; columns of isolated nodes
   are zero, so they keep :math:`e^{-t}` on the diagonal. Its rows are not
-  normalised: on Cora they sum to 0.18-37.5 (a hub aggregates far more than a
+  normalised: on Cora they sum to 0.18-37.55 (a hub aggregates far more than a
   leaf). ``heat_transition`` names the transition ``T`` of
   :math:`\exp(t T - t I)`: ``"col"`` (the paper's ``A D^{-1}``, the default),
   ``"sym"`` (:math:`D^{-1/2} A D^{-1/2}`, PyG ``GDC``'s heat kernel) or ``"row"``

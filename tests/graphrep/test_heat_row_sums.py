@@ -1,0 +1,30 @@
+"""experiments/heat_row_sums.py: row sums of the heat kernel per transition."""
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from tests.conftest import load_experiment
+
+
+def test_row_sums_follow_the_transition(tmp_path, monkeypatch):
+    import graphrep.data
+
+    script = load_experiment("heat_row_sums")
+    # a star: the hub (node 0) gathers from 5 leaves
+    ei = torch.tensor([[0, 0, 0, 0, 0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0, 0, 0, 0, 0]])
+    monkeypatch.setattr(graphrep.data, "load_node_dataset",
+                        lambda *a, **k: SimpleNamespace(data=Data(edge_index=ei, num_nodes=6)))
+    out = tmp_path / "sums.json"
+    script.main(["--dataset", "Star", "--out", str(out)])
+    got = json.loads(out.read_text())
+    assert got["num_nodes"] == 6 and got["t"] == 5.0
+    assert got["row"]["min"] == pytest.approx(1.0) and got["row"]["max"] == pytest.approx(1.0)
+    # A D^-1: columns sum to 1, so the rows hold the 6 units of mass; the hub's row gathers
+    # most of it (at t -> inf its share is d_0 / 2m = 1/2: 3 of the 6)
+    assert got["col"]["max"] > 2.5 and got["col"]["min"] < 1.0
+    assert got["sym"]["min"] > got["col"]["min"] and got["sym"]["max"] < got["col"]["max"]
+    with pytest.raises(SystemExit, match="no folder"):
+        script.main(["--out", str(tmp_path / "missing" / "x.json")])
