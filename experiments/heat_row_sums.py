@@ -29,14 +29,19 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from graphrep.data import load_node_dataset
-    from graphrep.diffusion import HEAT_TRANSITIONS, heat_matrix
+    from graphrep.diffusion import EXACT_MAX_NODES, HEAT_TRANSITIONS, heat_matrix
 
+    if not 0 < args.t < float("inf"):
+        raise SystemExit(f"heat_row_sums: --t must be a finite number > 0, got {args.t}")
     if not Path(args.out).parent.is_dir():
         raise SystemExit(f"heat_row_sums: no folder {Path(args.out).parent} for --out")
     try:
         data = load_node_dataset(args.dataset, "public", os.environ.get("GRAPHREP_DATA")).data
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"heat_row_sums: {error}") from None
+    if data.num_nodes > EXACT_MAX_NODES:  # three dense N x N float64 kernels by eigh
+        raise SystemExit(f"heat_row_sums: {args.dataset} has {data.num_nodes} nodes; the dense "
+                         f"kernel is computed up to {EXACT_MAX_NODES}")
     out = {"dataset": args.dataset, "t": args.t, "num_nodes": int(data.num_nodes)}
     for transition in HEAT_TRANSITIONS:
         sums = heat_matrix(data.edge_index, data.num_nodes, args.t, transition).sum(1)

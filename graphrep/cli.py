@@ -48,6 +48,8 @@ NODE_DIFFUSION_DEFAULTS = {"CiteSeer": {"topk": None, "eps": 0.01, "column_scale
 #: Cora (session 28): top-256, chosen on validation nodes under the same kind of rule, fixed
 #: before the sweep: pygcn 86.33 vs 85.27 for top-64 (seeds 0-4), public 82.00 vs 81.34
 #: (seeds 0-9), each at its best of 50-200 full-batch steps; one seed 46 s wall (README).
+#: Decided with the paper's transition A D^-1; it holds for every --heat-transition, whose
+#: own sweep (session 29) ran at this cut.
 NODE_HEAT_DEFAULTS = {"Cora": {"topk": 256}}
 
 
@@ -134,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--t", type=float, default=5.0, help="heat-kernel time")
         s.add_argument("--heat-transition", default=None, choices=list(HEAT_TRANSITIONS),
                        help="the heat kernel's T in exp(t T - t I): col = A D^-1, the "
-                            "paper's Eq. 4 (default); sym = D^-1/2 A D^-1/2, PyG GDC's; "
-                            "row = D^-1 A, rows summing to 1")
+                            "paper's Eq. 4 (default); sym = D^-1/2 A D^-1/2 (PyG GDC's "
+                            "sym normalisation, without self-loops); row = D^-1 A (rows "
+                            "of nodes with edges sum to 1)")
         s.add_argument("--diffusion-method", default="auto",
                        choices=["auto", "exact", "power", "push"],
                        help="exact: dense closed form; power: sparse series, memory "
@@ -275,11 +278,10 @@ def _options(args: argparse.Namespace):
     else:
         topk = GRAPH_TOPK_DEFAULTS.get(dataset) if graph else NODE_TOPK
     eps, column_scale = args.eps, args.column_scale
-    # presets were validated at the default teleport (PPR) or time and transition (heat)
-    # only; --topk replaces one
+    # presets were validated at the default teleport (PPR) or time (heat) only; --topk
+    # replaces one
     presets = (NODE_DIFFUSION_DEFAULTS if args.view == "ppr" and args.alpha == 0.2 else
                NODE_HEAT_DEFAULTS if args.view == "heat" and args.t == DiffusionOptions.t
-               and args.heat_transition in (None, DiffusionOptions.heat_transition)
                else {})
     preset = presets.get(dataset) if not graph and args.topk is None else None
     if preset is not None and eps is None and column_scale is None:

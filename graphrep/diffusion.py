@@ -20,8 +20,10 @@ Views (`Hassani & Khasahmadi, 2020 <https://arxiv.org/abs/2006.05582>`_):
   normalised: on Cora they sum to 0.18-37.55 (a hub aggregates far more than a
   leaf). ``heat_transition`` names the transition ``T`` of
   :math:`\exp(t T - t I)`: ``"col"`` (the paper's ``A D^{-1}``, the default),
-  ``"sym"`` (:math:`D^{-1/2} A D^{-1/2}`, PyG ``GDC``'s heat kernel) or ``"row"``
-  (:math:`D^{-1} A`, rows summing to 1: the transpose of ``"col"``).
+  ``"sym"`` (:math:`D^{-1/2} A D^{-1/2}`: PyG ``GDC``'s ``"sym"`` normalisation, here
+  without self-loops) or ``"row"`` (:math:`D^{-1} A`: the transpose of ``"col"``, each row
+  of a node with edges summing to 1). Isolated nodes keep :math:`e^{-t}` on the diagonal
+  in all three.
 
 Computation methods:
 
@@ -32,7 +34,8 @@ Computation methods:
   nodes.
 * ``"power"``: sparse series: PPR as
   :math:`\alpha \sum_k ((1-\alpha)\hat{A})^k`, heat as the Taylor series
-  :math:`e^{-t} \sum_k \frac{t^k}{k!} (A D^{-1})^k`, each term pruned below
+  :math:`e^{-t} \sum_k \frac{t^k}{k!} T^k` (``T`` as ``heat_transition`` names it),
+  each term pruned below
   ``prune`` and stopped when the remaining mass is below ``tol``. Computed a
   block of rows at a time, sparsified (``eps``, ``topk``) before the next
   block, so memory is the kept entries plus one block of
@@ -256,7 +259,7 @@ def heat_matrix(edge_index: Tensor, num_nodes: int, t: float = 5.0,
     ``A D^{-1} = D^{1/2} (D^{-1/2} A D^{-1/2}) D^{-1/2}`` (and ``D^{-1} A`` the same with
     the scalings swapped), so the exponential is taken of the symmetric matrix by
     ``eigh`` and scaled back; isolated
-    nodes (``d = 0``) have a zero column and keep :math:`e^{-t}`. Entries where the
+    nodes (``d = 0``) have a zero row and column in ``T`` and keep :math:`e^{-t}`. Entries where the
     kernel vanishes (between components) carry ``eigh``'s rounding, about 1e-16 of
     either sign. ``eps`` in :func:`sparsify_dense` drops them all; ``topk`` drops the
     negative ones, and keeps positive ones in the rows of a node whose component has
@@ -363,8 +366,9 @@ def _series_rows(trans: sp.csr_matrix, coeff, prune: float, tol: float, max_term
     multiply-adds, as for the whole series.
 
     ``coeff(k)`` returns ``(c_k, tail_k)``: the coefficient and the total mass of the
-    coefficients after ``k`` (the error bound for a stochastic ``T``; for the heat
-    kernel's ``"sym"`` transition up to ``sqrt(d_max / d_min)`` times larger per entry).
+    coefficients after ``k`` (the error bound per entry for a ``T`` whose powers have
+    entries of at most 1: a stochastic one, or the heat kernel's symmetric ``"sym"``,
+    whose spectral norm is at most 1).
     """
     n = trans.shape[0]
     trans_t = trans.T.tocsr()

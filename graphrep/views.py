@@ -55,7 +55,8 @@ class DiffusionOptions:
     #: residual threshold of the ``"push"`` method (PyG ``get_ppr``'s ``eps``)
     push_eps: float = PUSH_EPS
     #: the heat kernel's transition ``T`` in ``exp(t T - t I)``: ``"col"`` ``A D^-1`` (the
-    #: paper's Eq. 4), ``"sym"`` ``D^-1/2 A D^-1/2`` (PyG GDC's), ``"row"`` ``D^-1 A``
+    #: paper's Eq. 4), ``"sym"`` ``D^-1/2 A D^-1/2`` (GDC's ``sym``, no self-loops),
+    #: ``"row"`` ``D^-1 A``
     heat_transition: str = "col"
 
     def build(self, edge_index: Tensor, num_nodes: int) -> SparseView:

@@ -407,12 +407,11 @@ def test_node_diffusion_defaults_per_dataset(capsys):
     assert diffusion("--dataset", "Cora", "--view", "heat", "--split", "pygcn").topk == 256
     assert diffusion("--dataset", "Cora", "--view", "heat", "--t", "3").topk == 64
     assert diffusion("--dataset", "Cora", "--view", "heat", "--topk", "64").topk == 64
-    # ... and at the paper's transition A D^-1 only
+    # ... for every transition (the paper's A D^-1 the default; the others swept at top-256)
     assert heat.heat_transition == "col"
-    sym = diffusion("--dataset", "Cora", "--view", "heat", "--heat-transition", "sym")
-    assert (sym.topk, sym.heat_transition) == (64, "sym")
-    assert diffusion("--dataset", "Cora", "--view", "heat",
-                     "--heat-transition", "col").topk == 256
+    for transition in ("sym", "row"):
+        other = diffusion("--dataset", "Cora", "--view", "heat", "--heat-transition", transition)
+        assert (other.topk, other.heat_transition) == (256, transition)
     assert diffusion("--dataset", "PubMed").topk == 64
     # a preset dropped for --eps / --column-scale alone is said so (its top-k goes too)
     capsys.readouterr()

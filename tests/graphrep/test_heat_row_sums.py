@@ -28,3 +28,10 @@ def test_row_sums_follow_the_transition(tmp_path, monkeypatch):
     assert got["sym"]["min"] > got["col"]["min"] and got["sym"]["max"] < got["col"]["max"]
     with pytest.raises(SystemExit, match="no folder"):
         script.main(["--out", str(tmp_path / "missing" / "x.json")])
+    with pytest.raises(SystemExit, match="--t must be a finite number > 0, got 0.0"):
+        script.main(["--t", "0", "--out", str(out)])
+    big = Data(edge_index=ei, num_nodes=7000)
+    monkeypatch.setattr(graphrep.data, "load_node_dataset",
+                        lambda *a, **k: SimpleNamespace(data=big))
+    with pytest.raises(SystemExit, match="7000 nodes; the dense kernel is computed up to 6000"):
+        script.main(["--out", str(out)])
