@@ -40,14 +40,16 @@ GRAPH_TOPK_DEFAULTS = {"REDDIT-BINARY": 32}
 #: Cora (session 27): the top 256 entries per node, the release's cut, chosen on validation
 #: nodes under a rule fixed before the sweep (more than 0.25 above top-64 on pygcn's, not
 #: more than 0.25 below on the public split's own): pygcn 86.53 vs 86.07 (seeds 0-4), public
-#: 82.24 vs 82.10 (seeds 0-9), each at its best of 50-200 full-batch steps (README).
+#: 82.24 vs 82.10 (seeds 0-9), each at its best of 50-200 full-batch steps
+#: (docs/mvgrl_results.md).
 NODE_DIFFUSION_DEFAULTS = {"CiteSeer": {"topk": None, "eps": 0.01, "column_scale": "minmax"},
                            "Cora": {"topk": 256}}
 
 #: The same for the heat-kernel view at t = 5 (other datasets: top-64).
 #: Cora (session 28): top-256, chosen on validation nodes under the same kind of rule, fixed
 #: before the sweep: pygcn 86.33 vs 85.27 for top-64 (seeds 0-4), public 82.00 vs 81.34
-#: (seeds 0-9), each at its best of 50-200 full-batch steps; one seed 46 s wall (README).
+#: (seeds 0-9), each at its best of 50-200 full-batch steps; one seed 46 s wall
+#: (docs/mvgrl_results.md).
 #: Decided with the paper's transition A D^-1; it holds for every --heat-transition, whose
 #: own sweep (session 29) ran at this cut.
 NODE_HEAT_DEFAULTS = {"Cora": {"topk": 256}}

@@ -145,7 +145,7 @@ class NodeTrainConfig:
     release's ``nn.PReLU()``), 10 seeds, honest probe's validation accuracy,
     shared vs per-channel: Cora pygcn 86.20 vs 86.10, public 82.00 vs 81.86,
     CiteSeer 73.66 vs 73.78; within the 0.25 tie band fixed beforehand, so the
-    default stays per-channel (README, runs ``*-prelu-shared``).
+    default stays per-channel (docs/mvgrl_results.md, runs ``*-prelu-shared``).
 
     Session 27: the PPR view's cut re-decided with the release's discriminator
     init (the session-12 default; the top-64 / top-256 tie above predates it),
