@@ -18,6 +18,9 @@ from rlrep.config import TrainConfig
 from rlrep.evaluate import evaluate
 from shared.checkpoint import finite_or_null
 
+#: TensorBoard tag of the evaluation points
+EVAL_TAG = "eval/mean_return"
+
 
 class RunCallback(BaseCallback):
     """Checkpoint every ``checkpoint_freq`` steps, evaluate every ``eval_freq``, log episodes.
@@ -80,7 +83,7 @@ class RunCallback(BaseCallback):
         record["train"] = train_logs or None
         record = finite_or_null(record)
         if returns:
-            self.logger.record("eval/mean_return", record["mean_return"])
+            self.logger.record(EVAL_TAG, record["mean_return"])
             # written at its own step now, not at the next episode end: before the
             # checkpoint that follows it (a resume keeps it), and the final one at all
             self.logger.dump(step)

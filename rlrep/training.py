@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from stable_baselines3.common.logger import HumanOutputFormat, Logger, TensorBoa
 from stable_baselines3.common.utils import configure_logger
 from torch.utils.tensorboard import SummaryWriter
 
-from rlrep.callbacks import ProgressBar, RunCallback
+from rlrep.callbacks import EVAL_TAG, ProgressBar, RunCallback
 from rlrep.checkpoints import checkpoints_newest_first, is_damage, load_checkpoint, remove_leftovers
 from rlrep.config import TrainConfig, build_model, model_class
 from rlrep.envs import make_vec_env
@@ -83,21 +85,24 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         return _train(config, resume, run_dir)
 
 
-def resumed_logger(model: BaseAlgorithm, tb_dir: str | None) -> Logger:
+def resumed_logger(model: BaseAlgorithm, tb_dir: str | None, redo_final_eval: bool = False) -> Logger:
     """sb3's logger for a resumed run, continuing its TensorBoard folder from the checkpoint.
 
     Events the killed process wrote after its last checkpoint (step ``S``) are still in
     the folder, and the resumed process writes those steps again. Everything logged at
     ``S`` itself was written before the checkpoint (episode ends during step ``S``, then
-    the evaluation at ``S``), so the TensorBoard writer is opened with ``purge_step =
-    S + 1``: TensorBoard drops the old events from ``S + 1`` on, as ``metrics.jsonl`` is
-    trimmed. (A final evaluation is written to TensorBoard, then to ``metrics.jsonl``; a
-    run killed after both reuses the record instead of evaluating again, so only a kill
-    between the two writes leaves that point twice.) sb3's own writer, replaced here, is closed and its file, which
-    holds no event, removed.
+    the evaluation at ``S``), so the event files are rewritten without the events after
+    ``S`` (:func:`_drop_tensorboard_events`), as ``metrics.jsonl`` is trimmed, and the new
+    writer is opened with ``purge_step = S + 1`` too. ``redo_final_eval``: the run is at
+    its budget and evaluates its final agent again (a kill came after the evaluation's
+    TensorBoard write, before its ``metrics.jsonl`` record), so that point at ``S`` goes
+    as well. sb3's own writer, replaced here, is closed and its file, which holds no event,
+    removed.
     """
     if tb_dir is None:
         return _plain_logger(model)
+    _drop_tensorboard_events(tb_dir, model.num_timesteps,
+                             final_eval_at=model.num_timesteps if redo_final_eval else None)
     before = _event_files(tb_dir)
     logger = configure_logger(model.verbose, tb_dir, "run", reset_num_timesteps=False)
     for output in logger.output_formats:
@@ -108,6 +113,44 @@ def resumed_logger(model: BaseAlgorithm, tb_dir: str | None) -> Logger:
                 unused.unlink(missing_ok=True)
             output.writer = SummaryWriter(log_dir=log_dir, purge_step=model.num_timesteps + 1)
     return logger
+
+
+def _drop_tensorboard_events(tb_dir: str, after: int, final_eval_at: int | None = None) -> None:
+    """Rewrite each event file under ``tb_dir`` without its summaries logged after step
+    ``after`` (and the :data:`EVAL_TAG` point at ``final_eval_at``), every other record
+    kept byte for byte. TensorBoard's default loader honours the resumed writer's
+    ``purge_step`` on its own; its legacy one (``--load_fast=false``) and other readers of
+    the files do not, and showed those steps twice. Each file is replaced atomically, through
+    a temporary name without ``tfevents`` in it (TensorBoard would read a leftover one)."""
+    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    def stale(event) -> bool:
+        if not event.HasField("summary"):
+            return False  # file version, session log
+        return event.step > after or (event.step == final_eval_at and any(
+            v.tag == EVAL_TAG for v in event.summary.value))
+
+    for leftover in Path(tb_dir).glob("*/.rewrite-*.tmp"):  # a rewrite killed midway
+        leftover.unlink(missing_ok=True)
+    for path in sorted(_event_files(tb_dir)):
+        records = list(RawEventFileLoader(str(path)).Load())  # stops at a torn last record
+        kept = [r for r in records if not stale(event_pb2.Event.FromString(r))]
+        if len(kept) == len(records):
+            continue
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                writer = RecordWriter(f)
+                for record in kept:
+                    writer.write(record)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def _plain_logger(model: BaseAlgorithm) -> Logger:
@@ -207,13 +250,19 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         (run_dir / "metrics.jsonl").write_text("")
         counters, logged_final = None, None
 
+    remaining = config.steps - model.num_timesteps
+    # killed after its final evaluation, before results.json: that evaluation (of this
+    # checkpoint's agent) stands, and is in TensorBoard already; at the budget without it,
+    # the final evaluation runs again
+    reuse_final = (remaining <= 0 and logged_final is not None
+                   and len(logged_final.get("returns") or []) == config.final_eval_episodes)
     if checkpoint is not None:  # learn() keeps a logger set here (its own would duplicate)
-        model.set_logger(resumed_logger(model, tb_dir))
+        model.set_logger(resumed_logger(model, tb_dir,
+                                        redo_final_eval=remaining <= 0 and not reuse_final))
     elif tb_dir is None:  # sb3's own would make an empty /tmp/SB3-<time> folder per run
         model.set_logger(_plain_logger(model))
     callback = RunCallback(config, run_dir, counters, logged_train=None if logged_final is None
                            else (logged_final["step"], logged_final.get("train")))
-    remaining = config.steps - model.num_timesteps
     # a run already at its budget (killed during its final evaluation) has no learn(): its
     # evaluation writes to the logger set above
     if remaining > 0:
@@ -227,10 +276,7 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
     callback.init_callback(model)
     callback.num_timesteps = model.num_timesteps  # learn() sets it; not run at the budget
     callback.checkpoint()
-    if (remaining <= 0 and logged_final is not None
-            and len(logged_final.get("returns") or []) == config.final_eval_episodes):
-        # killed after its final evaluation, before results.json: that evaluation (of this
-        # checkpoint's agent) stands, and is in TensorBoard already
+    if reuse_final:
         final = callback.write_metric(logged_final)
     else:
         final = callback.run_evaluation(config.final_eval_episodes, final=True)

@@ -321,6 +321,42 @@ def test_resume_drops_what_was_logged_after_the_checkpoint(tmp_path):
     assert [json.loads(x) for x in path.read_text().splitlines()] == records[:2]
 
 
+def _raw_points(folder: Path) -> list[tuple[str, int]]:
+    """Every (tag, step) summary in the event files of ``folder``, read as TensorBoard's legacy
+    loader and other plain readers do: all files, no purge applied."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+
+    return [(v.tag, e.step) for path in sorted(folder.glob("events.out.tfevents.*"))
+            for e in LegacyEventFileLoader(str(path)).Load() if e.HasField("summary")
+            for v in e.summary.value]
+
+
+def test_tensorboard_events_after_the_checkpoint_are_dropped_from_the_files(tmp_path):
+    """The rewrite keeps the summaries up to the checkpoint's step (and the file's version
+    record), drops those after it, and at a redone final evaluation its point at the step;
+    a file with nothing to drop is left as it was; no temporary file stays behind."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from rlrep.training import _drop_tensorboard_events
+
+    folder = tmp_path / "tb" / "run_1"
+    with SummaryWriter(str(folder)) as w:
+        for step in range(1, 7):
+            w.add_scalar("rollout/ep_rew_mean", float(step), step)
+            w.add_scalar("eval/mean_return", 10.0 * step, step)
+    (path,) = folder.glob("events.out.tfevents.*")
+    _drop_tensorboard_events(str(tmp_path / "tb"), 6)
+    before = path.read_bytes()
+    _drop_tensorboard_events(str(tmp_path / "tb"), 4)
+    assert sorted(set(_raw_points(folder))) == sorted(
+        (tag, s) for tag in ("rollout/ep_rew_mean", "eval/mean_return") for s in range(1, 5))
+    assert path.read_bytes() != before and path.read_bytes().startswith(before[:40])  # version kept
+    _drop_tensorboard_events(str(tmp_path / "tb"), 4, final_eval_at=4)
+    assert ("eval/mean_return", 4) not in _raw_points(folder)
+    assert ("rollout/ep_rew_mean", 4) in _raw_points(folder)
+    assert sorted(p.name for p in folder.iterdir()) == [path.name]
+
+
 @pytest.mark.parametrize("checkpoint_freq", [150, 125])
 def test_resume_keeps_each_tensorboard_step_once(tmp_path, checkpoint_freq):
     """Cartpole episodes end every 125 steps, where sb3 writes its TensorBoard events. The
@@ -338,6 +374,7 @@ def test_resume_keeps_each_tensorboard_step_once(tmp_path, checkpoint_freq):
     main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "300", "--learning-starts", "50",
           "--batch-size", "16", "--eval-freq", "125", "--eval-episodes", "1",
           "--final-eval-episodes", "1", "--checkpoint-freq", str(checkpoint_freq), *flags])
+    straight = sorted(_raw_points(run / "tb" / "run_1"))
     shutil.rmtree(run / "checkpoints" / "step_000000300")  # as if killed before writing it
     (run / "results.json").unlink()
     main(["train", "--resume", *flags])
@@ -345,6 +382,10 @@ def test_resume_keeps_each_tensorboard_step_once(tmp_path, checkpoint_freq):
     events.Reload()
     assert [e.step for e in events.Scalars("rollout/ep_rew_mean")] == [125, 250]
     assert [e.step for e in events.Scalars("eval/mean_return")] == [125, 250, 300]
+    # and in the files themselves, for readers that ignore the purge (the legacy loader): the
+    # same points as the uninterrupted run wrote (sb3 may write a tag twice at one step, e.g.
+    # train/* at an episode end and again with the evaluation's dump: both runs alike)
+    assert sorted(_raw_points(run / "tb" / "run_1")) == straight
     # the first process's events and the resumed one's: sb3's replaced writer leaves no
     # third, empty file
     assert len(list((run / "tb" / "run_1").glob("events.out.tfevents.*"))) == 2
@@ -367,6 +408,26 @@ def test_final_evaluation_logged_before_a_kill_is_not_logged_twice(tmp_path):
     events = EventAccumulator(str(run / "tb" / "run_1"))
     events.Reload()
     assert [e.step for e in events.Scalars("eval/mean_return")] == [140]
+    assert [s for tag, s in _raw_points(run / "tb" / "run_1") if tag == "eval/mean_return"] == [140]
+
+
+def test_final_evaluation_killed_before_its_metrics_record_is_in_tensorboard_once(tmp_path):
+    """Killed between the final evaluation's TensorBoard write and its metrics.jsonl record:
+    the resume evaluates again, and the first process's point at that step goes from the
+    event files (it showed twice)."""
+    run = tmp_path / "run"
+    flags = ["--run-dir", str(run), "--no-progress"]
+    main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "140", "--learning-starts", "50",
+          "--batch-size", "16", "--eval-freq", "1000", "--final-eval-episodes", "1",
+          "--checkpoint-freq", "70", *flags])
+    straight = json.loads((run / "results.json").read_text())
+    (run / "results.json").unlink()
+    metrics = (run / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(metrics[-1]).get("final")
+    (run / "metrics.jsonl").write_text("\n".join(metrics[:-1]) + "\n")  # its record never written
+    main(["train", "--resume", *flags])
+    assert json.loads((run / "results.json").read_text())["eval_returns"] == straight["eval_returns"]
+    assert [s for tag, s in _raw_points(run / "tb" / "run_1") if tag == "eval/mean_return"] == [140]
 
 
 def test_starting_over_discards_the_earlier_attempts_tensorboard_log(tmp_path, capsys):
