@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import sys
 import tempfile
 import time
@@ -121,10 +122,10 @@ def _drop_tensorboard_events(tb_dir: str, after: int, final_eval_at: int | None 
     kept byte for byte. TensorBoard's default loader honours the resumed writer's
     ``purge_step`` on its own; its legacy one (``--load_fast=false``) and other readers of
     the files do not, and showed those steps twice. Each file is replaced atomically, through
-    a temporary name without ``tfevents`` in it (TensorBoard would read a leftover one)."""
-    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+    a temporary name without ``tfevents`` in it (TensorBoard would read a leftover one); a
+    torn last record (a kill mid-write) is dropped with the rest, and a file damaged before
+    its end is left as it is, with a warning (rewriting it would lose what follows)."""
     from tensorboard.compat.proto import event_pb2
-    from tensorboard.summary.writer.record_writer import RecordWriter
 
     def stale(event) -> bool:
         if not event.HasField("summary"):
@@ -135,22 +136,57 @@ def _drop_tensorboard_events(tb_dir: str, after: int, final_eval_at: int | None 
     for leftover in Path(tb_dir).glob("*/.rewrite-*.tmp"):  # a rewrite killed midway
         leftover.unlink(missing_ok=True)
     for path in sorted(_event_files(tb_dir)):
-        records = list(RawEventFileLoader(str(path)).Load())  # stops at a torn last record
-        kept = [r for r in records if not stale(event_pb2.Event.FromString(r))]
-        if len(kept) == len(records):
+        data = path.read_bytes()
+        records, whole = _tfrecords(data)
+        if not whole:
+            print(f"rlrep: warning: {path} is damaged before its end; left as it is, so "
+                  f"TensorBoard's legacy loader may show steps after {after} twice",
+                  file=sys.stderr)
             continue
+        kept = [r for r in records if not stale(event_pb2.Event.FromString(r))]
+        if len(kept) == len(records) and sum(len(r) + 16 for r in records) == len(data):
+            continue  # nothing to drop, no torn tail
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                writer = RecordWriter(f)
                 for record in kept:
-                    writer.write(record)
+                    f.write(_tfrecord(record))
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _tfrecord(data: bytes) -> bytes:
+    """One TFRecord: length (uint64), its masked CRC-32C, the data, the data's."""
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    header = struct.pack("<Q", len(data))
+    return (header + struct.pack("<I", masked_crc32c(header)) + data
+            + struct.pack("<I", masked_crc32c(data)))
+
+
+def _tfrecords(data: bytes) -> tuple[list[bytes], bool]:
+    """The records of a TFRecord file's bytes, and whether they are sound to its end: a
+    torn last record (fewer bytes than it announces) ends the list and counts as sound,
+    a CRC mismatch does not."""
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    records, pos = [], 0
+    while pos + 12 <= len(data):
+        header = data[pos:pos + 8]
+        if struct.unpack("<I", data[pos + 8:pos + 12])[0] != masked_crc32c(header):
+            return records, False
+        end = pos + 12 + struct.unpack("<Q", header)[0]
+        if end + 4 > len(data):
+            break  # torn
+        if struct.unpack("<I", data[end:end + 4])[0] != masked_crc32c(data[pos + 12:end]):
+            return records, False
+        records.append(data[pos + 12:end])
+        pos = end + 4
+    return records, True
 
 
 def _plain_logger(model: BaseAlgorithm) -> Logger:

@@ -331,13 +331,13 @@ def _raw_points(folder: Path) -> list[tuple[str, int]]:
             for v in e.summary.value]
 
 
-def test_tensorboard_events_after_the_checkpoint_are_dropped_from_the_files(tmp_path):
+def test_tensorboard_events_after_the_checkpoint_are_dropped_from_the_files(tmp_path, capsys):
     """The rewrite keeps the summaries up to the checkpoint's step (and the file's version
     record), drops those after it, and at a redone final evaluation its point at the step;
     a file with nothing to drop is left as it was; no temporary file stays behind."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from rlrep.training import _drop_tensorboard_events
+    from rlrep.training import _drop_tensorboard_events, _tfrecord
 
     folder = tmp_path / "tb" / "run_1"
     with SummaryWriter(str(folder)) as w:
@@ -355,6 +355,18 @@ def test_tensorboard_events_after_the_checkpoint_are_dropped_from_the_files(tmp_
     assert ("eval/mean_return", 4) not in _raw_points(folder)
     assert ("rollout/ep_rew_mean", 4) in _raw_points(folder)
     assert sorted(p.name for p in folder.iterdir()) == [path.name]
+    # a record torn by a kill mid-write goes; the rest stays
+    whole = path.read_bytes()
+    path.write_bytes(whole + _tfrecord(b"x" * 50)[:30])
+    _drop_tensorboard_events(str(tmp_path / "tb"), 4)
+    assert path.read_bytes() == whole
+    # damage before the end: left as it is (rewriting would lose the records after it)
+    damaged = bytearray(whole)
+    damaged[len(whole) // 2] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    _drop_tensorboard_events(str(tmp_path / "tb"), 1)
+    assert path.read_bytes() == bytes(damaged)
+    assert "damaged before its end; left as it is" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("checkpoint_freq", [150, 125])
