@@ -16,6 +16,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from rlrep.checkpoints import save_checkpoint
 from rlrep.config import TrainConfig
 from rlrep.evaluate import evaluate
+from rlrep.log_state import capture
 from shared.checkpoint import finite_or_null
 
 #: TensorBoard tag of the evaluation points
@@ -79,21 +80,27 @@ class RunCallback(BaseCallback):
                       if k.startswith(("train/", "aux/", "rcrl/"))}
         if not train_logs and self.logged_train is not None and self.logged_train[0] == step:
             train_logs = self.logged_train[1] or {}  # the same agent's, logged before the resume
-        # null: no update logged in this process (a run resumed at its budget), not "no losses"
+        # null: no update logged (none yet, or a run resumed at its budget from a checkpoint
+        # that kept no pending values), not "no losses"
         record["train"] = train_logs or None
-        record = finite_or_null(record)
-        if returns:
+        return self.log_evaluation(finite_or_null(record))
+
+    def log_evaluation(self, record: dict[str, Any], tensorboard: bool = True) -> dict[str, Any]:
+        """Write an evaluation ``record`` to TensorBoard (with the values sb3's logger holds)
+        and then to metrics.jsonl; returns what was written. A resume passes the final
+        evaluation its killed process logged (``tensorboard=False`` where that point is
+        still in the event files: a checkpoint that recorded no event-file sizes)."""
+        if record["returns"] and tensorboard:
             self.logger.record(EVAL_TAG, record["mean_return"])
             # written at its own step now, not at the next episode end: before the
             # checkpoint that follows it (a resume keeps it), and the final one at all
-            self.logger.dump(step)
-        # after TensorBoard: a final evaluation in metrics.jsonl is in TensorBoard too, so a
-        # run killed before its results.json reuses that record rather than logging it twice
+            self.logger.dump(record["step"])
         return self.write_metric(record)
 
     def checkpoint(self) -> Path:
         return save_checkpoint(
-            self.model, self.run_dir / "checkpoints", extra={"counters": dict(self.counters)}, keep=self.config.keep_checkpoints
+            self.model, self.run_dir / "checkpoints", keep=self.config.keep_checkpoints,
+            extra={"counters": dict(self.counters), "logs": capture(self.model.logger, self.run_dir / "tb")},
         )
 
 

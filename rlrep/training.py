@@ -9,11 +9,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import struct
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,11 +22,12 @@ from stable_baselines3.common.logger import HumanOutputFormat, Logger, TensorBoa
 from stable_baselines3.common.utils import configure_logger
 from torch.utils.tensorboard import SummaryWriter
 
-from rlrep.callbacks import EVAL_TAG, ProgressBar, RunCallback
+from rlrep.callbacks import ProgressBar, RunCallback
 from rlrep.checkpoints import checkpoints_newest_first, is_damage, load_checkpoint, remove_leftovers
 from rlrep.config import TrainConfig, build_model, model_class
 from rlrep.envs import make_vec_env
 from rlrep.evaluate import atari_game, human_normalized
+from rlrep.log_state import event_files, restore_event_files, restore_pending
 from shared.checkpoint import CorruptFileError, atomic_write_json, atomic_write_text, read_json
 from shared.run_dir import RunDirError, hold_run_dir
 from shared.seeding import seed_everything
@@ -86,118 +84,32 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         return _train(config, resume, run_dir)
 
 
-def resumed_logger(model: BaseAlgorithm, tb_dir: str | None, redo_final_eval: bool = False) -> Logger:
-    """sb3's logger for a resumed run, continuing its TensorBoard folder from the checkpoint.
-
-    Events the killed process wrote after its last checkpoint (step ``S``) are still in
-    the folder, and the resumed process writes those steps again. Everything logged at
-    ``S`` itself was written before the checkpoint (episode ends during step ``S``, then
-    the evaluation at ``S``), so the event files are rewritten without the events after
-    ``S`` (:func:`_drop_tensorboard_events`), as ``metrics.jsonl`` is trimmed, and the new
-    writer is opened with ``purge_step = S + 1`` too. ``redo_final_eval``: the run is at
-    its budget and evaluates its final agent again (a kill came after the evaluation's
-    TensorBoard write, before its ``metrics.jsonl`` record), so that point at ``S`` goes
-    as well. sb3's own writer, replaced here, is closed and its file, which holds no event,
-    removed.
+def resumed_logger(model: BaseAlgorithm, tb_dir: str | None) -> Logger:
+    """sb3's logger for a resumed run, continuing its TensorBoard folder from the checkpoint
+    (whose event files :func:`rlrep.log_state.restore_event_files` has cut back to their
+    sizes then). The new writer is opened with ``purge_step = S + 1`` (``S`` the checkpoint's
+    step) as well, which hides a killed process's later events from TensorBoard's default
+    loader where a checkpoint recorded no sizes (written before they were recorded). sb3's
+    own writer, replaced here, is closed and its file, which holds no event, removed.
     """
     if tb_dir is None:
         return _plain_logger(model)
-    _drop_tensorboard_events(tb_dir, model.num_timesteps,
-                             final_eval_at=model.num_timesteps if redo_final_eval else None)
-    before = _event_files(tb_dir)
+    before = event_files(tb_dir)
     logger = configure_logger(model.verbose, tb_dir, "run", reset_num_timesteps=False)
     for output in logger.output_formats:
         if isinstance(output, TensorBoardOutputFormat):
             log_dir = output.writer.log_dir
             output.writer.close()
-            for unused in _event_files(tb_dir) - before:
+            for unused in event_files(tb_dir) - before:
                 unused.unlink(missing_ok=True)
             output.writer = SummaryWriter(log_dir=log_dir, purge_step=model.num_timesteps + 1)
     return logger
-
-
-def _drop_tensorboard_events(tb_dir: str, after: int, final_eval_at: int | None = None) -> None:
-    """Rewrite each event file under ``tb_dir`` without its summaries logged after step
-    ``after`` (and the :data:`EVAL_TAG` point at ``final_eval_at``), every other record
-    kept byte for byte. TensorBoard's default loader honours the resumed writer's
-    ``purge_step`` on its own; its legacy one (``--load_fast=false``) and other readers of
-    the files do not, and showed those steps twice. Each file is replaced atomically, through
-    a temporary name without ``tfevents`` in it (TensorBoard would read a leftover one); a
-    torn last record (a kill mid-write) is dropped with the rest, and a file damaged before
-    its end is left as it is, with a warning (rewriting it would lose what follows)."""
-    from tensorboard.compat.proto import event_pb2
-
-    def stale(event) -> bool:
-        if not event.HasField("summary"):
-            return False  # file version, session log
-        return event.step > after or (event.step == final_eval_at and any(
-            v.tag == EVAL_TAG for v in event.summary.value))
-
-    for leftover in Path(tb_dir).glob("*/.rewrite-*.tmp"):  # a rewrite killed midway
-        leftover.unlink(missing_ok=True)
-    for path in sorted(_event_files(tb_dir)):
-        data = path.read_bytes()
-        records, whole = _tfrecords(data)
-        if not whole:
-            print(f"rlrep: warning: {path} is damaged before its end; left as it is, so "
-                  f"TensorBoard's legacy loader may show steps after {after} twice",
-                  file=sys.stderr)
-            continue
-        kept = [r for r in records if not stale(event_pb2.Event.FromString(r))]
-        if len(kept) == len(records) and sum(len(r) + 16 for r in records) == len(data):
-            continue  # nothing to drop, no torn tail
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for record in kept:
-                    f.write(_tfrecord(record))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def _tfrecord(data: bytes) -> bytes:
-    """One TFRecord: length (uint64), its masked CRC-32C, the data, the data's."""
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
-
-    header = struct.pack("<Q", len(data))
-    return (header + struct.pack("<I", masked_crc32c(header)) + data
-            + struct.pack("<I", masked_crc32c(data)))
-
-
-def _tfrecords(data: bytes) -> tuple[list[bytes], bool]:
-    """The records of a TFRecord file's bytes, and whether they are sound to its end: a
-    torn last record (fewer bytes than it announces) ends the list and counts as sound,
-    a CRC mismatch does not."""
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
-
-    records, pos = [], 0
-    while pos + 12 <= len(data):
-        header = data[pos:pos + 8]
-        if struct.unpack("<I", data[pos + 8:pos + 12])[0] != masked_crc32c(header):
-            return records, False
-        end = pos + 12 + struct.unpack("<Q", header)[0]
-        if end + 4 > len(data):
-            break  # torn
-        if struct.unpack("<I", data[end:end + 4])[0] != masked_crc32c(data[pos + 12:end]):
-            return records, False
-        records.append(data[pos + 12:end])
-        pos = end + 4
-    return records, True
 
 
 def _plain_logger(model: BaseAlgorithm) -> Logger:
     """sb3's logger without TensorBoard (stdout when ``verbose``), writing no folder: sb3's
     ``configure_logger`` makes an empty ``/tmp/SB3-<time>`` one each time."""
     return Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if model.verbose else [])
-
-
-def _event_files(tb_dir: str | None) -> set[Path]:
-    """The TensorBoard event files under ``tb_dir``."""
-    return set(Path(tb_dir).glob("*/events.out.tfevents.*")) if tb_dir else set()
 
 
 def _discard_tensorboard_runs(tb_dir: str | None) -> None:
@@ -286,19 +198,17 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         (run_dir / "metrics.jsonl").write_text("")
         counters, logged_final = None, None
 
-    remaining = config.steps - model.num_timesteps
-    # killed after its final evaluation, before results.json: that evaluation (of this
-    # checkpoint's agent) stands, and is in TensorBoard already; at the budget without it,
-    # the final evaluation runs again
-    reuse_final = (remaining <= 0 and logged_final is not None
-                   and len(logged_final.get("returns") or []) == config.final_eval_episodes)
+    events_cut = False
     if checkpoint is not None:  # learn() keeps a logger set here (its own would duplicate)
-        model.set_logger(resumed_logger(model, tb_dir,
-                                        redo_final_eval=remaining <= 0 and not reuse_final))
+        # (the event files are cut back whether or not this process writes to TensorBoard)
+        events_cut = restore_event_files(run_dir / "tb", extra.get("logs"))
+        model.set_logger(resumed_logger(model, tb_dir))
+        restore_pending(model.logger, extra.get("logs"))
     elif tb_dir is None:  # sb3's own would make an empty /tmp/SB3-<time> folder per run
         model.set_logger(_plain_logger(model))
     callback = RunCallback(config, run_dir, counters, logged_train=None if logged_final is None
                            else (logged_final["step"], logged_final.get("train")))
+    remaining = config.steps - model.num_timesteps
     # a run already at its budget (killed during its final evaluation) has no learn(): its
     # evaluation writes to the logger set above
     if remaining > 0:
@@ -312,8 +222,11 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
     callback.init_callback(model)
     callback.num_timesteps = model.num_timesteps  # learn() sets it; not run at the budget
     callback.checkpoint()
-    if reuse_final:
-        final = callback.write_metric(logged_final)
+    if (remaining <= 0 and logged_final is not None
+            and len(logged_final.get("returns") or []) == config.final_eval_episodes):
+        # killed after its final evaluation, before results.json: that evaluation (of this
+        # checkpoint's agent) stands; its TensorBoard point went with the event files' cut
+        final = callback.log_evaluation(logged_final, tensorboard=events_cut)
     else:
         final = callback.run_evaluation(config.final_eval_episodes, final=True)
     results: dict[str, Any] = {

@@ -331,42 +331,47 @@ def _raw_points(folder: Path) -> list[tuple[str, int]]:
             for v in e.summary.value]
 
 
-def test_tensorboard_events_after_the_checkpoint_are_dropped_from_the_files(tmp_path, capsys):
-    """The rewrite keeps the summaries up to the checkpoint's step (and the file's version
-    record), drops those after it, and at a redone final evaluation its point at the step;
-    a file with nothing to drop is left as it was; no temporary file stays behind."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    from rlrep.training import _drop_tensorboard_events, _tfrecord
+def test_event_files_are_cut_back_to_their_sizes_at_the_checkpoint(tmp_path, capsys):
+    """A resume cuts each event file to the size recorded at the checkpoint, removes files
+    begun after it and leaves a file that is shorter than recorded (with a warning); a
+    checkpoint without sizes (written before they were recorded) changes nothing."""
+    from rlrep.log_state import restore_event_files
 
     folder = tmp_path / "tb" / "run_1"
-    with SummaryWriter(str(folder)) as w:
-        for step in range(1, 7):
-            w.add_scalar("rollout/ep_rew_mean", float(step), step)
-            w.add_scalar("eval/mean_return", 10.0 * step, step)
-    (path,) = folder.glob("events.out.tfevents.*")
-    _drop_tensorboard_events(str(tmp_path / "tb"), 6)
-    before = path.read_bytes()
-    _drop_tensorboard_events(str(tmp_path / "tb"), 4)
-    assert sorted(set(_raw_points(folder))) == sorted(
-        (tag, s) for tag in ("rollout/ep_rew_mean", "eval/mean_return") for s in range(1, 5))
-    assert path.read_bytes() != before and path.read_bytes().startswith(before[:40])  # version kept
-    _drop_tensorboard_events(str(tmp_path / "tb"), 4, final_eval_at=4)
-    assert ("eval/mean_return", 4) not in _raw_points(folder)
-    assert ("rollout/ep_rew_mean", 4) in _raw_points(folder)
-    assert sorted(p.name for p in folder.iterdir()) == [path.name]
-    # a record torn by a kill mid-write goes; the rest stays
-    whole = path.read_bytes()
-    path.write_bytes(whole + _tfrecord(b"x" * 50)[:30])
-    _drop_tensorboard_events(str(tmp_path / "tb"), 4)
-    assert path.read_bytes() == whole
-    # damage before the end: left as it is (rewriting would lose the records after it)
-    damaged = bytearray(whole)
-    damaged[len(whole) // 2] ^= 0xFF
-    path.write_bytes(bytes(damaged))
-    _drop_tensorboard_events(str(tmp_path / "tb"), 1)
-    assert path.read_bytes() == bytes(damaged)
-    assert "damaged before its end; left as it is" in capsys.readouterr().err
+    folder.mkdir(parents=True)
+    grown, later, cut = (folder / f"events.out.tfevents.{k}" for k in ("1", "2", "3"))
+    grown.write_bytes(b"a" * 20)
+    later.write_bytes(b"b" * 5)
+    cut.write_bytes(b"c" * 3)
+    state = {"event_file_sizes": {"run_1/events.out.tfevents.1": 12, "run_1/events.out.tfevents.3": 8}}
+    assert restore_event_files(tmp_path / "tb", None) is False
+    assert restore_event_files(tmp_path / "tb", {"pending": {}}) is False
+    assert grown.read_bytes() == b"a" * 20 and later.exists()
+    assert restore_event_files(tmp_path / "tb", state) is True
+    assert grown.read_bytes() == b"a" * 12 and not later.exists() and cut.read_bytes() == b"c" * 3
+    assert "events.out.tfevents.3 is shorter than at the checkpoint (8 bytes)" in capsys.readouterr().err
+
+
+def test_logger_values_pending_at_the_checkpoint_come_back(tmp_path):
+    """Values sb3's logger held at the checkpoint (the latest update's losses, not yet dumped)
+    are captured with the event files' sizes, after a flush, and restored into a new logger."""
+    from stable_baselines3.common.logger import configure
+
+    from rlrep.log_state import capture, restore_pending
+
+    logger = configure(str(tmp_path / "tb" / "run_1"), ["tensorboard"])
+    logger.record("train/critic_loss", 0.5)
+    logger.dump(1)
+    logger.record("train/critic_loss", 0.25)
+    logger.record("aux/rcrl_loss", 1.5, exclude="stdout")
+    state = capture(logger, tmp_path / "tb")
+    (name, size), = state["event_file_sizes"].items()
+    assert size == (tmp_path / "tb" / name).stat().st_size > 0  # flushed: the dump at 1 is in
+    fresh = configure(str(tmp_path / "other"), ["tensorboard"])
+    restore_pending(fresh, state)
+    assert dict(fresh.name_to_value) == {"train/critic_loss": 0.25, "aux/rcrl_loss": 1.5}
+    assert fresh.name_to_excluded["aux/rcrl_loss"] == ("stdout",)
+    assert capture(logger, None)["event_file_sizes"] is None
 
 
 @pytest.mark.parametrize("checkpoint_freq", [150, 125])
@@ -414,13 +419,28 @@ def test_final_evaluation_logged_before_a_kill_is_not_logged_twice(tmp_path):
           "--batch-size", "16", "--eval-freq", "1000", "--final-eval-episodes", "1",
           "--checkpoint-freq", "70", *flags])
     straight = json.loads((run / "results.json").read_text())
+    points = sorted(_raw_points(run / "tb" / "run_1"))
     (run / "results.json").unlink()
     main(["train", "--resume", *flags])
     assert json.loads((run / "results.json").read_text()) == straight
     events = EventAccumulator(str(run / "tb" / "run_1"))
     events.Reload()
     assert [e.step for e in events.Scalars("eval/mean_return")] == [140]
-    assert [s for tag, s in _raw_points(run / "tb" / "run_1") if tag == "eval/mean_return"] == [140]
+    assert sorted(_raw_points(run / "tb" / "run_1")) == points
+
+
+def test_raised_budget_leaves_the_tensorboard_points_of_an_uninterrupted_run(tmp_path):
+    """A finished run resumed with a higher --steps: the first budget's final evaluation (and
+    the losses dumped with it) are not the longer run's; its event files end up with the
+    points of one uninterrupted run of the higher budget."""
+    common = ["--env", "dmc-state:cartpole-swingup", "--learning-starts", "50", "--batch-size", "16",
+              "--eval-freq", "70", "--eval-episodes", "1", "--final-eval-episodes", "1",
+              "--checkpoint-freq", "70", "--no-progress"]
+    main(["train", "--steps", "210", *common, "--run-dir", str(tmp_path / "straight")])
+    main(["train", "--steps", "140", *common, "--run-dir", str(tmp_path / "split")])
+    main(["train", "--run-dir", str(tmp_path / "split"), "--resume", "--steps", "210"])
+    assert sorted(_raw_points(tmp_path / "split" / "tb" / "run_1")) == \
+        sorted(_raw_points(tmp_path / "straight" / "tb" / "run_1"))
 
 
 def test_final_evaluation_killed_before_its_metrics_record_is_in_tensorboard_once(tmp_path):
@@ -433,13 +453,15 @@ def test_final_evaluation_killed_before_its_metrics_record_is_in_tensorboard_onc
           "--batch-size", "16", "--eval-freq", "1000", "--final-eval-episodes", "1",
           "--checkpoint-freq", "70", *flags])
     straight = json.loads((run / "results.json").read_text())
+    points = sorted(_raw_points(run / "tb" / "run_1"))
     (run / "results.json").unlink()
     metrics = (run / "metrics.jsonl").read_text().splitlines()
     assert json.loads(metrics[-1]).get("final")
     (run / "metrics.jsonl").write_text("\n".join(metrics[:-1]) + "\n")  # its record never written
     main(["train", "--resume", *flags])
     assert json.loads((run / "results.json").read_text())["eval_returns"] == straight["eval_returns"]
-    assert [s for tag, s in _raw_points(run / "tb" / "run_1") if tag == "eval/mean_return"] == [140]
+    # the same points as the uninterrupted run: the final one once, with the losses of its dump
+    assert sorted(_raw_points(run / "tb" / "run_1")) == points
 
 
 def test_starting_over_discards_the_earlier_attempts_tensorboard_log(tmp_path, capsys):
@@ -569,8 +591,9 @@ def test_unusable_run_dir_is_named(tmp_path, capsys):
 
 def test_resume_at_the_budget_reruns_the_final_evaluation(tmp_path):
     """A run whose last checkpoint is at its budget (killed during its final evaluation)
-    resumes to the final evaluation and results, with 0 episodes scoring null, not 0;
-    killed after that evaluation's record, before results.json, it keeps the record."""
+    resumes to the final evaluation and results, with 0 episodes scoring null, not 0, and the
+    losses the checkpoint kept; killed after that evaluation's record, before results.json,
+    it keeps the record."""
     run = tmp_path / "run"
     main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "70", "--run-dir", str(run), *TINY])
     straight = json.loads((run / "results.json").read_text())
@@ -586,7 +609,8 @@ def test_resume_at_the_budget_reruns_the_final_evaluation(tmp_path):
     results = json.loads((run / "results.json").read_text())
     assert results["steps"] == 70 and results["eval_returns"] == [] and results["eval_mean_return"] is None
     final = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
-    assert final["final"] and final["train"] is None  # no update in the resumed process: null, not {}
+    # no update in the resumed process: the losses are those the logger held at the checkpoint
+    assert final["final"] and final["train"] == json.loads(lines[-1])["train"]
 
 
 def test_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys):
