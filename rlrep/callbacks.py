@@ -89,7 +89,8 @@ class RunCallback(BaseCallback):
         """Write an evaluation ``record`` to TensorBoard (with the values sb3's logger holds)
         and then to metrics.jsonl; returns what was written. A resume passes the final
         evaluation its killed process logged (``tensorboard=False`` where that point is
-        still in the event files: a checkpoint that recorded no event-file sizes)."""
+        still in the event files, a checkpoint that recorded no event-file sizes, and
+        without TensorBoard: the logger then writes nowhere)."""
         if record["returns"] and tensorboard:
             self.logger.record(EVAL_TAG, record["mean_return"])
             # written at its own step now, not at the next episode end: before the

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
 
 __all__ = ["capture", "restore_event_files", "restore_pending", "event_files"]
@@ -34,11 +35,15 @@ def capture(logger: Logger, tb_dir: str | os.PathLike | None) -> dict[str, Any]:
     for output in logger.output_formats:
         if isinstance(output, TensorBoardOutputFormat):
             output.writer.flush()
+    # scalars only (rlrep records no other kind); a key's count and exclusions go with it,
+    # as sb3 pairs them when it dumps
+    values = {k: int(v) if isinstance(v, (int, np.integer)) else float(v)
+              for k, v in logger.name_to_value.items()
+              if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)}
     pending = {
-        "values": {k: v if isinstance(v, int) else float(v) for k, v in logger.name_to_value.items()
-                   if isinstance(v, (int, float)) or hasattr(v, "__float__")},
-        "counts": {k: int(v) for k, v in logger.name_to_count.items()},
-        "excluded": {k: list(v) for k, v in logger.name_to_excluded.items()},
+        "values": values,
+        "counts": {k: int(v) for k, v in logger.name_to_count.items() if k in values},
+        "excluded": {k: list(v) for k, v in logger.name_to_excluded.items() if k in values},
     }
     sizes = None
     if tb_dir is not None:

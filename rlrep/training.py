@@ -202,6 +202,11 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
     if checkpoint is not None:  # learn() keeps a logger set here (its own would duplicate)
         # (the event files are cut back whether or not this process writes to TensorBoard)
         events_cut = restore_event_files(run_dir / "tb", extra.get("logs"))
+        if not events_cut and event_files(run_dir / "tb"):
+            print(f"rlrep: note: {checkpoint.name} predates the recorded TensorBoard state: "
+                  f"points the killed process logged after it stay in the event files "
+                  f"(TensorBoard's default loader hides those after step "
+                  f"{model.num_timesteps})", file=sys.stderr)
         model.set_logger(resumed_logger(model, tb_dir))
         restore_pending(model.logger, extra.get("logs"))
     elif tb_dir is None:  # sb3's own would make an empty /tmp/SB3-<time> folder per run
