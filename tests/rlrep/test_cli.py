@@ -421,9 +421,13 @@ def test_resume_keeps_each_tensorboard_step_once(tmp_path, checkpoint_freq):
     assert len(list((run / "tb" / "run_1").glob("events.out.tfevents.*"))) == 2
 
 
-def test_final_evaluation_logged_before_a_kill_is_not_logged_twice(tmp_path):
-    """Killed after its final evaluation, before results.json: the resume reused nothing and
-    evaluated again, so TensorBoard showed the final step twice."""
+@pytest.mark.parametrize("record_written", [True, False])
+def test_final_evaluation_killed_before_results_is_in_tensorboard_once(tmp_path, record_written):
+    """Killed after the final evaluation's metrics.jsonl record, before results.json: the
+    resume reuses the record (it evaluated again, and TensorBoard showed the final step
+    twice). Killed between the evaluation's TensorBoard write and that record: the resume
+    evaluates again, and the first process's point goes from the event files. Either way the
+    files hold the uninterrupted run's points."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     run = tmp_path / "run"
@@ -434,8 +438,13 @@ def test_final_evaluation_logged_before_a_kill_is_not_logged_twice(tmp_path):
     straight = json.loads((run / "results.json").read_text())
     points = sorted(_raw_points(run / "tb" / "run_1"))
     (run / "results.json").unlink()
+    if not record_written:
+        metrics = (run / "metrics.jsonl").read_text().splitlines()
+        assert json.loads(metrics[-1]).get("final")
+        (run / "metrics.jsonl").write_text("\n".join(metrics[:-1]) + "\n")
     main(["train", "--resume", *flags])
-    assert json.loads((run / "results.json").read_text()) == straight
+    resumed = json.loads((run / "results.json").read_text())
+    assert resumed == straight if record_written else resumed["eval_returns"] == straight["eval_returns"]
     events = EventAccumulator(str(run / "tb" / "run_1"))
     events.Reload()
     assert [e.step for e in events.Scalars("eval/mean_return")] == [140]
@@ -454,27 +463,6 @@ def test_raised_budget_leaves_the_tensorboard_points_of_an_uninterrupted_run(tmp
     main(["train", "--run-dir", str(tmp_path / "split"), "--resume", "--steps", "210"])
     assert sorted(_raw_points(tmp_path / "split" / "tb" / "run_1")) == \
         sorted(_raw_points(tmp_path / "straight" / "tb" / "run_1"))
-
-
-def test_final_evaluation_killed_before_its_metrics_record_is_in_tensorboard_once(tmp_path):
-    """Killed between the final evaluation's TensorBoard write and its metrics.jsonl record:
-    the resume evaluates again, and the first process's point at that step goes from the
-    event files (it showed twice)."""
-    run = tmp_path / "run"
-    flags = ["--run-dir", str(run), "--no-progress"]
-    main(["train", "--env", "dmc-state:cartpole-swingup", "--steps", "140", "--learning-starts", "50",
-          "--batch-size", "16", "--eval-freq", "1000", "--final-eval-episodes", "1",
-          "--checkpoint-freq", "70", *flags])
-    straight = json.loads((run / "results.json").read_text())
-    points = sorted(_raw_points(run / "tb" / "run_1"))
-    (run / "results.json").unlink()
-    metrics = (run / "metrics.jsonl").read_text().splitlines()
-    assert json.loads(metrics[-1]).get("final")
-    (run / "metrics.jsonl").write_text("\n".join(metrics[:-1]) + "\n")  # its record never written
-    main(["train", "--resume", *flags])
-    assert json.loads((run / "results.json").read_text())["eval_returns"] == straight["eval_returns"]
-    # the same points as the uninterrupted run: the final one once, with the losses of its dump
-    assert sorted(_raw_points(run / "tb" / "run_1")) == points
 
 
 def test_starting_over_discards_the_earlier_attempts_tensorboard_log(tmp_path, capsys):
