@@ -194,6 +194,7 @@ class _Metrics:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._training: set[tuple] = set()
+        self._tail_checked = False  # a torn line is an earlier process's: looked for once
 
     def write(self, record: dict) -> None:
         # strict JSON: a non-finite number (best_loss of an untrained budget: inf) is null
@@ -205,8 +206,9 @@ class _Metrics:
     def _drop_torn_tail(self) -> None:
         """Cut a last line left without its newline by a kill mid-write: no record, and the
         next one appended would join it on one unreadable line."""
-        if not self.path.is_file():
+        if self._tail_checked or not self.path.is_file():
             return
+        self._tail_checked = True
         with open(self.path, "r+b") as f:
             end = f.seek(0, os.SEEK_END)
             if not end:

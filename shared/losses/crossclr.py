@@ -32,6 +32,12 @@ def connectivity(x: Tensor) -> Tensor:
     :math:`C_i = \frac{1}{N-1} \sum_{j \ne i} \cos(x_i, x_j)` (the paper's measure of how
     "influential" a sample is)."""
     check_matrix("x", x)
+    return _connectivity(x)
+
+
+def _connectivity(x: Tensor) -> Tensor:
+    """:func:`connectivity` of an ``x`` already checked (:func:`crossclr_loss` checks its
+    inputs once: a second finiteness scan per forward costs a device sync)."""
     with autocast_off(x.device):
         xn = F.normalize(upcast(x), dim=1)
         sim = xn @ xn.T
@@ -137,7 +143,7 @@ def crossclr_loss(
         xn, yn = F.normalize(upcast(x), dim=1), F.normalize(upcast(y), dim=1)
         xq = F.normalize(upcast(x_queue), dim=1) if x_queue is not None else None
         yq = F.normalize(upcast(y_queue), dim=1) if y_queue is not None else None
-        conn_x, conn_y = connectivity(x_input), connectivity(y_input)
+        conn_x, conn_y = _connectivity(x_input), _connectivity(y_input)
         if (math.isfinite(prune_threshold) and xq is None and self_mode == "mask"
                 and bool(torch.cat([conn_x, conn_y]).gt(prune_threshold).all())):  # one sync
             warnings.warn(f"crossclr_loss: every sample's connectivity exceeds prune_threshold="
