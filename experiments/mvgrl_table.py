@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.checkpoint import CorruptFileError, read_json, read_json_lines
+from shared.checkpoint import CorruptFileError, read_json, read_json_lines, require_keys
 
 PAPER = {"Cora": 86.8, "CiteSeer": 73.3, "PubMed": 80.1, "MUTAG": 89.7,
          "PTC_MR": 62.5, "IMDB-BINARY": 74.2, "IMDB-MULTI": 51.2,
@@ -316,7 +316,8 @@ def tune_section(path: Path) -> list:
         return []
     groups: dict = {}
     # a torn last line (a killed mvgrl_tune) is left out; its next run drops it
-    for r in read_json_lines(path)[0]:
+    keys = ("dataset", "split", "spec", "seed", "epoch", "val_std", "test_std", "loss")
+    for r in read_json_lines(path, check=require_keys(*keys, what="sweep record"))[0]:
         spec = ",".join(kv for kv in r["spec"].split(",")
                         if not kv.startswith(("eval_at", "epochs")))
         key = (r["dataset"], r["split"], spec or "(defaults)", r["epoch"])

@@ -72,24 +72,25 @@ def _parse(spec: str) -> dict:
     return cfg
 
 
+#: a sweep record's key: a rerun skips the keys already recorded
+RECORD_KEYS = ("dataset", "split", "spec", "seed", "epoch")
+
+
 def _recorded(path: Path) -> set[tuple[str, str, str, int, int]]:
     """``(dataset, split, spec, seed, epoch)`` of every record in ``path`` (a rerun skips
     them instead of appending records that the table, keeping the first, would hide)."""
     if not path.is_file():
         return set()
-    from shared.checkpoint import CorruptFileError, atomic_write_text, read_json_lines
+    from shared.checkpoint import CorruptFileError, drop_torn_tail, read_json_lines, require_keys
 
     try:
-        records, torn = read_json_lines(path, fix="delete that line and run again")
+        records, _ = read_json_lines(path, fix="delete that line and run again",
+                                     check=require_keys(*RECORD_KEYS, what="sweep record"))
     except CorruptFileError as error:
         raise SystemExit(str(error)) from None
-    if torn:  # a killed run's: dropped (its seed trains again), not joined by the next record
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
+    if drop_torn_tail(path):  # a killed run's: dropped (its seed trains again), not joined
         print(f"mvgrl_tune: dropped the torn last line of {path}", flush=True)
-    keys = set()
-    for r in records:
-        keys.add((r["dataset"], r["split"], r["spec"], r["seed"], r["epoch"]))
-    return keys
+    return {tuple(r[k] for k in RECORD_KEYS) for r in records}
 
 
 def main() -> None:

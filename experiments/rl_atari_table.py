@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rlrep.callbacks import metrics_record_problem
 from rlrep.evaluate import SCORES_CSV, atari_game, human_normalized
 from rlrep.statistics import iqm_with_ci
 from shared.checkpoint import CorruptFileError, atomic_write_text, read_json, read_json_lines
@@ -27,7 +28,7 @@ def load_run(run_dir: Path) -> dict:
     config = read_json(run_dir / "config.json", expect=dict)
     evals, episodes = [], []
     # a torn last line (a run still going, or killed mid-write) is left out
-    for rec in read_json_lines(run_dir / "metrics.jsonl")[0]:
+    for rec in read_json_lines(run_dir / "metrics.jsonl", check=metrics_record_problem)[0]:
         if rec.get("type") == "eval" and rec["returns"]:  # 0-episode evaluations score nothing
             evals.append((rec["step"], rec["mean_return"], len(rec["returns"])))
         elif rec.get("type") == "episode":

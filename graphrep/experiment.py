@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import resource
 import sys
 import threading
@@ -82,6 +81,7 @@ from shared.checkpoint import (
     atomic_save,
     atomic_write_json,
     atomic_write_text,
+    drop_torn_tail,
     finite_or_null,
     load_file,
     read_json,
@@ -204,21 +204,14 @@ class _Metrics:
             f.write(line)
 
     def _drop_torn_tail(self) -> None:
-        """Cut a last line left without its newline by a kill mid-write: no record, and the
-        next one appended would join it on one unreadable line."""
-        if self._tail_checked or not self.path.is_file():
+        """Cut a last line torn by a kill mid-write (:func:`shared.checkpoint.drop_torn_tail`):
+        no record, and the next one appended would join it on one unreadable line."""
+        if self._tail_checked:
             return
         self._tail_checked = True
-        with open(self.path, "r+b") as f:
-            end = f.seek(0, os.SEEK_END)
-            if not end:
-                return
-            f.seek(end - 1)
-            if f.read(1) != b"\n":
-                f.seek(0)
-                f.truncate(f.read().rfind(b"\n") + 1)
-                print(f"graphrep: dropped the torn last line of {self.path} (left by an "
-                      f"interrupted write)", file=sys.stderr)
+        if drop_torn_tail(self.path):
+            print(f"graphrep: dropped the torn last line of {self.path} (left by an "
+                  f"interrupted write)", file=sys.stderr)
 
     def write_epoch(self, tag: dict, record: dict) -> None:
         """Append ``{**tag, **record}`` (``record["epoch"]``). The first epoch this

@@ -23,6 +23,21 @@ from shared.checkpoint import finite_or_null
 EVAL_TAG = "eval/mean_return"
 
 
+#: what each type of ``metrics.jsonl`` record holds besides its integer ``step``
+METRICS_KEYS = {"episode": ("return", "length"), "eval": ("returns", "mean_return")}
+
+
+def metrics_record_problem(record: Any) -> str | None:
+    """Why ``record`` is not a ``metrics.jsonl`` record (``None`` if it is): a ``check``
+    for :func:`shared.checkpoint.read_json_lines`."""
+    if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+        return 'not a metrics record (an object with an integer "step")'
+    missing = [k for k in METRICS_KEYS.get(record.get("type"), ()) if k not in record]
+    if missing:
+        return f"not a metrics record ({record['type']!r} without {', '.join(missing)})"
+    return None
+
+
 class RunCallback(BaseCallback):
     """Checkpoint every ``checkpoint_freq`` steps, evaluate every ``eval_freq``, log episodes.
 

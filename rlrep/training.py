@@ -22,13 +22,19 @@ from stable_baselines3.common.logger import HumanOutputFormat, Logger, TensorBoa
 from stable_baselines3.common.utils import configure_logger
 from torch.utils.tensorboard import SummaryWriter
 
-from rlrep.callbacks import ProgressBar, RunCallback
+from rlrep.callbacks import ProgressBar, RunCallback, metrics_record_problem
 from rlrep.checkpoints import checkpoints_newest_first, is_damage, load_checkpoint, remove_leftovers
 from rlrep.config import TrainConfig, build_model, model_class
 from rlrep.envs import make_vec_env
 from rlrep.evaluate import atari_game, human_normalized
 from rlrep.log_state import event_files, restore_event_files, restore_pending
-from shared.checkpoint import CorruptFileError, atomic_write_json, atomic_write_text, read_json
+from shared.checkpoint import (
+    CorruptFileError,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    read_json_lines,
+)
 from shared.run_dir import RunDirError, hold_run_dir
 from shared.seeding import seed_everything
 
@@ -42,35 +48,17 @@ def default_run_dir(config: TrainConfig) -> Path:
 def _truncate_metrics(path: Path, step: int) -> dict[str, Any] | None:
     """Drop metric lines logged after the checkpoint at ``step``: those of later steps, and the
     final evaluation (logged after the last checkpoint); the resumed run logs them again.
-    Returns the final evaluation dropped at ``step`` itself, if any (a run killed after it,
-    before its results.json)."""
+    A line torn by the kill goes too (:func:`shared.checkpoint.read_json_lines`). Returns the
+    final evaluation dropped at ``step`` itself, if any (a run killed after it, before its
+    results.json)."""
     if not path.exists():
         return None
-    def damaged(number: int, reason: object) -> CorruptFileError:
-        return CorruptFileError(f"Cannot read {path}: line {number}: {reason}; delete that "
-                                f"line (or the file, losing the run's metrics) and resume again")
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise CorruptFileError(f"Cannot read {path}: {error} (not the UTF-8 text rlrep writes); "
-                               f"restore it, or delete it (losing the run's metrics) and resume "
-                               f"again") from None
-    records = [line for line in text.splitlines() if line.strip()]
-    parsed = []
-    for number, line in enumerate(records, start=1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            if number == len(records) and not text.endswith("\n"):  # torn by the kill
-                break
-            raise damaged(number, error) from None
-        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
-            raise damaged(number, "not a metrics record (an object with an integer \"step\")")
-        parsed.append((line, record))
-    kept = [line for line, r in parsed if r["step"] <= step and not r.get("final")]
-    atomic_write_text(path, "".join(line + "\n" for line in kept))
-    finals = [r for _, r in parsed if r.get("final") and r["step"] == step]
+    records, _ = read_json_lines(path, check=metrics_record_problem,
+                                 fix="delete that line (or the file, losing the run's "
+                                     "metrics) and resume again")
+    kept = [r for r in records if r["step"] <= step and not r.get("final")]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    finals = [r for r in records if r.get("final") and r["step"] == step]
     return finals[-1] if finals else None
 
 

@@ -182,24 +182,90 @@ def _check_archive(path: str | os.PathLike, fix: str) -> bool:
     return True
 
 
-def read_json_lines(path: str | os.PathLike, fix: str = "delete that line") -> tuple[list[Any], bool]:
-    """The records of a JSON-lines file (blank lines skipped) and whether its last line was
-    torn: a last line that does not parse (a writer killed mid-line, or one still writing)
-    is left out; any other raises :class:`CorruptFileError` naming the file, line and
-    ``fix``."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+def _parse_line(line: bytes) -> Any:
+    """One JSON-lines record; ``ValueError`` saying why if it is not UTF-8 JSON."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return json.loads(text)
+
+
+def read_json_lines(path: str | os.PathLike, fix: str = "delete that line",
+                    check: Callable[[Any], str | None] | None = None) -> tuple[list[Any], bool]:
+    """The records of a JSON-lines file, written one ``json.dumps(record) + "\\n"`` per
+    record, and whether its last line was torn.
+
+    The rule by which this project tells a torn line from damage in the JSON-lines files it
+    writes (``metrics.jsonl`` of both packages, the tuning sweep's records; graphrep's loss
+    curves, a log only plotted, skip a damaged line instead of raising):
+
+    - torn: a last line without its newline that does not parse, as a writer killed
+      mid-write (or one still writing) leaves it; it is left out (:func:`drop_torn_tail`
+      cuts it before the next record is appended). A last line that parses and only lacks
+      its newline is a whole record and is kept (records are JSON objects: a cut one
+      never parses).
+    - blank lines are skipped.
+    - any other line that is not UTF-8 JSON, or whose record ``check`` returns a reason
+      for (``None`` for a good record), raises :class:`CorruptFileError` naming the file,
+      the line number and ``fix``.
+    """
+    pieces = Path(path).read_bytes().split(b"\n")  # the last: after the last newline
     records, torn = [], False
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(pieces, start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
+            record = _parse_line(line)
+        except ValueError as exc:
+            if number == len(pieces):  # no newline after it
                 torn = True
-                continue
+                break
             raise CorruptFileError(f"Cannot read {path}: line {number}: {exc}; {fix}") from None
+        problem = check(record) if check is not None else None
+        if problem is not None:
+            raise CorruptFileError(f"Cannot read {path}: line {number}: {problem}; {fix}")
+        records.append(record)
     return records, torn
+
+
+def require_keys(*keys: str, what: str = "record") -> Callable[[Any], str | None]:
+    """A ``check`` for :func:`read_json_lines`: the record must be an object holding
+    ``keys``; the reason names ``what`` it should be and the keys it lacks."""
+    def check(record: Any) -> str | None:
+        if not isinstance(record, dict):
+            return f"not a {what} (a JSON object)"
+        missing = [k for k in keys if k not in record]
+        return f"not a {what} (no {', '.join(missing)})" if missing else None
+    return check
+
+
+def drop_torn_tail(path: str | os.PathLike) -> bool:
+    """Make a JSON-lines file end on a line boundary before a record is appended to it (else
+    the record would join the last line): a torn last line (:func:`read_json_lines`) is cut;
+    a whole last record that only lacks its newline gets one. Returns whether a torn line
+    was cut. A missing file is left missing."""
+    try:
+        f = open(path, "r+b")
+    except FileNotFoundError:
+        return False
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        if not end:
+            return False
+        f.seek(end - 1)
+        if f.read(1) == b"\n":
+            return False
+        f.seek(0)
+        data = f.read()
+        cut = data.rfind(b"\n") + 1
+        try:
+            _parse_line(data[cut:])
+        except ValueError:
+            f.truncate(cut)
+            return bool(data[cut:].strip())  # trailing blanks are no record
+        f.write(b"\n")
+        return False
 
 
 def read_json(path: str | os.PathLike, fix: str = RECOMPUTED,

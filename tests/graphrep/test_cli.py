@@ -608,6 +608,13 @@ def test_resumed_training_keeps_one_metrics_line_per_epoch(tmp_path, capsys):
         assert json.loads(added) in ({"seed": 0, "eval": "paper", "accuracy": 0.6},
                                      {"seed": 1, "config": "A", "epoch": 1, "loss": 8.0})
         assert "dropped the torn last line" in capsys.readouterr().err
+    # a whole record that lost only its newline stays, and the next record starts a line
+    with open(path, "a") as f:
+        f.write('{"seed": 2, "eval": "paper", "accuracy": 0.7}')
+    before = path.read_text()
+    _Metrics(path).write({"seed": 3, "eval": "paper", "accuracy": 0.8})
+    assert path.read_text() == before + '\n{"seed": 3, "eval": "paper", "accuracy": 0.8}\n'
+    assert "dropped" not in capsys.readouterr().err
 
 
 def test_class_too_small_for_the_probe_is_rejected_before_training(data_dir, tmp_path,

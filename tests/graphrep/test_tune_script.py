@@ -81,3 +81,10 @@ def test_bad_output_input_and_repeats_are_handled_before_training(tmp_path, monk
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["seed"], r["epoch"]) for r in records] == [(5, 1), (0, 1)]
     assert "dropped the torn last line" in capsys.readouterr().out
+    # a record without its key fields is damage, named before anything trains
+    monkeypatch.setattr(graphrep.train, "train_node_model",
+                        lambda *a, **k: pytest.fail("trained past a damaged record"))
+    out.write_text(json.dumps(rec) + "\n" + json.dumps({"dataset": "Cora", "seed": 1}) + "\n")
+    with pytest.raises(SystemExit, match=f"Cannot read {out}: line 2: not a sweep record "
+                                         r"\(no split, spec, epoch\)"):
+        tune.main()

@@ -313,9 +313,10 @@ def test_resume_drops_what_was_logged_after_the_checkpoint(tmp_path):
     from rlrep.training import _truncate_metrics
 
     path = tmp_path / "metrics.jsonl"
-    records = [{"type": "episode", "step": 90, "return": 1.0}, {"type": "eval", "step": 100, "returns": []},
-               {"type": "episode", "step": 120, "return": 2.0},
-               {"type": "eval", "step": 100, "returns": [], "final": True}]
+    records = [{"type": "episode", "step": 90, "return": 1.0, "length": 9},
+               {"type": "eval", "step": 100, "returns": [], "mean_return": None},
+               {"type": "episode", "step": 120, "return": 2.0, "length": 12},
+               {"type": "eval", "step": 100, "returns": [], "mean_return": None, "final": True}]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     _truncate_metrics(path, 100)  # the final evaluation follows the last checkpoint: logged again
     assert [json.loads(x) for x in path.read_text().splitlines()] == records[:2]
@@ -814,11 +815,15 @@ def test_resume_refuses_what_it_cannot_continue_faithfully(tmp_path, capsys, mon
     assert info.value.code == 2 and "lower --buffer-size" in capsys.readouterr().err
 
 
+EVAL_70 = b'{"type": "eval", "step": 70, "returns": [1.0], "mean_return": 1.0}'
+
+
 @pytest.mark.parametrize("content, reason", [
-    (b'{"type": "eval", "step": 70}\n[1, 2]\n', "line 2: not a metrics record"),
+    (EVAL_70 + b'\n[1, 2]\n', "line 2: not a metrics record"),
     (b'{"type": "eval"}\n', "line 1: not a metrics record"),
-    (b'{"type": "eval", "step": 70}\n{"type": "ev\n{"step": 1}\n', "line 2: "),
-    (b'{"type": "eval", "step": 70}\n\xff\xfe\n', "not the UTF-8 text rlrep writes"),
+    (EVAL_70 + b'\n{"type": "eval", "step": 80}\n', "line 2: not a metrics record .*without returns"),
+    (EVAL_70 + b'\n{"type": "ev\n{"step": 1}\n', "line 2: "),
+    (EVAL_70 + b'\n\xff\xfe\n', "line 2: not UTF-8 text"),
 ])
 def test_damaged_metrics_are_named_on_resume(tmp_path, content, reason):
     from rlrep.training import _truncate_metrics
@@ -828,9 +833,9 @@ def test_damaged_metrics_are_named_on_resume(tmp_path, content, reason):
     path.write_bytes(content)
     with pytest.raises(CorruptFileError, match=f"Cannot read {path}: .*{reason}"):
         _truncate_metrics(path, 100)
-    path.write_bytes(b'{"type": "eval", "step": 70}\n{"type": "ev')  # torn by a kill: dropped
+    path.write_bytes(EVAL_70 + b'\n{"type": "ev')  # torn by a kill: dropped
     _truncate_metrics(path, 100)
-    assert path.read_text() == '{"type": "eval", "step": 70}\n'
+    assert path.read_bytes() == EVAL_70 + b'\n'
 
 
 def test_largest_seed_evaluates(tmp_path):

@@ -1,4 +1,5 @@
 """Reading stored files back (shared.checkpoint.load_file / read_json)."""
+import json
 import pathlib
 import zipfile
 
@@ -115,8 +116,58 @@ def test_json_lines_skip_blanks_leave_out_a_torn_tail_and_name_a_bad_line(tmp_pa
     path = tmp_path / "records.jsonl"
     path.write_text('{"a": 1}\n\n{"a": 2}\n{"a": ')
     assert read_json_lines(path) == ([{"a": 1}, {"a": 2}], True)
+    path.write_bytes(b'{"a": 1}\n{"a": "\xc3')  # torn inside a UTF-8 character
+    assert read_json_lines(path) == ([{"a": 1}], True)
     path.write_text('{"a": 1}\n{"a": 2}\n')
     assert read_json_lines(path) == ([{"a": 1}, {"a": 2}], False)
-    path.write_text('{"a": 1}\n{"a": \n{"a": 2}\n')
-    with pytest.raises(CorruptFileError, match=f"Cannot read {path}: line 2: .*; delete that line"):
+    path.write_text('{"a": 1}\n{"a": 2}')  # whole, only its newline missing: kept
+    assert read_json_lines(path) == ([{"a": 1}, {"a": 2}], False)
+    path.write_text('{"a": 1}\n\n')
+    assert read_json_lines(path) == ([{"a": 1}], False)
+    for content, line in ((b'{"a": 1}\n{"a": \n{"a": 2}\n', 2),
+                          (b'{"a": 1}\n\n{"a": \n', 3),  # newline-ended: damage, not a tear
+                          (b'{"a": 1}\n\xff\n', 2)):
+        path.write_bytes(content)
+        with pytest.raises(CorruptFileError, match=f"Cannot read {path}: line {line}: .*; delete that line"):
+            read_json_lines(path)
+    path.write_bytes(b'{"a": 1}\n\xff\xfe\n')
+    with pytest.raises(CorruptFileError, match="line 2: not UTF-8 text"):
         read_json_lines(path)
+
+
+def test_json_lines_check_names_the_record_that_fails_it(tmp_path):
+    from shared.checkpoint import CorruptFileError, read_json_lines, require_keys
+
+    path = tmp_path / "records.jsonl"
+    path.write_text('{"a": 1, "b": 2}\n\n[1]\n')
+    check = require_keys("a", "b", what="pair")
+    with pytest.raises(CorruptFileError, match=r"line 3: not a pair \(a JSON object\); fix it"):
+        read_json_lines(path, fix="fix it", check=check)
+    path.write_text('{"a": 1, "b": 2}\n{"b": 2}\n{"a": ')
+    with pytest.raises(CorruptFileError, match=r"line 2: not a pair \(no a\)"):
+        read_json_lines(path, check=check)
+    path.write_text('{"a": 1, "b": 2}\n{"b": 2')  # a torn record is not checked
+    assert read_json_lines(path, check=check) == ([{"a": 1, "b": 2}], True)
+
+
+@pytest.mark.parametrize("content, after, cut", [
+    (b'{"a": 1}\n{"a": ', b'{"a": 1}\n', True),
+    (b'{"a": ', b'', True),
+    (b'{"a": 1}\n{"a": 2}', b'{"a": 1}\n{"a": 2}\n', False),  # whole: ended, not cut
+    (b'{"a": 1}\n', b'{"a": 1}\n', False),
+    (b'{"a": 1}\n  ', b'{"a": 1}\n', False),
+    (b'', b'', False),
+])
+def test_drop_torn_tail_leaves_the_file_ready_for_the_next_record(tmp_path, content, after, cut):
+    from shared.checkpoint import drop_torn_tail, read_json_lines
+
+    path = tmp_path / "records.jsonl"
+    path.write_bytes(content)
+    assert drop_torn_tail(path) is cut
+    assert path.read_bytes() == after
+    with open(path, "a") as f:
+        f.write('{"b": 3}\n')
+    kept = [json.loads(line) for line in after.splitlines() if line.strip()]
+    assert read_json_lines(path) == (kept + [{"b": 3}], False)  # nothing joined, nothing lost
+    assert not drop_torn_tail(tmp_path / "missing.jsonl")
+    assert not (tmp_path / "missing.jsonl").exists()
