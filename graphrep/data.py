@@ -532,7 +532,7 @@ def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
     ``graph_indicator``), an edge joining two graphs, a graph label that is not an
     integer, a label column far wider than its labels, or a per-node, per-edge or
     per-graph file with the wrong number of lines. Returns a message naming the file
-    (and line), or None."""
+    (and line), or None. For files that passed :func:`_find_corrupt_tu_file`."""
     class Unparsable(Exception):
         pass
 
@@ -552,7 +552,8 @@ def _tu_inconsistency(raw_dir: Path, name: str) -> str | None:
     try:
         for suffix, what in (("graph_indicator", "no node"), ("A", "no edge")):
             f = raw_dir / f"{name}_{suffix}.txt"
-            if f.is_file() and not f.read_bytes().strip():
+            # (past _find_corrupt_tu_file, which refuses blank lines, empty means 0 bytes)
+            if f.is_file() and f.stat().st_size == 0:
                 # PyG's reader fails on it with an IndexError that names nothing
                 return (f"{f} is empty: PyG's TUDataset cannot read a set with {what} at "
                         f"all (single graphs without edges are fine)")
