@@ -226,6 +226,11 @@ def _heat_transition(edge_index: Tensor, num_nodes: int, transition: str) -> Spa
     return GDC().transition_matrix(edge_index, ew, num_nodes, transition)
 
 
+def _check_heat_time(t: float) -> None:
+    if not 0.0 < t < math.inf:  # NaN fails too
+        raise ValueError(f"heat kernel t must be a finite number > 0, got {t}.")
+
+
 def _check_heat_transition(transition: str) -> None:
     if transition not in HEAT_TRANSITIONS:
         raise ValueError(f"Unknown heat_transition {transition!r}; choose one of "
@@ -267,8 +272,7 @@ def heat_matrix(edge_index: Tensor, num_nodes: int, t: float = 5.0,
     heat-kernel runs' embeddings.)
     """
     _check(edge_index, num_nodes)
-    if t <= 0:
-        raise ValueError(f"Heat-kernel time t must be positive, got {t}.")
+    _check_heat_time(t)
     _check_heat_transition(transition)
     return _heat_dense(edge_index, num_nodes, t, transition)
 
@@ -553,8 +557,8 @@ def diffusion_view(
         raise ValueError(f"Unknown column_scale {column_scale!r}; choose None or 'minmax'.")
     if kind == "ppr" and not 0.0 < alpha < 1.0:
         raise ValueError(f"PPR alpha must lie in (0, 1), got {alpha}.")
-    if kind == "heat" and not 0.0 < t < math.inf:  # NaN fails too
-        raise ValueError(f"heat kernel t must be a finite number > 0, got {t}.")
+    if kind == "heat":
+        _check_heat_time(t)
     _check_heat_transition(heat_transition)
     if kind == "ppr" and heat_transition != "col":
         raise ValueError(f"heat_transition={heat_transition!r} sets the heat kernel; the PPR "

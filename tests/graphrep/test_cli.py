@@ -743,6 +743,7 @@ def test_damaged_files_are_named_or_recomputed(data_dir, cache_dir, tmp_path, ca
     """A truncated embedding or checkpoint is named in the error (with the way out); a
     damaged probe record or cached view file is recomputed like a stale one."""
     from graphrep.cli import main
+    from shared.checkpoint import load_file
 
     out, cache = tmp_path / "run", tmp_path / "cache"
     common = ["--dataset", "MUTAG", "--seeds", "0", "--epochs", "1", "--hidden", "8",
@@ -757,6 +758,7 @@ def test_damaged_files_are_named_or_recomputed(data_dir, cache_dir, tmp_path, ca
     assert main(["bench", *common, "--resume"]) == 0
     assert json.loads((out / "results.json").read_text())["accuracy_mean"] == first
     assert json.loads((seed / "svc.json").read_text())["result"]["accuracy"] * 100 == first
+    assert load_file(view, weights_only=True)["structure_sha256"]  # rebuilt whole
     for name in ("embedding.pt", "checkpoint.pt"):
         (seed / name).write_bytes((seed / name).read_bytes()[:64])
     capsys.readouterr()
@@ -770,6 +772,49 @@ def test_damaged_files_are_named_or_recomputed(data_dir, cache_dir, tmp_path, ca
     assert main(["eval", *common]) == 2
     err = capsys.readouterr().err
     assert f"Cannot read {out / 'config.json'}" in err and "without --resume" in err
+
+
+@pytest.mark.parametrize("dataset, options, stop_at", [
+    ("MUTAG", ["--epochs", "4"], 2),  # graph level: a checkpoint after every epoch
+    ("Cora", ["--epochs", "30", "--no-full-batch", "--split", "pygcn"], 27),  # after step 25's
+])
+def test_run_interrupted_mid_training_resumes_to_the_uninterrupted_one(
+        dataset, options, stop_at, data_dir, cache_dir, tmp_path, monkeypatch, capsys):
+    """Ctrl-C during training, then the printed ``--resume``: the trainers' own state
+    (optimizer, early stopping, the node sampler's or graph loader's generator) comes back
+    from the checkpoint, so the embedding and every epoch's loss equal an uninterrupted
+    run's."""
+    import graphrep.experiment as experiment
+    from graphrep.cli import main
+
+    common = ["--dataset", dataset, *options, "--seeds", "0", "--hidden", "8",
+              "--data-dir", str(data_dir), "--cache-dir", str(cache_dir), "--quiet"]
+    straight, cut = tmp_path / "straight", tmp_path / "cut"
+    assert main(["train", *common, "--out-dir", str(straight)]) == 0
+    write_epoch = experiment._Metrics.write_epoch
+
+    def ctrl_c(self, tag, record):
+        if record["epoch"] == stop_at:
+            raise KeyboardInterrupt
+        write_epoch(self, tag, record)
+
+    with monkeypatch.context() as m:
+        m.setattr(experiment._Metrics, "write_epoch", ctrl_c)
+        assert main(["train", *common, "--out-dir", str(cut)]) == 130
+    assert f"--resume --out-dir {cut}" in capsys.readouterr().err
+    (a,), (b,) = (list(d.rglob("seed_0/embedding.pt")) or [None] for d in (straight, cut))
+    assert b is None  # stopped before the end
+    assert main(["train", "--resume", "--out-dir", str(cut), "--quiet"]) == 0
+    (b,) = cut.rglob("seed_0/embedding.pt")
+    saved_a, saved_b = torch.load(a), torch.load(b)
+    assert torch.equal(saved_a["embedding"], saved_b["embedding"])
+    assert {k: saved_a["train"][k] for k in ("best_epoch", "best_loss", "epochs_run")} == \
+        {k: saved_b["train"][k] for k in ("best_epoch", "best_loss", "epochs_run")}
+
+    def losses(run):
+        return [(r["epoch"], r["loss"]) for r in map(json.loads, (run / "metrics.jsonl")
+                .read_text().splitlines()) if "epoch" in r and "loss" in r]
+    assert losses(cut) == losses(straight) and len(losses(straight)) == int(options[1])
 
 
 def test_interrupt_says_how_to_continue(tmp_path, monkeypatch, capsys):

@@ -431,6 +431,19 @@ def test_failed_download_is_reported_as_such(tmp_path, monkeypatch):
     assert "allow downloading" not in str(err.value)
 
 
+def test_degree_cap_puts_higher_degrees_in_the_last_column(data_dir, cache_dir):
+    from torch_geometric.utils import to_undirected
+
+    ds = load_graph_dataset("MUTAG", data_dir, cache_dir, max_degree_cap=2)
+    assert ds.num_features == 7 + 3  # labels, then degrees 0, 1 and ">= 2"
+    deg = torch.cat([torch.bincount(to_undirected(g.edge_index, num_nodes=g.num_nodes)[0],
+                                    minlength=g.num_nodes) for g in ds.graphs])
+    assert int(deg.max()) > 2  # the cap bites
+    x = torch.cat([g.x for g in ds.graphs])
+    assert torch.equal(x[:, 7:].argmax(1), deg.clamp(max=2))
+    assert torch.equal(x[:, 7:].sum(1), torch.ones(len(x)))
+
+
 def test_negative_degree_cap_is_refused(mutag, data_dir, cache_dir):
     with pytest.raises(ValueError, match="max_degree_cap must be >= 0"):
         load_graph_dataset("MUTAG", data_dir, cache_dir, max_degree_cap=-1)

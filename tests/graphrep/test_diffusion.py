@@ -384,8 +384,13 @@ def test_bad_diffusion_arguments(graph):
         diffusion_view(ei, n, "ppr", method="push", push_eps=0)
     with pytest.raises(ValueError, match="topk"):
         diffusion_view(ei, n, topk=0)
-    with pytest.raises(ValueError, match="nodes"):
+    with pytest.raises(ValueError, match=r"refers to node \d+ but the graph has nodes 0\.\.2\."):
         diffusion_view(ei, 3)
+    with pytest.raises(ValueError, match="Cannot diffuse a graph without nodes"):
+        diffusion_view(torch.empty(2, 0, dtype=torch.long), 0)
+    for t in (0.0, -1.0, float("nan"), float("inf")):  # NaN gave an all-NaN kernel
+        with pytest.raises(ValueError, match=f"t must be a finite number > 0, got {t}"):
+            heat_matrix(torch.tensor([[0, 1], [1, 0]]), 2, t)
 
 
 def test_dense_graph_views_over_budget_name_the_fix(monkeypatch):
@@ -403,9 +408,10 @@ def test_dense_graph_views_over_budget_name_the_fix(monkeypatch):
     assert len(out) == 4
 
 
-def test_cached_graph_views_are_rebuilt_when_the_graphs_change(tmp_path):
+def test_cached_graph_views_are_reused_and_rebuilt_when_the_graphs_change(tmp_path, monkeypatch):
     from torch_geometric.data import Data
 
+    import graphrep.views
     from graphrep.views import DiffusionOptions, attach_graph_views
 
     def graphs(edges):
@@ -416,8 +422,13 @@ def test_cached_graph_views_are_rebuilt_when_the_graphs_change(tmp_path):
     path = graphs([[0, 1], [1, 0]])
     first = attach_graph_views(path, opts, cache, progress=False)
     assert cache.is_file()
-    again = attach_graph_views(path, opts, cache, progress=False)
+    build = graphrep.views.adjacency_view
+    with monkeypatch.context() as m:  # the same graphs: read back, nothing computed
+        m.setattr(graphrep.views, "adjacency_view",
+                  lambda *a, **k: pytest.fail("views computed again despite the cache"))
+        again = attach_graph_views(path, opts, cache, progress=False)
     assert torch.equal(again[0].diff_edge_weight, first[0].diff_edge_weight)
+    assert graphrep.views.adjacency_view is build
     # same number of graphs, other edges (a corrected raw file): the cache is not reused
     moved = graphs([[1, 2], [2, 1]])
     fresh = attach_graph_views(moved, opts, cache, progress=False)
