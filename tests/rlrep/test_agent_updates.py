@@ -266,7 +266,32 @@ def test_extra_partners_pair_the_whole_rl_batch(agent, monkeypatch):
         return real_loss(self, features, actions, segment_ids)
 
     monkeypatch.setattr(RCRLHead, "loss", spy_loss)
+    rl_rows = []  # the batch size of every RL loss term: the first B rows only
+    if agent == "qrdqn":
+        import rlrep.agents.qrdqn.qrdqn as qrdqn_module
+
+        real_huber = qrdqn_module.quantile_huber_loss
+
+        def spy_huber(current, target, **kwargs):
+            rl_rows.extend([len(current), len(target)])
+            return real_huber(current, target, **kwargs)
+
+        monkeypatch.setattr(qrdqn_module, "quantile_huber_loss", spy_huber)
+    else:
+        real_actor, real_q = model._update_actor_and_temperature, model.policy.q_values
+
+        def spy_actor(features, ent_coef):
+            rl_rows.append(len(features))
+            return real_actor(features, ent_coef)
+
+        def spy_q(features, actions):
+            rl_rows.extend([len(features), len(actions)])
+            return real_q(features, actions)
+
+        monkeypatch.setattr(model, "_update_actor_and_temperature", spy_actor)
+        monkeypatch.setattr(model.policy, "q_values", spy_q)
     model.train(gradient_steps=1, batch_size=7)  # odd is fine: the RL batch is not split
     ids = seen["data"].segment_ids.flatten()
     assert len(ids) == 14 and torch.equal(ids[:7], ids[7:])
     assert seen["rcrl_rows"] == (14, 14, 14)
+    assert rl_rows and set(rl_rows) == {7}

@@ -171,3 +171,22 @@ def test_drop_torn_tail_leaves_the_file_ready_for_the_next_record(tmp_path, cont
     assert read_json_lines(path) == (kept + [{"b": 3}], False)  # nothing joined, nothing lost
     assert not drop_torn_tail(tmp_path / "missing.jsonl")
     assert not (tmp_path / "missing.jsonl").exists()
+
+
+@pytest.mark.parametrize("message, damage", [
+    ("Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False",
+     False),
+    ("PytorchStreamReader failed reading zip archive: failed finding central directory", True),
+])
+def test_runtime_errors_are_damage_only_when_they_are_the_archive_s(saved, monkeypatch,
+                                                                    message, damage):
+    """A device that is not there passes through (rlrep would otherwise skip a good
+    checkpoint as damaged); torch's zip reader failing is damage, named with the fix."""
+    def failing(*a, **k):
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(torch, "load", failing)
+    with pytest.raises(RuntimeError) as err:
+        load_file(saved)
+    assert isinstance(err.value, CorruptFileError) is damage
+    assert (f"Cannot read {saved}" in str(err.value)) is damage

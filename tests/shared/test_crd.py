@@ -107,6 +107,11 @@ def test_class_conditional_negatives_come_from_other_classes():
     assert ci.shape == (len(idx), 51)
     assert (ci[:, 0] == idx).all()
     assert (labels[ci[:, 1:]] != labels[idx][:, None]).all()
+    # a class alone in the data has nothing to contrast with: named, not an empty draw
+    lonely = CRDLoss(3, 3, n_data=40, feat_dim=4, num_negatives=5,
+                     labels=torch.zeros(40, dtype=torch.long))
+    with pytest.raises(ValueError, match="class 0 has no samples of another class"):
+        lonely.sample_contrast_index(idx)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

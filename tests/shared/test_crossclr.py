@@ -77,6 +77,28 @@ def test_pruned_index_never_appears_as_a_negative():
     assert gv[3].abs().max() > 0
 
 
+def test_each_modality_s_negatives_are_pruned_by_its_own_connectivity():
+    """x's hub (row 3) leaves the intra-modal negatives of x-anchors, y's hub (row 5) their
+    inter-modal ones (the y rows); neither removes the other modality's row."""
+    torch.manual_seed(3)
+    n, thr = 8, 0.2
+    v = torch.randn(n, 4, requires_grad=True)
+    t = torch.randn(n, 4, requires_grad=True)
+    v_in, t_in = torch.eye(n), torch.eye(n)
+    v_in[3], t_in[5] = torch.ones(n), torch.ones(n)
+    assert (connectivity(v_in) > thr).nonzero().flatten().tolist() == [3]
+    assert (connectivity(t_in) > thr).nonzero().flatten().tolist() == [5]
+    per_anchor = crossclr_loss(v, t, 0.3, prune_threshold=thr, x_input=v_in, y_input=t_in,
+                               weighted=False, reduction="none")
+    others = [i for i in range(n) if i not in (3, 5)]  # anchors whose positives are neither hub
+    gv, gt = torch.autograd.grad(per_anchor[0, others].sum(), [v, t], retain_graph=True)
+    assert gv[3].abs().max() == 0 and gt[5].abs().max() == 0
+    assert gv[5].abs().max() > 0 and gt[3].abs().max() > 0
+    gv, gt = torch.autograd.grad(per_anchor[1, others].sum(), [v, t])  # y-anchors: mirrored
+    assert gt[5].abs().max() == 0 and gv[3].abs().max() == 0
+    assert gt[3].abs().max() > 0 and gv[5].abs().max() > 0
+
+
 def test_connectivity_is_the_mean_cosine_to_the_other_samples():
     """By hand: rows (1, 0), (0, 3), (2, 2) have cosines 0, 1/sqrt(2), 1/sqrt(2) between
     them; a sample's similarity to itself is not counted, and row lengths do not matter."""

@@ -158,6 +158,25 @@ def test_dv_is_stable_for_large_scores():
     torch.testing.assert_close(mi_scores_loss(s, torch.eye(2, dtype=torch.bool), "dv"), plain)
 
 
+def test_info_nce_without_normalising_scores_raw_dot_products():
+    torch.manual_seed(6)
+    q, k = torch.randn(5, 4), torch.randn(5, 4)
+    expected = F.cross_entropy(q @ k.T / 0.5, torch.arange(5))
+    torch.testing.assert_close(info_nce(q, k, temperature=0.5, normalize=False), expected)
+    assert not torch.allclose(info_nce(q, k, temperature=0.5), expected)  # cosine differs
+
+
+def test_infonce_estimator_matches_the_row_softmax_written_out():
+    """Rows are the anchors (nodes), softmax over the columns (graphs), mean over each
+    row's positives then over rows with one; a row without a positive adds nothing."""
+    torch.manual_seed(5)
+    s = torch.randn(4, 3)
+    pos = torch.tensor([[1, 0, 0], [0, 1, 1], [0, 0, 0], [0, 0, 1]], dtype=torch.bool)
+    p = s.exp() / s.exp().sum(1, keepdim=True)
+    rows = [-p[0, 0].log(), -(p[1, 1].log() + p[1, 2].log()) / 2, -p[3, 2].log()]
+    torch.testing.assert_close(mi_scores_loss(s, pos, "infonce"), torch.stack(rows).mean())
+
+
 def test_local_global_uses_batch_vector_as_positive_mask():
     torch.manual_seed(4)
     h, g = torch.randn(5, 3), torch.randn(2, 3)
@@ -167,6 +186,10 @@ def test_local_global_uses_batch_vector_as_positive_mask():
         torch.testing.assert_close(
             local_global_loss(h, g, batch, est), mi_scores_loss(h @ g.T, pos, est)
         )
+    # infonce written out: each node against the graphs, its own graph the positive
+    s = h @ g.T
+    torch.testing.assert_close(local_global_loss(h, g, batch, "infonce"),
+                               -torch.log_softmax(s, dim=1)[pos].mean())
 
 
 def test_local_global_rejects_bad_input():

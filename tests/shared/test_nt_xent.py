@@ -223,3 +223,9 @@ def test_unnormalised_dot_products_closed_form(s, t, chunk):
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     if s != 1.0:
         assert nt_xent(z, z, temperature=t, chunk_size=chunk).item() != pytest.approx(expected)
+
+
+def test_chunks_and_gathered_keys_are_refused_together():
+    z = torch.randn(4, 3)
+    with pytest.raises(ValueError, match="chunk_size and gather_distributed cannot be combined"):
+        nt_xent(z, z + 1, chunk_size=2, gather_distributed=True)
