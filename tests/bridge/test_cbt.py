@@ -14,6 +14,15 @@ def test_all_equal_is_log_one_plus_negatives(m, r):
     assert masked_feature_nce(x, x, extra).item() == pytest.approx(math.log(1 + (m - 1) + r), abs=1e-5)
 
 
+def test_masked_feature_nce_is_infonce_of_dot_products_over_targets_and_extras():
+    g = torch.Generator().manual_seed(7)
+    e, y, n = torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g), torch.randn(3, 4, generator=g)
+    logits = e @ torch.cat([y, n]).T  # no temperature: row i's positive is column i
+    expected = -logits.log_softmax(dim=1).diagonal().mean()
+    torch.testing.assert_close(masked_feature_nce(e, y, n), expected)
+    torch.testing.assert_close(masked_feature_nce(e, y), -(e @ y.T).log_softmax(1).diagonal().mean())
+
+
 def test_orthogonal_scaled_goes_to_zero():
     y = torch.eye(5, 8)
     losses = [masked_feature_nce(s * y, s * y).item() for s in (1.0, 3.0, 10.0)]

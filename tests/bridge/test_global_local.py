@@ -128,6 +128,33 @@ def test_detach_attention_stops_local_gradient_into_the_attention(detach):
     assert inputs[2].grad.abs().sum() > 0 and inputs[3].grad.abs().sum() > 0
 
 
+def test_attention_is_a_softmax_of_dot_products_and_pools_the_local_term():
+    torch.manual_seed(1)
+    a, vmap = torch.randn(3, 4), torch.randn(3, 6, 4)
+    expected = torch.softmax(torch.stack([vmap[b] @ a[b] for b in range(3)]), dim=1)
+    torch.testing.assert_close(audio_spatial_attention(a, vmap), expected)
+    af, maps = torch.randn(3, 8, 5), torch.randn(3, 4, 6, 5)
+    out = GlobalLocalLoss(global_weight=0.3, local_weight=2.0)(a, vmap, af, maps)
+    torch.testing.assert_close(out["attention"], expected)
+    pooled = (expected[:, None, :, None] * maps).sum(2)
+    torch.testing.assert_close(out["local"], local_audio_visual_loss(af, pooled))
+    torch.testing.assert_close(out["global"], global_audio_visual_loss(a, vmap))
+    torch.testing.assert_close(out["loss"], 0.3 * out["global"] + 2.0 * out["local"])
+
+
+def test_release_chunking_groups_the_flattened_audio_frames():
+    """The release flattens the batch's audio frames and gives flattened video frame i the
+    audio rows [i k, (i + 1) k), k = Ta // T, from the first clip's frames on."""
+    torch.manual_seed(2)
+    b, t, ta, d = 3, 3, 7, 4
+    af, vf = torch.randn(b, ta, d), torch.randn(b, t, d)
+    flat_audio, flat_video, k = af.reshape(b * ta, d), vf.reshape(b * t, d), ta // t
+    scores = torch.stack([torch.stack([flat_audio[j * k:(j + 1) * k] @ flat_video[i]
+                                       for j in range(b * t)]) for i in range(b * t)])
+    torch.testing.assert_close(local_audio_visual_loss(af, vf, "release"),
+                               _per_anchor_reference(scores))
+
+
 def test_attention_pool_shapes():
     w = audio_spatial_attention(torch.randn(2, 4), torch.randn(2, 6, 4))
     maps = torch.randn(2, 3, 6, 5)

@@ -67,6 +67,40 @@ def test_terms_equal_their_infonce_closed_forms():
     assert abs(_cos_ce(pred, long).item() - _cos_ce(long, pred).item()) > 1e-3  # direction matters
 
 
+def test_module_feeds_each_term_its_parts_and_weights_them():
+    torch.manual_seed(2)
+    crit = LongShortLoss(16, 4, 4, 3, stationary_weight=0.3, nonstationary_weight=2.0)
+    long, short, other = torch.randn(5, 16), torch.randn(5, 3, 16), torch.randn(5, 16)
+    out = crit(long, short, other)
+    ls, ln = crit.split(long)
+    ss, sn = crit.split(short)
+    os_, on = crit.split(other)
+    st = stationary_loss(ls, ss, 0.1, os_)
+    ns = nonstationary_loss(ln, crit.aggregator(sn), 0.1, on)
+    torch.testing.assert_close(out["stationary"], st)
+    torch.testing.assert_close(out["nonstationary"], ns)
+    torch.testing.assert_close(out["loss"], 0.3 * st + 2.0 * ns)
+
+
+def test_stationary_second_positive_written_out():
+    """Each short view of row i scores against every long view plus row i's own other-window
+    view (two positives); other rows' other-window views are not in its denominator."""
+    g = torch.Generator().manual_seed(4)
+    b, k, t = 4, 2, 0.5
+    long, short, other = (torch.randn(b, 6, generator=g), torch.randn(b, k, 6, generator=g),
+                          torch.randn(b, 6, generator=g))
+    cos = lambda x, y: float(F.cosine_similarity(x, y, dim=0)) / t  # noqa: E731
+    total = 0.0
+    for j in range(k):
+        for i in range(b):
+            q = short[i, j]
+            logits = [cos(q, long[m]) for m in range(b)] + [cos(q, other[i])]
+            log_z = torch.logsumexp(torch.tensor(logits), 0).item()
+            total += -((logits[i] - log_z) + (logits[-1] - log_z)) / 2
+    got = stationary_loss(long, short, t, other_long_s=other)
+    assert got.item() == pytest.approx(total / (b * k), rel=1e-5)
+
+
 def test_bad_shapes():
     loss = LongShortLoss(16, 4, 4, num_short=3)
     with pytest.raises(ValueError, match=r"short_feat must be 3-D \[B, K, F\]"):

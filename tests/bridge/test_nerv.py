@@ -224,6 +224,21 @@ def test_compress_per_tensor_for_short_rows_cuts_side_information():
     assert all(not torch.equal(pcp[n], ptp[n]) for n in short)
 
 
+def test_learning_rate_warms_up_from_a_tenth_then_follows_a_cosine():
+    from shared.bridge.nerv import _lr_multiplier
+
+    for progress, expected in ((0.0, 0.1), (0.1, 0.55), (0.2, 1.0), (0.6, 0.5), (1.0, 0.0)):
+        assert _lr_multiplier(progress, 0.2) == pytest.approx(expected, abs=1e-12)
+
+
+def test_loss_weights_l1_against_ssim():
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.rand(2, 3, 16, 16, generator=g), torch.rand(2, 3, 16, 16, generator=g)
+    l1, dssim = (pred - target).abs().mean(), 1 - ssim(pred, target)
+    for w in (0.2, 0.7, 1.0):
+        torch.testing.assert_close(nerv_loss(pred, target, l1_weight=w), w * l1 + (1 - w) * dssim)
+
+
 def test_fit_tiny_clip_learns():
     torch.manual_seed(0)
     frames = torch.rand(1, 3, 1, 1) * torch.linspace(0, 1, 36)[None, None, :, None] * torch.ones(4, 3, 36, 64)

@@ -21,7 +21,6 @@ def test_crop_generator_realises_requested_overlaps(t, s):
                     assert 0 <= b.t0 and b.t0 + t <= 16
                 assert abs(b1.spatial_overlap(b2) - RATES[si]) <= 1 / s + 1e-9
                 assert abs(b1.temporal_overlap(b2) - RATES[ti]) <= 0.5 / t + 1e-9
-                assert b1.spatial_overlap(b2) == pytest.approx(b2.spatial_overlap(b1))
 
 
 def test_sample_pairs_shapes_and_rates():
@@ -92,6 +91,9 @@ def test_sampler_rejects_impossible_geometry():
         SpaceTimeCropSampler(16, 32, 32, 8, 0)  # was a ZeroDivisionError
     with pytest.raises(ValueError, match="rates is empty"):
         SpaceTimeCropSampler(16, 32, 32, 8, 16, rates=())
+    for rates in ((1.0, 0.0), (1.2, 0.5)):
+        with pytest.raises(ValueError, match=r"rates must lie in \(0, 1\]"):
+            SpaceTimeCropSampler(16, 32, 32, 8, 16, rates=rates)
     sampler = SpaceTimeCropSampler(16, 32, 32, 8, 16)
     for labels in ((-1, 0), (0, 5)):  # -1 took the last class silently; 5 an IndexError
         with pytest.raises(ValueError, match=r"_label must index rates \(0..4\)"):
@@ -184,10 +186,18 @@ def test_byol_closed_forms_and_ema():
     assert byol_loss(x, 3 * x).item() == pytest.approx(0.0, abs=1e-6)
     assert byol_loss(torch.eye(4)[:2], torch.eye(4)[2:]).item() == pytest.approx(2.0)
     assert byol_loss(x, -x).item() == pytest.approx(4.0, abs=1e-5)
-    online, target = torch.nn.Linear(3, 3), torch.nn.Linear(3, 3)
-    before = target.weight.detach().clone()
+    torch.manual_seed(0)
+    online = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3))
+    target = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3))
+    online(torch.randn(8, 3))  # training mode: the online running statistics move
+    before = [p.detach().clone() for p in target.parameters()]
     ema_update_(target, online, 0.9)
-    assert torch.allclose(target.weight, 0.9 * before + 0.1 * online.weight)
+    for t, b, o in zip(target.parameters(), before, online.parameters(), strict=True):
+        assert torch.allclose(t, 0.9 * b + 0.1 * o)  # weights, biases, BatchNorm's affine
+    for t, o in zip(target.buffers(), online.buffers(), strict=True):
+        assert torch.equal(t, o)  # running mean / var / count copied
+    with pytest.raises(ValueError, match="momentum must be in"):
+        ema_update_(target, online, 1.5)
 
 
 @pytest.mark.parametrize("crop_frames, crop_size, message", [
