@@ -2,10 +2,13 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from shared.bridge.cbt import cross_modal_nce
+from shared.bridge.augment import augment_digits
+from shared.bridge.byol import byol_loss
+from shared.bridge.cbt import CBTCrossModal, CBTVisual, cross_modal_nce
 from shared.bridge.global_local import (
     GlobalLocalLoss,
     attention_pool,
@@ -13,8 +16,9 @@ from shared.bridge.global_local import (
     local_audio_visual_loss,
 )
 from shared.bridge.long_short import LongShortLoss, nonstationary_loss, stationary_loss
-from shared.bridge.nerv import NeRV, fit_nerv, psnr
-from shared.bridge.stor import STORLoss
+from shared.bridge.nerv import NeRV, fit_nerv, positional_encoding, psnr
+from shared.bridge.nerv_compression import entropy_coded_bits, global_prune_, quantize_tensor
+from shared.bridge.stor import SpaceTimeCropSampler, STORLoss
 
 
 def test_one_row_batches_have_no_negative_and_are_refused():
@@ -137,3 +141,32 @@ def test_crd_demo_seed_moves_the_students(monkeypatch):
     monkeypatch.setattr(crd, "_train_arms", arms)
     crd.run(quick=True, seed=3, seeds=2)
     assert seen == [3, 4]
+
+
+
+def _byol_stor_without_targets():
+    lab = torch.zeros(4, dtype=torch.long)
+    STORLoss(16, contrastive="byol")(torch.randn(4, 16), torch.randn(4, 16), lab, lab,
+                                     z1=torch.randn(4, 8), z2=torch.randn(4, 8))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: SpaceTimeCropSampler(8, 32, 32, 16, 16), r"crop 16x16x16 does not fit in clip 8x32x32"),
+    (lambda: STORLoss(16, contrastive="simclr"), "contrastive must be 'infonce', 'byol' or 'none'"),
+    (_byol_stor_without_targets, "contrastive='byol' needs target_z1 and target_z2"),
+    (lambda: quantize_tensor(torch.randn(3, 3), bits=0), r"bits must be in \[1, 16\], got 0"),
+    (lambda: entropy_coded_bits(np.array([0, 1, 4]), 4), r"symbols must lie in \[0, 4\), got \[0, 4\]"),
+    (lambda: entropy_coded_bits(np.array([0, 1]), 4, method="zip"), "method must be 'huffman' or 'ans'"),
+    (lambda: global_prune_(NeRV(), 1.0), r"amount must be in \[0, 1\), got 1.0"),
+    (lambda: CBTVisual(8, max_len=4)(torch.randn(2, 5, 8), torch.ones(2, 5, dtype=torch.bool)),
+     "sequence length 5 exceeds max_len 4"),
+    (lambda: CBTCrossModal(6, 8, max_len=4)(torch.randn(2, 2, 6), torch.randn(2, 3, 8)),
+     r"text \+ visual length 7 exceeds max_len 4"),  # 2 + 3 steps and 2 special tokens
+    (lambda: positional_encoding(torch.zeros(2, 1)), "t must be a 1-D tensor of frame times"),
+    (lambda: augment_digits(torch.zeros(3, 65)), r"x must be \[N, 64\] flattened 8x8 digits, got \(3, 65\)"),
+    (lambda: byol_loss(torch.randn(3, 4), torch.randn(3, 5)),
+     "online_pred and target_proj must have the same shape"),
+])
+def test_documented_bad_inputs_are_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
