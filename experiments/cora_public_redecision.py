@@ -30,7 +30,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from shared.checkpoint import atomic_write_text
+from shared.checkpoint import CorruptFileError, atomic_write_text, read_json_lines
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: validation points within which candidates count as tied
@@ -82,7 +82,10 @@ def main() -> None:
     p.add_argument("--tune", default=str(RESULTS / "mvgrl_tune.jsonl"))
     p.add_argument("--out", default=str(RESULTS / "cora_public_redecision.json"))
     args = p.parse_args()
-    records = [json.loads(line) for line in Path(args.tune).read_text().splitlines()]
+    try:  # a torn last line (a killed mvgrl_tune) is left out; a damaged one is named
+        records, _ = read_json_lines(args.tune, fix="delete that line and run again")
+    except (CorruptFileError, FileNotFoundError) as error:
+        raise SystemExit(f"cora_public_redecision: {error}") from None
     cands = candidates(records)
     result = {"rule": f"highest mean validation accuracy over {SEEDS} seeds; within {TIE} "
                       f"points tied; cheapest tied wins (fewest steps, then full batch, then "

@@ -430,7 +430,8 @@ def loss_curves(runs: Path) -> list[tuple[str, str, tuple[list[int], list[float]
         if not (run / "results.json").is_file():  # unfinished: not in the table either
             continue
         cfg = read_json(run / "config.json") if (run / "config.json").is_file() else {}
-        records = [metrics_record(line) for line in m.read_text().splitlines() if line.strip()]
+        text = m.read_text(encoding="utf-8", errors="replace")  # a garbled line: no record
+        records = [metrics_record(line) for line in text.splitlines() if line.strip()]
         records = [r for r in records if "loss" in r and "epoch" in r and "seed" in r]
         if not records:
             continue

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.checkpoint import atomic_write_text
+from shared.checkpoint import CorruptFileError, atomic_write_text, read_json_lines
 
 
 def windows(closed: dict[str, np.ndarray], window: int, steps: int,
@@ -117,7 +117,13 @@ def main() -> None:
         p.error(f"--window must be positive, got {args.window}")
     config, closed, steps = read_run(args.run_dir)
     metrics = args.run_dir / "metrics.jsonl"
-    evals = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
+    from rlrep.callbacks import metrics_record_problem
+
+    try:  # a run still going (or killed mid-write) has a torn last line: left out
+        evals = (read_json_lines(metrics, check=metrics_record_problem)[0]
+                 if metrics.is_file() else [])
+    except CorruptFileError as error:
+        p.error(str(error))
     record = {"env": config["env"], "aux": config["aux"], "seed": config["seed"], "steps": steps,
               "segment_max_length": config.get("segment_max_length"),
               # evaluations up to the checkpoint (a run killed later logged more)

@@ -228,7 +228,8 @@ class _Metrics:
         if not self.path.is_file():
             return
         self._drop_torn_tail()  # else the rewrite below would end that fragment with a newline
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+        # (a garbled line, non-UTF-8 bytes included, is kept where it is)
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
         kept = [line for line in lines if not _logged_from(metrics_record(line), tag, first)]
         if len(kept) < len(lines):
             atomic_write_text(self.path, "".join(line + "\n" for line in kept))

@@ -30,9 +30,12 @@ METRICS_KEYS = {"episode": ("return", "length"), "eval": ("returns", "mean_retur
 def metrics_record_problem(record: Any) -> str | None:
     """Why ``record`` is not a ``metrics.jsonl`` record (``None`` if it is): a ``check``
     for :func:`shared.checkpoint.read_json_lines`."""
-    if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+    step = record.get("step") if isinstance(record, dict) else None
+    if not isinstance(step, int) or isinstance(step, bool):
         return 'not a metrics record (an object with an integer "step")'
-    missing = [k for k in METRICS_KEYS.get(record.get("type"), ()) if k not in record]
+    kind = record.get("type")
+    missing = [k for k in (METRICS_KEYS.get(kind, ()) if isinstance(kind, str) else ())
+               if k not in record]
     if missing:
         return f"not a metrics record ({record['type']!r} without {', '.join(missing)})"
     return None

@@ -197,8 +197,9 @@ def read_json_lines(path: str | os.PathLike, fix: str = "delete that line",
     record, and whether its last line was torn.
 
     The rule by which this project tells a torn line from damage in the JSON-lines files it
-    writes (``metrics.jsonl`` of both packages, the tuning sweep's records; graphrep's loss
-    curves, a log only plotted, skip a damaged line instead of raising):
+    reads back (rlrep's ``metrics.jsonl``, the tuning sweep's records). graphrep's
+    ``metrics.jsonl``, a log only plotted, shares the torn-tail rule (:func:`drop_torn_tail`)
+    but its readers skip a damaged line instead of raising.
 
     - torn: a last line without its newline that does not parse, as a writer killed
       mid-write (or one still writing) leaves it; it is left out (:func:`drop_torn_tail`
@@ -246,17 +247,16 @@ def drop_torn_tail(path: str | os.PathLike) -> bool:
     a whole last record that only lacks its newline gets one. Returns whether a torn line
     was cut. A missing file is left missing."""
     try:
-        f = open(path, "r+b")
+        with open(path, "rb") as f:  # read first: a whole file needs no write permission
+            end = f.seek(0, os.SEEK_END)
+            if not end:
+                return False
+            f.seek(end - 1)
+            if f.read(1) == b"\n":
+                return False
     except FileNotFoundError:
         return False
-    with f:
-        end = f.seek(0, os.SEEK_END)
-        if not end:
-            return False
-        f.seek(end - 1)
-        if f.read(1) == b"\n":
-            return False
-        f.seek(0)
+    with open(path, "r+b") as f:
         data = f.read()
         cut = data.rfind(b"\n") + 1
         try:

@@ -190,6 +190,9 @@ def test_byol_closed_forms_and_ema():
     online = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3))
     target = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.BatchNorm1d(3))
     online(torch.randn(8, 3))  # training mode: the online running statistics move
+    with torch.no_grad():
+        online[1].weight.add_(0.5)  # BatchNorm's affine parameters differ too
+        online[1].bias.sub_(0.25)
     before = [p.detach().clone() for p in target.parameters()]
     ema_update_(target, online, 0.9)
     for t, b, o in zip(target.parameters(), before, online.parameters(), strict=True):

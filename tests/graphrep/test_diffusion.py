@@ -422,13 +422,11 @@ def test_cached_graph_views_are_reused_and_rebuilt_when_the_graphs_change(tmp_pa
     path = graphs([[0, 1], [1, 0]])
     first = attach_graph_views(path, opts, cache, progress=False)
     assert cache.is_file()
-    build = graphrep.views.adjacency_view
     with monkeypatch.context() as m:  # the same graphs: read back, nothing computed
         m.setattr(graphrep.views, "adjacency_view",
                   lambda *a, **k: pytest.fail("views computed again despite the cache"))
         again = attach_graph_views(path, opts, cache, progress=False)
     assert torch.equal(again[0].diff_edge_weight, first[0].diff_edge_weight)
-    assert graphrep.views.adjacency_view is build
     # same number of graphs, other edges (a corrected raw file): the cache is not reused
     moved = graphs([[1, 2], [2, 1]])
     fresh = attach_graph_views(moved, opts, cache, progress=False)

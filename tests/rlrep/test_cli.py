@@ -821,6 +821,7 @@ EVAL_70 = b'{"type": "eval", "step": 70, "returns": [1.0], "mean_return": 1.0}'
 @pytest.mark.parametrize("content, reason", [
     (EVAL_70 + b'\n[1, 2]\n', "line 2: not a metrics record"),
     (b'{"type": "eval"}\n', "line 1: not a metrics record"),
+    (b'{"type": "episode", "step": true, "return": 1.0, "length": 1}\n', "line 1: not a metrics record"),
     (EVAL_70 + b'\n{"type": "eval", "step": 80}\n', "line 2: not a metrics record .*without returns"),
     (EVAL_70 + b'\n{"type": "ev\n{"step": 1}\n', "line 2: "),
     (EVAL_70 + b'\n\xff\xfe\n', "line 2: not UTF-8 text"),

@@ -56,7 +56,8 @@ def _run_dir(tmp_path, buf, step=12, name="run"):
     (run / "config.json").write_text(json.dumps({"env": "PongNoFrameskip-v4", "aux": "rcrl", "seed": 3}))
     episodes = [{"type": "episode", "step": s, "return": r, "length": 3} for s, r in ((4, 1.0), (5, 3.0), (9, -2.0))]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*episodes, *(
-        {"type": "eval", "step": s, "mean_return": -21.0 + s} for s in (step, step + 5))]))
+        {"type": "eval", "step": s, "returns": [-21.0 + s], "mean_return": -21.0 + s}
+        for s in (step, step + 5))]) + '{"type": "episode", "st')  # torn: the run goes on
     return run
 
 

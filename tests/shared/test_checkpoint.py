@@ -173,6 +173,26 @@ def test_drop_torn_tail_leaves_the_file_ready_for_the_next_record(tmp_path, cont
     assert not (tmp_path / "missing.jsonl").exists()
 
 
+def test_drop_torn_tail_opens_a_whole_file_for_reading_only(tmp_path, monkeypatch):
+    """A run that appends nothing (every seed recorded) may keep its records read-only."""
+    import builtins
+
+    import shared.checkpoint as checkpoint
+
+    def read_only(path, mode="r", *args, **kwargs):
+        if "+" in mode or "w" in mode or "a" in mode:
+            raise PermissionError(13, "Permission denied", str(path))
+        return builtins.open(path, mode, *args, **kwargs)
+
+    path = tmp_path / "records.jsonl"
+    path.write_text('{"a": 1}\n')
+    monkeypatch.setattr(checkpoint, "open", read_only, raising=False)
+    assert not checkpoint.drop_torn_tail(path)
+    path.write_text('{"a": 1}\n{"a": ')
+    with pytest.raises(PermissionError):  # a torn one must be cut: that needs writing
+        checkpoint.drop_torn_tail(path)
+
+
 @pytest.mark.parametrize("message, damage", [
     ("Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False",
      False),
