@@ -14,7 +14,13 @@ import gymnasium as gym
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from rlrep.envs.atari import ATARI_FRAME_STACK, closest_atari_id, is_atari_id, make_atari
-from rlrep.envs.dmc import PIXEL_FRAME_STACK, default_action_repeat, dmc_task_exists, make_dmc
+from rlrep.envs.dmc import (
+    PIXEL_FRAME_STACK,
+    default_action_repeat,
+    dm_control_suite,
+    dmc_task_exists,
+    make_dmc,
+)
 from rlrep.envs.snapshot import get_vec_env_snapshot, set_vec_env_snapshot
 
 ENV_ID_HELP = (
@@ -62,9 +68,7 @@ def parse_env_id(env_id: str, action_repeat: int | None = None) -> EnvSpec:
             domain, _, task = name.partition("-")
             task = task.replace("-", "_")
             if not task or not dmc_task_exists(domain, task):
-                from dm_control import suite
-
-                known = ", ".join(f"{d}-{t}" for d, t in suite.BENCHMARKING[:8])
+                known = ", ".join(f"{d}-{t}" for d, t in dm_control_suite().BENCHMARKING[:8])
                 raise UnknownEnvError(
                     f"unknown DeepMind Control task {name!r} (examples: {known}, ...).\n{ENV_ID_HELP}"
                 )

@@ -12,7 +12,10 @@ repeats. The suite's 1000-step time limit ends an episode as ``truncated``; a ta
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from types import ModuleType
 from typing import Any
 
 import gymnasium as gym
@@ -23,6 +26,21 @@ from rlrep.envs.frame_stack import ChannelFirstFrameStack
 
 # Must be set before dm_control is first imported: headless software rendering works on the CPU here.
 os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def dm_control_suite() -> ModuleType:
+    """``dm_control.suite``, imported after triton where triton is installed.
+
+    CUDA builds of torch ship triton, which torch imports on first use of an optimiser
+    (``torch._dynamo``). Imported after dm_control has loaded Mesa's EGL (``MUJOCO_GL=egl``),
+    triton's LLVM crashes the process with a segmentation fault (seen with torch 2.14.1+cu130:
+    ``rlrep train --env dmc-state:...`` died building SAC's Adam); imported first, both work.
+    """
+    if "dm_control.suite" not in sys.modules and importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
+    from dm_control import suite
+
+    return suite
 
 ACTION_REPEAT = {"finger": 2, "walker": 2, "cartpole": 8}
 DEFAULT_ACTION_REPEAT = 4
@@ -36,9 +54,7 @@ def default_action_repeat(domain: str) -> int:
 
 
 def dmc_task_exists(domain: str, task: str) -> bool:
-    from dm_control import suite
-
-    return (domain, task) in suite.ALL_TASKS
+    return (domain, task) in dm_control_suite().ALL_TASKS
 
 
 class DMCEnv(gym.Env):
@@ -62,8 +78,7 @@ class DMCEnv(gym.Env):
         action_repeat: int | None = None,
         size: int = PIXEL_SIZE,
     ) -> None:
-        from dm_control import suite
-
+        suite = dm_control_suite()
         self.domain, self.task_name = domain, task
         self.from_pixels = from_pixels
         self.size = size

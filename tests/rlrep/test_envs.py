@@ -206,3 +206,27 @@ def test_evaluation_relaunches_breakout_after_a_lost_life():
         *_, terminated, truncated, _ = env.step(0)  # NOOP only
         steps += 1
     assert terminated and env.unwrapped.ale.lives() == 0 and steps < 500
+
+
+def test_triton_is_imported_before_dm_control_loads_its_renderer(tmp_path):
+    """CUDA builds of torch import triton on first optimiser use; after dm_control's EGL
+    renderer is loaded that import crashed the process (torch 2.14.1+cu130). A stand-in
+    triton records whether dm_control was already imported when it was."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    fake = tmp_path / "site" / "triton"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "import sys, pathlib\n"
+        f"pathlib.Path({str(tmp_path / 'order')!r}).write_text("
+        "str(any(m.startswith('dm_control') for m in sys.modules)))\n")
+    code = ("from rlrep.envs import make_vec_env, parse_env_id\n"
+            "make_vec_env(parse_env_id('dmc-state:cartpole-swingup'), seed=0).close()\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), str(root)])}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path,
+                   capture_output=True)
+    assert (tmp_path / "order").read_text() == "False"  # triton came first
