@@ -181,9 +181,9 @@ def main() -> None:
                          str(nodes), kind, method, str(file)],
                         stdout=subprocess.PIPE, text=True, check=True)
                     row = json.loads(res.stdout.strip().splitlines()[-1])
-                    views[method] = torch.load(file)
+                    views[method] = torch.load(file, weights_only=True)
                     if method == "exact":
-                        matrix = torch.load(file.with_suffix(".dense.pt"))
+                        matrix = torch.load(file.with_suffix(".dense.pt"), weights_only=True)
                     print(row, flush=True)
                     rows.append(row)
                     here[method] = row

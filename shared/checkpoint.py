@@ -131,10 +131,12 @@ def load_file(path: str | os.PathLike, fix: str = RECOMPUTED, **kwargs: Any) -> 
     ``torch.save``'s zip archive is checked against its stored CRC-32, which
     ``torch.load`` does not do) raises :class:`CorruptFileError` naming it and ``fix``.
     A missing file raises ``FileNotFoundError``; other errors (a device that is not
-    there) pass through. A file that ``weights_only=True`` (torch's default) refuses
-    raises ``ValueError`` saying so, not that it is corrupt.
+    there) pass through. ``weights_only`` defaults to ``True`` on every torch version (torch's
+    own default from 2.6); a file it refuses raises ``ValueError`` saying so, not that it is
+    corrupt.
     """
     checked = isinstance(path, (str, os.PathLike)) and _check_archive(path, fix)
+    kwargs.setdefault("weights_only", True)  # torch < 2.6 defaulted to False: any pickle ran
     try:
         return torch.load(path, **kwargs)
     except (zipfile.BadZipFile, EOFError) as exc:

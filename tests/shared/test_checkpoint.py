@@ -87,7 +87,8 @@ def test_config_that_is_not_an_object_is_named(tmp_path):
 
 def test_archives_saved_without_crcs_load(tmp_path):
     # torch.utils.serialization.config.save.compute_crc32 = False writes every CRC as 0
-    from torch.utils.serialization import config
+    # (torch >= 2.5; older torch cannot write such archives, so there is nothing to load)
+    config = pytest.importorskip("torch.utils.serialization").config
 
     path = tmp_path / "fast.pt"
     config.save.compute_crc32 = False
