@@ -9,11 +9,13 @@ def test_set_specs_parse_and_refuse_unknown_choices():
     cfg = tune._parse("full_batch=1,disc=bilinear,prelu=shared,lr=5e-4")
     assert (cfg["full_batch"], cfg["disc"], cfg["prelu"], cfg["lr"]) == (1, "bilinear", "shared", 5e-4)
     assert cfg["topk"] == 64  # the rest stays at the defaults
+    assert (cfg["alpha"], tune._parse("alpha=0.1")["alpha"]) == (0.2, 0.1)
     for spec, message in (("prelu=per-channel", "prelu='per-channel' is not one of channel, shared"),
                           ("disc=glorot", "disc='glorot' is not one of xavier, bilinear"),
                           ("view=katz", "view='katz' is not one of ppr, heat"),
                           ("topk", "is not key=value"), ("depth=2", "unknown key 'depth'"),
                           ("lr=fast", "lr='fast' is not a number"),
+                          ("view=heat,alpha=0.1", "alpha sets the PPR view"),
                           # found before training, not after the first config (or never)
                           ("eval_at=x1", "eval_at='x1' is not step counts"),
                           ("epochs=1,eval_at=5", r"eval_at \[5\] must lie in 1..epochs \(1\)")):
