@@ -52,6 +52,8 @@ def describe_diffusion(run: Path) -> str:
     parts = [f"top-{d['topk']}"] if d.get("topk") else []
     parts += [f"eps {d['eps']:g}"] if d.get("eps") else []
     parts = parts or ["dense"]  # neither cut: every entry kept
+    if d.get("kind", "ppr") == "ppr" and d.get("alpha", 0.2) != 0.2:  # the paper's goes unsaid
+        parts.append(f"alpha {d['alpha']:g}")
     parts += ["column min-max"] if d.get("column_scale") == "minmax" else []
     if d.get("self_loop_weight", 1.0) != 1.0:
         parts.append(f"A + {d['self_loop_weight']:g}I")

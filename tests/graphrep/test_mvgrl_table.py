@@ -62,6 +62,13 @@ def test_runs_on_disjoint_seeds_pool_into_one_row(table, tmp_path):
              diffusion={"kind": "heat", "topk": 256, "heat_transition": transition})
         assert table.describe_diffusion(tmp_path / name) == ", ".join(
             ["top-256"] + ([f"heat T = {label}"] if label else []) + ["bilinear disc. init"])
+    # PPR's teleport is named unless it is the paper's 0.2 (the heat kernel has none)
+    for name, kind, alpha, label in (("a15", "ppr", 0.15, "alpha 0.15"), ("a20", "ppr", 0.2, ""),
+                                     ("h15", "heat", 0.15, "")):
+        _run(tmp_path, name, [8], [85.0], [0.8], node={"discriminator_init": "bilinear"},
+             diffusion={"kind": kind, "topk": 256, "alpha": alpha})
+        assert table.describe_diffusion(tmp_path / name) == ", ".join(
+            ["top-256"] + ([label] if label else []) + ["bilinear disc. init"])
 
 
 def test_graph_ablations_are_labelled(table, tmp_path):
