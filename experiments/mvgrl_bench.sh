@@ -348,3 +348,7 @@ for SPLIT in pygcn public; do
   $G bench --dataset Cora --split $SPLIT --out-dir $R/Cora-$SPLIT-ppr-alpha015 --quiet --resume
   $G eval --dataset Cora --split $SPLIT --out-dir $R/Cora-$SPLIT-ppr-alpha015 --quiet --protocol paper
 done
+# and the untrained-encoder control at that default:
+for SPLIT in pygcn public; do
+  $G bench --dataset Cora --split $SPLIT --epochs 0 --out-dir $R/Cora-$SPLIT-ppr-alpha015-untrained --quiet --resume
+done
