@@ -279,6 +279,7 @@ def write_tables(rows: list, out: Path, tune: Path | None = None) -> None:
         "A graph-level run of one fixed config has no config to select, so its paper",
         "protocol is its honest number (the same probe: C by inner CV); graph-level",
         "`paper` rows come from runs over a grid of configs (`-sweep`).",
+        "`diffusion` names a PPR view's teleport only where it is not the paper's 0.2.",
         "Times are wall-clock seconds for the whole run (all seeds, diffusion, training,",
         "evaluation) on a shared 2-core CPU, one torch thread, with other jobs running.",
         "",

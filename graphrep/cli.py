@@ -22,7 +22,8 @@ from pathlib import Path
 from graphrep.data import CACHE_ENV, DATA_ENV, GRAPH_DATASETS, NODE_DATASETS
 from graphrep.diffusion import EXACT_MAX_NODES, HEAT_TRANSITIONS, POWER_MAX_NODES, PUSH_EPS
 
-__all__ = ["build_parser", "main", "NODE_TOPK", "NODE_DIFFUSION_DEFAULTS", "NODE_HEAT_DEFAULTS"]
+__all__ = ["build_parser", "main", "NODE_TOPK", "NODE_PPR_ALPHA", "NODE_DIFFUSION_DEFAULTS",
+           "NODE_HEAT_DEFAULTS"]
 
 #: Node-level default of ``--topk`` (PPR / heat entries kept per node).
 NODE_TOPK = 64
@@ -41,8 +42,8 @@ GRAPH_TOPK_DEFAULTS = {"REDDIT-BINARY": 32}
 NODE_PPR_ALPHA = {"Cora": 0.15}
 
 #: Per-dataset diffusion defaults for the PPR view at alpha 0.2 and at the dataset's own
-#: default alpha (:data:`NODE_PPR_ALPHA`; Cora's top-256 holds at 0.15 and 0.2), used when
-#: none of ``--topk``, ``--eps`` and ``--column-scale`` is given (elsewhere: top-64).
+#: default alpha (:data:`NODE_PPR_ALPHA`: Cora's top-256 was chosen at 0.2, and 0.15 then at
+#: top-256), used when none of ``--topk``, ``--eps`` and ``--column-scale`` is given (elsewhere: top-64).
 #: CiteSeer: the release's treatment (entries below the eps of {1e-5, ..., 1e-2} whose
 #: kept entries per node come closest to the mean degree, 0.01 here (8.6 vs 2.7), dropped;
 #: every column min-max scaled). Chosen on validation nodes: 73.00 vs
@@ -295,8 +296,8 @@ def _options(args: argparse.Namespace):
     own_alpha = DiffusionOptions.alpha if graph else NODE_PPR_ALPHA.get(dataset,
                                                                         DiffusionOptions.alpha)
     alpha = args.alpha if args.alpha is not None else own_alpha
-    # presets were validated at the paper's teleport (and the dataset's own default one)
-    # for PPR, at the default time for heat; --topk replaces one
+    # PPR presets were chosen at the paper's teleport, a dataset's own default teleport at
+    # its preset (so both hold together); heat presets at the default time; --topk replaces one
     presets = (NODE_DIFFUSION_DEFAULTS
                if args.view == "ppr" and alpha in (DiffusionOptions.alpha, own_alpha) else
                NODE_HEAT_DEFAULTS if args.view == "heat" and args.t == DiffusionOptions.t

@@ -399,8 +399,9 @@ def test_node_diffusion_defaults_per_dataset(capsys):
         assert (d.topk, d.eps, d.column_scale) == (64, None, None)
     cora = diffusion("--dataset", "Cora")  # top-256 (session 27), on both splits
     assert (cora.topk, cora.eps, cora.column_scale) == (256, None, None)
-    # Cora's PPR teleport 0.15 (session 31), on both splits; top-256 holds at 0.15 and 0.2
-    # (where it was chosen), not at other values; every other set and level keeps 0.2
+    # Cora's PPR teleport 0.15 (session 31, chosen at top-256), on both splits; top-256 holds
+    # at 0.15 and at 0.2 (where it was chosen), not at other values; every other set and level
+    # keeps 0.2
     assert cora.alpha == 0.15
     assert diffusion("--dataset", "Cora", "--split", "pygcn").alpha == 0.15
     paper_alpha = diffusion("--dataset", "Cora", "--alpha", "0.2")
@@ -411,6 +412,8 @@ def test_node_diffusion_defaults_per_dataset(capsys):
     # the heat view stores the paper's teleport, unused (its runs' caches and signatures)
     assert diffusion("--dataset", "Cora", "--view", "heat").alpha == 0.2
     assert diffusion("--dataset", "Cora", "--view", "heat", "--alpha", "0.2").alpha == 0.2
+    with pytest.raises(ValueError, match="drop them with --view heat"):  # Cora's PPR default
+        diffusion("--dataset", "Cora", "--view", "heat", "--alpha", "0.15")
     assert diffusion("--dataset", "Cora", "--split", "pygcn").topk == 256
     assert diffusion("--dataset", "Cora", "--topk", "64").topk == 64
     # the heat view's own Cora default (session 28), at t = 5 only; CiteSeer's heat: top-64

@@ -1,5 +1,6 @@
 """experiments/mvgrl_tune.py: --set specs are checked before any configuration trains."""
 import pytest
+import torch
 
 from tests.conftest import load_experiment
 
@@ -90,3 +91,33 @@ def test_bad_output_input_and_repeats_are_handled_before_training(tmp_path, monk
     with pytest.raises(SystemExit, match=f"Cannot read {out}: line 2: not a sweep record "
                                          r"\(no split, spec, epoch\)"):
         tune.main()
+
+
+def test_alpha_reaches_the_diffusion_and_its_view_cache(tmp_path, monkeypatch, data_dir):
+    """Two configurations that differ only in alpha diffuse twice, each with its own alpha,
+    and train on different views (one view cached for both would sweep nothing)."""
+    import sys
+
+    import graphrep.train
+    import graphrep.views
+
+    tune = load_experiment("mvgrl_tune")
+    monkeypatch.setenv("GRAPHREP_DATA", str(data_dir))
+    built, trained = [], []
+    real_node_views = graphrep.views.node_views
+
+    def recording_node_views(edge_index, n, options):
+        built.append(options.alpha)
+        return real_node_views(edge_index, n, options)
+
+    def fake_train(model, x, views, tc, seed, on_epoch, progress):
+        trained.append(views.diff[1].clone())
+
+    monkeypatch.setattr(graphrep.views, "node_views", recording_node_views)
+    monkeypatch.setattr(graphrep.train, "train_node_model", fake_train)
+    monkeypatch.setattr(sys, "argv", ["mvgrl_tune.py", "--set", "epochs=1,eval_at=1,topk=None",
+                                      "--set", "epochs=1,eval_at=1,topk=None,alpha=0.5",
+                                      "--out", str(tmp_path / "t.jsonl")])
+    tune.main()
+    assert built == [0.2, 0.5] and len(trained) == 2
+    assert trained[0].shape != trained[1].shape or not torch.equal(trained[0], trained[1])
