@@ -352,3 +352,18 @@ done
 for SPLIT in pygcn public; do
   $G bench --dataset Cora --split $SPLIT --epochs 0 --out-dir $R/Cora-$SPLIT-ppr-alpha015-untrained --quiet --resume
 done
+# Session 31, two more alpha sweeps, rules fixed before they ran (committed first):
+# CiteSeer: another alpha replaces 0.2 as CiteSeer's PPR default only if its validation
+# accuracy (val sel, best of 50-200 full-batch steps, its preset eps 0.01 + column min-max,
+# release discriminator init; seeds 0-4) beats 0.2's 73.88 (100 steps) by more than 0.25, one
+# seed staying under 60 s. Sweep (alpha 0.1, 0.15, 0.3):
+#   python experiments/mvgrl_tune.py --dataset CiteSeer --split public --set "full_batch=1,disc=bilinear,topk=None,eps=0.01,colscale=1,alpha=0.1,epochs=200,eval_at=50:100:150:200" --set "full_batch=1,disc=bilinear,topk=None,eps=0.01,colscale=1,alpha=0.15,epochs=200,eval_at=50:100:150:200" --set "full_batch=1,disc=bilinear,topk=None,eps=0.01,colscale=1,alpha=0.3,epochs=200,eval_at=50:100:150:200" --seeds 0 1 2 3 4
+# Graph level (the rule of session 29's transitions): an alpha replaces 0.2 only if it wins
+# more outer folds than 0.2, by inner CV (graphrep select), on both MUTAG and PTC_MR (head
+# output, dense PPR, 5 seeds); of several, the one with the most wins summed over both.
+for D in MUTAG PTC_MR; do
+  for A in 0.1:010 0.15:015 0.3:030; do
+    $G bench --dataset $D --alpha ${A%%:*} --out-dir $R/$D-ppr-head-alpha${A##*:} --quiet --resume
+    $G select --runs $R/$D-ppr-head $R/$D-ppr-head-alpha${A##*:} --out experiments/results/mvgrl_select/$D-alpha020-or-${A##*:}.json
+  done
+done
