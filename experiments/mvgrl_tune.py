@@ -26,11 +26,12 @@ import torch
 #: records written before the key (session 12) used "xavier", so it stays the default here;
 #: ``prelu``: the encoders' PReLU slopes, "channel" or "shared" (``MVGRL(prelu=...)``);
 #: ``heat_tr``: the heat kernel's transition (``DiffusionOptions.heat_transition``);
-#: ``alpha``: PPR's teleport probability (``DiffusionOptions.alpha``)
+#: ``alpha``: PPR's teleport probability (``DiffusionOptions.alpha``); ``t``: the heat kernel's
+#: time (``DiffusionOptions.t``)
 DEFAULTS = dict(topk=64, eps=None, self_loop=1.0, full_batch=0, batch_size=1,
                 sample_size=2000, lr=1e-3, epochs=100, eval_at="25,50,75,100",
                 view="ppr", wd=0.0, binary_x=0, colscale=0, disc="xavier",
-                prelu="channel", heat_tr="col", alpha=0.2)
+                prelu="channel", heat_tr="col", alpha=0.2, t=5.0)
 
 
 #: the string-valued keys and their values
@@ -56,7 +57,7 @@ def _parse(spec: str) -> dict:
             cfg[k] = None
         else:
             try:
-                cfg[k] = float(v) if k in ("eps", "self_loop", "lr", "wd", "alpha") else int(v)
+                cfg[k] = float(v) if k in ("eps", "self_loop", "lr", "wd", "alpha", "t") else int(v)
             except ValueError:
                 raise SystemExit(f"--set {spec!r}: {k}={v!r} is not a number") from None
     try:
@@ -68,6 +69,8 @@ def _parse(spec: str) -> dict:
         raise SystemExit(f"--set {spec!r}: heat_tr sets the heat kernel; add view=heat")
     if cfg["view"] == "heat" and cfg["alpha"] != DEFAULTS["alpha"]:
         raise SystemExit(f"--set {spec!r}: alpha sets the PPR view; the heat kernel ignores it")
+    if cfg["view"] == "ppr" and cfg["t"] != DEFAULTS["t"]:
+        raise SystemExit(f"--set {spec!r}: t sets the heat kernel; add view=heat")
     if any(not 1 <= e <= cfg["epochs"] for e in steps):
         # a probe past the last step never runs: the config would train and record nothing
         raise SystemExit(f"--set {spec!r}: eval_at {steps} must lie in 1..epochs "
@@ -136,12 +139,13 @@ def main() -> None:
     for spec in args.set or [""]:
         cfg = _parse(spec)
         vkey = (cfg["view"], cfg["topk"], cfg["eps"], cfg["self_loop"], cfg["colscale"],
-                cfg["heat_tr"], cfg["alpha"])
+                cfg["heat_tr"], cfg["alpha"], cfg["t"])
         t0 = time.perf_counter()
         if vkey not in views_cache:
             views_cache[vkey] = node_views(
                 data.edge_index, n,
-                DiffusionOptions(kind=cfg["view"], alpha=cfg["alpha"], topk=cfg["topk"],
+                DiffusionOptions(kind=cfg["view"], alpha=cfg["alpha"], t=cfg["t"],
+                                 topk=cfg["topk"],
                                  eps=cfg["eps"],
                                  self_loop_weight=cfg["self_loop"],
                                  column_scale="minmax" if cfg["colscale"] else None,

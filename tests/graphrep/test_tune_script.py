@@ -11,12 +11,14 @@ def test_set_specs_parse_and_refuse_unknown_choices():
     assert (cfg["full_batch"], cfg["disc"], cfg["prelu"], cfg["lr"]) == (1, "bilinear", "shared", 5e-4)
     assert cfg["topk"] == 64  # the rest stays at the defaults
     assert (cfg["alpha"], tune._parse("alpha=0.1")["alpha"]) == (0.2, 0.1)
+    assert (cfg["t"], tune._parse("view=heat,t=3")["t"]) == (5.0, 3.0)
     for spec, message in (("prelu=per-channel", "prelu='per-channel' is not one of channel, shared"),
                           ("disc=glorot", "disc='glorot' is not one of xavier, bilinear"),
                           ("view=katz", "view='katz' is not one of ppr, heat"),
                           ("topk", "is not key=value"), ("depth=2", "unknown key 'depth'"),
                           ("lr=fast", "lr='fast' is not a number"),
                           ("view=heat,alpha=0.1", "alpha sets the PPR view"),
+                          ("t=3", "t sets the heat kernel; add view=heat"),
                           # found before training, not after the first config (or never)
                           ("eval_at=x1", "eval_at='x1' is not step counts"),
                           ("epochs=1,eval_at=5", r"eval_at \[5\] must lie in 1..epochs \(1\)")):
@@ -93,9 +95,13 @@ def test_bad_output_input_and_repeats_are_handled_before_training(tmp_path, monk
         tune.main()
 
 
-def test_alpha_reaches_the_diffusion_and_its_view_cache(tmp_path, monkeypatch, data_dir):
-    """Two configurations that differ only in alpha diffuse twice, each with its own alpha,
-    and train on different views (one view cached for both would sweep nothing)."""
+@pytest.mark.parametrize("key, other, base", [("alpha", "alpha=0.5", ""),
+                                              ("t", "view=heat,t=2", "view=heat")])
+def test_diffusion_settings_reach_the_diffusion_and_its_view_cache(tmp_path, monkeypatch,
+                                                                    data_dir, key, other, base):
+    """Two configurations that differ only in PPR's alpha (or the heat kernel's t) diffuse
+    twice, each with its own value, and train on different views (one view cached for both
+    would sweep nothing)."""
     import sys
 
     import graphrep.train
@@ -107,7 +113,7 @@ def test_alpha_reaches_the_diffusion_and_its_view_cache(tmp_path, monkeypatch, d
     real_node_views = graphrep.views.node_views
 
     def recording_node_views(edge_index, n, options):
-        built.append(options.alpha)
+        built.append(getattr(options, key))
         return real_node_views(edge_index, n, options)
 
     def fake_train(model, x, views, tc, seed, on_epoch, progress):
@@ -115,9 +121,9 @@ def test_alpha_reaches_the_diffusion_and_its_view_cache(tmp_path, monkeypatch, d
 
     monkeypatch.setattr(graphrep.views, "node_views", recording_node_views)
     monkeypatch.setattr(graphrep.train, "train_node_model", fake_train)
-    monkeypatch.setattr(sys, "argv", ["mvgrl_tune.py", "--set", "epochs=1,eval_at=1,topk=None",
-                                      "--set", "epochs=1,eval_at=1,topk=None,alpha=0.5",
+    monkeypatch.setattr(sys, "argv", ["mvgrl_tune.py", "--set", f"{base},epochs=1,eval_at=1",
+                                      "--set", f"{other},epochs=1,eval_at=1",
                                       "--out", str(tmp_path / "t.jsonl")])
     tune.main()
-    assert built == [0.2, 0.5] and len(trained) == 2
+    assert built == {"alpha": [0.2, 0.5], "t": [5.0, 2.0]}[key] and len(trained) == 2
     assert trained[0].shape != trained[1].shape or not torch.equal(trained[0], trained[1])
