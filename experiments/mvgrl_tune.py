@@ -145,8 +145,7 @@ def main() -> None:
             views_cache[vkey] = node_views(
                 data.edge_index, n,
                 DiffusionOptions(kind=cfg["view"], alpha=cfg["alpha"], t=cfg["t"],
-                                 topk=cfg["topk"],
-                                 eps=cfg["eps"],
+                                 topk=cfg["topk"], eps=cfg["eps"],
                                  self_loop_weight=cfg["self_loop"],
                                  column_scale="minmax" if cfg["colscale"] else None,
                                  heat_transition=cfg["heat_tr"]))

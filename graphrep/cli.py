@@ -38,7 +38,8 @@ GRAPH_TOPK_DEFAULTS = {"REDDIT-BINARY": 32}
 #: (more than 0.25 above 0.2 on pygcn's, not more than 0.25 below on the public split's
 #: own; 0.1 and 0.3 swept too), each at its best of 50-200 full-batch steps at top-256:
 #: pygcn 86.80 vs 86.53 (seeds 0-4; 0.1: 86.33, 0.3: 86.07), public 82.10 vs 82.24
-#: (seeds 0-9) (docs/mvgrl_results.md).
+#: (seeds 0-9) (docs/mvgrl_results.md). The same kind of rule kept 0.2 on CiteSeer and at
+#: graph level (MUTAG and PTC_MR, by inner-CV folds won).
 NODE_PPR_ALPHA = {"Cora": 0.15}
 
 #: Per-dataset diffusion defaults for the PPR view at alpha 0.2 and at the dataset's own
