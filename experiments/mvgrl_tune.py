@@ -67,6 +67,10 @@ def _parse(spec: str) -> dict:
                          f"separated by ':'") from None
     if cfg["view"] == "ppr" and cfg["heat_tr"] != "col":
         raise SystemExit(f"--set {spec!r}: heat_tr sets the heat kernel; add view=heat")
+    if not 0 < cfg["alpha"] < 1:  # found before the first configuration trains, not at its turn
+        raise SystemExit(f"--set {spec!r}: alpha={cfg['alpha']:g} must lie in (0, 1)")
+    if not cfg["t"] > 0:
+        raise SystemExit(f"--set {spec!r}: t={cfg['t']:g} must be > 0")
     if cfg["view"] == "heat" and cfg["alpha"] != DEFAULTS["alpha"]:
         raise SystemExit(f"--set {spec!r}: alpha sets the PPR view; the heat kernel ignores it")
     if cfg["view"] == "ppr" and cfg["t"] != DEFAULTS["t"]:

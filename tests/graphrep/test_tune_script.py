@@ -19,6 +19,10 @@ def test_set_specs_parse_and_refuse_unknown_choices():
                           ("lr=fast", "lr='fast' is not a number"),
                           ("view=heat,alpha=0.1", "alpha sets the PPR view"),
                           ("t=3", "t sets the heat kernel; add view=heat"),
+                          ("alpha=1", r"alpha=1 must lie in \(0, 1\)"),
+                          ("alpha=0", r"alpha=0 must lie in \(0, 1\)"),
+                          ("view=heat,t=0", "t=0 must be > 0"),
+                          ("view=heat,t=nan", "t=nan must be > 0"),
                           # found before training, not after the first config (or never)
                           ("eval_at=x1", "eval_at='x1' is not step counts"),
                           ("epochs=1,eval_at=5", r"eval_at \[5\] must lie in 1..epochs \(1\)")):
