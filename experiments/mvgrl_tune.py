@@ -142,18 +142,16 @@ def main() -> None:
     views_cache = {}
     for spec in args.set or [""]:
         cfg = _parse(spec)
-        vkey = (cfg["view"], cfg["topk"], cfg["eps"], cfg["self_loop"], cfg["colscale"],
-                cfg["heat_tr"], cfg["alpha"], cfg["t"])
+        # the (frozen, hashable) options are the cache key: every setting that builds a view
+        options = DiffusionOptions(kind=cfg["view"], alpha=cfg["alpha"], t=cfg["t"],
+                                   topk=cfg["topk"], eps=cfg["eps"],
+                                   self_loop_weight=cfg["self_loop"],
+                                   column_scale="minmax" if cfg["colscale"] else None,
+                                   heat_transition=cfg["heat_tr"])
         t0 = time.perf_counter()
-        if vkey not in views_cache:
-            views_cache[vkey] = node_views(
-                data.edge_index, n,
-                DiffusionOptions(kind=cfg["view"], alpha=cfg["alpha"], t=cfg["t"],
-                                 topk=cfg["topk"], eps=cfg["eps"],
-                                 self_loop_weight=cfg["self_loop"],
-                                 column_scale="minmax" if cfg["colscale"] else None,
-                                 heat_transition=cfg["heat_tr"]))
-        views = views_cache[vkey]
+        if options not in views_cache:
+            views_cache[options] = node_views(data.edge_index, n, options)
+        views = views_cache[options]
         tdiff = time.perf_counter() - t0
         adj_s = view_as_sparse(views.adj, n)
         diff_s = view_as_sparse(views.diff, n)
