@@ -294,8 +294,9 @@ def _options(args: argparse.Namespace):
     else:
         topk = GRAPH_TOPK_DEFAULTS.get(dataset) if graph else NODE_TOPK
     eps, column_scale = args.eps, args.column_scale
-    own_alpha = DiffusionOptions.alpha if graph else NODE_PPR_ALPHA.get(dataset,
-                                                                        DiffusionOptions.alpha)
+    # the dataset's own teleport: node-level PPR only (the heat view took no --alpha but 0.2)
+    own_alpha = (NODE_PPR_ALPHA.get(dataset, DiffusionOptions.alpha)
+                 if not graph and args.view == "ppr" else DiffusionOptions.alpha)
     alpha = args.alpha if args.alpha is not None else own_alpha
     # PPR presets were chosen at the paper's teleport, a dataset's own default teleport at
     # its preset (so both hold together); heat presets at the default time; --topk replaces one
@@ -332,9 +333,7 @@ def _options(args: argparse.Namespace):
         out_dir=args.out_dir or os.path.join(
             "runs", f"{dataset}-{'graph' if graph else args.split}-{args.view}-"
                     f"{protocol}"),
-        diffusion=DiffusionOptions(kind=args.view,
-                                   alpha=alpha if args.view == "ppr" else DiffusionOptions.alpha,
-                                   t=args.t,
+        diffusion=DiffusionOptions(kind=args.view, alpha=alpha, t=args.t,
                                    method=args.diffusion_method, eps=eps,
                                    topk=topk, column_scale=column_scale,
                                    push_eps=args.push_eps,
