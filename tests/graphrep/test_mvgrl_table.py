@@ -239,3 +239,81 @@ def test_sweep_table_gives_the_selecting_probes_validation_accuracy(table, tmp_p
     rows = [line for line in table.tune_section(tune) if line.startswith("| Cora")]
     assert rows == ["| Cora | pygcn | topk=256 | 100 | 0,1 | 84.50 | 80.00 | 0.100 | 85.00 |",
                     "| Cora | pygcn | topk=64 | 100 | 0 | 80.00 | 80.00 | 0.100 |  |"]
+
+
+def _results(root, name, seeds, accs):
+    (root / name).mkdir(parents=True)
+    (root / name / "results.json").write_text(json.dumps({"seeds": seeds, "accuracies": accs}))
+
+
+def test_targets_pool_the_default_runs_and_test_the_mean_against_the_target(table, tmp_path):
+    """Three seeds in two runs against 85: mean 82, sd 2; with 2 degrees of freedom the
+    t-quantile is 4.30265 and the two-sided p of t is 1 - |t| / sqrt(2 + t^2)."""
+    _results(tmp_path, "a", [0, 1], [80.0, 84.0])
+    _results(tmp_path, "b", [2], [82.0])
+    targets = {("Cora", "pygcn"): (85.0, ("a", "b")), ("PTC_MR", "graph-cv"): (60.0, ("x",))}
+    [row] = table.target_rows(tmp_path, targets, floors={})  # PTC_MR: no run there, left out
+    half = 4.302652729911275 * 2 / 3 ** 0.5
+    t = (82 - 85) / (2 / 3 ** 0.5)
+    assert (row["n"], row["mean"], row["sd"]) == (3, 82.0, pytest.approx(2.0))
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(82 - half), pytest.approx(82 + half))
+    assert row["p"] == pytest.approx(1 - abs(t) / (2 + t * t) ** 0.5)
+    assert (row["low"], row["high"], row["runs"]) == (80.0, 84.0, "a + b")
+    assert row["verdict"] == "below, inside the 95% CI"  # 85 < 82 + 4.97
+
+
+@pytest.mark.parametrize(("target", "floor", "verdict"), [
+    (81.0, None, "met"),
+    (87.0, None, "below the 95% CI"),  # 87 > 82 + 4.97
+    (87.0, 81.5, "below the 95% CI; floor 81.5 met"),
+    (87.0, 83.0, "below the 95% CI; floor 83 not met"),
+])
+def test_target_verdicts(table, tmp_path, target, floor, verdict):
+    _results(tmp_path, "a", [0, 1, 2], [80.0, 82.0, 84.0])
+    key = ("CiteSeer", "public")
+    [row] = table.target_rows(tmp_path, {key: (target, ("a",))},
+                              floors={key: floor} if floor is not None else {})
+    assert row["verdict"] == verdict
+
+
+def test_targets_name_missing_runs_refuse_shared_seeds_and_leave_one_seed_without_interval(
+        table, tmp_path):
+    _results(tmp_path, "a", [0], [80.0])
+    [row] = table.target_rows(tmp_path, {("MUTAG", "graph-cv"): (85.0, ("a", "gone"))}, {})
+    assert row["runs"] == "a (not found: gone)" and row["n"] == 1
+    assert all(row[k] != row[k] for k in ("sd", "ci_low", "ci_high", "p"))  # nan
+    assert row["verdict"] == "below (one seed: no interval)"
+    _results(tmp_path, "b", [0], [81.0])
+    with pytest.raises(ValueError, match=r"share seeds \(\[0, 0\]\)"):
+        table.target_rows(tmp_path, {("MUTAG", "graph-cv"): (85.0, ("a", "b"))}, {})
+
+
+def test_target_section_comes_first_in_the_table(table, tmp_path, monkeypatch):
+    import sys
+
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    _run(runs, "Cora-pygcn-ppr-alpha015", [0, 1], [86.0, 87.0], [0.9, 0.8])
+    monkeypatch.setattr(sys, "argv", ["mvgrl_table.py", "--runs", str(runs), "--out", str(out),
+                                      "--tune", str(tmp_path / "none.jsonl")])
+    monkeypatch.setattr(table, "plot", lambda *a, **k: None)
+    table.main()
+    md = (out / "mvgrl.md").read_text()
+    assert md.index("## The defaults against the issue's targets") < md.index("## Every run")
+    # one degree of freedom: t-quantile 12.7062, p = 1 - (2 / pi) atan(|t|) with t = -0.6
+    assert "| Cora | pygcn | 86.8 | 86.50 | 0.71 | 80.15-92.85 | 0.656 | 2 | 86.00-87.00 |" in md
+    import csv
+
+    [rec] = list(csv.DictReader((out / "mvgrl_targets.csv").open()))
+    assert (rec["dataset"], rec["target"], rec["mean"], rec["n"]) == ("Cora", "86.8", "86.5", "2")
+
+
+def test_targets_name_the_committed_default_runs_and_the_audit_checks_them(table):
+    """Every target's runs are committed, and the reproduction audit's default list is the
+    targets' runs of one directory (REDDIT-BINARY's, split over three, is too long to audit)."""
+    from tests.conftest import REPO
+
+    runs = REPO / "experiments" / "results" / "mvgrl_runs"
+    for _, names in table.TARGETS.values():
+        assert all((runs / n / "results.json").is_file() for n in names), names
+    audit = load_experiment("reproduction_audit")
+    assert audit.DEFAULT_RUNS == [n[0] for _, n in table.TARGETS.values() if len(n) == 1]
