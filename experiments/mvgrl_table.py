@@ -606,7 +606,7 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         try:
             targets = target_rows(runs)
-        except ValueError as e:  # default runs that share seeds, named
+        except ValueError as e:  # default runs that cannot pool (shared seeds, other configs)
             p.error(str(e))
         write_tables(rows, out, args.tune, targets)
     except CorruptFileError as e:  # a damaged results/config file or tune record, named
