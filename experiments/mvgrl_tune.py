@@ -27,7 +27,9 @@ import torch
 #: ``prelu``: the encoders' PReLU slopes, "channel" or "shared" (``MVGRL(prelu=...)``);
 #: ``heat_tr``: the heat kernel's transition (``DiffusionOptions.heat_transition``);
 #: ``alpha``: PPR's teleport probability (``DiffusionOptions.alpha``); ``t``: the heat kernel's
-#: time (``DiffusionOptions.t``)
+#: time (``DiffusionOptions.t``). Literals on purpose, not read from the package's defaults:
+#: a stored record names only the keys its spec set, so these values are part of what every
+#: committed record in mvgrl_tune.jsonl means, and must not move when a package default does.
 DEFAULTS = dict(topk=64, eps=None, self_loop=1.0, full_batch=0, batch_size=1,
                 sample_size=2000, lr=1e-3, epochs=100, eval_at="25,50,75,100",
                 view="ppr", wd=0.0, binary_x=0, colscale=0, disc="xavier",
