@@ -397,3 +397,11 @@ $G eval --dataset CiteSeer --seeds $S1019 --out-dir $R/CiteSeer-public-ppr-bilin
 for D in MUTAG PTC_MR IMDB-BINARY IMDB-MULTI; do
   $G bench --dataset $D --seeds 5 6 7 8 9 --out-dir $R/$D-ppr-head-s5-9 --quiet --resume
 done
+# Session 32, the paper protocol's selection measured out of sample. Its graph-level figures
+# pick, among the release's 36 configurations, the one with the best mean test-fold accuracy
+# over seeds 0-4 (MUTAG L2-B256-E100: 89.78; PTC_MR L2-B32-E100: 59.67; runs *-sweep36). Rule
+# fixed before these ran (committed first): each picked configuration trains on fresh seeds
+# 5-9 (new encoders and new fold splits), and that mean is reported beside the picked figure
+# as its out-of-sample value, whatever it is.
+$G bench --dataset MUTAG --layers 2 --batch-size 256 --epochs 100 --seeds 5 6 7 8 9 --out-dir $R/MUTAG-ppr-head-L2-B256-E100-s5-9 --quiet --resume
+$G bench --dataset PTC_MR --layers 2 --batch-size 32 --epochs 100 --seeds 5 6 7 8 9 --out-dir $R/PTC_MR-ppr-head-L2-B32-E100-s5-9 --quiet --resume
