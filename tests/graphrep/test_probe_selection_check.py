@@ -1,0 +1,69 @@
+"""experiments/probe_selection_check.py: selection rules judged on validation halves."""
+import numpy as np
+
+from shared.probes import DEFAULT_LOGREG_C, logistic_regression_probe
+from tests.conftest import load_experiment
+
+check = load_experiment("probe_selection_check")
+
+
+def _cand(c, scaled, proba):
+    return check.Candidate(c, scaled, np.asarray(proba, dtype=float))
+
+
+def test_accuracy_ties_go_to_the_first_candidate_and_log_loss_reads_confidence():
+    y = np.array([0, 1, 0, 1])
+    sure = [[0.9, 0.1], [0.1, 0.9], [0.9, 0.1], [0.1, 0.9]]
+    unsure = [[0.6, 0.4], [0.4, 0.6], [0.6, 0.4], [0.4, 0.6]]
+    cands = [_cand(0.01, True, unsure), _cand(0.1, True, sure)]
+    rows = np.arange(4)
+    assert check.choose(cands, DEFAULT_LOGREG_C, "accuracy", y, rows) is cands[0]
+    assert check.choose(cands, DEFAULT_LOGREG_C, "log_loss", y, rows) is cands[1]
+    # a grid leaves out the candidates it does not hold
+    assert check.choose(cands, (0.1,), "accuracy", y, rows) is cands[1]
+
+
+def test_identical_candidates_score_their_accuracy_on_every_halving():
+    """Both halves of an even split are scored, so the mean over them is the accuracy on
+    all validation rows, whatever the rule chooses among equal candidates."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 40)
+    proba = rng.dirichlet(np.ones(3), 40)
+    cands = [_cand(c, s, proba) for s in (True, False) for c in check.FINE_C]
+    res = check.held_out_accuracy(cands, y, halvings=3, seed=1)
+    full = float((proba.argmax(1) == y).mean())
+    assert set(res) == set(check.RULES)
+    for v in res.values():
+        assert abs(v - full) < 1e-12
+
+
+def test_the_choice_is_scored_on_the_other_half():
+    """Two validation rows, two candidates each right on one row only: whichever row a
+    rule chooses on, its choice is wrong on the other, so held-out accuracy is 0 (scoring
+    on the choosing half would give 1)."""
+    y = np.array([0, 1])
+    cands = [_cand(0.01, True, [[0.9, 0.1], [0.9, 0.1]]),
+             _cand(0.1, True, [[0.1, 0.9], [0.1, 0.9]])]
+    assert check.held_out_accuracy(cands, y, halvings=2, seed=0) == dict.fromkeys(
+        check.RULES, 0.0)
+
+
+def test_accuracy_rule_picks_what_the_probe_picks():
+    """The script's ``accuracy`` rule on all validation nodes is the honest probe's choice
+    (same candidates, same order, same tie-break)."""
+    rng = np.random.default_rng(3)
+    n, d = 240, 16
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, d)) + 0.6 * np.eye(3)[y] @ rng.normal(size=(3, d))
+    x[:, :4] *= 50.0  # scales that make z-scoring matter
+    train = np.zeros(n, bool)
+    train[:60] = True
+    val = np.zeros(n, bool)
+    val[60:160] = True
+    test = ~(train | val)
+    grid = sorted({round(float(c), 12) for c in (*DEFAULT_LOGREG_C, *check.FINE_C)})
+    cands = check.fit_candidates(x, y, train, val, test, grid, seed=0)
+    pick = check.choose(cands, DEFAULT_LOGREG_C, "accuracy", y[val], np.arange(val.sum()))
+    probe = logistic_regression_probe(x, y, train, test, val, seed=0, standardize="select")
+    assert (pick.C, pick.scaled) == (probe.C, probe.standardized)
+    assert abs(float((pick.test_pred == y[test]).mean()) - probe.test_accuracy) < 1e-12
