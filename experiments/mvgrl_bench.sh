@@ -419,3 +419,19 @@ $G bench --dataset PTC_MR --layers 2 --batch-size 32 --epochs 100 --seeds 5 6 7 
 # score; test accuracies (--test) are read only after this decision.
 #   for D in CiteSeer:public Cora:public Cora:pygcn; do graphrep train --dataset ${D%%:*} --split ${D##*:} --seeds $(seq 0 19) --out-dir /tmp/emb/${D%%:*}-${D##*:} --quiet; done
 #   python experiments/probe_selection_check.py --run CiteSeer:public:/tmp/emb/CiteSeer-public --run Cora:public:/tmp/emb/Cora-public --run Cora:pygcn:/tmp/emb/Cora-pygcn --out experiments/results/probe_selection_check.json
+# Result (CiteSeer and Cora pygcn, held-out-half accuracy, 20 seeds): CiteSeer accuracy 72.68,
+# log_loss 72.17 (-0.51), log_loss_fine 72.21 (-0.47); Cora pygcn 86.03, 84.08 (-1.95), 84.37
+# (-1.66). Both fall more than 0.25 below the accuracy rule on a set, so neither can pass: the
+# accuracy rule stays whatever Cora public gives (the script's accuracy rule reproduces every
+# CiteSeer seed's committed pick, C, z-scoring and validation accuracy).
+# Session 33, second rule (committed before it ran): the release's node probe (50 restarts of a
+# linear layer, Adam 0.01, 300 steps) sets its weight decay by dataset (0.01 on CiteSeer, 0
+# elsewhere) without validation, so it stays in the paper-protocol column. Candidate
+# release_wd: the same probe with the weight decay chosen from 0, 1e-3, 1e-2, 1e-1 by
+# validation accuracy averaged over restarts (20 restarts in this check, for time). Its test
+# figures with the fixed weight decay were known before (CiteSeer +0.56 over the honest probe,
+# Cora within 0.1), which suggested it. It replaces the honest node probe only under the rule
+# above: held-out-half accuracy, averaged over the three sets, more than 0.25 above the
+# accuracy rule's, and no set more than 0.25 below it; then the default runs' 20 seeds are
+# re-probed with it (50 restarts) and reported whatever they score.
+#   python experiments/probe_selection_check.py --restarts 20 --run CiteSeer:public:/tmp/emb/CiteSeer-public --run Cora:public:/tmp/emb/Cora-public --run Cora:pygcn:/tmp/emb/Cora-pygcn --out experiments/results/probe_selection_check.json

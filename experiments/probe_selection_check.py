@@ -17,8 +17,14 @@ both ways, over several random halvings and every seed's embedding. Rules:
 ``log_loss_fine``
     ``C`` in ``10^-3, 10^-2.5, ..., 10^3`` (13 values), with and without z-scoring, the
     lowest validation cross-entropy.
+``release_wd``
+    the release's probe (:func:`graphrep.evaluate.release_logreg_predictions`: 50
+    restarts of a linear layer, Adam 0.01, 300 steps, no z-scoring) with its weight decay
+    in :data:`RELEASE_WD` chosen by validation accuracy averaged over the restarts (the
+    release fixes it: 0.01 on CiteSeer, 0 elsewhere); scored by accuracy averaged over
+    the restarts, as the release scores it.
 
-Every candidate is fitted once on the training nodes (as the probe fits it), so rules
+Every candidate is fitted once on the training nodes (as its probe fits it), so rules
 differ only in what they read on the selecting half. Test nodes are not read unless
 ``--test`` is given, which adds each rule's test accuracy when it chooses on all
 validation nodes: for reporting after a decision, never for making one.
@@ -36,27 +42,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from graphrep.data import load_node_dataset
+from graphrep.evaluate import release_logreg_predictions
 from shared.checkpoint import atomic_write_json, load_file
 from shared.probes import DEFAULT_LOGREG_C
 
 #: candidate C values of the ``log_loss_fine`` rule: 10^-3 .. 10^3 in half decades
 FINE_C = tuple(float(10.0 ** (k / 2)) for k in range(-6, 7))
-#: rule name -> (C grid, criterion)
-RULES = {"accuracy": (DEFAULT_LOGREG_C, "accuracy"),
-         "log_loss": (DEFAULT_LOGREG_C, "log_loss"),
-         "log_loss_fine": (FINE_C, "log_loss")}
+#: candidate weight decays of the ``release_wd`` rule (the release uses 0 and 0.01)
+RELEASE_WD = (0.0, 1e-3, 1e-2, 1e-1)
+#: rule name -> (probe family, its candidate settings, criterion)
+RULES = {"accuracy": ("logreg", DEFAULT_LOGREG_C, "accuracy"),
+         "log_loss": ("logreg", DEFAULT_LOGREG_C, "log_loss"),
+         "log_loss_fine": ("logreg", FINE_C, "log_loss"),
+         "release_wd": ("release", RELEASE_WD, "accuracy")}
 
 
 @dataclass
 class Candidate:
-    """One fitted probe setting: its class probabilities on the validation nodes
-    (``[V, K]``) and, with ``--test``, its test predictions (``[T]``)."""
+    """One fitted probe setting: ``setting`` is C (``logreg``) or the weight decay
+    (``release``); ``val_pred`` holds its validation predictions, one row per restart
+    (``[R, V]``), ``val_proba`` its class probabilities (``[V, K]``, ``logreg`` only), and
+    ``test_pred`` (with ``--test``) its test predictions (``[R, T]``)."""
 
-    C: float
+    family: str
+    setting: float
     scaled: bool
-    val_proba: np.ndarray
+    val_pred: np.ndarray
+    val_proba: np.ndarray | None = None
     test_pred: np.ndarray | None = None
 
 
@@ -74,19 +89,39 @@ def fit_candidates(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndar
             clf = LogisticRegression(C=c, max_iter=2000, random_state=seed)
             model = make_pipeline(StandardScaler(), clf) if scaled else clf
             model.fit(x[train], y[train])
-            out.append(Candidate(c, scaled, model.predict_proba(x[val]),
-                                 None if test is None else model.predict(x[test])))
+            proba = model.predict_proba(x[val])
+            out.append(Candidate("logreg", c, scaled, proba.argmax(1)[None], proba,
+                                 None if test is None else model.predict(x[test])[None]))
     return out
 
 
-def choose(cands: list[Candidate], grid: tuple[float, ...], criterion: str,
+def release_candidates(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray,
+                       test: np.ndarray | None, seed: int,
+                       restarts: int = 50) -> list[Candidate]:
+    """The release's probe at each weight decay of :data:`RELEASE_WD`, seeded as
+    ``graphrep eval --protocol paper`` seeds it."""
+    emb, labels = torch.from_numpy(x).float(), torch.from_numpy(y)
+    rows = val if test is None else val | test
+    out = []
+    for wd in RELEASE_WD:
+        pred = release_logreg_predictions(emb, labels, torch.from_numpy(train),
+                                          torch.from_numpy(rows), restarts=restarts,
+                                          seed=seed, weight_decay=wd).numpy()
+        on_val = val[rows]
+        out.append(Candidate("release", wd, False, pred[:, on_val], None,
+                             None if test is None else pred[:, ~on_val]))
+    return out
+
+
+def choose(cands: list[Candidate], family: str, grid: tuple[float, ...], criterion: str,
            y_val: np.ndarray, rows: np.ndarray) -> Candidate:
-    """The candidate of ``grid`` that ``criterion`` prefers on validation ``rows``
-    (indices into the validation nodes); ties go to the first, as in the probe."""
-    pool = [c for c in cands if np.isclose(c.C, grid).any()]
+    """The candidate of ``family`` and ``grid`` that ``criterion`` prefers on validation
+    ``rows`` (indices into the validation nodes); ties go to the first, as in the probe.
+    Accuracy is averaged over a candidate's restarts."""
+    pool = [c for c in cands if c.family == family and np.isclose(c.setting, grid).any()]
     y = y_val[rows]
     if criterion == "accuracy":
-        scores = [-(c.val_proba[rows].argmax(1) == y).mean() for c in pool]
+        scores = [-(c.val_pred[:, rows] == y).mean() for c in pool]
     else:
         scores = [-np.log(np.clip(c.val_proba[rows, y], 1e-15, None)).mean() for c in pool]
     return pool[int(np.argmin(scores))]
@@ -95,7 +130,8 @@ def choose(cands: list[Candidate], grid: tuple[float, ...], criterion: str,
 def held_out_accuracy(cands: list[Candidate], y_val: np.ndarray, halvings: int,
                       seed: int) -> dict[str, float]:
     """Per rule: mean accuracy on one half of the validation nodes of the candidate it
-    chose on the other half, over ``halvings`` random halvings and both directions."""
+    chose on the other half, over ``halvings`` random halvings and both directions (every
+    rule sees the same halvings)."""
     rng = np.random.default_rng(seed)
     n = len(y_val)
     acc = {r: [] for r in RULES}
@@ -103,14 +139,14 @@ def held_out_accuracy(cands: list[Candidate], y_val: np.ndarray, halvings: int,
         perm = rng.permutation(n)
         halves = (perm[: n // 2], perm[n // 2:])
         for pick, score in (halves, halves[::-1]):
-            for rule, (grid, criterion) in RULES.items():
-                c = choose(cands, grid, criterion, y_val, pick)
-                acc[rule].append(float((c.val_proba[score].argmax(1) == y_val[score]).mean()))
+            for rule, (family, grid, criterion) in RULES.items():
+                c = choose(cands, family, grid, criterion, y_val, pick)
+                acc[rule].append(float((c.val_pred[:, score] == y_val[score]).mean()))
     return {r: float(np.mean(v)) for r, v in acc.items()}
 
 
 def check_run(name: str, split: str, run: Path, halvings: int, with_test: bool,
-              data_dir: str | None) -> dict:
+              data_dir: str | None, restarts: int = 50) -> dict:
     """Every seed's embedding under ``run``: held-out-half accuracy per rule, each rule's
     pick on all validation nodes, and (``with_test``) that pick's test accuracy."""
     data = load_node_dataset(name, split, data_dir=data_dir).data
@@ -125,14 +161,15 @@ def check_run(name: str, split: str, run: Path, halvings: int, with_test: bool,
     for s in seeds:
         x = load_file(run / "default" / f"seed_{s}" / "embedding.pt")["embedding"]
         x = x.double().numpy()
-        cands = fit_candidates(x, y, train, val, test, grid, seed=s)
+        cands = (fit_candidates(x, y, train, val, test, grid, seed=s)
+                 + release_candidates(x, y, train, val, test, seed=s, restarts=restarts))
         y_val = y[val]
         rec = {"held_out": held_out_accuracy(cands, y_val, halvings, seed=s), "pick": {}}
         every = np.arange(len(y_val))
-        for rule, (g, criterion) in RULES.items():
-            c = choose(cands, g, criterion, y_val, every)
-            rec["pick"][rule] = {"C": c.C, "standardized": c.scaled,
-                                 "val_accuracy": float((c.val_proba.argmax(1) == y_val).mean())}
+        for rule, (family, g, criterion) in RULES.items():
+            c = choose(cands, family, g, criterion, y_val, every)
+            rec["pick"][rule] = {"setting": c.setting, "standardized": c.scaled,
+                                 "val_accuracy": float((c.val_pred == y_val).mean())}
             if with_test:
                 rec["pick"][rule]["test_accuracy"] = float((c.test_pred == y[test]).mean())
         per_seed[s] = rec
@@ -141,6 +178,7 @@ def check_run(name: str, split: str, run: Path, halvings: int, with_test: bool,
     summary = {r: 100 * float(np.mean([p["held_out"][r] for p in per_seed.values()]))
                for r in RULES}
     out = {"dataset": name, "split": split, "seeds": seeds, "halvings": halvings,
+           "release_restarts": restarts,
            "held_out_mean": summary, "per_seed": per_seed}
     if with_test:
         out["test_mean"] = {r: 100 * float(np.mean([p["pick"][r]["test_accuracy"]
@@ -155,6 +193,8 @@ def main() -> None:
     p.add_argument("--run", action="append", required=True, metavar="NAME:SPLIT:DIR",
                    help="dataset, split and a graphrep train run directory (repeatable)")
     p.add_argument("--halvings", type=int, default=10)
+    p.add_argument("--restarts", type=int, default=50,
+                   help="restarts of the release probe (the release: 50)")
     p.add_argument("--test", action="store_true",
                    help="also report each rule's test accuracy (after a decision only)")
     p.add_argument("--data-dir", default=None)
@@ -164,7 +204,7 @@ def main() -> None:
     for spec in args.run:
         name, split, run = spec.split(":", 2)
         results.append(check_run(name, split, Path(run), args.halvings, args.test,
-                                 args.data_dir))
+                                 args.data_dir, args.restarts))
     for r in results:
         base = r["held_out_mean"]["accuracy"]
         print(f"{r['dataset']} {r['split']} ({len(r['seeds'])} seeds): " + ", ".join(
@@ -173,8 +213,9 @@ def main() -> None:
             print("  test (logged only): " + ", ".join(
                 f"{k} {v:.2f}" for k, v in r["test_mean"].items()))
     if args.out is not None:
-        atomic_write_json(args.out, {"rules": {k: {"C": list(g), "criterion": c}
-                                               for k, (g, c) in RULES.items()},
+        atomic_write_json(args.out, {"rules": {k: {"probe": f, "settings": list(g),
+                                                   "criterion": c}
+                                               for k, (f, g, c) in RULES.items()},
                                      "runs": results})
         print(f"wrote {args.out}")
 

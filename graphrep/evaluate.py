@@ -31,8 +31,8 @@ from shared.probes import (
     svc_cross_validation,
 )
 
-__all__ = ["PROTOCOLS", "node_accuracy", "release_logreg_probe", "select_per_fold",
-           "select_per_seed", "graph_accuracy", "nested_config_selection"]
+__all__ = ["PROTOCOLS", "node_accuracy", "release_logreg_predictions", "release_logreg_probe",
+           "select_per_fold", "select_per_seed", "graph_accuracy", "nested_config_selection"]
 
 PROTOCOLS = ("honest", "paper")
 #: the graph probe's C grid (recorded in stored probe results' keys)
@@ -44,25 +44,30 @@ SVC_C_GRID = DEFAULT_SVC_C
 RELEASE_PROBE_WEIGHT_DECAY = {"CiteSeer": 0.01}
 
 
-def release_logreg_probe(emb: Tensor, y: Tensor, train_mask: Tensor,
-                         test_mask: Tensor, restarts: int = 50, steps: int = 300,
-                         lr: float = 0.01, seed: int = 0,
-                         weight_decay: float = 0.0) -> float:
-    """The MVGRL release's node probe: mean test accuracy over ``restarts``.
+def release_logreg_predictions(emb: Tensor, y: Tensor, train_mask: Tensor,
+                               rows: Tensor, restarts: int = 50, steps: int = 300,
+                               lr: float = 0.01, seed: int = 0,
+                               weight_decay: float = 0.0) -> Tensor:
+    """The MVGRL release's node probe, restart by restart: each of ``restarts`` linear
+    layers (Xavier-uniform weight, zero bias) is trained with Adam on the training nodes
+    for ``steps`` full-batch steps and predicts ``rows``.
 
     Args:
         emb: ``[N, D]`` frozen embeddings; ``y``: ``[N]`` labels.
-        train_mask, test_mask: ``[N]`` bool.
+        train_mask, rows: ``[N]`` bool: the nodes fitted, and those predicted.
         weight_decay: Adam's (the release: 0.01 on CiteSeer, else 0;
             :data:`RELEASE_PROBE_WEIGHT_DECAY`).
+
+    Returns:
+        ``[restarts, rows.sum()]`` predicted classes.
     """
     gen = torch.Generator().manual_seed(seed)
     # on the CPU, where the probe is built (a CUDA embedding met a CPU Linear)
-    emb, y, train_mask, test_mask = (t.detach().cpu() for t in (emb, y, train_mask, test_mask))
+    emb, y, train_mask, rows = (t.detach().cpu() for t in (emb, y, train_mask, rows))
     x_tr, y_tr = emb[train_mask].float(), y[train_mask]
-    x_te, y_te = emb[test_mask].float(), y[test_mask]
+    x_rows = emb[rows].float()
     num_classes = int(y.max()) + 1
-    accs = []
+    preds = []
     for _ in range(restarts):
         lin = torch.nn.Linear(emb.size(1), num_classes)
         bound = (6.0 / (emb.size(1) + num_classes)) ** 0.5  # xavier_uniform
@@ -75,8 +80,21 @@ def release_logreg_probe(emb: Tensor, y: Tensor, train_mask: Tensor,
             torch.nn.functional.cross_entropy(lin(x_tr), y_tr).backward()
             opt.step()
         with torch.no_grad():
-            accs.append(float((lin(x_te).argmax(1) == y_te).float().mean()))
-    return float(np.mean(accs))
+            preds.append(lin(x_rows).argmax(1))
+    return torch.stack(preds)
+
+
+def release_logreg_probe(emb: Tensor, y: Tensor, train_mask: Tensor,
+                         test_mask: Tensor, restarts: int = 50, steps: int = 300,
+                         lr: float = 0.01, seed: int = 0,
+                         weight_decay: float = 0.0) -> float:
+    """The MVGRL release's node probe: mean test accuracy over ``restarts``
+    (:func:`release_logreg_predictions` on ``test_mask``)."""
+    preds = release_logreg_predictions(emb, y, train_mask, test_mask, restarts, steps,
+                                       lr, seed, weight_decay)
+    y_te = y.detach().cpu()[test_mask.detach().cpu()]
+    # per restart, then averaged in float64: the figures stored before this split
+    return float(np.mean([float((p == y_te).float().mean()) for p in preds]))
 
 
 def node_accuracy(emb: Tensor, data, protocol: str = "honest",
