@@ -440,3 +440,6 @@ $G bench --dataset PTC_MR --layers 2 --batch-size 32 --epochs 100 --seeds 5 6 7 
 # -1.95; log_loss_fine -0.47, +0.63, -1.66; release_wd +0.30, -0.50, +0.12 (average -0.03).
 # No rule passes: the honest node probe keeps choosing C and z-scoring by validation accuracy.
 # The script's accuracy rule reproduced all 60 committed picks (C, z-scoring, val accuracy).
+# Test accuracies, read only after that decision (choosing on all validation nodes), logged in
+# experiments/results/probe_selection_check_test.json: the same command with --test and
+# --out experiments/results/probe_selection_check_test.json.

@@ -22,7 +22,8 @@ both ways, over several random halvings and every seed's embedding. Rules:
     restarts of a linear layer, Adam 0.01, 300 steps, no z-scoring) with its weight decay
     in :data:`RELEASE_WD` chosen by validation accuracy averaged over the restarts (the
     release fixes it: 0.01 on CiteSeer, 0 elsewhere); scored by accuracy averaged over
-    the restarts, as the release scores it.
+    the restarts, as the release scores it (``--restarts``: 50 as released; the
+    committed check ran 20, for time).
 
 Every candidate is fitted once on the training nodes (as its probe fits it), so rules
 differ only in what they read on the selecting half. Test nodes are not read unless
@@ -38,6 +39,7 @@ Embeddings come from ``graphrep train`` runs (``<run>/default/seed_<k>/embedding
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,8 @@ from shared.probes import DEFAULT_LOGREG_C
 
 #: candidate C values of the ``log_loss_fine`` rule: 10^-3 .. 10^3 in half decades
 FINE_C = tuple(float(10.0 ** (k / 2)) for k in range(-6, 7))
+#: every C fitted: the union of both grids (rounded, so the grids' shared values fit once)
+FITTED_C = tuple(sorted({round(float(c), 12) for c in (*DEFAULT_LOGREG_C, *FINE_C)}))
 #: candidate weight decays of the ``release_wd`` rule (the release uses 0 and 0.01)
 RELEASE_WD = (0.0, 1e-3, 1e-2, 1e-1)
 #: rule name -> (probe family, its candidate settings, criterion)
@@ -76,9 +80,19 @@ class Candidate:
 
 
 def fit_candidates(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray,
-                   test: np.ndarray | None, grid: list[float], seed: int) -> list[Candidate]:
+                   test: np.ndarray | None, grid: Sequence[float],
+                   seed: int) -> list[Candidate]:
     """Fit a logistic regression per (z-scoring, C) on the ``train`` rows, as
-    :func:`shared.probes.logistic_regression_probe` does (z-scored first, then raw)."""
+    :func:`shared.probes.logistic_regression_probe` does (z-scored first, then raw).
+
+    Args:
+        x: ``[N, D]`` embeddings; ``y``: ``[N]`` labels.
+        train, val: ``[N]`` bool masks; ``test``: ``[N]`` bool or ``None`` (not predicted).
+        grid: the C values, ascending.
+
+    Returns:
+        ``2 * len(grid)`` candidates, each with one restart (``val_pred`` ``[1, V]``).
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -99,7 +113,15 @@ def release_candidates(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.
                        test: np.ndarray | None, seed: int,
                        restarts: int = 50) -> list[Candidate]:
     """The release's probe at each weight decay of :data:`RELEASE_WD`, seeded as
-    ``graphrep eval --protocol paper`` seeds it."""
+    ``graphrep eval --protocol paper`` seeds it (its restarts' initial weights do not
+    depend on the rows predicted).
+
+    Args: as :func:`fit_candidates`.
+
+    Returns:
+        one candidate per weight decay, ``val_pred`` ``[restarts, V]`` (``test_pred``
+        ``[restarts, T]`` when ``test`` is given).
+    """
     emb, labels = torch.from_numpy(x).float(), torch.from_numpy(y)
     rows = val if test is None else val | test
     out = []
@@ -148,7 +170,15 @@ def held_out_accuracy(cands: list[Candidate], y_val: np.ndarray, halvings: int,
 def check_run(name: str, split: str, run: Path, halvings: int, with_test: bool,
               data_dir: str | None, restarts: int = 50) -> dict:
     """Every seed's embedding under ``run``: held-out-half accuracy per rule, each rule's
-    pick on all validation nodes, and (``with_test``) that pick's test accuracy."""
+    pick on all validation nodes, and (``with_test``) that pick's test accuracy; the test
+    mask is not read without ``with_test``.
+
+    Returns:
+        ``{"dataset", "split", "seeds", "halvings", "release_restarts", "held_out_mean":
+        {rule: %}, "per_seed": {seed: {"held_out": {rule: fraction}, "pick": {rule:
+        {"setting", "standardized", "val_accuracy"[, "test_accuracy"]}}}}`` and, with
+        ``with_test``, ``"test_mean": {rule: %}``.
+    """
     data = load_node_dataset(name, split, data_dir=data_dir).data
     y = data.y.numpy()
     train, val = data.train_mask.numpy(), data.val_mask.numpy()
@@ -156,12 +186,11 @@ def check_run(name: str, split: str, run: Path, halvings: int, with_test: bool,
     seeds = sorted(int(p.name.split("_")[1]) for p in (run / "default").glob("seed_*"))
     if not seeds:
         raise SystemExit(f"no {run}/default/seed_<k>/embedding.pt: run graphrep train first")
-    grid = sorted({round(float(c), 12) for c in (*DEFAULT_LOGREG_C, *FINE_C)})
     per_seed = {}
     for s in seeds:
         x = load_file(run / "default" / f"seed_{s}" / "embedding.pt")["embedding"]
         x = x.double().numpy()
-        cands = (fit_candidates(x, y, train, val, test, grid, seed=s)
+        cands = (fit_candidates(x, y, train, val, test, FITTED_C, seed=s)
                  + release_candidates(x, y, train, val, test, seed=s, restarts=restarts))
         y_val = y[val]
         rec = {"held_out": held_out_accuracy(cands, y_val, halvings, seed=s), "pick": {}}

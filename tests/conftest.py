@@ -16,9 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def load_experiment(name: str):
     """The script ``experiments/<name>.py`` as a module (experiments/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
+    module = f"experiments_{name}"  # not to shadow a top-level module of that name
+    spec = importlib.util.spec_from_file_location(module, REPO / "experiments" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up there
+    sys.modules[module] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 

@@ -79,8 +79,7 @@ def test_accuracy_rule_picks_what_the_probe_picks():
     val = np.zeros(n, bool)
     val[60:160] = True
     test = ~(train | val)
-    grid = sorted({round(float(c), 12) for c in (*DEFAULT_LOGREG_C, *check.FINE_C)})
-    cands = check.fit_candidates(x, y, train, val, test, grid, seed=0)
+    cands = check.fit_candidates(x, y, train, val, test, check.FITTED_C, seed=0)
     pick = check.choose(cands, "logreg", DEFAULT_LOGREG_C, "accuracy", y[val],
                         np.arange(val.sum()))
     probe = logistic_regression_probe(x, y, train, test, val, seed=0, standardize="select")
@@ -108,3 +107,34 @@ def test_release_candidates_are_the_release_probe():
         probe = release_logreg_probe(t(x).float(), t(y), t(train), t(test), restarts=3,
                                      seed=2, weight_decay=a.setting)
         assert abs(float((a.test_pred == y[test]).mean()) - probe) < 1e-6
+
+
+def test_without_test_flag_the_test_mask_is_never_read(monkeypatch, tmp_path):
+    """``check_run`` on a dataset object that has no test mask at all: it must finish,
+    with no test predictions and no test figures."""
+    rng = np.random.default_rng(5)
+    n = 60
+    y = torch.from_numpy(rng.integers(0, 2, n))
+    train, val = torch.zeros(n, dtype=torch.bool), torch.zeros(n, dtype=torch.bool)
+    train[:20], val[20:40] = True, True
+
+    class NoTestMask:  # reading .test_mask raises AttributeError
+        pass
+
+    data = NoTestMask()
+    data.y, data.train_mask, data.val_mask = y, train, val
+    monkeypatch.setattr(check, "load_node_dataset",
+                        lambda *a, **k: type("D", (), {"data": data}))
+    for s in (0, 1):
+        (tmp_path / "default" / f"seed_{s}").mkdir(parents=True)
+    monkeypatch.setattr(check, "load_file", lambda p: {
+        "embedding": torch.from_numpy(rng.normal(size=(n, 4)) + y[:, None].numpy())})
+    out = check.check_run("Cora", "public", tmp_path, halvings=2, with_test=False,
+                          data_dir=None, restarts=2)
+    assert out["seeds"] == [0, 1] and "test_mean" not in out
+    assert set(out["held_out_mean"]) == set(check.RULES)
+    assert all("test_accuracy" not in pick for rec in out["per_seed"].values()
+               for pick in rec["pick"].values())
+    data.test_mask = ~(train | val)  # with the flag, it is read
+    assert "test_mean" in check.check_run("Cora", "public", tmp_path, halvings=2,
+                                          with_test=True, data_dir=None, restarts=2)
