@@ -443,3 +443,15 @@ $G bench --dataset PTC_MR --layers 2 --batch-size 32 --epochs 100 --seeds 5 6 7 
 # Test accuracies, read only after that decision (choosing on all validation nodes), logged in
 # experiments/results/probe_selection_check_test.json: the same command with --test and
 # --out experiments/results/probe_selection_check_test.json.
+# Session 33, third rule (committed before it ran): the graph probe (LinearSVC, C by inner CV)
+# never z-scores the embedding, as released; the node probe chooses z-scoring with C on
+# validation nodes. experiments/svc_standardize_check.py probes the default configuration's
+# embeddings (head output, seeds 0-9, retrained by graphrep train) raw and z-scored on the
+# same folds and counts the outer folds whose inner CV prefers each. Z-scoring joins the graph
+# probe's choice (per outer fold, with C, by inner CV) only if inner CV prefers it on more
+# outer folds than the raw probe (ties aside) on both MUTAG and PTC_MR. If it passes, the
+# per-fold choice is reported for MUTAG and PTC_MR beside the default, whatever it scores,
+# and becomes the default only once every graph-level default is re-probed with it. Test-fold
+# accuracies (--test) are read only after this decision.
+#   for D in MUTAG PTC_MR; do graphrep train --dataset $D --seeds $(seq 0 9) --out-dir /tmp/emb/$D --quiet; done
+#   python experiments/svc_standardize_check.py --run MUTAG:/tmp/emb/MUTAG --run PTC_MR:/tmp/emb/PTC_MR --out experiments/results/svc_standardize_check.json
