@@ -458,3 +458,5 @@ $G bench --dataset PTC_MR --layers 2 --batch-size 32 --epochs 100 --seeds 5 6 7 
 # Result (experiments/results/svc_standardize_check.json): inner CV prefers the z-scored probe
 # on 16 of MUTAG's 100 outer folds and the raw one on 75 (9 tied); PTC_MR 35 to 60 (5 tied).
 # It fails on both: the graph probe stays raw, as released.
+# Test-fold accuracies, read only after that decision: the same command with --test and
+# --out experiments/results/svc_standardize_check_test.json.
