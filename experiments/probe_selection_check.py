@@ -39,6 +39,7 @@ Embeddings come from ``graphrep train`` runs (``<run>/default/seed_<k>/embedding
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,7 +184,8 @@ def check_run(name: str, split: str, run: Path, halvings: int, with_test: bool,
     y = data.y.numpy()
     train, val = data.train_mask.numpy(), data.val_mask.numpy()
     test = data.test_mask.numpy() if with_test else None
-    seeds = sorted(int(p.name.split("_")[1]) for p in (run / "default").glob("seed_*"))
+    seeds = sorted(int(m.group(1)) for p in (run / "default").glob("seed_*")
+                   if (m := re.fullmatch(r"seed_(\d+)", p.name)))
     if not seeds:
         raise SystemExit(f"no {run}/default/seed_<k>/embedding.pt: run graphrep train first")
     per_seed = {}
@@ -230,6 +232,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="write the records as JSON")
     args = p.parse_args()
     results = []
+    if any(spec.count(":") < 2 for spec in args.run):
+        p.error("--run takes NAME:SPLIT:DIR, e.g. --run CiteSeer:public:/tmp/emb/CiteSeer-public")
     for spec in args.run:
         name, split, run = spec.split(":", 2)
         results.append(check_run(name, split, Path(run), args.halvings, args.test,

@@ -8,7 +8,8 @@ inner CV prefers the z-scored probe, the raw one, or neither (tied to 1e-12). Th
 counts read only the training part of each outer fold. With ``--test`` it also reports
 the outer-fold accuracy of both probes and of the per-fold choice between them
 (:func:`graphrep.evaluate.select_per_fold`, ties sharing the fold): for reporting after a
-decision, never for making one.
+decision, never for making one. ``--from-json`` prints the summary of a saved ``--out``
+file again (the paired per-seed differences quoted in the docs) without probing.
 
 Embeddings come from ``graphrep train`` runs of one configuration
 (``<run>/<config>/seed_<k>/embedding.pt``)::
@@ -20,6 +21,8 @@ Embeddings come from ``graphrep train`` runs of one configuration
 from __future__ import annotations
 
 import argparse
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +36,8 @@ from shared.probes import svc_cross_validation
 
 def fold_record(emb: np.ndarray, labels: np.ndarray, seed: int, standardize: bool) -> dict:
     """One probe's per-fold record (``emb`` ``[G, D]``, ``labels`` ``[G]``): what
-    :func:`select_per_fold` reads, the folds fixed by ``seed``."""
+    :func:`select_per_fold` reads (accuracies as fractions), the folds fixed by ``seed``
+    alone, so both probes of a seed share them."""
     res = svc_cross_validation(emb, labels, n_folds=GRAPH_FOLDS, seed=seed,
                                standardize=standardize)
     return {"fold_accuracies": res.fold_accuracies, "inner_scores": res.inner_scores,
@@ -43,23 +47,31 @@ def fold_record(emb: np.ndarray, labels: np.ndarray, seed: int, standardize: boo
 def inner_preferences(raw: dict, scaled: dict) -> dict[str, int]:
     """Outer folds whose inner CV prefers the z-scored probe, the raw one, or neither
     (scores equal to 1e-12), from two :func:`fold_record` results of one seed."""
-    a, b = np.asarray(scaled["inner_scores"]), np.asarray(raw["inner_scores"])
-    tie = np.isclose(a, b, rtol=0.0, atol=1e-12)
-    return {"z_scored": int(((a > b) & ~tie).sum()), "raw": int(((b > a) & ~tie).sum()),
+    z, r = np.asarray(scaled["inner_scores"]), np.asarray(raw["inner_scores"])
+    tie = np.isclose(z, r, rtol=0.0, atol=1e-12)
+    return {"z_scored": int(((z > r) & ~tie).sum()), "raw": int(((r > z) & ~tie).sum()),
             "tied": int(tie.sum())}
 
 
 def check_run(name: str, run: Path, with_test: bool, data_dir: str | None) -> dict:
     """Every seed under ``run`` (one configuration directory): inner-CV preferences
     per seed and in total, and (``with_test``) test accuracies of both probes and of the
-    per-fold choice."""
+    per-fold choice.
+
+    Returns:
+        ``{"dataset", "config", "seeds", "inner_preference": {"z_scored", "raw", "tied"},
+        "per_seed": {seed: {"inner_preference", "inner_scores": {"raw", "z_scored"}[,
+        "test": {"raw", "z_scored", "per_fold"}]}}}`` and, with ``with_test``,
+        ``"test_mean"`` and ``"test_std"`` (ddof 0) over seeds; test figures in %.
+    """
     configs = [p for p in run.iterdir() if p.is_dir() and any(p.glob("seed_*"))]
     if len(configs) != 1:
         raise SystemExit(f"{run} holds {len(configs)} configuration directories with "
                          f"seeds; pass a run of exactly one configuration")
     ds = load_graph_dataset(name, data_dir=data_dir)
     labels = torch.cat([g.y for g in ds.graphs]).numpy()
-    seeds = sorted(int(p.name.split("_")[1]) for p in configs[0].glob("seed_*"))
+    seeds = sorted(int(m.group(1)) for p in configs[0].glob("seed_*")
+                   if (m := re.fullmatch(r"seed_(\d+)", p.name)))
     per_seed, total = {}, {"z_scored": 0, "raw": 0, "tied": 0}
     for s in seeds:
         emb = load_file(configs[0] / f"seed_{s}" / "embedding.pt")["embedding"]
@@ -87,27 +99,49 @@ def check_run(name: str, run: Path, with_test: bool, data_dir: str | None) -> di
     return out
 
 
+def summary(results: list[dict]) -> list[str]:
+    """Lines summarising :func:`check_run` results (as returned or as saved by
+    ``--out``): fold preferences and, where test figures exist, their means and the paired
+    per-seed differences from the raw probe (mean +- sample std, seeds higher / lower)."""
+    lines = []
+    for r in results:
+        t = r["inner_preference"]
+        lines.append(f"{r['dataset']} ({len(r['seeds'])} seeds x {GRAPH_FOLDS} outer folds): "
+                     f"inner CV prefers z-scored on {t['z_scored']} folds, raw on {t['raw']}, "
+                     f"tied {t['tied']}")
+        if "test_mean" not in r:
+            continue
+        lines.append("  test (logged only): " + ", ".join(
+            f"{k} {v:.2f} +- {r['test_std'][k]:.2f}" for k, v in r["test_mean"].items()))
+        for k in ("z_scored", "per_fold"):
+            d = np.array([p["test"][k] - p["test"]["raw"] for p in r["per_seed"].values()])
+            lines.append(f"  {k} - raw per seed: {d.mean():+.2f} +- {d.std(ddof=1):.2f} "
+                         f"(higher on {int((d > 0).sum())} seeds, lower on "
+                         f"{int((d < 0).sum())})")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", action="append", required=True, metavar="NAME:DIR",
+    p.add_argument("--run", action="append", default=[], metavar="NAME:DIR",
                    help="dataset and a graphrep train run directory (repeatable)")
     p.add_argument("--test", action="store_true",
                    help="also report test-fold accuracies (after a decision only)")
+    p.add_argument("--from-json", type=Path, default=None,
+                   help="print the summary of a saved --out file instead of probing")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", type=Path, default=None, help="write the records as JSON")
     args = p.parse_args()
-    results = []
-    for spec in args.run:
-        name, run = spec.split(":", 1)
-        results.append(check_run(name, Path(run), args.test, args.data_dir))
-    for r in results:
-        t = r["inner_preference"]
-        print(f"{r['dataset']} ({len(r['seeds'])} seeds): inner CV prefers z-scored on "
-              f"{t['z_scored']} folds, raw on {t['raw']}, tied {t['tied']}")
-        if "test_mean" in r:
-            print("  test (logged only): " + ", ".join(
-                f"{k} {v:.2f} +- {r['test_std'][k]:.2f}" for k, v in r["test_mean"].items()))
+    if args.from_json is not None:
+        print("\n".join(summary(json.loads(args.from_json.read_text())["runs"])))
+        return
+    if not args.run or any(":" not in spec for spec in args.run):
+        p.error("give --run NAME:DIR (e.g. --run MUTAG:/tmp/emb/MUTAG) or --from-json FILE")
+    results = [check_run(spec.split(":", 1)[0], Path(spec.split(":", 1)[1]), args.test,
+                         args.data_dir)
+               for spec in args.run]
+    print("\n".join(summary(results)))
     if args.out is not None:
         atomic_write_json(args.out, {"runs": results})
         print(f"wrote {args.out}")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from graphrep.evaluate import graph_accuracy
+from graphrep.evaluate import graph_accuracy, select_per_fold
 from tests.conftest import load_experiment
 
 check = load_experiment("svc_standardize_check")
@@ -44,19 +44,45 @@ def _fake_run(monkeypatch, tmp_path, seeds=(0, 1)):
 def test_check_run_counts_every_fold_and_reads_test_folds_only_when_asked(monkeypatch,
                                                                           tmp_path):
     _fake_run(monkeypatch, tmp_path)
+    calls = []
+    real = check.svc_cross_validation
+
+    def spy(*args, **kwargs):
+        calls.append((kwargs["seed"], kwargs["standardize"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(check, "svc_cross_validation", spy)
     out = check.check_run("MUTAG", tmp_path, with_test=False, data_dir=None)
+    # per seed, both probes on the folds of that seed
+    assert calls == [(0, False), (0, True), (1, False), (1, True)]
     assert out["seeds"] == [0, 1] and out["config"] == "L2-B128-E20"
     assert sum(out["inner_preference"].values()) == 2 * 10  # 10 outer folds per seed
     assert "test_mean" not in out and all("test" not in r for r in out["per_seed"].values())
     # the wide column makes the two probes differ: both were run, not one twice
     scores = out["per_seed"][0]["inner_scores"]
     assert scores["raw"] != scores["z_scored"]
-    out = check.check_run("MUTAG", tmp_path, with_test=True, data_dir=None)
-    t = out["per_seed"][0]["test"]
-    # the per-fold choice lies between the two probes' fold accuracies, fold by fold, so
-    # its mean lies between theirs
-    assert min(t["raw"], t["z_scored"]) - 1e-9 <= t["per_fold"] <= max(t["raw"],
-                                                                       t["z_scored"]) + 1e-9
+    with_test = check.check_run("MUTAG", tmp_path, with_test=True, data_dir=None)
+    assert with_test["inner_preference"] == out["inner_preference"]
+    x, y = _graphs()
+    raw, scaled = (check.fold_record(x, y, 0, standardize=z) for z in (False, True))
+    assert with_test["per_seed"][0]["test"] == {
+        "raw": 100 * np.mean(raw["fold_accuracies"]),
+        "z_scored": 100 * np.mean(scaled["fold_accuracies"]),
+        "per_fold": 100 * select_per_fold([raw, scaled])["accuracy"]}
+
+
+def test_summary_pairs_seeds_against_the_raw_probe():
+    rec = {"dataset": "MUTAG", "seeds": [0, 1, 2],
+           "inner_preference": {"z_scored": 3, "raw": 25, "tied": 2},
+           "test_mean": {"raw": 1.0, "z_scored": 1.0, "per_fold": 1.0},
+           "test_std": {"raw": 0.0, "z_scored": 0.0, "per_fold": 0.0},
+           "per_seed": {str(s): {"test": {"raw": 80.0, "z_scored": 80.0 + d,
+                                          "per_fold": 80.0}}
+                        for s, d in enumerate((1.0, -2.0, 4.0))}}
+    lines = check.summary([rec])
+    assert "z-scored on 3 folds, raw on 25, tied 2" in lines[0]
+    # differences 1, -2, 4: mean +1.00, sample std 3.00
+    assert "  z_scored - raw per seed: +1.00 +- 3.00 (higher on 2 seeds, lower on 1)" in lines
 
 
 def test_a_run_of_several_configurations_is_refused(monkeypatch, tmp_path):
