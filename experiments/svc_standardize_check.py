@@ -109,6 +109,9 @@ def summary(results: list[dict]) -> list[str]:
         lines.append(f"{r['dataset']} ({len(r['seeds'])} seeds x {GRAPH_FOLDS} outer folds): "
                      f"inner CV prefers z-scored on {t['z_scored']} folds, raw on {t['raw']}, "
                      f"tied {t['tied']}")
+        inner = np.array([np.subtract(p["inner_scores"]["z_scored"], p["inner_scores"]["raw"])
+                          for p in r["per_seed"].values()])
+        lines.append(f"  mean inner-CV accuracy, z-scored - raw: {100 * inner.mean():+.2f} points")
         if "test_mean" not in r:
             continue
         lines.append("  test (logged only): " + ", ".join(

@@ -77,10 +77,12 @@ def test_summary_pairs_seeds_against_the_raw_probe():
            "test_mean": {"raw": 1.0, "z_scored": 1.0, "per_fold": 1.0},
            "test_std": {"raw": 0.0, "z_scored": 0.0, "per_fold": 0.0},
            "per_seed": {str(s): {"test": {"raw": 80.0, "z_scored": 80.0 + d,
-                                          "per_fold": 80.0}}
+                                          "per_fold": 80.0},
+                                 "inner_scores": {"raw": [0.7, 0.8], "z_scored": [0.7, 0.9]}}
                         for s, d in enumerate((1.0, -2.0, 4.0))}}
     lines = check.summary([rec])
     assert "z-scored on 3 folds, raw on 25, tied 2" in lines[0]
+    assert lines[1] == "  mean inner-CV accuracy, z-scored - raw: +5.00 points"
     # differences 1, -2, 4: mean +1.00, sample std 3.00
     assert "  z_scored - raw per seed: +1.00 +- 3.00 (higher on 2 seeds, lower on 1)" in lines
 
