@@ -50,7 +50,7 @@ import torch
 from graphrep.data import load_node_dataset
 from graphrep.evaluate import release_logreg_predictions
 from shared.checkpoint import atomic_write_json, load_file
-from shared.probes import DEFAULT_LOGREG_C
+from shared.probes import DEFAULT_LOGREG_C, logreg_model
 
 #: candidate C values of the ``log_loss_fine`` rule: 10^-3 .. 10^3 in half decades
 FINE_C = tuple(float(10.0 ** (k / 2)) for k in range(-6, 7))
@@ -94,16 +94,10 @@ def fit_candidates(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndar
     Returns:
         ``2 * len(grid)`` candidates, each with one restart (``val_pred`` ``[1, V]``).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     out = []
     for scaled in (True, False):
         for c in grid:
-            clf = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-            model = make_pipeline(StandardScaler(), clf) if scaled else clf
-            model.fit(x[train], y[train])
+            model = logreg_model(c, scaled, seed).fit(x[train], y[train])
             proba = model.predict_proba(x[val])
             out.append(Candidate("logreg", c, scaled, proba.argmax(1)[None], proba,
                                  None if test is None else model.predict(x[test])[None]))

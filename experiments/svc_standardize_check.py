@@ -29,19 +29,15 @@ import numpy as np
 import torch
 
 from graphrep.data import load_graph_dataset
-from graphrep.evaluate import GRAPH_FOLDS, select_per_fold
+from graphrep.evaluate import GRAPH_FOLDS, graph_accuracy, select_per_fold
 from shared.checkpoint import atomic_write_json, load_file
-from shared.probes import svc_cross_validation
 
 
 def fold_record(emb: np.ndarray, labels: np.ndarray, seed: int, standardize: bool) -> dict:
     """One probe's per-fold record (``emb`` ``[G, D]``, ``labels`` ``[G]``): what
     :func:`select_per_fold` reads (accuracies as fractions), the folds fixed by ``seed``
     alone, so both probes of a seed share them."""
-    res = svc_cross_validation(emb, labels, n_folds=GRAPH_FOLDS, seed=seed,
-                               standardize=standardize)
-    return {"fold_accuracies": res.fold_accuracies, "inner_scores": res.inner_scores,
-            "chosen_C": res.chosen_C, "seed": seed}
+    return graph_accuracy(emb, labels, seed=seed, standardize=standardize)
 
 
 def inner_preferences(raw: dict, scaled: dict) -> dict[str, int]:

@@ -139,17 +139,19 @@ def check_graph_labels(labels: Tensor, dataset: str) -> None:
 
 def graph_accuracy(emb: Tensor, labels: Tensor, seed: int = 0,
                    n_jobs: int | None = None,
-                   on_fold: Callable[[int], None] | None = None) -> dict:
+                   on_fold: Callable[[int], None] | None = None,
+                   standardize: bool = False) -> dict:
     """10-fold SVC accuracy (fraction) of one graph embedding ``[G, D]``, with the
     per-fold record :func:`select_per_fold` needs; ``n_jobs`` parallel fits of the
-    inner grid search; ``on_fold`` called with the folds done after each outer fold.
+    inner grid search; ``on_fold`` called with the folds done after each outer fold;
+    ``standardize`` z-scores inside each fit (the package's probe does not, as released).
 
     Returns:
         ``{"accuracy", "fold_std", "fold_accuracies", "inner_scores", "chosen_C",
         "seed"}`` (the seed fixes the folds).
     """
     res = svc_cross_validation(emb, labels, n_folds=GRAPH_FOLDS, seed=seed, n_jobs=n_jobs,
-                               on_fold=on_fold)
+                               on_fold=on_fold, standardize=standardize)
     return {"accuracy": res.mean, "fold_std": res.std,
             "fold_accuracies": res.fold_accuracies, "inner_scores": res.inner_scores,
             "chosen_C": res.chosen_C, "seed": seed}

@@ -1,7 +1,7 @@
 """Linear evaluation of frozen embeddings, on scikit-learn.
 
 - :func:`logistic_regression_probe`: node classification with fixed train/val/test masks
-  (the Planetoid protocol of DGI and MVGRL).
+  (the Planetoid protocol of DGI and MVGRL); :func:`logreg_model` is one of its candidates.
 - :func:`svc_cross_validation`: graph classification by stratified 10-fold CV with a LinearSVC
   whose ``C`` is chosen by an inner stratified CV on each training fold (InfoGraph / MVGRL).
 - :func:`row_space_coordinates`: a cheaper input for that probe when features are many
@@ -147,10 +147,7 @@ def logistic_regression_probe(
     Returns:
         :class:`ProbeResult` with accuracies as fractions.
     """
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     x, y = _to_numpy(embeddings).astype(np.float64), _to_numpy(labels)
     _check_embeddings(x, y)
@@ -181,8 +178,7 @@ def logistic_regression_probe(
         raise ValueError(f"standardize must be True, False or 'select', got {standardize!r}")
 
     def model(c: float, scaled: bool):
-        clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
-        return make_pipeline(StandardScaler(), clf) if scaled else clf
+        return logreg_model(c, scaled, seed, max_iter)
 
     # candidates in a fixed order; ties go to the first (standardised, smaller C)
     grid = [(s, float(c)) for s in ((True, False) if standardize == "select"
@@ -211,6 +207,18 @@ def logistic_regression_probe(
         test_accuracy=float(clf.score(x[test], y[test])), val_accuracy=best_val, C=best_c,
         standardized=best_scaled,
     )
+
+
+def logreg_model(C: float, standardize: bool, seed: int = 0, max_iter: int = 2000):
+    """One candidate of :func:`logistic_regression_probe`: a scikit-learn multinomial
+    logistic regression with inverse L2 strength ``C``, behind a ``StandardScaler`` when
+    ``standardize`` (fitted on the rows the model is fitted on). Unfitted."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
+    return make_pipeline(StandardScaler(), clf) if standardize else clf
 
 
 def row_space_coordinates(x: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from graphrep import evaluate
 from graphrep.evaluate import graph_accuracy, select_per_fold
 from tests.conftest import load_experiment
 
@@ -45,13 +46,13 @@ def test_check_run_counts_every_fold_and_reads_test_folds_only_when_asked(monkey
                                                                           tmp_path):
     _fake_run(monkeypatch, tmp_path)
     calls = []
-    real = check.svc_cross_validation
+    real = evaluate.svc_cross_validation
 
     def spy(*args, **kwargs):
         calls.append((kwargs["seed"], kwargs["standardize"]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(check, "svc_cross_validation", spy)
+    monkeypatch.setattr(evaluate, "svc_cross_validation", spy)
     out = check.check_run("MUTAG", tmp_path, with_test=False, data_dir=None)
     # per seed, both probes on the folds of that seed
     assert calls == [(0, False), (0, True), (1, False), (1, True)]
