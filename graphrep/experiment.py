@@ -84,6 +84,7 @@ from shared.checkpoint import (
     drop_torn_tail,
     finite_or_null,
     load_file,
+    make_dirs,
     read_json,
 )
 from shared.probes import DEFAULT_SVC_MAX_ITER, SVC_DUAL
@@ -326,7 +327,7 @@ def _train_one(opts: RunOptions, payload, cfg, shorter: list, seed: int,
     but fewer epochs) that training passes. Returns the training records written."""
     device = resolve_device(opts.device)
     seed_dir = dirs[config_name(cfg)]
-    seed_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(seed_dir)
     seed_everything(seed)
     tag = {"seed": seed, "config": config_name(cfg)}
     on_epoch = lambda rec: metrics.write_epoch(tag, rec)  # noqa: E731
@@ -372,7 +373,7 @@ def _train_one(opts: RunOptions, payload, cfg, shorter: list, seed: int,
 
     def on_budget(epochs: int, trained: torch.nn.Module, res: TrainResult) -> None:
         name = by_epochs[epochs]
-        dirs[name].mkdir(parents=True, exist_ok=True)
+        make_dirs(dirs[name])
         save_finished_checkpoint(dirs[name] / "checkpoint.pt", trained, res)
         keep(name, res)
         metrics.write({"seed": seed, "config": name, "trained_by": config_name(cfg),
@@ -600,7 +601,7 @@ def train_runs(opts: RunOptions) -> dict:
 
 def _train_runs(opts: RunOptions, elapsed: _Elapsed) -> dict:
     run = Path(opts.out_dir)
-    run.mkdir(parents=True, exist_ok=True)
+    make_dirs(run)
     cfg_file = run / "config.json"
     resuming = _resuming(opts)
     if resuming:

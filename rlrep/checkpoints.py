@@ -32,7 +32,7 @@ import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from rlrep.envs import get_vec_env_snapshot, set_vec_env_snapshot
-from shared.checkpoint import CorruptFileError, atomic_save, atomic_write_text, load_file
+from shared.checkpoint import CorruptFileError, atomic_save, atomic_write_text, load_file, make_dirs
 
 
 def _rng_state(model: BaseAlgorithm) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def _set_rng_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
 
 def save_checkpoint(model: BaseAlgorithm, directory: Path, extra: dict[str, Any], keep: int = 2) -> Path:
     """Write ``directory/step_<num_timesteps>`` atomically and point ``LATEST`` at it."""
-    directory.mkdir(parents=True, exist_ok=True)
+    make_dirs(directory)
     name = f"step_{model.num_timesteps:09d}"
     tmp = directory / f".tmp-{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

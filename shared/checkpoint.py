@@ -45,7 +45,7 @@ def _mode_for(path: Path) -> int:
 
 def _atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -63,6 +63,20 @@ def _atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def make_dirs(directory: str | os.PathLike) -> Path:
+    """``mkdir -p directory``, then sync the parent of each directory it created, outermost
+    first: a new run directory's entry survives a crash along with the file renamed into it."""
+    directory = Path(directory)
+    created, d = [], directory
+    while not d.exists() and d.parent != d:
+        created.append(d)
+        d = d.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    for new in reversed(created):
+        _fsync_dir(new.parent)
+    return directory
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.checkpoint import make_dirs
+
 __all__ = ["LOCK_NAME", "RunDirError", "RunDirInUseError", "hold_run_dir"]
 
 #: file name of the lock inside a run directory
@@ -77,7 +79,7 @@ def hold_run_dir(run_dir: str | os.PathLike, create: bool = True,
         for attempt in range(_MKDIR_ATTEMPTS):
             made = [d for d in (run, *run.parents) if d in made or not d.exists()]
             try:
-                run.mkdir(parents=True, exist_ok=True)
+                make_dirs(run)
                 lock.acquire(timeout=0)
                 break
             except FileNotFoundError:

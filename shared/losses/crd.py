@@ -201,7 +201,8 @@ class CRDLoss(nn.Module):
         the ``K + 1`` columns. The second is used while ``n_data <= FULL_BANK_FACTOR * (K+1)``,
         where it measured faster (results/bench_crd_scores.md); ``full_bank`` forces one way.
         """
-        contrast_index = contrast_index.to(v.device)
+        # long: int32 indices are accepted, and gather took only int64 before recent torch
+        contrast_index = contrast_index.to(v.device, torch.long)
         if full_bank is None:
             full_bank = memory.shape[0] <= cls.FULL_BANK_FACTOR * contrast_index.shape[1]
         if full_bank:

@@ -211,3 +211,21 @@ def test_runtime_errors_are_damage_only_when_they_are_the_archive_s(saved, monke
         load_file(saved)
     assert isinstance(err.value, CorruptFileError) is damage
     assert (f"Cannot read {saved}" in str(err.value)) is damage
+
+
+def test_new_directories_are_synced_into_their_parents(tmp_path, monkeypatch):
+    """A write into directories it creates syncs each new directory's parent, outermost
+    first, then the target's directory after the rename, so the whole path survives a crash."""
+    import shared.checkpoint as checkpoint
+
+    (tmp_path / "runs").mkdir()
+    synced = []
+    monkeypatch.setattr(checkpoint, "_fsync_dir", lambda d: synced.append(pathlib.Path(d)))
+    target = tmp_path / "runs" / "a" / "b" / "config.json"
+    checkpoint.atomic_write_json(target, {"x": 1})
+    assert read_json(target) == {"x": 1}
+    runs = tmp_path / "runs"
+    assert synced == [runs, runs / "a", runs / "a" / "b"]
+    synced.clear()
+    checkpoint.atomic_write_json(target, {"x": 2})  # nothing new: the rename's directory only
+    assert synced == [runs / "a" / "b"]

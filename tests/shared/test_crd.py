@@ -234,3 +234,27 @@ def test_empty_batch_wrong_widths_and_bad_contrast_index_are_named_and_change_no
             crd(*args)
     for k, v in crd.state_dict().items():  # Z is still unfixed, the banks untouched
         assert torch.equal(v, state[k]) or (v.isnan().all() and state[k].isnan().all()), k
+
+
+@pytest.mark.parametrize("full_bank_factor", [0, 1000])  # gathered rows, whole bank
+def test_int32_indices_give_the_int64_loss_and_update(full_bank_factor, monkeypatch):
+    """int32 ``index`` / ``contrast_index`` are accepted; the scores' gather gets int64
+    (torch's gather took only int64 before recent releases): same loss, same banks as
+    with int64 indices."""
+    monkeypatch.setattr(CRDLoss, "FULL_BANK_FACTOR", full_bank_factor)
+    torch.manual_seed(0)
+    a = CRDLoss(4, 6, n_data=30, feat_dim=8, num_negatives=7)
+    b = CRDLoss(4, 6, n_data=30, feat_dim=8, num_negatives=7)
+    b.load_state_dict(a.state_dict())
+    idx = torch.tensor([2, 11, 29])
+    ci = torch.cat([idx[:, None], torch.randint(30, (3, 7))], 1)
+    f_s, f_t = torch.randn(3, 4), torch.randn(3, 6)
+    seen = []
+    real_gather = torch.gather
+    monkeypatch.setattr(torch, "gather", lambda x, d, i: seen.append(i.dtype) or real_gather(x, d, i))
+    loss64 = a(f_s, f_t, idx, ci)
+    loss32 = b(f_s, f_t, idx.int(), ci.int())
+    assert torch.equal(loss32, loss64)
+    assert torch.equal(a.memory_student, b.memory_student)
+    assert torch.equal(a.memory_teacher, b.memory_teacher)
+    assert set(seen) <= {torch.int64} and (len(seen) > 0) == (full_bank_factor > 0)
