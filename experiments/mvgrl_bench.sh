@@ -15,7 +15,9 @@ S10="0 1 2 3 4 5 6 7 8 9"
 # D x D matrix; since session 12 the default is the release's 16x smaller scale
 # (see the end of this file), so their lines pass --discriminator-init xavier.
 # Likewise, Cora's PPR teleport alpha has been 0.15 by default since session 31 (the end of
-# this file): the Cora PPR runs before it pass --alpha 0.2, the paper's value.
+# this file): the Cora PPR runs before it pass --alpha 0.2, the paper's value. Since session
+# 34 Cora's defaults are per split (pygcn: top-256 at 0.15; public: top-64 at 0.2, the end of
+# this file), so the public split's runs at top-256 or 0.15 pass --topk 256 / --alpha 0.15.
 # Node level: Cora on the paper's (pygcn) split and on the Planetoid public split,
 # honest protocol (probe C chosen on validation nodes) then the release's probe.
 $G bench --dataset Cora --alpha 0.2 --topk 64 --discriminator-init xavier --split pygcn  --seeds $S10 --out-dir $R/Cora-pygcn-ppr  --quiet --resume
@@ -270,8 +272,8 @@ done
 #   python experiments/mvgrl_tune.py --dataset CiteSeer --split public --set "full_batch=1,disc=bilinear,topk=None,eps=0.01,colscale=1,epochs=200,eval_at=50:100:150:200" --set "full_batch=1,disc=bilinear,topk=256,epochs=200,eval_at=50:100:150:200" --set "full_batch=1,disc=bilinear,epochs=200,eval_at=50:100:150:200" --seeds 0 1 2 3 4
 # The default runs again, in new directories:
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --alpha 0.2 --split $SPLIT --out-dir $R/Cora-$SPLIT-ppr-top256 --quiet --resume
-  $G eval --dataset Cora --alpha 0.2 --split $SPLIT --out-dir $R/Cora-$SPLIT-ppr-top256 --quiet --protocol paper
+  $G bench --dataset Cora --alpha 0.2 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-top256 --quiet --resume
+  $G eval --dataset Cora --alpha 0.2 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-top256 --quiet --protocol paper
 done
 # The heat kernel at the same cut, for a like-for-like comparison with the PPR default (the
 # heat view's own default was still top-64 then; since session 28, below, these are its
@@ -284,11 +286,11 @@ done
 # the shared slope's validation accuracy beats it by more than 0.25 on its own split; it
 # tied: pygcn 86.67 vs 86.73, public 82.06 vs 82.06).
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --alpha 0.2 --split $SPLIT --epochs 0 --out-dir $R/Cora-$SPLIT-ppr-top256-untrained --quiet --resume
+  $G bench --dataset Cora --alpha 0.2 --split $SPLIT --topk 256 --epochs 0 --out-dir $R/Cora-$SPLIT-ppr-top256-untrained --quiet --resume
 done
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --alpha 0.2 --split $SPLIT --prelu shared --out-dir $R/Cora-$SPLIT-ppr-top256-prelu-shared --quiet --resume
-  $G eval --dataset Cora --alpha 0.2 --split $SPLIT --prelu shared --out-dir $R/Cora-$SPLIT-ppr-top256-prelu-shared --quiet --protocol paper
+  $G bench --dataset Cora --alpha 0.2 --split $SPLIT --topk 256 --prelu shared --out-dir $R/Cora-$SPLIT-ppr-top256-prelu-shared --quiet --resume
+  $G eval --dataset Cora --alpha 0.2 --split $SPLIT --topk 256 --prelu shared --out-dir $R/Cora-$SPLIT-ppr-top256-prelu-shared --quiet --protocol paper
 done
 # Session 28: the heat view's own Cora default re-decided on validation nodes, under a rule
 # fixed before the sweep (the same as session 27's for PPR): top-256 replaces top-64 only if
@@ -345,12 +347,12 @@ done
 #   python experiments/mvgrl_tune.py --dataset Cora --split public --set "full_batch=1,disc=bilinear,topk=256,alpha=0.15,epochs=200,eval_at=50:100:150:200" --seeds 0 1 2 3 4 5 6 7 8 9
 # The default runs at alpha 0.15, both splits:
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --split $SPLIT --out-dir $R/Cora-$SPLIT-ppr-alpha015 --quiet --resume
-  $G eval --dataset Cora --split $SPLIT --out-dir $R/Cora-$SPLIT-ppr-alpha015 --quiet --protocol paper
+  $G bench --dataset Cora --alpha 0.15 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-alpha015 --quiet --resume
+  $G eval --dataset Cora --alpha 0.15 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-alpha015 --quiet --protocol paper
 done
 # and the untrained-encoder control at that default:
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --split $SPLIT --epochs 0 --out-dir $R/Cora-$SPLIT-ppr-alpha015-untrained --quiet --resume
+  $G bench --dataset Cora --alpha 0.15 --split $SPLIT --topk 256 --epochs 0 --out-dir $R/Cora-$SPLIT-ppr-alpha015-untrained --quiet --resume
 done
 # Session 31, two more alpha sweeps, rules fixed before they ran (committed first):
 # CiteSeer: another alpha replaces 0.2 as CiteSeer's PPR default only if its validation
@@ -389,8 +391,8 @@ done
 # pooled mean +- std with its seed count, the first runs' figures beside it.
 S1019="10 11 12 13 14 15 16 17 18 19"
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --split $SPLIT --seeds $S1019 --out-dir $R/Cora-$SPLIT-ppr-alpha015-s10-19 --quiet --resume
-  $G eval --dataset Cora --split $SPLIT --seeds $S1019 --out-dir $R/Cora-$SPLIT-ppr-alpha015-s10-19 --quiet --protocol paper
+  $G bench --dataset Cora --alpha 0.15 --split $SPLIT --topk 256 --seeds $S1019 --out-dir $R/Cora-$SPLIT-ppr-alpha015-s10-19 --quiet --resume
+  $G eval --dataset Cora --alpha 0.15 --split $SPLIT --topk 256 --seeds $S1019 --out-dir $R/Cora-$SPLIT-ppr-alpha015-s10-19 --quiet --protocol paper
 done
 $G bench --dataset CiteSeer --seeds $S1019 --out-dir $R/CiteSeer-public-ppr-bilinear-init-s10-19 --quiet --resume
 $G eval --dataset CiteSeer --seeds $S1019 --out-dir $R/CiteSeer-public-ppr-bilinear-init-s10-19 --quiet --protocol paper

@@ -92,6 +92,9 @@ def select_runs(runs: Sequence[str | Path], seeds: Sequence[int] | None = None,
         if not seeds:
             raise ValueError("the runs share no encoder seed; train them on common --seeds.")
     seeds = list(seeds)
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if twice:  # each seed would count once more in the mean
+        raise ValueError(f"seeds {seeds} list {twice[0]} more than once; pass each seed once.")
     lacking = [f"{run} (trained seeds {opts.seeds})" for run, (opts, _) in zip(runs, stored, strict=True)
                if not set(seeds) <= set(opts.seeds)]
     if lacking:

@@ -157,9 +157,12 @@ class NodeTrainConfig:
         PPR top-256                   86.53 (100 steps)      82.24 (150 steps)
         PPR top-256, A + 2I           86.20 (50-150 steps)   -
 
-    Top-256 beats top-64 by more than the 0.25 tie band on pygcn and does not
-    fall behind on public, so Cora's PPR view keeps 256 entries per node by
-    default (``graphrep.cli.NODE_DIFFUSION_DEFAULTS``); the step cap stays 100.
+    Top-256 beats top-64 by more than the 0.25 tie band on pygcn, so Cora's
+    pygcn PPR view keeps 256 entries per node by default
+    (``graphrep.cli.NODE_DIFFUSION_DEFAULTS``); the step cap stays 100. On the
+    public split's own validation nodes the two tie, so its view keeps top-64
+    (session 34: the session-27 rule let pygcn's validation nodes, 108 of them
+    public test nodes, decide the public split's default too).
     CiteSeer's preset, re-checked the same way (seeds 0-4): 73.88 (100 steps)
     against top-256 72.84 and top-64 73.28, so it stands.
     """

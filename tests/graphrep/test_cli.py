@@ -397,24 +397,26 @@ def test_node_diffusion_defaults_per_dataset(capsys):
     for other in (["--view", "heat"], ["--alpha", "0.15"]):
         d = diffusion("--dataset", "CiteSeer", *other)
         assert (d.topk, d.eps, d.column_scale) == (64, None, None)
-    cora = diffusion("--dataset", "Cora")  # top-256 (session 27), on both splits
-    assert (cora.topk, cora.eps, cora.column_scale) == (256, None, None)
-    # Cora's PPR teleport 0.15 (session 31, chosen at top-256), on both splits; top-256 holds
-    # at 0.15 and at 0.2 (where it was chosen), not at other values; every other set and level
-    # keeps 0.2
-    assert cora.alpha == 0.15
-    assert diffusion("--dataset", "Cora", "--split", "pygcn").alpha == 0.15
-    paper_alpha = diffusion("--dataset", "Cora", "--alpha", "0.2")
+    # Cora's defaults are per split, each decided on its own validation nodes (session 34):
+    # pygcn: top-256 (session 27) at teleport 0.15 (session 31, chosen at top-256); top-256
+    # holds at 0.15 and at 0.2 (where it was chosen), not at other values
+    cora = diffusion("--dataset", "Cora", "--split", "pygcn")
+    assert (cora.topk, cora.eps, cora.column_scale, cora.alpha) == (256, None, None, 0.15)
+    paper_alpha = diffusion("--dataset", "Cora", "--split", "pygcn", "--alpha", "0.2")
     assert (paper_alpha.alpha, paper_alpha.topk) == (0.2, 256)
-    assert (diffusion("--dataset", "Cora", "--alpha", "0.3").topk) == 64
+    assert diffusion("--dataset", "Cora", "--split", "pygcn", "--alpha", "0.3").topk == 64
+    # public (the default split): both tie on its own validation nodes, so top-64 at 0.2
+    public = diffusion("--dataset", "Cora")
+    assert (public.topk, public.eps, public.column_scale, public.alpha) == (64, None, None, 0.2)
+    assert diffusion("--dataset", "Cora", "--alpha", "0.15").topk == 64
+    # every other set and level keeps 0.2
     assert diffusion("--dataset", "CiteSeer").alpha == 0.2
     assert diffusion("--dataset", "MUTAG").alpha == 0.2
     # the heat view stores the paper's teleport, unused (its runs' caches and signatures)
     assert diffusion("--dataset", "Cora", "--view", "heat").alpha == 0.2
     assert diffusion("--dataset", "Cora", "--view", "heat", "--alpha", "0.2").alpha == 0.2
-    with pytest.raises(ValueError, match="drop them with --view heat"):  # Cora's PPR default
-        diffusion("--dataset", "Cora", "--view", "heat", "--alpha", "0.15")
-    assert diffusion("--dataset", "Cora", "--split", "pygcn").topk == 256
+    with pytest.raises(ValueError, match="drop them with --view heat"):  # pygcn's PPR default
+        diffusion("--dataset", "Cora", "--split", "pygcn", "--view", "heat", "--alpha", "0.15")
     assert diffusion("--dataset", "Cora", "--topk", "64").topk == 64
     # the heat view's own Cora default (session 28), at t = 5 only; CiteSeer's heat: top-64
     heat = diffusion("--dataset", "Cora", "--view", "heat")
@@ -430,13 +432,14 @@ def test_node_diffusion_defaults_per_dataset(capsys):
     assert diffusion("--dataset", "PubMed").topk == 64
     # a preset dropped for --eps / --column-scale alone is said so (its top-k goes too)
     capsys.readouterr()
-    assert diffusion("--dataset", "Cora", "--eps", "1e-4").topk == 64
-    assert ("--eps 0.0001 replaces Cora's PPR default (--topk 256) as a whole: the view keeps "
-            "the top 64 entries per node") in capsys.readouterr().err
+    assert diffusion("--dataset", "Cora", "--split", "pygcn", "--eps", "1e-4").topk == 64
+    assert ("--eps 0.0001 replaces Cora's (pygcn split) PPR default (--topk 256) as a whole: "
+            "the view keeps the top 64 entries per node") in capsys.readouterr().err
     assert diffusion("--dataset", "Cora", "--view", "heat", "--eps", "1e-4").topk == 64
-    assert ("--eps 0.0001 replaces Cora's heat-kernel default (--topk 256) as a whole"
-            in capsys.readouterr().err)
-    diffusion("--dataset", "Cora", "--eps", "1e-4", "--topk", "256")
+    assert ("--eps 0.0001 replaces Cora's (public split) heat-kernel default (--topk 256) as a "
+            "whole" in capsys.readouterr().err)
+    diffusion("--dataset", "Cora", "--split", "pygcn", "--eps", "1e-4", "--topk", "256")
+    diffusion("--dataset", "Cora", "--eps", "1e-4")  # public: no PPR preset to drop
     diffusion("--dataset", "PubMed", "--eps", "1e-4")
     assert capsys.readouterr().err == ""  # top-k chosen; no preset to drop
     assert diffusion("--dataset", "Cora", "--diffusion-method", "push",

@@ -217,3 +217,7 @@ def test_select_runs_chooses_among_views_per_fold(data_dir, cache_dir, tmp_path,
     assert main(["select", "--runs", str(runs["ppr"]), str(other), "--seeds", "0", "1",
                  *where]) == 2
     assert "were not all trained in" in capsys.readouterr().err
+    # a seed given twice would count twice in the mean
+    assert main(["select", "--runs", str(runs["ppr"]), str(other), "--seeds", "0", "0",
+                 *where]) == 2
+    assert "list 0 more than once" in capsys.readouterr().err
