@@ -171,8 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "linear in the kept entries; push (PPR only, needs numba): "
                             "PyG's get_ppr, approximate, time about linear in the nodes; auto: "
                             f"exact up to {EXACT_MAX_NODES} nodes, power up to "
-                            f"{POWER_MAX_NODES}, then push for PPR (power without numba) "
-                            "and power for heat")
+                            f"{POWER_MAX_NODES}, then push for PPR and power for heat")
         s.add_argument("--push-eps", type=float, default=PUSH_EPS,
                        help="push method's residual threshold (PyG get_ppr's eps): each "
                             "PPR entry S_ij is short by at most push_eps * sqrt(d_i d_j)")

@@ -57,8 +57,9 @@ Computation methods:
   rows. Each block is sparsified before the next. Approximate: see
   ``experiments/bench_diffusion.py``.
 * ``"auto"``: exact up to :data:`EXACT_MAX_NODES` nodes, power up to
-  :data:`POWER_MAX_NODES`; above, push for PPR when ``numba`` imports, power otherwise
-  (:func:`resolve_method`).
+  :data:`POWER_MAX_NODES`; above, push for PPR (without ``numba`` it refuses, naming
+  the fix, rather than build another view than the same run builds elsewhere), power for
+  the heat kernel (:func:`resolve_method`).
 
 Sparsification after any method: ``eps`` drops entries below a threshold,
 ``topk`` keeps the ``k`` largest entries of every row (each node keeps its
@@ -106,8 +107,7 @@ __all__ = [
 #: Largest graph the ``"auto"`` method diffuses with dense matrices.
 EXACT_MAX_NODES = 6000
 
-#: Largest graph the ``"auto"`` method gives PPR's power series (above: push, when
-#: numba imports): near where the measured times cross (``experiments/bench_diffusion.py``,
+#: Largest graph the ``"auto"`` method gives PPR's power series (above: push): near where the measured times cross (``experiments/bench_diffusion.py``,
 #: top-64, one thread: power 16.9 s vs push 33.7 s at 6000 nodes, 36.9 s vs 42.8 s at
 #: 10000, 143 s vs 81.1 s at 19717); power is exact to 1e-7, push approximate
 POWER_MAX_NODES = 10000
@@ -430,8 +430,10 @@ def _push_ppr(edge_index: Tensor, n: int, alpha: float, push_eps: float,
     """PPR rows by PyG's push algorithm, ``block_rows`` source nodes per call, each
     block sparsified (:func:`_sparse_row_entries`) before the next."""
     if not _numba_available():
-        raise ImportError("method='push' runs PyG's get_ppr, which needs numba: "
-                          "pip install numba (or choose method='power').")
+        raise ImportError("method='push' (method='auto' on a PPR view of over "
+                          f"{POWER_MAX_NODES} nodes) runs PyG's get_ppr, which needs numba: "
+                          "pip install numba, or choose method='power' (graphrep "
+                          "--diffusion-method power; exact, slower).")
     import numba
     from torch_geometric.utils import add_self_loops, degree, get_ppr
 
@@ -580,13 +582,14 @@ def diffusion_view(
 def resolve_method(kind: str, num_nodes: int, method: str = "auto") -> str:
     """The method ``diffusion_view`` runs for ``method`` on a graph of ``num_nodes``:
     ``"auto"`` is exact up to :data:`EXACT_MAX_NODES` nodes, power up to
-    :data:`POWER_MAX_NODES`, then push for PPR when numba imports (power otherwise, and
-    always for the heat kernel)."""
+    :data:`POWER_MAX_NODES`, then push for PPR and power for the heat kernel. It does not
+    depend on what is installed (push without numba refuses), so a run resumed on another
+    machine builds the same views."""
     if method != "auto":
         return method
     if num_nodes <= EXACT_MAX_NODES:
         return "exact"
-    if kind == "ppr" and num_nodes > POWER_MAX_NODES and _numba_available():
+    if kind == "ppr" and num_nodes > POWER_MAX_NODES:
         return "push"
     return "power"
 
@@ -597,12 +600,6 @@ def _diffuse(edge_index: Tensor, num_nodes: int, kind: str, alpha: float, t: flo
              heat_transition: str = "col") -> SparseView:
     if method == "auto":
         method = resolve_method(kind, num_nodes)
-        if kind == "ppr" and method == "power" and num_nodes > POWER_MAX_NODES:
-            warnings.warn(
-                f"numba is not installed (or fails to import): the PPR view of these "
-                f"{num_nodes} nodes takes the "
-                f"power series (minutes at tens of thousands of nodes) instead of PyG's "
-                f"push algorithm; pip install numba for it.", stacklevel=4)
     if method == "exact":
         mat = (_ppr_dense(edge_index, num_nodes, alpha) if kind == "ppr" else
                _heat_dense(edge_index, num_nodes, t, heat_transition))

@@ -315,12 +315,15 @@ def test_auto_method_by_graph_size(graph, monkeypatch):
     diffusion_view(ei, n, "ppr")
     diffusion_view(ei, n, "heat")
     assert node_views(ei, n, DiffusionOptions()).diffusion_method == "push"
+    # without numba "auto" still means push above POWER_MAX_NODES, and refuses naming the
+    # fix: a run resumed where numba is missing must not train on other (power) views
     monkeypatch.setattr(diffusion, "_numba_available", lambda: False)
-    with pytest.warns(UserWarning, match="numba is not installed.*pip install numba"):
+    assert diffusion.resolve_method("ppr", n) == "push"
+    assert node_views(ei, n, DiffusionOptions(method="power")).diffusion_method == "power"
+    with pytest.raises(ImportError, match="pip install numba, or choose method='power'"):
         diffusion_view(ei, n, "ppr")
     assert called == ["_power_diffusion", "_push_ppr", "_power_diffusion", "_push_ppr",
-                      "_power_diffusion"]
-    assert diffusion.resolve_method("ppr", n) == "power"
+                      "_power_diffusion", "_push_ppr"]
     assert diffusion.resolve_method("ppr", n, "exact") == "exact"
     with pytest.raises(ImportError, match="pip install numba"):
         diffusion_view(ei, n, "ppr", method="push")
