@@ -13,12 +13,14 @@ shortcut, map both into one space. The loss is the Jensen-Shannon local-global
 MI estimate in both directions,
 
 .. math::
-    \mathcal{L} = -\frac{1}{|\mathcal{G}|} \sum_{G} \frac{1}{|G|} \sum_{i \in G}
+    \mathcal{L} = -\frac{1}{N} \sum_{G} \sum_{i \in G}
     \left[ \mathrm{MI}\big(f_\theta(h_i^{\alpha}), f_\omega(h_G^{\beta})\big) +
            \mathrm{MI}\big(f_\theta(h_i^{\beta}), f_\omega(h_G^{\alpha})\big)
     \right],
 
-with every other graph of the mini-batch supplying the negatives
+with :math:`N = \sum_G |G|` the nodes of the mini-batch (every node weighs the same,
+so larger graphs weigh more, as in the release's loss) and every other graph of the
+mini-batch supplying the negatives, averaged over all (node, other graph) pairs
 (:func:`shared.losses.local_global_loss`, ``estimator="jsd"``). Graphs are
 batched the PyG way (one disjoint union, no padding).
 
