@@ -108,7 +108,14 @@ class NodeViews:
 
 def _check_kept(entries: int, options: DiffusionOptions) -> None:
     """Refuse a sparsification that kept no diffusion entry (an ``eps`` above every
-    entry): the diffusion view would be empty and MVGRL would train on one view."""
+    entry, or column min-max scaling of columns that each hold one value): the diffusion
+    view would be empty and MVGRL would train on one view."""
+    if entries == 0 and options.column_scale == "minmax":
+        raise ValueError(f"column min-max scaling left none of the {options.kind} "
+                         f"diffusion's entries: each column held one value, which scales "
+                         f"to 0 (e.g. a one-node graph, or an --eps that leaves one entry "
+                         f"per column); pass --column-scale none"
+                         + (", or lower --eps." if options.eps is not None else "."))
     if entries == 0:
         raise ValueError(f"--eps {options.eps} keeps none of the {options.kind} diffusion's "
                          f"entries (every one is smaller); lower it, e.g. --eps 1e-4.")

@@ -550,3 +550,19 @@ def test_directed_edge_index_warns_once_naming_the_fix(graph, view):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         view(ei, n)  # undirected: no warning
+
+
+def test_an_emptied_view_names_its_cause():
+    """Column min-max scaling maps a column of one value to 0: a one-node graph's view
+    comes out empty, and the error names --column-scale, not --eps."""
+    from graphrep.views import DiffusionOptions, node_views
+
+    lone = torch.empty(2, 0, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"min-max scaling left none.*--column-scale none\.$"):
+        node_views(lone, 1, DiffusionOptions(topk=None, column_scale="minmax"))
+    with pytest.raises(ValueError, match=r"--column-scale none, or lower --eps\.$"):
+        node_views(lone, 1, DiffusionOptions(topk=None, eps=1e-3, column_scale="minmax"))
+    # unscaled, the same view keeps its entry; an eps above every entry names --eps
+    assert node_views(lone, 1, DiffusionOptions(topk=None)).diff[1].tolist() == [1.0]
+    with pytest.raises(ValueError, match=r"--eps 5\.0 keeps none"):
+        node_views(lone, 1, DiffusionOptions(topk=None, eps=5.0))
