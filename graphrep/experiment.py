@@ -618,6 +618,11 @@ def _train_runs(opts: RunOptions, elapsed: _Elapsed) -> dict:
                   f"continues with {opts.threads}: the result may differ from an uninterrupted "
                   f"run in the last bits (pass --threads {was_threads} to keep it)",
                   file=sys.stderr)
+        dropped = [s for s in stored.get("seeds") or [] if s not in opts.seeds]
+        if dropped:  # their embeddings stay, but results.json and eval stop covering them
+            print(f"graphrep: note: seeds {dropped} of {run} are not among --seeds: its "
+                  f"results (and a later eval) cover seeds {list(opts.seeds)} only; add "
+                  f"them to --seeds to keep them", file=sys.stderr)
     elif opts.resume:  # scripts pass --resume to start-or-continue: say which this is
         print(f"graphrep: no run to resume in {run} (no config.json): starting a fresh one",
               file=sys.stderr)

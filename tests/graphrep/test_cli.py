@@ -990,8 +990,15 @@ def test_eval_and_resume_take_the_runs_options_without_dataset(data_dir, cache_d
     assert main(["eval", "--out-dir", str(run), *dirs]) == 0
     res = json.loads((run / "results.json").read_text())
     assert res["dataset"] == "MUTAG" and res["seeds"] == [0, 1]
+    capsys.readouterr()
     assert main(["bench", "--resume", "--out-dir", str(run), "--seeds", "0", "1", "2", *dirs]) == 0
     assert json.loads((run / "results.json").read_text())["seeds"] == [0, 1, 2]
+    assert "are not among --seeds" not in capsys.readouterr().err  # none dropped
+    # seeds left out of a resume are said to leave its results (their embeddings stay)
+    assert main(["bench", "--resume", "--out-dir", str(run), "--seeds", "1", "2", *dirs]) == 0
+    assert json.loads((run / "results.json").read_text())["seeds"] == [1, 2]
+    assert "seeds [0] of " in capsys.readouterr().err
+    assert main(["bench", "--resume", "--out-dir", str(run), "--seeds", "0", "1", "2", *dirs]) == 0
     assert json.loads((run / "config.json").read_text())["graph"]["hidden_channels"] == 8
     capsys.readouterr()
     for argv, message in (
