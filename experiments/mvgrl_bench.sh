@@ -16,14 +16,16 @@ S10="0 1 2 3 4 5 6 7 8 9"
 # (see the end of this file), so their lines pass --discriminator-init xavier.
 # Likewise, Cora's PPR teleport alpha has been 0.15 by default since session 31 (the end of
 # this file): the Cora PPR runs before it pass --alpha 0.2, the paper's value. Since session
-# 34 Cora's defaults are per split (pygcn: top-256 at 0.15; public: top-64 at 0.2, the end of
-# this file), so the public split's runs at top-256 or 0.15 pass --topk 256 / --alpha 0.15.
+# 34 Cora's defaults are per split (pygcn: top-256 at 0.15; public: top-64 at 0.2, trained
+# on one random 2000-node subgraph per step, the end of this file), so the public split's
+# runs at top-256 or 0.15 pass --topk 256 / --alpha 0.15, and its full-batch runs
+# --full-batch (what they trained with the default of then, unnamed in their config.json).
 # Node level: Cora on the paper's (pygcn) split and on the Planetoid public split,
 # honest protocol (probe C chosen on validation nodes) then the release's probe.
 $G bench --dataset Cora --alpha 0.2 --topk 64 --discriminator-init xavier --split pygcn  --seeds $S10 --out-dir $R/Cora-pygcn-ppr  --quiet --resume
 $G eval  --dataset Cora --alpha 0.2 --topk 64 --discriminator-init xavier --split pygcn  --seeds $S10 --out-dir $R/Cora-pygcn-ppr  --quiet --protocol paper
-$G bench --dataset Cora --alpha 0.2 --topk 64 --discriminator-init xavier --split public --seeds $S10 --out-dir $R/Cora-public-ppr --quiet --resume
-$G eval  --dataset Cora --alpha 0.2 --topk 64 --discriminator-init xavier --split public --seeds $S10 --out-dir $R/Cora-public-ppr --quiet --protocol paper
+$G bench --dataset Cora --full-batch --alpha 0.2 --topk 64 --discriminator-init xavier --split public --seeds $S10 --out-dir $R/Cora-public-ppr --quiet --resume
+$G eval  --dataset Cora --full-batch --alpha 0.2 --topk 64 --discriminator-init xavier --split public --seeds $S10 --out-dir $R/Cora-public-ppr --quiet --protocol paper
 # (CiteSeer's first run, on seeds 0-4, grew to 10 seeds: its lines are further down;
 # running them here with 5 seeds would write a 5-seed results.json over the 10-seed one.)
 # The release's own hyperparameters, fixed in advance (not chosen here): adjacency view
@@ -53,7 +55,7 @@ done
 # (3 seeds until session 6, then extended to the 10 the node-level protocol asks for;
 # the public split added in session 6.)
 $G bench --dataset Cora --discriminator-init xavier --split pygcn --view heat --topk 64 --seeds $S10 --out-dir $R/Cora-pygcn-heat --quiet --resume
-$G bench --dataset Cora --discriminator-init xavier --split public --view heat --topk 64 --seeds $S10 --out-dir $R/Cora-public-heat --quiet --resume
+$G bench --dataset Cora --full-batch --discriminator-init xavier --split public --view heat --topk 64 --seeds $S10 --out-dir $R/Cora-public-heat --quiet --resume
 
 # Graph level, honest protocol (C by inner CV), 5 seeds. The shared SVC
 # probe (10 outer x 5 inner folds x 7 C, LinearSVC max_iter 1000 as in the
@@ -162,8 +164,8 @@ done
 # it is the default since; the default runs again, in new directories.
 $G bench --dataset Cora --alpha 0.2 --topk 64 --split pygcn --out-dir $R/Cora-pygcn-ppr-bilinear-init --quiet --resume
 $G eval --dataset Cora --alpha 0.2 --topk 64 --split pygcn --out-dir $R/Cora-pygcn-ppr-bilinear-init --quiet --protocol paper
-$G bench --dataset Cora --alpha 0.2 --topk 64 --split public --out-dir $R/Cora-public-ppr-bilinear-init --quiet --resume
-$G eval --dataset Cora --alpha 0.2 --topk 64 --split public --out-dir $R/Cora-public-ppr-bilinear-init --quiet --protocol paper
+$G bench --dataset Cora --full-batch --alpha 0.2 --topk 64 --split public --out-dir $R/Cora-public-ppr-bilinear-init --quiet --resume
+$G eval --dataset Cora --full-batch --alpha 0.2 --topk 64 --split public --out-dir $R/Cora-public-ppr-bilinear-init --quiet --protocol paper
 $G bench --dataset CiteSeer --out-dir $R/CiteSeer-public-ppr-bilinear-init --quiet --resume
 $G eval --dataset CiteSeer --out-dir $R/CiteSeer-public-ppr-bilinear-init --quiet --protocol paper
 
@@ -199,7 +201,7 @@ for SPLIT in pygcn public; do
   done
 done
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --split $SPLIT --view heat --topk 64 --out-dir $R/Cora-$SPLIT-heat-bilinear-init --quiet --resume
+  $G bench --dataset Cora --full-batch --split $SPLIT --view heat --topk 64 --out-dir $R/Cora-$SPLIT-heat-bilinear-init --quiet --resume
 done
 
 # Session 13: CiteSeer with the release's schedule as well (its diffusion, eps 0.01 +
@@ -241,7 +243,7 @@ for D in MUTAG PTC_MR IMDB-BINARY IMDB-MULTI; do
 done
 # The same control at node level (session 15): untrained GCN encoders, the same probe.
 $G bench --dataset Cora --alpha 0.2 --topk 64 --split pygcn --epochs 0 --out-dir $R/Cora-pygcn-ppr-untrained --quiet --resume
-$G bench --dataset Cora --alpha 0.2 --topk 64 --epochs 0 --out-dir $R/Cora-public-ppr-untrained --quiet --resume
+$G bench --dataset Cora --full-batch --alpha 0.2 --topk 64 --epochs 0 --out-dir $R/Cora-public-ppr-untrained --quiet --resume
 $G bench --dataset CiteSeer --epochs 0 --out-dir $R/CiteSeer-public-ppr-untrained --quiet --resume
 # Session 23: one PReLU slope per activation (the release's nn.PReLU()) instead of one per
 # channel, everything else at the defaults. The rule, fixed before these ran: a node-level
@@ -250,8 +252,8 @@ $G bench --dataset CiteSeer --epochs 0 --out-dir $R/CiteSeer-public-ppr-untraine
 # and the default switches only if the shared slope wins more folds than it loses on both.
 $G bench --dataset Cora --alpha 0.2 --topk 64 --split pygcn --prelu shared --out-dir $R/Cora-pygcn-ppr-prelu-shared --quiet --resume
 $G eval --dataset Cora --alpha 0.2 --topk 64 --split pygcn --prelu shared --out-dir $R/Cora-pygcn-ppr-prelu-shared --quiet --protocol paper
-$G bench --dataset Cora --alpha 0.2 --topk 64 --split public --prelu shared --out-dir $R/Cora-public-ppr-prelu-shared --quiet --resume
-$G eval --dataset Cora --alpha 0.2 --topk 64 --split public --prelu shared --out-dir $R/Cora-public-ppr-prelu-shared --quiet --protocol paper
+$G bench --dataset Cora --full-batch --alpha 0.2 --topk 64 --split public --prelu shared --out-dir $R/Cora-public-ppr-prelu-shared --quiet --resume
+$G eval --dataset Cora --full-batch --alpha 0.2 --topk 64 --split public --prelu shared --out-dir $R/Cora-public-ppr-prelu-shared --quiet --protocol paper
 $G bench --dataset CiteSeer --prelu shared --out-dir $R/CiteSeer-public-ppr-prelu-shared --quiet --resume
 $G eval --dataset CiteSeer --prelu shared --out-dir $R/CiteSeer-public-ppr-prelu-shared --quiet --protocol paper
 for D in MUTAG PTC_MR; do
@@ -272,25 +274,25 @@ done
 #   python experiments/mvgrl_tune.py --dataset CiteSeer --split public --set "full_batch=1,disc=bilinear,topk=None,eps=0.01,colscale=1,epochs=200,eval_at=50:100:150:200" --set "full_batch=1,disc=bilinear,topk=256,epochs=200,eval_at=50:100:150:200" --set "full_batch=1,disc=bilinear,epochs=200,eval_at=50:100:150:200" --seeds 0 1 2 3 4
 # The default runs again, in new directories:
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --alpha 0.2 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-top256 --quiet --resume
-  $G eval --dataset Cora --alpha 0.2 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-top256 --quiet --protocol paper
+  $G bench --dataset Cora --full-batch --alpha 0.2 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-top256 --quiet --resume
+  $G eval --dataset Cora --full-batch --alpha 0.2 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-top256 --quiet --protocol paper
 done
 # The heat kernel at the same cut, for a like-for-like comparison with the PPR default (the
 # heat view's own default was still top-64 then; since session 28, below, these are its
 # Cora default runs).
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --split $SPLIT --view heat --topk 256 --out-dir $R/Cora-$SPLIT-heat-top256 --quiet --resume
+  $G bench --dataset Cora --full-batch --split $SPLIT --view heat --topk 256 --out-dir $R/Cora-$SPLIT-heat-top256 --quiet --resume
 done
 # Session 28: the node-level controls again at today's Cora default (PPR top-256): untrained
 # encoders, and the release's one shared PReLU slope (per-channel stays the default unless
 # the shared slope's validation accuracy beats it by more than 0.25 on its own split; it
 # tied: pygcn 86.67 vs 86.73, public 82.06 vs 82.06).
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --alpha 0.2 --split $SPLIT --topk 256 --epochs 0 --out-dir $R/Cora-$SPLIT-ppr-top256-untrained --quiet --resume
+  $G bench --dataset Cora --full-batch --alpha 0.2 --split $SPLIT --topk 256 --epochs 0 --out-dir $R/Cora-$SPLIT-ppr-top256-untrained --quiet --resume
 done
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --alpha 0.2 --split $SPLIT --topk 256 --prelu shared --out-dir $R/Cora-$SPLIT-ppr-top256-prelu-shared --quiet --resume
-  $G eval --dataset Cora --alpha 0.2 --split $SPLIT --topk 256 --prelu shared --out-dir $R/Cora-$SPLIT-ppr-top256-prelu-shared --quiet --protocol paper
+  $G bench --dataset Cora --full-batch --alpha 0.2 --split $SPLIT --topk 256 --prelu shared --out-dir $R/Cora-$SPLIT-ppr-top256-prelu-shared --quiet --resume
+  $G eval --dataset Cora --full-batch --alpha 0.2 --split $SPLIT --topk 256 --prelu shared --out-dir $R/Cora-$SPLIT-ppr-top256-prelu-shared --quiet --protocol paper
 done
 # Session 28: the heat view's own Cora default re-decided on validation nodes, under a rule
 # fixed before the sweep (the same as session 27's for PPR): top-256 replaces top-64 only if
@@ -317,7 +319,7 @@ done
 # Measured at the defaults anyway (not chosen: a measurement of what the paper's A D^-1 costs
 # or gives on test): GDC's sym transition over 10 seeds on both splits.
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --split $SPLIT --view heat --heat-transition sym --out-dir $R/Cora-$SPLIT-heat-top256-sym --quiet --resume
+  $G bench --dataset Cora --full-batch --split $SPLIT --view heat --heat-transition sym --out-dir $R/Cora-$SPLIT-heat-top256-sym --quiet --resume
 done
 # At graph level (rule fixed before too: a transition replaces col only if it wins more outer
 # folds than col, by inner CV, on both MUTAG and PTC_MR):
@@ -347,12 +349,12 @@ done
 #   python experiments/mvgrl_tune.py --dataset Cora --split public --set "full_batch=1,disc=bilinear,topk=256,alpha=0.15,epochs=200,eval_at=50:100:150:200" --seeds 0 1 2 3 4 5 6 7 8 9
 # The default runs at alpha 0.15, both splits:
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --alpha 0.15 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-alpha015 --quiet --resume
-  $G eval --dataset Cora --alpha 0.15 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-alpha015 --quiet --protocol paper
+  $G bench --dataset Cora --full-batch --alpha 0.15 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-alpha015 --quiet --resume
+  $G eval --dataset Cora --full-batch --alpha 0.15 --split $SPLIT --topk 256 --out-dir $R/Cora-$SPLIT-ppr-alpha015 --quiet --protocol paper
 done
 # and the untrained-encoder control at that default:
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --alpha 0.15 --split $SPLIT --topk 256 --epochs 0 --out-dir $R/Cora-$SPLIT-ppr-alpha015-untrained --quiet --resume
+  $G bench --dataset Cora --full-batch --alpha 0.15 --split $SPLIT --topk 256 --epochs 0 --out-dir $R/Cora-$SPLIT-ppr-alpha015-untrained --quiet --resume
 done
 # Session 31, two more alpha sweeps, rules fixed before they ran (committed first):
 # CiteSeer: another alpha replaces 0.2 as CiteSeer's PPR default only if its validation
@@ -391,8 +393,8 @@ done
 # pooled mean +- std with its seed count, the first runs' figures beside it.
 S1019="10 11 12 13 14 15 16 17 18 19"
 for SPLIT in pygcn public; do
-  $G bench --dataset Cora --alpha 0.15 --split $SPLIT --topk 256 --seeds $S1019 --out-dir $R/Cora-$SPLIT-ppr-alpha015-s10-19 --quiet --resume
-  $G eval --dataset Cora --alpha 0.15 --split $SPLIT --topk 256 --seeds $S1019 --out-dir $R/Cora-$SPLIT-ppr-alpha015-s10-19 --quiet --protocol paper
+  $G bench --dataset Cora --full-batch --alpha 0.15 --split $SPLIT --topk 256 --seeds $S1019 --out-dir $R/Cora-$SPLIT-ppr-alpha015-s10-19 --quiet --resume
+  $G eval --dataset Cora --full-batch --alpha 0.15 --split $SPLIT --topk 256 --seeds $S1019 --out-dir $R/Cora-$SPLIT-ppr-alpha015-s10-19 --quiet --protocol paper
 done
 $G bench --dataset CiteSeer --seeds $S1019 --out-dir $R/CiteSeer-public-ppr-bilinear-init-s10-19 --quiet --resume
 $G eval --dataset CiteSeer --seeds $S1019 --out-dir $R/CiteSeer-public-ppr-bilinear-init-s10-19 --quiet --protocol paper
@@ -482,8 +484,8 @@ $G bench --dataset PTC_MR --layers 2 --batch-size 32 --epochs 100 --seeds 5 6 7 
 # So the public split's PPR default becomes top-64 at alpha 0.2: the configuration of run
 # Cora-public-ppr-bilinear-init (seeds 0-9). Under session 32's rule it gets seeds 10-19 too,
 # and the targets section pools the 20, whatever they score; pygcn's defaults are unchanged.
-$G bench --dataset Cora --alpha 0.2 --topk 64 --split public --seeds $S1019 --out-dir $R/Cora-public-ppr-bilinear-init-s10-19 --quiet --resume
-$G eval --dataset Cora --alpha 0.2 --topk 64 --split public --seeds $S1019 --out-dir $R/Cora-public-ppr-bilinear-init-s10-19 --quiet --protocol paper
+$G bench --dataset Cora --full-batch --alpha 0.2 --topk 64 --split public --seeds $S1019 --out-dir $R/Cora-public-ppr-bilinear-init-s10-19 --quiet --resume
+$G eval --dataset Cora --full-batch --alpha 0.2 --topk 64 --split public --seeds $S1019 --out-dir $R/Cora-public-ppr-bilinear-init-s10-19 --quiet --protocol paper
 # Session 34, second re-decision (a second read-only audit, after the runs above): the rule
 # above called Cora public's schedule "already re-decided on public nodes (session 22)", but
 # that re-decision (experiments/cora_public_redecision.py) broke its tie by "the default's

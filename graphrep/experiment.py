@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from graphrep.data import (
+    PLANETOID_SIZES,
     default_cache_dir,
     is_graph_level,
     load_graph_dataset,
@@ -67,6 +68,7 @@ from graphrep.evaluate import (
 from graphrep.models import MVGRL, MVGRLGraph
 from graphrep.subgraphs import view_as_sparse
 from graphrep.train import (
+    FULL_BATCH_MAX_NODES,
     GraphTrainConfig,
     NodeTrainConfig,
     TrainResult,
@@ -443,8 +445,14 @@ def training_signature(config: dict) -> dict:
     if graph_level is None and "dataset" in config:
         graph_level = is_graph_level(config["dataset"])
     other = () if graph_level is None else _OTHER_LEVEL_KEYS[bool(graph_level)]
-    return {k: _trained_part(_with_legacy_defaults(k, config.get(k)))
-            for k in _TRAINING_KEYS if k not in other}
+    signature = {k: _trained_part(_with_legacy_defaults(k, config.get(k)))
+                 for k in _TRAINING_KEYS if k not in other}
+    node, sizes = signature.get("node"), PLANETOID_SIZES.get(config.get("dataset"))
+    if isinstance(node, dict) and "full_batch" not in node and sizes is not None:
+        # full_batch None trains by graph size: the same as saying which, so a run
+        # written with None resumes under the flag that names what it trained
+        node["full_batch"] = sizes[0] <= FULL_BATCH_MAX_NODES
+    return signature
 
 
 def _check_resumable(old: dict, new: dict, path: Path, action: str = "--resume") -> None:

@@ -337,6 +337,25 @@ def test_resume_ignores_bookkeeping_options(tmp_path):
         _check_resumable(old, {**old, "graph": {**old["graph"], "lr": 1e-2}}, tmp_path)
 
 
+def test_full_batch_left_to_graph_size_resumes_under_the_flag_that_names_it(tmp_path):
+    """A node-level run written with full_batch None trained by graph size (full batch up to
+    5000 nodes): resuming it with --full-batch is the same run, with --no-full-batch not.
+    Cora's public split has trained on one random subgraph per step by default since
+    session 34, so its earlier full-batch runs resume under --full-batch."""
+    from graphrep.experiment import _check_resumable
+
+    node = {"lr": 1e-3, "epochs": 100, "full_batch": None}
+    for dataset in ("Cora", "CiteSeer"):
+        old = {"dataset": dataset, "split": "public", "node": node}
+        _check_resumable(old, {**old, "node": {**node, "full_batch": True}}, tmp_path)
+        with pytest.raises(ValueError, match=r"node\.full_batch: True -> False"):
+            _check_resumable(old, {**old, "node": {**node, "full_batch": False}}, tmp_path)
+    assert _bench_options("--dataset", "Cora").node.full_batch is False  # public's own
+    assert _bench_options("--dataset", "Cora", "--full-batch").node.full_batch is True
+    assert _bench_options("--dataset", "Cora", "--split", "pygcn").node.full_batch is None
+    assert _bench_options("--dataset", "CiteSeer").node.full_batch is None
+
+
 def test_resume_accepts_run_dirs_written_before_an_option_existed(tmp_path):
     from dataclasses import asdict
 
