@@ -47,15 +47,37 @@ def reference_scores(game: str) -> dict[str, float]:
     return {}
 
 
-def arm_options(config: dict) -> str:
-    """The agent options beyond ``--aux`` that set the arm apart, by what they amount to
-    (``--augment on`` with CURL is CURL's default, ``--adam-eps 1.5e-5`` the default): empty
-    for runs that train as the defaults do, and for runs written before the options."""
-    from rlrep.config import atari_options
+#: config.json fields that do not change what a run trains or how its score is measured
+#: (where it lives, how often it checkpoints and logs, how many episodes average a score)
+#: or that are labelled apart: ``aux`` heads the label, ``augment`` and ``adam_eps`` are
+#: compared by what they amount to
+_NOT_ARM_OPTIONS = frozenset({"env", "aux", "seed", "run_dir", "checkpoint_freq",
+                              "keep_checkpoints", "eval_freq", "eval_episodes",
+                              "final_eval_episodes", "threads", "progress", "tensorboard",
+                              "device", "augment", "adam_eps"})
 
+
+def arm_options(config: dict, steps: bool = True) -> str:
+    """The options beyond ``--aux`` that set the arm apart: every training option (and the
+    evaluation's epsilon, and ``--steps``) that differs from ``rlrep train``'s default, and
+    ``--augment`` / ``--adam-eps`` by what they amount to (``--augment on`` with CURL is
+    CURL's default, ``--adam-eps 1.5e-5`` the default). Empty for runs that train as the
+    defaults do, and for runs written before an option existed (an absent key is its
+    default). ``steps=False`` leaves ``--steps`` out (a command line that states it)."""
+    from dataclasses import fields
+
+    from rlrep.config import TrainConfig, atari_options
+
+    out = []
+    for f in fields(TrainConfig):
+        if (f.name in _NOT_ARM_OPTIONS or f.name not in config or config[f.name] == f.default
+                or (f.name == "steps" and not steps)):
+            continue
+        value = config[f.name]
+        out.append(f"--{f.name.replace('_', '-')} {value:g}" if isinstance(value, float)
+                   else f"--{f.name.replace('_', '-')} {value}")
     shifted, eps = atari_options(config)
     default_shifted, default_eps = atari_options({"aux": config.get("aux", "none")})
-    out = []
     if shifted != default_shifted:
         out.append(f"--augment {'on' if shifted else 'off'}")
     if eps != default_eps:
@@ -93,7 +115,7 @@ def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
     lines += ["", "Training commands (from each run's config.json):", ""]
     for run in runs:
         c = run["config"]
-        options = " ".join(filter(None, [f"--aux {c['aux']}", arm_options(c)]))
+        options = " ".join(filter(None, [f"--aux {c['aux']}", arm_options(c, steps=False)]))
         lines.append(f"    rlrep train --env {c['env']} {options} --steps {c['steps']} --seed {c['seed']} "
                      f"--checkpoint-freq {c['checkpoint_freq']} --run-dir <dir>/{run['name']}")
     for game in sorted({r["game"] for r in rows}):

@@ -127,5 +127,16 @@ def test_atari_table_keeps_arms_with_other_agent_options_apart():
                  results={"eval_mean_return": 50.0, "steps": 100, "eval_returns": [50.0] * 5})
             for i, extra in enumerate([{}, {"augment": "on"}])]
     text, rows = table.summarise(runs)
-    assert [r["aux"] for r in rows] == ["none", "none --augment on"]
+    assert [r["aux"] for r in rows] == ["none --steps 100", "none --steps 100 --augment on"]
     assert "--aux none --augment on --steps 100" in text
+    # every other training option sets an arm apart too (review: a 40k-step run at RCRL
+    # weight 0.1 was pooled with a 100k-step run at 1.0); bookkeeping options do not
+    assert table.arm_options({"aux": "rcrl", "steps": 40_000, "rcrl_weight": 0.1,
+                              "segment_max_length": 8, "rcrl_partners": "extra"}) == \
+        "--steps 40000 --rcrl-weight 0.1 --rcrl-partners extra --segment-max-length 8"
+    assert table.arm_options({"aux": "rcrl", "steps": 40_000, "rcrl_weight": 0.1},
+                             steps=False) == "--rcrl-weight 0.1"
+    assert table.arm_options({"aux": "rcrl", "steps": 100_000, "rcrl_weight": 1.0, "seed": 3,
+                              "checkpoint_freq": 5000, "eval_episodes": 2, "run_dir": "x",
+                              "batch_size": None}) == ""
+    assert table.arm_options({"aux": "none", "eval_epsilon": 0.05}) == "--eval-epsilon 0.05"
