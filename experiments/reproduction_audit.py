@@ -50,7 +50,7 @@ from shared.checkpoint import atomic_write_text, finite_or_null
 
 RUNS_DIR = Path(__file__).parent / "results" / "mvgrl_runs"
 #: the default configuration's run of each dataset (REDDIT-BINARY left out: 1.5 h a seed)
-DEFAULT_RUNS = ["Cora-pygcn-ppr-alpha015", "Cora-public-ppr-bilinear-init",
+DEFAULT_RUNS = ["Cora-pygcn-ppr-alpha015", "Cora-public-ppr-subgraph",
                 "CiteSeer-public-ppr-bilinear-init", "MUTAG-ppr-head", "PTC_MR-ppr-head",
                 "IMDB-BINARY-ppr-head", "IMDB-MULTI-ppr-head"]
 
