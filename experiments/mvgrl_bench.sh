@@ -506,3 +506,6 @@ $G bench --dataset Cora --alpha 0.2 --topk 64 --split public --no-full-batch --s
 $G eval --dataset Cora --alpha 0.2 --topk 64 --split public --no-full-batch --seeds $S10 --out-dir $R/Cora-public-ppr-subgraph --quiet --protocol paper
 $G bench --dataset Cora --alpha 0.2 --topk 64 --split public --no-full-batch --seeds $S1019 --out-dir $R/Cora-public-ppr-subgraph-s10-19 --quiet --resume
 $G eval --dataset Cora --alpha 0.2 --topk 64 --split public --no-full-batch --seeds $S1019 --out-dir $R/Cora-public-ppr-subgraph-s10-19 --quiet --protocol paper
+# The heat view at the public split's new default schedule (a measurement for the README's heat
+# column, nothing chosen; its top-256 cut as decided in session 28), 10 seeds:
+$G bench --dataset Cora --split public --view heat --out-dir $R/Cora-public-heat-subgraph --quiet --resume
