@@ -107,9 +107,10 @@ __all__ = [
 #: Largest graph the ``"auto"`` method diffuses with dense matrices.
 EXACT_MAX_NODES = 6000
 
-#: Largest graph the ``"auto"`` method gives PPR's power series (above: push): near where the measured times cross (``experiments/bench_diffusion.py``,
-#: top-64, one thread: power 16.9 s vs push 33.7 s at 6000 nodes, 36.9 s vs 42.8 s at
-#: 10000, 143 s vs 81.1 s at 19717); power is exact to 1e-7, push approximate
+#: Largest graph the ``"auto"`` method gives PPR's power series (above: push): near where
+#: the measured times cross (``experiments/bench_diffusion.py``, top-64, one thread: power
+#: 16.9 s vs push 33.7 s at 6000 nodes, 36.9 s vs 42.8 s at 10000, 143 s vs 81.1 s at
+#: 19717); power is exact to 1e-7, push approximate
 POWER_MAX_NODES = 10000
 
 SparseView = tuple[Tensor, Tensor]
