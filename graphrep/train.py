@@ -141,8 +141,8 @@ class NodeTrainConfig:
     (``experiments/cora_public_redecision.py``; top-64 and A + I were not
     re-decided there). Every pygcn choice stands on pygcn's validation nodes alone.
     Full batch won that re-decision only by its tie-break, "the default's
-    settings", a default chosen on pygcn's nodes: it tied one random 2000-node
-    subgraph per step at 100 steps (82.02 vs 81.88). Session 34 broke the tie
+    settings", a default chosen on pygcn's nodes: at 100 steps one random
+    2000-node subgraph per step tied it (82.02 vs full batch's 81.88). Session 34 broke the tie
     without labels, by the issue's and release's random subsets, so the public
     split trains on one random 2000-node subgraph per step by default
     (``graphrep.cli.NODE_SCHEDULE_DEFAULTS``).

@@ -762,11 +762,13 @@ def test_resume_without_a_run_says_it_starts_fresh_and_refusal_leaves_no_directo
 def test_settings_that_cannot_train_leave_the_earlier_run_intact(data_dir, cache_dir, tmp_path,
                                                                  capsys):
     """A fresh run refused for a setting that cannot train this graph (index windows on a
-    graph that trains full batch) is refused before it deletes the earlier run's files."""
+    graph that trains full batch: Cora's pygcn split) is refused before it deletes the
+    earlier run's files."""
     from graphrep.cli import main
 
     out = tmp_path / "run"
-    common = ["--dataset", "Cora", "--seeds", "0", "--epochs", "1", "--hidden", "8",
+    common = ["--dataset", "Cora", "--split", "pygcn", "--seeds", "0", "--epochs", "1",
+              "--hidden", "8",
               "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
               "--out-dir", str(out), "--quiet"]
     assert main(["bench", *common]) == 0
