@@ -85,6 +85,21 @@ def arm_options(config: dict, steps: bool = True) -> str:
     return " ".join(out)
 
 
+def eval_protocol(run: dict) -> str:
+    """The Atari evaluation protocol a finished run's score was measured under
+    (``results.json``'s ``eval_protocol``); runs written before the key say ``"legacy"``:
+    their evaluations did not press FIRE after a lost life. Unfinished runs: ``""``."""
+    return (run["results"].get("eval_protocol", "legacy") if run["results"] is not None
+            else "")
+
+
+def protocol_label(run: dict, runs: list[dict]) -> str:
+    """``[eval: <protocol>]`` when the finished runs of the table were evaluated under
+    different protocols (their scores must not pool into one arm), else empty."""
+    protocols = {eval_protocol(r) for r in runs} - {""}
+    return f"[eval: {eval_protocol(run)}]" if len(protocols) > 1 and eval_protocol(run) else ""
+
+
 def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
     rows = []
     for run in runs:
@@ -97,7 +112,8 @@ def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
         score = run["results"]["eval_mean_return"] if final else last_score
         rows.append({
             "run": run["name"], "game": game,
-            "aux": " ".join(filter(None, [run["config"]["aux"], arm_options(run["config"])])),
+            "aux": " ".join(filter(None, [run["config"]["aux"], arm_options(run["config"]),
+                                          protocol_label(run, runs)])),
             "seed": run["config"]["seed"], "finished": final,
             "step": run["results"]["steps"] if final else last_step,
             "eval_return": score, "eval_episodes": len(run["results"]["eval_returns"]) if final else n_eps,

@@ -26,6 +26,7 @@ from rlrep.callbacks import ProgressBar, RunCallback, metrics_record_problem
 from rlrep.checkpoints import checkpoints_newest_first, is_damage, load_checkpoint, remove_leftovers
 from rlrep.config import TrainConfig, build_model, model_class
 from rlrep.envs import make_vec_env
+from rlrep.envs.atari import ATARI_EVAL_PROTOCOL
 from rlrep.evaluate import atari_game, human_normalized
 from rlrep.log_state import event_files, restore_event_files, restore_pending
 from shared.checkpoint import (
@@ -234,6 +235,8 @@ def _train(config: TrainConfig, resume: bool, run_dir: Path) -> dict[str, Any]:
         "eval_returns": final["returns"],
         "eval_mean_return": final["mean_return"],
     }
+    if config.env_spec.is_atari:  # what the score means (tables keep protocols apart)
+        results["eval_protocol"] = ATARI_EVAL_PROTOCOL
     if config.env_spec.is_atari and final["mean_return"] is not None:
         results["human_normalized_score"] = human_normalized(atari_game(config.env), final["mean_return"])
     atomic_write_json(run_dir / "results.json", results)

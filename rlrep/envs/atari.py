@@ -25,6 +25,11 @@ from rlrep.envs.frame_stack import ChannelFirstFrameStack
 ATARI_FRAME_SKIP = 4
 ATARI_FRAME_STACK = 4
 ATARI_MAX_FRAMES = 108_000
+#: The Atari evaluation protocol, recorded in each run's ``results.json``
+#: (``eval_protocol``): raw score, no life-loss terminals, FIRE after each lost life
+#: (:class:`FireAfterLifeLoss`, since session 16). Runs without the key predate it:
+#: their evaluations waited for the policy to press FIRE.
+ATARI_EVAL_PROTOCOL = "fire-after-life-loss"
 
 
 def _register_ale() -> None:

@@ -39,6 +39,7 @@ def test_pong_every_aux(tmp_path, aux, capsys):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["steps"] == 200 and results["gradient_updates"] > 100
     assert results["env_steps"] == 800  # frames: frame skip 4
+    assert results["eval_protocol"] == "fire-after-life-loss"  # what the score means
     assert _saved_heads(tmp_path) == _heads(aux)  # the agent carries (and saves) what --aux asked for
     # the final record keeps the last training logs; with RCRL, how its segments closed
     final = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
@@ -61,6 +62,7 @@ def test_dmc_state_every_aux(tmp_path, aux):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["gradient_updates"] > 100
     assert results["env_steps"] == 250 * 8  # cartpole's action repeat
+    assert "eval_protocol" not in results  # an Atari protocol
     assert _saved_heads(tmp_path) == _heads(aux)
 
 

@@ -140,3 +140,29 @@ def test_atari_table_keeps_arms_with_other_agent_options_apart():
                               "checkpoint_freq": 5000, "eval_episodes": 2, "run_dir": "x",
                               "batch_size": None}) == ""
     assert table.arm_options({"aux": "none", "eval_epsilon": 0.05}) == "--eval-epsilon 0.05"
+
+
+def test_atari_table_keeps_evaluation_protocols_apart():
+    """Runs evaluated before FIRE-after-a-lost-life (no ``eval_protocol`` in results.json)
+    and after it are labelled, and pooled, apart; a table of one protocol stays unlabelled."""
+    from rlrep.envs.atari import ATARI_EVAL_PROTOCOL
+    from tests.conftest import load_experiment
+
+    table = load_experiment("rl_atari_table")
+    base = {"env": "RoadRunnerNoFrameskip-v4", "aux": "rcrl", "steps": 100_000,
+            "checkpoint_freq": 5000}
+
+    def run(seed, protocol):
+        results = {"eval_mean_return": 100.0 * (seed + 1), "steps": 100_000,
+                   "eval_returns": [100.0 * (seed + 1)] * 5}
+        if protocol:
+            results["eval_protocol"] = protocol
+        return dict(name=f"s{seed}", config={**base, "seed": seed}, evals=[], results=results)
+
+    _, rows = table.summarise([run(0, None), run(1, ATARI_EVAL_PROTOCOL)])
+    assert [r["aux"] for r in rows] == ["rcrl [eval: legacy]",
+                                        f"rcrl [eval: {ATARI_EVAL_PROTOCOL}]"]
+    assert sorted(table._score_matrices(rows)) == sorted(r["aux"] for r in rows)  # two arms
+    _, rows = table.summarise([run(0, ATARI_EVAL_PROTOCOL), run(1, ATARI_EVAL_PROTOCOL)])
+    assert [r["aux"] for r in rows] == ["rcrl", "rcrl"]
+    assert table._score_matrices(rows)["rcrl"].shape == (2, 1)  # one arm, two seeds
