@@ -5,11 +5,13 @@ quantised to 8 bits so NeRV and H.264 are scored against the same reference. Two
 sizes are fitted (0.7 L1 + 0.3 (1 - SSIM), Adam (0.5, 0.999), warm-up + cosine); each is
 then pruned globally (L1, fractions in ``prune_levels``) with a short fine-tune, quantised
 to 8 bits and Huffman-coded (ANS via ``constriction`` reported too). Quantisation is per
-output channel except for weights whose channels hold fewer than 256 entries (the stem's
-``Linear(stem, fc_dim * 9 * 16)``: 1152+ rows of 32-64 weights), which get one (min, step)
-pair per tensor; the paper's all-per-channel variant is reported as ``huffman_pc`` (its
-64 bits of side information per channel cost about 2 bits per stem weight, which is why an
-earlier run coded *above* the raw 8 bits per weight). H.264: ffmpeg's libx264
+output channel except for weights whose channels hold fewer than 256 entries, which get one
+(min, step) pair per tensor: in models this small that is nearly every weight (NeRV-S: all
+of them, 8-160 entries per channel; NeRV-M: all but ``blocks.1``, 288), the stem's
+``Linear(stem, fc_dim * 9 * 16)`` with its 1152+ rows of 32-64 weights the costliest; the
+paper's all-per-channel variant is reported as ``huffman_pc`` (its 64 bits of side
+information per channel cost about 2 bits per stem weight, which is why an earlier run coded
+*above* the raw 8 bits per weight). H.264: ffmpeg's libx264
 (``-preset medium``, yuv444p) over a CRF sweep wide enough (down to CRF 6) to reach NeRV's
 bit rates, on the same frames, so the two are compared at matching bpp (linear
 interpolation of the H.264 curve). Decoding speed: NeRV forward over all frames on one
@@ -22,8 +24,8 @@ case (global motion, motion compensation does almost all the work).
 
 Findings (full run; rerun in session 19): NeRV-S (55k parameters, 150 epochs, 36 s) fits to
 28.0 dB, NeRV-M (206k, 120 epochs, 44 s) to 32.4 dB; 8-bit quantisation costs under
-0.05 dB; per-tensor quantisation of the stem's short rows cuts NeRV-S from 1.74 to 1.32 bpp
-at the same PSNR.
+0.05 dB; per-tensor quantisation of the short rows (every NeRV-S weight, the stem's the
+costliest) cuts NeRV-S from 1.74 to 1.32 bpp at the same PSNR.
 Pruning 50% / 80% with a 20-epoch fine-tune costs 2.4 / 9.7 dB; the global L1 threshold
 thins the layers unevenly but empties none (at 80% the first stem Linear keeps 6% of its
 weights, the other layers 13-24%: ``layer_sparsity`` in the results). Every NeRV point lies at
