@@ -93,16 +93,13 @@ def eval_protocol(run: dict) -> str:
             else "")
 
 
-def protocol_label(run: dict, runs: list[dict]) -> str:
-    """``[eval: <protocol>]`` when the finished runs of the table were evaluated under
-    different protocols (their scores must not pool into one arm), else empty."""
-    protocols = {eval_protocol(r) for r in runs} - {""}
-    return f"[eval: {eval_protocol(run)}]" if len(protocols) > 1 and eval_protocol(run) else ""
-
-
 def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
     rows = []
+    # finished runs evaluated under different protocols must not pool into one arm: then
+    # each arm's label names its protocol
+    mixed = len({eval_protocol(r) for r in runs} - {""}) > 1
     for run in runs:
+        protocol = eval_protocol(run) if mixed else ""
         game = atari_game(run["config"]["env"])
         done = run["results"] is not None
         last_step, last_score, n_eps = run["evals"][-1] if run["evals"] else (0, float("nan"), 0)
@@ -113,7 +110,7 @@ def summarise(runs: list[dict]) -> tuple[str, list[dict]]:
         rows.append({
             "run": run["name"], "game": game,
             "aux": " ".join(filter(None, [run["config"]["aux"], arm_options(run["config"]),
-                                          protocol_label(run, runs)])),
+                                          protocol and f"[eval: {protocol}]"])),
             "seed": run["config"]["seed"], "finished": final,
             "step": run["results"]["steps"] if final else last_step,
             "eval_return": score, "eval_episodes": len(run["results"]["eval_returns"]) if final else n_eps,

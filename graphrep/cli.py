@@ -23,7 +23,7 @@ from graphrep.data import CACHE_ENV, DATA_ENV, GRAPH_DATASETS, NODE_DATASETS
 from graphrep.diffusion import EXACT_MAX_NODES, HEAT_TRANSITIONS, POWER_MAX_NODES, PUSH_EPS
 
 __all__ = ["build_parser", "main", "NODE_TOPK", "NODE_PPR_ALPHA", "NODE_DIFFUSION_DEFAULTS",
-           "NODE_HEAT_DEFAULTS", "NODE_SCHEDULE_DEFAULTS"]
+           "NODE_HEAT_DEFAULTS", "NODE_FULL_BATCH"]
 
 #: Node-level default of ``--topk`` (PPR / heat entries kept per node).
 NODE_TOPK = 64
@@ -76,15 +76,15 @@ NODE_DIFFUSION_DEFAULTS = {
 #: own sweep (session 29) ran at this cut.
 NODE_HEAT_DEFAULTS = {("Cora", "pygcn"): {"topk": 256}, ("Cora", "public"): {"topk": 256}}
 
-#: Training schedule where ``--full-batch`` / ``--no-full-batch`` is not given (elsewhere:
-#: full batch for graphs of at most 5000 nodes, chosen on Cora pygcn's validation nodes).
+#: ``--full-batch`` where neither it nor ``--no-full-batch`` is given (elsewhere: full batch
+#: for graphs of at most 5000 nodes, chosen on Cora pygcn's validation nodes).
 #: Cora public (session 34): one random 2000-node subgraph per step, at most 100 steps.
 #: On its own validation nodes it ties full batch at the fewest steps (82.02 vs 81.88,
 #: 10 seeds, experiments/results/cora_public_redecision.json); session 22 broke that tie by
 #: the full-batch default, itself chosen on pygcn validation nodes that hold public test
 #: nodes, and session 34 by the issue's and the release's way of training, random node
 #: subsets (docs/mvgrl_results.md).
-NODE_SCHEDULE_DEFAULTS = {("Cora", "public"): {"full_batch": False}}
+NODE_FULL_BATCH = {("Cora", "public"): False}
 
 
 def _threads(value: int | None) -> None:
@@ -400,7 +400,7 @@ def _options(args: argparse.Namespace):
             n = replace(n, sample_size=args.sample_size)
         full_batch = args.full_batch
         if full_batch is None:  # the split's own schedule, else None: decided by graph size
-            full_batch = NODE_SCHEDULE_DEFAULTS.get((dataset, args.split), {}).get("full_batch")
+            full_batch = NODE_FULL_BATCH.get((dataset, args.split))
         n = replace(n, full_batch=full_batch)
         if args.subsets != "random":  # random stays None: run dirs before the option resume
             n = replace(n, subsets=args.subsets)

@@ -68,7 +68,6 @@ from graphrep.evaluate import (
 from graphrep.models import MVGRL, MVGRLGraph
 from graphrep.subgraphs import view_as_sparse
 from graphrep.train import (
-    FULL_BATCH_MAX_NODES,
     GraphTrainConfig,
     NodeTrainConfig,
     TrainResult,
@@ -451,7 +450,7 @@ def training_signature(config: dict) -> dict:
     if isinstance(node, dict) and "full_batch" not in node and sizes is not None:
         # full_batch None trains by graph size: the same as saying which, so a run
         # written with None resumes under the flag that names what it trained
-        node["full_batch"] = sizes[0] <= FULL_BATCH_MAX_NODES
+        node["full_batch"] = NodeTrainConfig().trains_full_batch(sizes[0])
     return signature
 
 

@@ -145,7 +145,7 @@ class NodeTrainConfig:
     2000-node subgraph per step tied it (82.02 vs full batch's 81.88). Session 34 broke the tie
     without labels, by the issue's and release's random subsets, so the public
     split trains on one random 2000-node subgraph per step by default
-    (``graphrep.cli.NODE_SCHEDULE_DEFAULTS``).
+    (``graphrep.cli.NODE_FULL_BATCH``).
 
     Session 23: ``prelu`` (one PReLU slope per channel, or one shared as the
     release's ``nn.PReLU()``), 10 seeds, honest probe's validation accuracy,
@@ -206,6 +206,11 @@ class NodeTrainConfig:
     #: ``nn.PReLU()`` (:class:`~graphrep.encoders.GCNEncoder`)
     prelu: str = "channel"
     checkpoint_every: int = 25
+
+    def trains_full_batch(self, num_nodes: int) -> bool:
+        """Whether a graph of ``num_nodes`` trains full batch (``full_batch``, with ``None``
+        resolved by :data:`FULL_BATCH_MAX_NODES`)."""
+        return num_nodes <= FULL_BATCH_MAX_NODES if self.full_batch is None else self.full_batch
 
 
 @dataclass
@@ -439,8 +444,7 @@ def check_node_config(config: NodeTrainConfig, num_nodes: int) -> bool:
     """Raise ``ValueError`` for settings that cannot train a graph of ``num_nodes``
     nodes (before a run deletes or trains anything); returns whether it trains full
     batch."""
-    full_batch = (num_nodes <= FULL_BATCH_MAX_NODES if config.full_batch is None
-                  else config.full_batch)
+    full_batch = config.trains_full_batch(num_nodes)
     if config.subsets not in _SAMPLERS:
         raise ValueError(f"subsets must be 'random' or 'windows', got {config.subsets!r}.")
     if full_batch and config.subsets == "windows":
